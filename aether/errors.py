@@ -1,0 +1,270 @@
+"""The errors an event store and the retry patterns raise.
+
+The hierarchy::
+
+    AetherError
+    ├── ConflictError  (alias ErrVersionConflict: Go's sentinel, "any version conflict")
+    │   └── VersionConflictError  (actor_id, attempted_version, current_version)
+    ├── DuplicateEventIdError     (same event id re-used at another actor/version)
+    ├── VersionOutOfRangeError    (a store cannot represent the version)
+    ├── StoreUnavailableError     (the store could not be reached: outage, fault)
+    │   └── LockTimeoutError      (a database lock was not granted in time)
+    ├── RetriesExhaustedError     (a retry pattern gave up; ``__cause__`` is the last error)
+    └── CircuitBreakerOpenError   (a breaker refused the call without trying)
+
+Every error here keeps its fields through ``pickle`` and ``copy.deepcopy``, so it
+can cross a process boundary (an experiment's worker processes) intact.
+
+:func:`is_version_conflict` and :func:`as_version_conflict` are Go's
+``errors.Is`` / ``errors.As``: they look through ``__cause__``,
+``__context__`` and exception groups for a conflict wrapped by application code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+__all__ = [
+    "AetherError",
+    "CircuitBreakerOpenError",
+    "ErrCircuitBreakerOpen",
+    "ConflictError",
+    "DuplicateEventIdError",
+    "ErrVersionConflict",
+    "LockTimeoutError",
+    "RetriesExhaustedError",
+    "StoreUnavailableError",
+    "VersionConflictError",
+    "VersionOutOfRangeError",
+    "as_version_conflict",
+    "is_version_conflict",
+    "iter_exception_chain",
+]
+
+
+class AetherError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class ConflictError(AetherError):
+    """Any optimistic-concurrency conflict: catch this to mean "someone else won".
+
+    It plays the role of Go's sentinel ``ErrVersionConflict`` (also exported
+    under that name), so ``except ConflictError`` is ``errors.Is(err,
+    ErrVersionConflict)``. Concrete conflicts are :class:`VersionConflictError`.
+    """
+
+
+ErrVersionConflict = ConflictError
+
+
+class VersionConflictError(ConflictError):
+    """A save was rejected because the actor is no longer at the version the writer read.
+
+    Raised by :meth:`EventStore.save_event` when ``event.version`` is not
+    ``current_version + 1``. The fields are what a retry pattern decides on:
+
+    * ``actor_id``: whose stream the writer raced on;
+    * ``attempted_version``: the version the rejected event carried;
+    * ``current_version``: the latest version the store already holds.
+
+    ``current_version + 1`` is the version to try next, and
+    ``current_version - (attempted_version - 1)`` is how many commits happened
+    since the writer read (see :attr:`distance`).
+    """
+
+    def __init__(self, actor_id: str, attempted_version: int, current_version: int) -> None:
+        self.actor_id = actor_id
+        self.attempted_version = attempted_version
+        self.current_version = current_version
+        super().__init__(actor_id, attempted_version, current_version)
+
+    @property
+    def distance(self) -> int:
+        """Commits by others since the writer read: ``current - (attempted - 1)``.
+
+        One competing commit since our read gives 1. A writer that tried a
+        version *ahead* of the store (it skipped one) gets a negative distance.
+        """
+        return self.current_version - (self.attempted_version - 1)
+
+    def __str__(self) -> str:
+        return (
+            f"version conflict for actor {self.actor_id!r}: attempted version "
+            f"{self.attempted_version}, but current version is {self.current_version}"
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"VersionConflictError(actor_id={self.actor_id!r}, "
+            f"attempted_version={self.attempted_version!r}, current_version={self.current_version!r})"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.actor_id, self.attempted_version, self.current_version), self.__dict__)
+
+
+class DuplicateEventIdError(AetherError, ValueError):
+    """An event id that is already stored was sent again for another actor or version.
+
+    Re-sending the *same* event (same id, actor and version) is a no-op
+    success; re-using its id for anything else is a bug in the caller.
+    """
+
+    def __init__(self, event_id: str, stored_actor_id: str, stored_version: int, actor_id: str, version: int) -> None:
+        self.event_id = event_id
+        self.stored_actor_id = stored_actor_id
+        self.stored_version = stored_version
+        self.actor_id = actor_id
+        self.version = version
+        super().__init__(event_id, stored_actor_id, stored_version, actor_id, version)
+
+    def __str__(self) -> str:
+        return (
+            f"event id {self.event_id!r} is already stored as actor {self.stored_actor_id!r} "
+            f"version {self.stored_version}; it cannot be saved again as actor {self.actor_id!r} "
+            f"version {self.version}"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            type(self),
+            (self.event_id, self.stored_actor_id, self.stored_version, self.actor_id, self.version),
+            self.__dict__,
+        )
+
+
+class VersionOutOfRangeError(AetherError, ValueError):
+    """The store cannot represent this version (SQLite integers stop at 2**63 - 1)."""
+
+    def __init__(self, actor_id: str, version: int, max_version: int) -> None:
+        self.actor_id = actor_id
+        self.version = version
+        self.max_version = max_version
+        super().__init__(actor_id, version, max_version)
+
+    def __str__(self) -> str:
+        return (
+            f"version {self.version} for actor {self.actor_id!r} is out of range: "
+            f"this store holds versions up to {self.max_version}"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.actor_id, self.version, self.max_version), self.__dict__)
+
+
+class StoreUnavailableError(AetherError):
+    """The store could not serve the call (an outage, a fault, a lost connection).
+
+    Unlike a conflict this says nothing about versions: the call may or may not
+    have taken effect, so retry only with an idempotent save (the same event).
+    """
+
+    def __init__(self, message: str = "event store unavailable") -> None:
+        self.message = message
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.message,), self.__dict__)
+
+
+class LockTimeoutError(StoreUnavailableError):
+    """A database lock was not granted within the store's busy timeout.
+
+    Not a version conflict: nobody proved the version stale, the database was
+    just too busy. Raised ``from`` the driver's own error.
+    """
+
+
+class RetriesExhaustedError(AetherError):
+    """A retry pattern gave up on a save.
+
+    ``attempts`` is how many saves it tried, ``reason`` says why it stopped, and
+    ``__cause__`` is the last error it saw, so :func:`is_version_conflict`
+    still finds the conflict that made it give up.
+    """
+
+    def __init__(self, actor_id: str, attempts: int, reason: str = "retry limit reached") -> None:
+        self.actor_id = actor_id
+        self.attempts = attempts
+        self.reason = reason
+        super().__init__(actor_id, attempts, reason)
+
+    def __str__(self) -> str:
+        return f"gave up saving for actor {self.actor_id!r} after {self.attempts} attempt(s): {self.reason}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.actor_id, self.attempts, self.reason), self.__dict__)
+
+
+class CircuitBreakerOpenError(AetherError):
+    """A circuit breaker is open and refused the call without trying it (Go's ``ErrCircuitBreakerOpen``).
+
+    ``retry_after`` is how many seconds remain until the breaker lets a trial
+    call through.
+    """
+
+    def __init__(self, name: str = "breaker", retry_after: float = 0.0) -> None:
+        self.name = name
+        self.retry_after = retry_after
+        super().__init__(name, retry_after)
+
+    def __str__(self) -> str:
+        return f"circuit breaker {self.name!r} is open; retry after {self.retry_after:.3f} s"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.name, self.retry_after), self.__dict__)
+
+
+ErrCircuitBreakerOpen = CircuitBreakerOpenError
+
+
+def iter_exception_chain(exc: BaseException | None) -> Iterator[BaseException]:
+    """Yield *exc* and every exception it wraps, each once, breadth-first.
+
+    Follows ``__cause__``, ``__context__`` and the members of exception
+    groups. Cycles are cut, so a chain that loops back terminates.
+    """
+    if exc is None:
+        return
+    seen: set[int] = set()
+    queue: list[BaseException] = [exc]
+    while queue:
+        current = queue.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        if isinstance(current, BaseExceptionGroup):
+            queue.extend(current.exceptions)
+        if current.__cause__ is not None:
+            queue.append(current.__cause__)
+        if current.__context__ is not None:
+            queue.append(current.__context__)
+
+
+def as_version_conflict(exc: BaseException | None) -> VersionConflictError | None:
+    """Return the first :class:`VersionConflictError` in *exc*'s chain, or ``None``.
+
+    Go's ``errors.As``: use it when an application error wraps the conflict
+    and you need its fields::
+
+        try:
+            place_order(...)
+        except OrderFailed as err:
+            if (conflict := as_version_conflict(err)) is not None:
+                retry_at = conflict.current_version + 1
+    """
+    for item in iter_exception_chain(exc):
+        if isinstance(item, VersionConflictError):
+            return item
+    return None
+
+
+def is_version_conflict(exc: BaseException | None) -> bool:
+    """True if *exc* is, or wraps, any version conflict (Go's ``errors.Is``)."""
+    return any(isinstance(item, ConflictError) for item in iter_exception_chain(exc))

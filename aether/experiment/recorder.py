@@ -1,0 +1,105 @@
+"""A store wrapper that logs every call a writer makes, so patterns need no instrumentation."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from aether.clock import Clock
+from aether.errors import StoreUnavailableError, VersionConflictError
+from aether.events import Event
+
+__all__ = ["CallRecord", "RecordingStore"]
+
+
+class CallRecord(NamedTuple):
+    """One store call as the writer saw it (times are clock seconds from the run's origin)."""
+
+    writer: int
+    save: int
+    call: int
+    op: str
+    attempt: int
+    start: float
+    end: float
+    result: str
+    attempted_version: int | None
+    current_version: int | None
+
+
+class RecordingStore:
+    """The store as one writer sees it: every call is appended to ``records``.
+
+    The experiment gives each writer its own ``RecordingStore`` and sets
+    :attr:`save` before each logical save; ``attempt`` counts the
+    ``save_event`` calls within that save (a read is labelled with the attempt
+    it prepares). ``result`` is ``"ok"``, ``"conflict"``, ``"unavailable"`` or
+    ``"error"``.
+    """
+
+    def __init__(self, store: Any, clock: Clock, writer: int, records: list[CallRecord], origin: float = 0.0) -> None:
+        self.store = store
+        self.clock = clock
+        self.writer = writer
+        self.records = records
+        self.origin = origin
+        self.save = 0
+        self.attempts = 0
+        self._calls = 0
+        self.last_event: Event | None = None
+
+    def begin_save(self, save: int) -> None:
+        """Start counting calls for logical save number *save*."""
+        self.save = save
+        self.attempts = 0
+        self.last_event = None
+
+    def _log(self, op: str, attempt: int, start: float, result: str, attempted: int | None, current: int | None) -> None:
+        self._calls += 1
+        self.records.append(
+            CallRecord(self.writer, self.save, self._calls, op, attempt, start, self.clock.now() - self.origin,
+                       result, attempted, current)
+        )
+
+    def save_event(self, event: Event) -> None:
+        self.attempts += 1
+        attempt = self.attempts
+        start = self.clock.now() - self.origin
+        try:
+            self.store.save_event(event)
+        except VersionConflictError as conflict:
+            self._log("save_event", attempt, start, "conflict", event.version, conflict.current_version)
+            raise
+        except StoreUnavailableError:
+            self._log("save_event", attempt, start, "unavailable", event.version, None)
+            raise
+        except Exception:
+            self._log("save_event", attempt, start, "error", event.version, None)
+            raise
+        self.last_event = event
+        self._log("save_event", attempt, start, "ok", event.version, event.version)
+
+    def get_latest_version(self, actor_id: str) -> int:
+        start = self.clock.now() - self.origin
+        try:
+            version: int = self.store.get_latest_version(actor_id)
+        except StoreUnavailableError:
+            self._log("get_latest_version", self.attempts + 1, start, "unavailable", None, None)
+            raise
+        except Exception:
+            self._log("get_latest_version", self.attempts + 1, start, "error", None, None)
+            raise
+        self._log("get_latest_version", self.attempts + 1, start, "ok", None, version)
+        return version
+
+    def get_events(self, actor_id: str, from_version: int = 1) -> list[Event]:
+        start = self.clock.now() - self.origin
+        try:
+            events: list[Event] = self.store.get_events(actor_id, from_version)
+        except StoreUnavailableError:
+            self._log("get_events", self.attempts + 1, start, "unavailable", None, None)
+            raise
+        except Exception:
+            self._log("get_events", self.attempts + 1, start, "error", None, None)
+            raise
+        self._log("get_events", self.attempts + 1, start, "ok", None, events[-1].version if events else None)
+        return events

@@ -1,0 +1,155 @@
+"""Summaries of a contention run, and fixed-format text tables for notebooks."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["RunSummary", "format_table", "summarize"]
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """The headline numbers of one run. Times are seconds; ``p50``… are latencies of committed saves.
+
+    * ``committed`` / ``failed``: logical saves that did / did not end in a stored event
+      (``failed`` = ``gave_up`` + ``rejected`` + ``conflicts`` + ``errors``; ``conflicts`` are
+      conflicts that escaped a pattern without retry);
+    * ``calls``: every store call; ``write_calls``: ``save_event`` calls (the *work*);
+      ``wasted_calls``: write calls that stored nothing (conflicts, outages, errors);
+    * ``makespan``: from the run's start until the last save returned;
+      ``throughput``: committed saves per second of makespan.
+    """
+
+    pattern: str
+    writers: int
+    seed: int
+    saves: int
+    committed: int
+    failed: int
+    gave_up: int
+    rejected: int
+    conflicts: int
+    errors: int
+    p50: float
+    p95: float
+    p99: float
+    mean_latency: float
+    mean_retries: float
+    max_retries: int
+    calls: int
+    write_calls: int
+    wasted_calls: int
+    makespan: float
+    throughput: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields as a plain dict, in declaration order."""
+        return asdict(self)
+
+    def __str__(self) -> str:
+        ms = 1000.0
+        rows = [
+            ("pattern", self.pattern),
+            ("writers x saves", f"{self.writers} writers, {self.saves} saves (seed {self.seed})"),
+            ("committed", f"{self.committed}"),
+            ("failed", f"{self.failed} (gave up {self.gave_up}, rejected {self.rejected}, conflicts {self.conflicts}, errors {self.errors})"),
+            ("latency p50/p95/p99", f"{self.p50 * ms:.1f} / {self.p95 * ms:.1f} / {self.p99 * ms:.1f} ms"),
+            ("retries mean / max", f"{self.mean_retries:.2f} / {self.max_retries}"),
+            ("store calls", f"{self.calls} ({self.write_calls} writes, {self.wasted_calls} wasted)"),
+            ("makespan", f"{self.makespan * ms:.1f} ms"),
+            ("throughput", f"{self.throughput:.1f} commits/s"),
+        ]
+        width = max(len(k) for k, _ in rows)
+        return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # IPython display: the text table
+        printer.text(str(self))
+
+
+def _quantile(values: pd.Series, q: float) -> float:
+    return float(values.quantile(q)) if len(values) else math.nan
+
+
+def summarize(saves: pd.DataFrame, calls: pd.DataFrame, *, pattern: str, writers: int, seed: int) -> RunSummary:
+    """Compute the :class:`RunSummary` of one run from its two tables."""
+    committed = saves[saves["outcome"] == "committed"]
+    latency = committed["latency"]
+    writes = calls[calls["op"] == "save_event"]
+    ok_writes = int((writes["result"] == "ok").sum())
+    n_committed = len(committed)
+    makespan = float(saves["end"].max()) if len(saves) else 0.0
+    outcome_counts = saves["outcome"].value_counts()
+    gave_up = int(outcome_counts.get("gave_up", 0))
+    rejected = int(outcome_counts.get("rejected", 0))
+    conflicts = int(outcome_counts.get("conflict", 0))
+    errors = int(len(saves) - n_committed - gave_up - rejected - conflicts)
+    return RunSummary(
+        pattern=pattern,
+        writers=writers,
+        seed=seed,
+        saves=len(saves),
+        committed=n_committed,
+        failed=len(saves) - n_committed,
+        gave_up=gave_up,
+        rejected=rejected,
+        conflicts=conflicts,
+        errors=errors,
+        p50=_quantile(latency, 0.50),
+        p95=_quantile(latency, 0.95),
+        p99=_quantile(latency, 0.99),
+        mean_latency=float(latency.mean()) if n_committed else math.nan,
+        mean_retries=float(saves["retries"].mean()) if len(saves) else 0.0,
+        max_retries=int(saves["retries"].max()) if len(saves) else 0,
+        calls=len(calls),
+        write_calls=len(writes),
+        wasted_calls=len(writes) - ok_writes,
+        makespan=makespan,
+        throughput=n_committed / makespan if makespan > 0 else math.nan,
+    )
+
+
+SUMMARY_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(RunSummary))
+
+
+def format_table(
+    frame: pd.DataFrame,
+    formats: Mapping[str, str] | None = None,
+    *,
+    columns: Sequence[str] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> str:
+    """Render *frame* as a plain-text table with explicit number formats.
+
+    Notebook outputs are compared character by character, so tables are
+    printed with this instead of pandas' default repr (which changes between
+    pandas versions). ``formats`` maps a column to a format spec such as
+    ``".1f"``; ``headers`` renames columns for display.
+    """
+    formats = dict(formats or {})
+    headers = dict(headers or {})
+    cols = list(columns if columns is not None else (formats.keys() if formats else frame.columns))
+    missing = [c for c in cols if c not in frame.columns]
+    if missing:
+        raise KeyError(f"format_table: no column(s) {missing} in the frame; it has {list(frame.columns)}")
+
+    def cell(value: Any, spec: str) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+            return "-"
+        return format(value, spec) if spec else str(value)
+
+    body = [[cell(v, formats.get(c, "")) for c, v in zip(cols, row, strict=True)] for row in frame[cols].itertuples(index=False)]
+    head = [headers.get(c, c) for c in cols]
+    widths = [max([len(h)] + [len(r[i]) for r in body]) for i, h in enumerate(head)]
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in cols]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric, strict=True)).rstrip()
+
+    out = [line(head), "  ".join("-" * w for w in widths)]
+    out.extend(line(r) for r in body)
+    return "\n".join(out)

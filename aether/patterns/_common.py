@@ -1,0 +1,57 @@
+"""Small pieces every retry pattern shares: defaults, parameter checks, the read-build step."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from aether.clock import RealClock
+from aether.events import Event
+from aether.store.base import EventStore
+
+__all__ = ["REAL_CLOCK", "capped_exponential", "check_count", "check_delay", "check_fraction", "next_event"]
+
+#: The default clock of every pattern: wall time.
+REAL_CLOCK = RealClock()
+
+
+def check_delay(name: str, value: object) -> float:
+    """Return *value* as float if it is a finite number of seconds ``>= 0``; raise ``ValueError``/``TypeError``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds; got {value!r} ({type(value).__name__})")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number of seconds >= 0; got {value!r}")
+    return float(value)
+
+
+def check_count(name: str, value: object, minimum: int = 1) -> int:
+    """Return *value* if it is an ``int >= minimum`` (``bool`` refused); raise otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int >= {minimum}; got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")
+    return value
+
+
+def check_fraction(name: str, value: object, *, allow_zero: bool = True) -> float:
+    """Return *value* if it is a number in ``[0, 1]`` (``(0, 1]`` without *allow_zero*); raise otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number between 0 and 1; got {value!r}")
+    low_ok = value >= 0 if allow_zero else value > 0
+    if not (low_ok and value <= 1):
+        raise ValueError(f"{name} must be between 0 and 1; got {value!r}")
+    return float(value)
+
+
+def capped_exponential(base: float, cap: float, retry: int) -> float:
+    """``min(cap, base * 2**retry)`` for the *retry*-th retry (0-based), without overflowing."""
+    if retry >= 1024:
+        return cap
+    return min(cap, base * (2.0**retry))
+
+
+def next_event(store: EventStore, actor_id: str, event_type: str, data: Mapping[str, Any] | None) -> Event:
+    """Read the actor's latest version and build the event for the version after it."""
+    version = store.get_latest_version(actor_id)
+    return Event(actor_id=actor_id, event_type=event_type, version=version + 1, data=data)

@@ -227,7 +227,9 @@ def iter_exception_chain(exc: BaseException | None) -> Iterator[BaseException]:
     """Yield *exc* and every exception it wraps, each once, breadth-first.
 
     Follows ``__cause__``, ``__context__`` and the members of exception
-    groups. Cycles are cut, so a chain that loops back terminates.
+    groups. Cycles are cut, so a chain that loops back terminates. A context
+    hidden with ``raise ... from None`` is not followed: like a traceback, the
+    chain then ends where the code said it does (Go's ``%v`` instead of ``%w``).
     """
     if exc is None:
         return
@@ -243,7 +245,7 @@ def iter_exception_chain(exc: BaseException | None) -> Iterator[BaseException]:
             queue.extend(current.exceptions)
         if current.__cause__ is not None:
             queue.append(current.__cause__)
-        if current.__context__ is not None:
+        if current.__context__ is not None and not current.__suppress_context__:
             queue.append(current.__context__)
 
 
@@ -266,5 +268,9 @@ def as_version_conflict(exc: BaseException | None) -> VersionConflictError | Non
 
 
 def is_version_conflict(exc: BaseException | None) -> bool:
-    """True if *exc* is, or wraps, any version conflict (Go's ``errors.Is``)."""
+    """True if *exc* is, or wraps, any version conflict (Go's ``errors.Is``).
+
+    Use it where the conflict may arrive wrapped in an application error and
+    only the yes/no matters; use :func:`as_version_conflict` to read its fields.
+    """
     return any(isinstance(item, ConflictError) for item in iter_exception_chain(exc))

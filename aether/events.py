@@ -23,13 +23,29 @@ class FrozenData(Mapping[str, Any]):
     Mappings become :class:`FrozenData`, lists and tuples become tuples, and
     scalars are kept. It compares equal to a plain ``dict`` with the same
     top-level items, and :meth:`thaw` gives back ordinary dicts and lists.
+
+    You rarely build one yourself: :class:`Event` freezes its ``data``. When
+    you do, ``FrozenData({...})`` validates and deep-copies its argument, so
+    changing the original afterwards cannot change the frozen copy.
     """
 
     __slots__ = ("_items", "_hash")
 
-    def __init__(self, items: dict[str, Any]) -> None:
+    _items: dict[str, Any]
+    _hash: int | None
+
+    def __init__(self, items: Mapping[str, Any] | None = None) -> None:
+        frozen = _freeze_root(items)
+        self._items = frozen._items
+        self._hash = frozen._hash
+
+    @classmethod
+    def _wrap(cls, items: dict[str, Any]) -> FrozenData:
+        """Wrap *items*, already frozen and owned by the caller, without copying."""
+        self = cls.__new__(cls)
         self._items = items
-        self._hash: int | None = None
+        self._hash = None
+        return self
 
     def __getitem__(self, key: str) -> Any:
         return self._items[key]
@@ -45,7 +61,8 @@ class FrozenData(Mapping[str, Any]):
 
     def __hash__(self) -> int:
         if self._hash is None:
-            self._hash = hash(tuple(self._items.items()))
+            # Order-independent, like ``__eq__``: {"a": 1, "b": 2} == {"b": 2, "a": 1}.
+            self._hash = hash(frozenset(self._items.items()))
         return self._hash
 
     def __eq__(self, other: object) -> bool:
@@ -75,7 +92,7 @@ def _thaw(value: Any) -> Any:
     return value
 
 
-_EMPTY = FrozenData({})
+_EMPTY = FrozenData._wrap({})
 
 
 def _freeze(value: Any, path: str) -> Any:
@@ -86,13 +103,15 @@ def _freeze(value: Any, path: str) -> Any:
         if not math.isfinite(value):
             raise ValueError(f"Event.data{path} must be JSON-serialisable; got non-finite float {value!r}")
         return value
+    if isinstance(value, FrozenData):
+        return value
     if isinstance(value, Mapping):
         items: dict[str, Any] = {}
         for key, item in value.items():
             if not isinstance(key, str):
                 raise TypeError(f"Event.data{path} keys must be str; got {key!r} ({type(key).__name__})")
             items[key] = _freeze(item, f"{path}[{key!r}]")
-        return FrozenData(items)
+        return FrozenData._wrap(items)
     if isinstance(value, (list, tuple)):
         return tuple(_freeze(item, f"{path}[{i}]") for i, item in enumerate(value))
     raise TypeError(
@@ -241,7 +260,7 @@ class Event:
 
             event.replace(version=conflict.current_version + 1)
         """
-        fields = {
+        fields: dict[str, Any] = {
             "actor_id": self.actor_id,
             "event_type": self.event_type,
             "version": self.version,

@@ -1,0 +1,390 @@
+"""The contention harness: determinism, the network model, the recorder and the post-run check."""
+
+from __future__ import annotations
+
+import random
+import statistics
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from aether import Event, InMemoryEventStore, SimulatedClock, StoreUnavailableError, VersionConflictError
+from aether.experiment import (
+    AbsNormal,
+    Constant,
+    ExperimentInvariantError,
+    Exponential,
+    LatencySpike,
+    NetworkModel,
+    NetworkStore,
+    Outage,
+    RunContext,
+    Uniform,
+    format_table,
+    pattern_name,
+    run_contention,
+    sweep,
+)
+from aether.patterns import immediate_retry, no_retry
+
+
+def backoff_retry(store: Any, actor_id: str, event_type: str, data: Any = None, *, clock: Any,
+                  rng: random.Random) -> Event:
+    """A small randomised-backoff pattern used to exercise the harness."""
+    for attempt in range(50):
+        version = store.get_latest_version(actor_id)
+        event = Event(actor_id=actor_id, event_type=event_type, version=version + 1, data=data)
+        try:
+            store.save_event(event)
+            return event
+        except VersionConflictError:
+            clock.sleep(rng.uniform(0, 0.005 * 2 ** min(attempt, 8)))
+    raise AssertionError("unreachable in these tests")
+
+
+# --------------------------------------------------------------------------- determinism
+
+
+def test_same_seed_gives_identical_tables() -> None:
+    first = run_contention(backoff_retry, writers=30, saves_per_writer=2, seed=7)
+    second = run_contention(backoff_retry, writers=30, saves_per_writer=2, seed=7)
+    pd.testing.assert_frame_equal(first.saves, second.saves)
+    pd.testing.assert_frame_equal(first.calls, second.calls)
+
+
+def test_different_seeds_give_different_runs() -> None:
+    first = run_contention(backoff_retry, writers=30, seed=1)
+    second = run_contention(backoff_retry, writers=30, seed=2)
+    assert not first.calls[["start", "end"]].equals(second.calls[["start", "end"]])
+
+
+def test_network_delays_do_not_depend_on_the_pattern() -> None:
+    # Common random numbers: the first read of every writer costs the same under any pattern.
+    a = run_contention(no_retry, writers=10, seed=3).calls
+    b = run_contention(backoff_retry, writers=10, seed=3).calls
+    first_reads_a = a[(a["op"] == "get_latest_version") & (a["call"] == 1)].set_index("writer")["end"]
+    first_reads_b = b[(b["op"] == "get_latest_version") & (b["call"] == 1)].set_index("writer")["end"]
+    pd.testing.assert_series_equal(first_reads_a.sort_index(), first_reads_b.sort_index())
+
+
+# --------------------------------------------------------------------------- tables and summary
+
+
+def test_saves_table_has_one_row_per_logical_save() -> None:
+    result = run_contention(backoff_retry, writers=12, saves_per_writer=3, actors=2, seed=0)
+    saves = result.saves
+    assert len(saves) == 36
+    assert sorted(zip(saves["writer"], saves["save"], strict=True)) == [(w, s) for w in range(12) for s in range(3)]
+    assert (saves["outcome"] == "committed").all()
+    assert (saves["latency"] == saves["end"] - saves["start"]).all()
+    assert (saves["retries"] == saves["attempts"] - 1).all()
+    assert set(saves["actor_id"]) == {"actor-0", "actor-1"}
+
+
+def test_committed_versions_are_each_actors_gapless_sequence() -> None:
+    result = run_contention(backoff_retry, writers=10, saves_per_writer=4, actors=3, seed=5)
+    for actor, group in result.saves.groupby("actor_id"):
+        assert sorted(group["version"].tolist()) == list(range(1, len(group) + 1)), actor
+
+
+def test_summary_agrees_with_the_tables() -> None:
+    result = run_contention(backoff_retry, writers=25, seed=4)
+    summary = result.summary()
+    calls, saves = result.calls, result.saves
+    writes = calls[calls["op"] == "save_event"]
+    assert summary.committed == 25 and summary.failed == 0
+    assert summary.calls == len(calls)
+    assert summary.write_calls == len(writes) == saves["attempts"].sum()
+    assert summary.wasted_calls == int((writes["result"] == "conflict").sum()) == summary.write_calls - 25
+    assert summary.max_retries == saves["retries"].max()
+    assert summary.p50 <= summary.p95 <= summary.p99 <= saves["latency"].max()
+    assert summary.makespan == saves["end"].max()
+    assert summary.throughput == pytest.approx(25 / summary.makespan)
+
+
+def test_escaped_conflicts_are_counted_as_conflicts() -> None:
+    summary = run_contention(no_retry, writers=20, seed=0).summary()
+    assert summary.committed >= 1
+    assert summary.conflicts == 20 - summary.committed
+    assert summary.errors == 0 and summary.gave_up == 0
+
+
+def test_other_errors_are_recorded_not_raised() -> None:
+    def broken(store: Any, actor_id: str, event_type: str, data: Any = None, *, clock: Any) -> Event:
+        raise KeyError("bug in the pattern")
+
+    result = run_contention(broken, writers=3, seed=0)
+    assert list(result.saves["outcome"]) == ["failed"] * 3
+    assert list(result.saves["error"]) == ["KeyError"] * 3
+
+
+# --------------------------------------------------------------------------- the recorder
+
+
+class CountingStore(InMemoryEventStore):
+    """An in-memory store that counts the calls that really reach it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.counts = {"save_event": 0, "get_latest_version": 0, "get_events": 0}
+
+    def save_event(self, event: Event) -> None:
+        self.counts["save_event"] += 1
+        super().save_event(event)
+
+    def get_latest_version(self, actor_id: str) -> int:
+        self.counts["get_latest_version"] += 1
+        return super().get_latest_version(actor_id)
+
+
+def test_recorder_logs_every_store_call_exactly_once() -> None:
+    store = CountingStore()
+    result = run_contention(backoff_retry, writers=15, seed=2, store=store, verify=False)
+    by_op = result.calls["op"].value_counts()
+    assert by_op["save_event"] == store.counts["save_event"]
+    # verify=False: the harness itself made one baseline read per actor before the run.
+    assert by_op["get_latest_version"] == store.counts["get_latest_version"] - 1
+
+
+def test_recorder_numbers_attempts_and_classifies_results() -> None:
+    result = run_contention(backoff_retry, writers=10, seed=9)
+    calls = result.calls
+    writes = calls[calls["op"] == "save_event"]
+    for (writer, _save), group in writes.groupby(["writer", "save"]):
+        assert list(group.sort_values("call")["attempt"]) == list(range(1, len(group) + 1)), writer
+        assert list(group.sort_values("call")["result"])[-1] == "ok"
+    conflicts = writes[writes["result"] == "conflict"]
+    assert (conflicts["current_version"] >= conflicts["attempted_version"]).all()
+    ok = writes[writes["result"] == "ok"]
+    assert (ok["current_version"] == ok["attempted_version"]).all()
+    assert (calls["end"] >= calls["start"]).all()
+
+
+# --------------------------------------------------------------------------- the network model
+
+
+def test_abs_normal_matches_the_classic_model() -> None:
+    rng = random.Random(0)
+    model = AbsNormal(0.010, 0.002)
+    samples = [model.sample(rng) for _ in range(20000)]
+    assert min(samples) >= 0
+    assert statistics.fmean(samples) == pytest.approx(0.010, rel=0.01)
+    assert statistics.stdev(samples) == pytest.approx(0.002, rel=0.03)
+    assert model.mean == pytest.approx(0.010, rel=1e-6)
+
+
+def test_other_delay_distributions() -> None:
+    rng = random.Random(1)
+    assert Constant(0.25).sample(rng) == 0.25
+    uniform = [Uniform(0.1, 0.2).sample(rng) for _ in range(5000)]
+    assert 0.1 <= min(uniform) and max(uniform) <= 0.2
+    assert statistics.fmean(uniform) == pytest.approx(0.15, rel=0.02)
+    expo = [Exponential(0.05).sample(rng) for _ in range(20000)]
+    assert statistics.fmean(expo) == pytest.approx(0.05, rel=0.03)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: Constant(-1), lambda: Uniform(0.2, 0.1), lambda: AbsNormal(float("nan")), lambda: Outage(2, 1),
+     lambda: LatencySpike(1, 1, 0.1), lambda: Exponential(float("inf"))],
+)
+def test_bad_delays_and_faults_are_refused(make: Any) -> None:
+    with pytest.raises(ValueError):
+        make()
+
+
+def test_each_call_costs_a_request_and_a_response_hop() -> None:
+    clock = SimulatedClock()
+    net = NetworkStore(InMemoryEventStore(), NetworkModel(hop=Constant(0.01)), clock, random.Random(0))
+    assert net.get_latest_version("a") == 0
+    assert clock.now() == pytest.approx(0.02)
+    net.save_event(Event(actor_id="a", event_type="t", version=1))
+    assert clock.now() == pytest.approx(0.04)
+
+
+def test_think_time_follows_each_read() -> None:
+    clock = SimulatedClock()
+    model = NetworkModel(hop=Constant(0.01), think_time=Constant(0.1))
+    NetworkStore(InMemoryEventStore(), model, clock, random.Random(0)).get_latest_version("a")
+    assert clock.now() == pytest.approx(0.12)
+
+
+def test_an_outage_fails_calls_and_changes_nothing() -> None:
+    clock = SimulatedClock()
+    store = InMemoryEventStore()
+    model = NetworkModel(hop=Constant(0.01), outages=(Outage(0.0, 1.0),))
+    net = NetworkStore(store, model, clock, random.Random(0))
+    with pytest.raises(StoreUnavailableError, match="outage"):
+        net.save_event(Event(actor_id="a", event_type="t", version=1))
+    assert store.get_latest_version("a") == 0
+    clock.sleep(1.0)
+    net.save_event(Event(actor_id="a", event_type="t", version=1))
+    assert store.get_latest_version("a") == 1
+
+
+def test_a_latency_spike_slows_hops_inside_its_window() -> None:
+    clock = SimulatedClock()
+    model = NetworkModel(hop=Constant(0.01), spikes=(LatencySpike(0.0, 0.5, 0.2),))
+    net = NetworkStore(InMemoryEventStore(), model, clock, random.Random(0))
+    net.get_latest_version("a")
+    assert clock.now() == pytest.approx(0.42)
+    clock.sleep(1.0)
+    before = clock.now()
+    net.get_latest_version("a")
+    assert clock.now() - before == pytest.approx(0.02)
+
+
+def test_instant_network_costs_no_time() -> None:
+    result = run_contention(backoff_retry, writers=5, seed=0, network=NetworkModel.instant())
+    assert result.calls["end"].max() == result.calls["start"].min() == 0.0 or result.summary().makespan < 1.0
+
+
+def test_outage_in_a_run_shows_up_as_unavailable_calls() -> None:
+    model = NetworkModel(outages=(Outage(0.0, 0.05),))
+    result = run_contention(backoff_retry, writers=5, seed=0, network=model)
+    assert (result.calls["result"] == "unavailable").any()
+    assert set(result.saves["outcome"]) == {"failed"}
+    assert set(result.saves["error"]) == {"StoreUnavailableError"}
+
+
+# --------------------------------------------------------------------------- the post-run check
+
+
+class LosingStore(InMemoryEventStore):
+    """Acknowledges every 4th save without storing it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.saves = 0
+
+    def save_event(self, event: Event) -> None:
+        self.saves += 1
+        if self.saves % 4 == 0:
+            return
+        super().save_event(event)
+
+
+class SneakyStore(InMemoryEventStore):
+    """Stores an extra event nobody asked for after the 3rd save."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.saves = 0
+
+    def save_event(self, event: Event) -> None:
+        super().save_event(event)
+        self.saves += 1
+        if self.saves == 3:
+            super().save_event(Event(actor_id=event.actor_id, event_type="Ghost", version=event.version + 1))
+
+
+@pytest.mark.parametrize("store_type", [LosingStore, SneakyStore])
+def test_the_post_run_check_catches_a_broken_store(store_type: type) -> None:
+    with pytest.raises(ExperimentInvariantError):
+        run_contention(backoff_retry, writers=8, seed=0, store=store_type())
+
+
+def test_the_post_run_check_catches_a_pattern_that_lies() -> None:
+    def liar(store: Any, actor_id: str, event_type: str, data: Any = None, *, clock: Any) -> Event:
+        return Event(actor_id=actor_id, event_type=event_type, version=1)
+
+    with pytest.raises(ExperimentInvariantError, match="not in the store"):
+        run_contention(liar, writers=2, seed=0)
+
+
+def test_a_store_with_earlier_events_is_checked_from_its_baseline() -> None:
+    store = InMemoryEventStore()
+    for v in range(1, 4):
+        store.save_event(Event(actor_id="actor-0", event_type="Earlier", version=v))
+    result = run_contention(backoff_retry, writers=4, seed=0, store=store)
+    assert sorted(result.saves["version"]) == [4, 5, 6, 7]
+
+
+# --------------------------------------------------------------------------- stateful patterns
+
+
+class CountingPattern:
+    """A Bindable pattern: shared state per run, and a close() hook."""
+
+    name = "counting"
+
+    def __init__(self) -> None:
+        self.contexts: list[RunContext] = []
+        self.closed_at: list[float] = []
+
+    def bind(self, ctx: RunContext) -> Any:
+        self.contexts.append(ctx)
+
+        def save(store: Any, actor_id: str, event_type: str, data: Any = None, *, clock: Any, rng: Any) -> Event:
+            return backoff_retry(store, actor_id, event_type, data, clock=clock, rng=rng)
+
+        save.close = lambda: self.closed_at.append(ctx.clock.now())  # type: ignore[attr-defined]
+        return save
+
+
+def test_bindable_patterns_are_bound_once_per_run_and_closed_after_the_writers() -> None:
+    pattern = CountingPattern()
+    result = run_contention(pattern, writers=6, seed=0)
+    assert len(pattern.contexts) == 1
+    assert pattern.closed_at == [pytest.approx(result.saves["end"].max())]
+    assert result.pattern == "counting"
+
+
+def test_pattern_names() -> None:
+    import functools
+
+    assert pattern_name(no_retry) == "no_retry"
+    assert pattern_name(functools.partial(immediate_retry, max_attempts=3)) == "immediate_retry(max_attempts=3)"
+    assert pattern_name(CountingPattern()) == "counting"
+
+
+# --------------------------------------------------------------------------- real mode
+
+
+@pytest.mark.slow
+def test_real_threads_run_the_same_pattern_without_loss() -> None:
+    result = run_contention(backoff_retry, writers=6, saves_per_writer=5, clock="real", seed=0,
+                            network=NetworkModel(hop=Constant(0.001)))
+    assert result.clock == "real"
+    assert result.summary().committed == 30
+    assert sorted(result.saves["version"]) == list(range(1, 31))
+
+
+@pytest.mark.slow
+def test_real_processes_share_one_sqlite_file() -> None:
+    result = run_contention(backoff_retry, writers=4, saves_per_writer=5, clock="real", seed=0, store="sqlite",
+                            network=NetworkModel(hop=Constant(0.001)))
+    assert result.summary().committed == 20
+    assert sorted(result.saves["version"]) == list(range(1, 21))
+    assert len(result.store.get_events("actor-0")) == 20
+
+
+# --------------------------------------------------------------------------- sweep and validation
+
+
+def test_sweep_has_one_row_per_pattern_writer_count_and_seed() -> None:
+    table = sweep({"none": no_retry, "backoff": backoff_retry}, writers=[2, 5], seeds=[0, 1])
+    assert len(table) == 8
+    assert list(table.groupby(["pattern", "writers"]).size()) == [2, 2, 2, 2]
+    assert {"committed", "write_calls", "makespan", "p95"} <= set(table.columns)
+    assert (table[table["pattern"] == "backoff"]["committed"] == table[table["pattern"] == "backoff"]["writers"]).all()
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"writers": 0}, {"writers": 2.5}, {"writers": True}, {"writers": 2, "saves_per_writer": 0},
+     {"writers": 2, "actors": 0}, {"writers": 2, "clock": "wall"}, {"writers": 2, "seed": -1},
+     {"writers": 2, "start_spread": -1.0}, {"writers": 2, "store": "postgres"}],
+)
+def test_bad_arguments_are_refused_clearly(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        run_contention(no_retry, **kwargs)
+
+
+def test_format_table_uses_explicit_formats() -> None:
+    frame = pd.DataFrame({"pattern": ["a", "bb"], "p95": [0.0123, 1.5]})
+    text = format_table(frame, {"pattern": "", "p95": ".3f"}, headers={"p95": "p95 (s)"})
+    assert text.splitlines() == ["pattern  p95 (s)", "-------  -------", "a          0.012", "bb         1.500"]
+    with pytest.raises(KeyError, match="nope"):
+        format_table(frame, {"nope": ""})

@@ -1,5 +1,54 @@
-"""Retry patterns for version conflicts: one short module per pattern."""
+"""Retry patterns for version conflicts: one short module per pattern.
 
+Every pattern is plain synchronous code with the same call shape::
+
+    pattern(store, actor_id, event_type, data=None, *, clock=..., rng=..., <settings>) -> Event
+
+It reads the latest version, builds the next event, saves, and on a
+:class:`~aether.errors.VersionConflictError` decides what to do from the
+error's fields. Other errors propagate unchanged; giving up raises
+:class:`~aether.errors.RetriesExhaustedError` from the last conflict.
+"""
+
+from aether.patterns.adaptive import AdaptivePolicy, adaptive_delay, adaptive_retry
 from aether.patterns.basic import immediate_retry, no_retry
+from aether.patterns.detailed import (
+    ConflictHistoryError,
+    ConflictRecord,
+    ThrashingError,
+    ThrashingPolicy,
+    ThrashingVerdict,
+    conflict_detailed_retry,
+)
+from aether.patterns.jitter import (
+    JITTERS,
+    Backoff,
+    decorrelated_jitter,
+    equal_jitter,
+    full_jitter,
+    jitter_retry,
+    no_jitter,
+)
+from aether.patterns.simple import simple_retry
 
-__all__ = ["immediate_retry", "no_retry"]
+__all__ = [
+    "JITTERS",
+    "AdaptivePolicy",
+    "Backoff",
+    "ConflictHistoryError",
+    "ConflictRecord",
+    "ThrashingError",
+    "ThrashingPolicy",
+    "ThrashingVerdict",
+    "adaptive_delay",
+    "adaptive_retry",
+    "conflict_detailed_retry",
+    "decorrelated_jitter",
+    "equal_jitter",
+    "full_jitter",
+    "immediate_retry",
+    "jitter_retry",
+    "no_jitter",
+    "no_retry",
+    "simple_retry",
+]

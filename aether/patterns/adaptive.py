@@ -1,0 +1,112 @@
+"""Adaptive retry: wait according to how crowded the conflict says the actor is.
+
+Every conflict carries a contention signal for free: its distance, the number
+of commits that landed between our read and our save. A distance of 1 or 2
+means one or two rivals, so a short wait suffices; a distance of 5 means a
+crowd, so the wait grows with it; beyond 10 the actor is a hot spot and the
+wait grows exponentially with our attempts, up to a cap. Use it when contention
+varies over time and one fixed backoff is either too timid or too slow; the
+risk is that the signal is stale by the time we retry, so the tiers must be tuned
+to the store's commit rate (see :class:`AdaptivePolicy`).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aether.clock import Clock
+from aether.errors import RetriesExhaustedError, VersionConflictError
+from aether.events import Event
+from aether.patterns._common import REAL_CLOCK, capped_exponential, check_count, check_delay, next_event
+from aether.patterns.jitter import equal_jitter
+from aether.store.base import EventStore
+
+__all__ = ["DEFAULT_ADAPTIVE_POLICY", "AdaptivePolicy", "adaptive_delay", "adaptive_retry"]
+
+
+@dataclass(frozen=True)
+class AdaptivePolicy:
+    """The three contention tiers of :func:`adaptive_delay`, with delays in seconds.
+
+    * light, ``distance <= light_up_to`` (default 1-2): a flat ``light_delay`` (50 ms);
+    * moderate, ``distance <= moderate_up_to`` (default 3-10): ``per_version * distance``
+      (50 ms per competing commit: 150 ms to 500 ms);
+    * high, above ``moderate_up_to``: ``(per_version * moderate_up_to) * 2**attempt``, which
+      starts where the moderate tier ends (500 ms) and doubles with each retry.
+
+    Every delay is capped at ``max_delay`` (2 s).
+    """
+
+    light_up_to: int = 2
+    moderate_up_to: int = 10
+    light_delay: float = 0.050
+    per_version: float = 0.050
+    max_delay: float = 2.0
+
+    def __post_init__(self) -> None:
+        check_count("light_up_to", self.light_up_to)
+        check_count("moderate_up_to", self.moderate_up_to, minimum=self.light_up_to)
+        check_delay("light_delay", self.light_delay)
+        check_delay("per_version", self.per_version)
+        check_delay("max_delay", self.max_delay)
+        if self.max_delay < self.light_delay:
+            raise ValueError(f"max_delay must be >= light_delay ({self.light_delay!r} s); got {self.max_delay!r}")
+
+
+DEFAULT_ADAPTIVE_POLICY = AdaptivePolicy()
+
+
+def adaptive_delay(distance: int, attempt: int, policy: AdaptivePolicy = DEFAULT_ADAPTIVE_POLICY) -> float:
+    """Seconds to wait after a conflict of *distance*, before retry *attempt* (0-based).
+
+    A pure function of its arguments (see :class:`AdaptivePolicy` for the
+    tiers). With the defaults: distance 1 waits 50 ms, distance 5 waits
+    250 ms, distance 20 waits 0.5 s, then 1 s, then 2 s on later retries.
+    A distance below 1 (a writer that tried a version ahead of the store)
+    counts as light contention.
+    """
+    if isinstance(distance, bool) or not isinstance(distance, int):
+        raise TypeError(f"distance must be an int; got {distance!r} ({type(distance).__name__})")
+    check_count("attempt", attempt, minimum=0)
+    if distance <= policy.light_up_to:
+        return min(policy.max_delay, policy.light_delay)
+    if distance <= policy.moderate_up_to:
+        return min(policy.max_delay, policy.per_version * distance)
+    return capped_exponential(policy.per_version * policy.moderate_up_to, policy.max_delay, attempt)
+
+
+def adaptive_retry(store: EventStore, actor_id: str, event_type: str, data: Mapping[str, Any] | None = None, *,
+                   clock: Clock = REAL_CLOCK, rng: random.Random | None = None,
+                   policy: AdaptivePolicy = DEFAULT_ADAPTIVE_POLICY, jitter: bool = False,
+                   max_attempts: int = 10) -> Event:
+    """Save the next event, waiting after each conflict as :func:`adaptive_delay` says for its distance.
+
+    Use it when contention comes and goes: quiet periods retry quickly, hot
+    spots back off hard. ``jitter=True`` draws each wait as equal jitter
+    (``d/2 + uniform(0, d/2)``, with *rng*), which keeps at least half of the
+    tier's delay while spreading writers apart; it is off by default so the
+    waits are exactly the policy's. At most *max_attempts* (10) saves.
+
+    Raises :class:`~aether.errors.RetriesExhaustedError` ``from`` the last
+    conflict when every attempt lost; any other error propagates at once.
+    """
+    if not isinstance(policy, AdaptivePolicy):
+        raise TypeError(f"policy must be an AdaptivePolicy; got {policy!r}")
+    check_count("max_attempts", max_attempts)
+    if jitter and rng is None:
+        rng = random.Random()
+    last: VersionConflictError | None = None
+    for attempt in range(1, max_attempts + 1):
+        event = next_event(store, actor_id, event_type, data)
+        try:
+            store.save_event(event)
+            return event
+        except VersionConflictError as conflict:
+            last = conflict
+        if attempt < max_attempts:
+            delay = adaptive_delay(last.distance, attempt - 1, policy)
+            clock.sleep(equal_jitter(delay, rng) if jitter and rng is not None else delay)
+    raise RetriesExhaustedError(actor_id, max_attempts, f"all {max_attempts} attempts lost") from last

@@ -1,0 +1,185 @@
+"""Retry budget: a token bucket that caps how many retries a client may add to the load.
+
+Every writer of a client shares one bucket. A retry must pay for itself in
+tokens (more after an outage than after a conflict), and every successful
+save puts a little back; with the bucket empty a writer gives up at once
+instead of retrying. It is the retry mode of the AWS SDKs ("standard": a
+retry costs 5 tokens, a timeout 10, a success refunds 1, the bucket holds
+500) and gRPC's retry throttling (retries only while the bucket is more than
+half full). Use it wherever retries could multiply the load on a store that
+is already failing; the price is that during a long outage late saves fail
+fast instead of waiting it out.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aether.clock import Clock
+from aether.errors import RetriesExhaustedError, StoreUnavailableError, VersionConflictError
+from aether.events import Event
+from aether.patterns._common import REAL_CLOCK, capped_exponential, next_event
+from aether.patterns.breaker import check_backoff
+from aether.store.base import EventStore
+
+if TYPE_CHECKING:
+    from aether.experiment.harness import RunContext
+
+__all__ = ["RetryBudget", "RetryBudgetPolicy", "budgeted_retry"]
+
+
+def _check_tokens(name: str, value: object) -> float:
+    """Return *value* as float if it is a finite number of tokens ``>= 0``; raise otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of tokens; got {value!r} ({type(value).__name__})")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number of tokens >= 0; got {value!r}")
+    return float(value)
+
+
+class RetryBudget:
+    """A thread-safe token bucket shared by all writers of one client.
+
+    * the bucket starts full with ``max_tokens``;
+    * :meth:`allow_retry` pays ``retry_cost`` for a retry after a conflict,
+      ``unavailable_cost`` after a :class:`~aether.errors.StoreUnavailableError`,
+      and refuses (paying nothing) unless the bucket holds more than
+      ``threshold`` tokens and at least the cost;
+    * :meth:`record_success` adds ``success_refund``, never above ``max_tokens``.
+
+    The defaults are the AWS SDK "standard" retry mode; :meth:`grpc` builds
+    gRPC's retry throttling. A budget with both costs ``0`` never refuses: the
+    unbudgeted baseline to compare with.
+    """
+
+    def __init__(self, *, max_tokens: float = 500, retry_cost: float = 5, unavailable_cost: float = 10,
+                 success_refund: float = 1, threshold: float = 0) -> None:
+        self.max_tokens = _check_tokens("max_tokens", max_tokens)
+        self.retry_cost = _check_tokens("retry_cost", retry_cost)
+        self.unavailable_cost = _check_tokens("unavailable_cost", unavailable_cost)
+        self.success_refund = _check_tokens("success_refund", success_refund)
+        self.threshold = _check_tokens("threshold", threshold)
+        if self.threshold >= self.max_tokens:
+            raise ValueError(f"threshold must be below max_tokens ({max_tokens!r}); got {threshold!r}")
+        self._tokens = self.max_tokens
+        self._lock = threading.Lock()
+        self.spent = 0.0
+        self.retries_allowed = self.retries_refused = self.successes = 0
+
+    @classmethod
+    def grpc(cls, max_tokens: float = 10, token_ratio: float = 0.1) -> RetryBudget:
+        """gRPC's retry throttling: each retry costs 1, each success adds *token_ratio*, retries need > half."""
+        return cls(max_tokens=max_tokens, retry_cost=1, unavailable_cost=1, success_refund=token_ratio,
+                   threshold=max_tokens / 2)
+
+    @property
+    def tokens(self) -> float:
+        """The tokens in the bucket now."""
+        return self._tokens
+
+    def cost_of(self, error: BaseException) -> float:
+        """What a retry after *error* costs: ``unavailable_cost`` after an outage, else ``retry_cost``."""
+        return self.unavailable_cost if isinstance(error, StoreUnavailableError) else self.retry_cost
+
+    def allow_retry(self, error: BaseException) -> bool:
+        """Pay for one retry after *error* and return True, or return False (paying nothing) if it cannot."""
+        cost = self.cost_of(error)
+        with self._lock:
+            if self._tokens <= self.threshold or self._tokens < cost:
+                self.retries_refused += 1
+                return False
+            self._tokens -= cost
+            self.spent += cost
+            self.retries_allowed += 1
+            return True
+
+    def record_success(self) -> None:
+        """Put ``success_refund`` tokens back after a successful save (up to ``max_tokens``)."""
+        with self._lock:
+            self._tokens = min(self.max_tokens, self._tokens + self.success_refund)
+            self.successes += 1
+
+    def __repr__(self) -> str:
+        return (f"<RetryBudget {self._tokens:g}/{self.max_tokens:g} tokens: {self.retries_allowed} retries allowed, "
+                f"{self.retries_refused} refused>")
+
+
+def budgeted_retry(store: EventStore, actor_id: str, event_type: str, data: Mapping[str, Any] | None = None, *,
+                   budget: RetryBudget, clock: Clock = REAL_CLOCK, max_retries: int = 10,
+                   base_delay: float = 0.010, max_delay: float = 1.0) -> Event:
+    """Save the next event, retrying conflicts and outages with backoff while *budget* pays for it.
+
+    A conflict or :class:`~aether.errors.StoreUnavailableError` is retried
+    after ``min(max_delay, base_delay * 2**n)`` seconds if ``budget.allow_retry``
+    says so; after an outage the *same* event is saved again (a save that did
+    land is then a no-op), after a conflict the version is read again. With
+    the budget spent it raises :class:`~aether.errors.RetriesExhaustedError`
+    (reason ``"retry budget exhausted"``) ``from`` the last error; any other
+    error propagates unchanged. Use it through :class:`RetryBudgetPolicy` so
+    that all writers of a run share one budget.
+    """
+    check_backoff(max_retries, base_delay, max_delay)
+    last: VersionConflictError | StoreUnavailableError | None = None
+    event: Event | None = None
+    for retry in range(max_retries + 1):
+        if retry:
+            clock.sleep(capped_exponential(base_delay, max_delay, retry - 1))
+        try:
+            if event is None:
+                event = next_event(store, actor_id, event_type, data)
+            store.save_event(event)
+        except (VersionConflictError, StoreUnavailableError) as error:
+            last = error
+            if isinstance(error, VersionConflictError):
+                event = None  # stale: read the version again
+            if retry < max_retries and not budget.allow_retry(error):
+                raise RetriesExhaustedError(actor_id, retry + 1, "retry budget exhausted") from error
+        else:
+            budget.record_success()
+            return event
+    raise RetriesExhaustedError(actor_id, max_retries + 1, f"all {max_retries} retries failed") from last
+
+
+@dataclass(frozen=True)
+class RetryBudgetPolicy:
+    """:func:`budgeted_retry` with one :class:`RetryBudget` shared by all writers of a run.
+
+    Pass it to :func:`~aether.experiment.run_contention` like a pattern:
+    ``bind`` builds a full bucket for each run, and :attr:`budgets` keeps each
+    run's budget so its counters can be read afterwards. With
+    ``retry_cost=0, unavailable_cost=0`` nothing is ever refused: the same
+    retry loop without a budget, for comparison.
+    """
+
+    max_tokens: float = 500
+    retry_cost: float = 5
+    unavailable_cost: float = 10
+    success_refund: float = 1
+    threshold: float = 0
+    max_retries: int = 10
+    base_delay: float = 0.010
+    max_delay: float = 1.0
+    name: str = "budgeted_retry"
+    budgets: list[RetryBudget] = field(default_factory=list, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        check_backoff(self.max_retries, self.base_delay, self.max_delay)
+        self.new_budget()  # validates the bucket's settings now, not at the first run
+
+    def new_budget(self) -> RetryBudget:
+        """A full bucket with these settings."""
+        return RetryBudget(max_tokens=self.max_tokens, retry_cost=self.retry_cost,
+                           unavailable_cost=self.unavailable_cost, success_refund=self.success_refund,
+                           threshold=self.threshold)
+
+    def bind(self, ctx: RunContext) -> Callable[..., Event]:
+        """The writer callable of one run: :func:`budgeted_retry` on a budget made for this run."""
+        budget = self.new_budget()
+        self.budgets.append(budget)
+        return functools.partial(budgeted_retry, budget=budget, max_retries=self.max_retries,
+                                 base_delay=self.base_delay, max_delay=self.max_delay)

@@ -1,0 +1,59 @@
+"""Simple retry: a few retries with capped exponential backoff.
+
+After a conflict the writer waits, reads the latest version again and tries
+once more, doubling the wait each time (10 ms, 20 ms, 40 ms, ... never more
+than the cap). It is the pattern most code starts with, and the right one
+when conflicts are rare: a short, bounded wait gives the competing writer
+time to finish. Its risk is that every writer waits the same amounts, so
+writers that collided once tend to collide again, and under heavy contention
+many saves give up after their few retries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aether.clock import Clock
+from aether.errors import RetriesExhaustedError, VersionConflictError
+from aether.events import Event
+from aether.patterns._common import REAL_CLOCK, capped_exponential, check_count, check_delay, next_event
+from aether.store.base import EventStore
+
+__all__ = ["simple_retry"]
+
+
+def simple_retry(store: EventStore, actor_id: str, event_type: str, data: Mapping[str, Any] | None = None, *,
+                 clock: Clock = REAL_CLOCK, max_retries: int = 3, base_delay: float = 0.010,
+                 max_delay: float = 1.0) -> Event:
+    """Save the next event, retrying up to *max_retries* times after a conflict.
+
+    Before retry *n* (0-based) it sleeps ``min(max_delay, base_delay * 2**n)``
+    seconds, then reads the latest version again. The defaults (3 retries,
+    so at most 4 attempts; base 10 ms; cap 1 s) mirror the original Go
+    example: waits of 10, 20 and 40 ms.
+
+    Use it when conflicts are occasional and a few short waits settle them.
+    Under heavy contention prefer :func:`~aether.patterns.jitter.jitter_retry`
+    (spreads writers apart) or :func:`~aether.patterns.adaptive.adaptive_retry`
+    (waits longer when the conflict shows many competitors).
+
+    Raises :class:`~aether.errors.RetriesExhaustedError` ``from`` the last
+    conflict when every attempt lost; any other error propagates at once.
+    """
+    check_count("max_retries", max_retries, minimum=0)
+    base_delay = check_delay("base_delay", base_delay)
+    max_delay = check_delay("max_delay", max_delay)
+    if max_delay < base_delay:
+        raise ValueError(f"max_delay must be >= base_delay ({base_delay!r} s); got {max_delay!r}")
+    last: VersionConflictError | None = None
+    for retry in range(max_retries + 1):
+        if retry:
+            clock.sleep(capped_exponential(base_delay, max_delay, retry - 1))
+        event = next_event(store, actor_id, event_type, data)
+        try:
+            store.save_event(event)
+            return event
+        except VersionConflictError as conflict:
+            last = conflict
+    raise RetriesExhaustedError(actor_id, max_retries + 1, f"all {max_retries} retries lost") from last

@@ -1,0 +1,245 @@
+"""Specification of jitter_retry and its delay strategies (AWS "Exponential Backoff And Jitter")."""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import random
+import statistics
+from collections.abc import Sequence
+
+import pandas as pd
+import pytest
+
+from aether.clock import SimulatedClock
+from aether.errors import RetriesExhaustedError, StoreUnavailableError, VersionConflictError
+from aether.events import Event
+from aether.experiment.harness import run_contention
+from aether.patterns.jitter import (
+    JITTERS,
+    Backoff,
+    decorrelated_jitter,
+    equal_jitter,
+    full_jitter,
+    jitter_retry,
+    no_jitter,
+)
+from aether.store.memory import InMemoryEventStore
+
+ACTOR = "order-1"
+BASE, CAP = 0.005, 0.2
+
+
+class RivalStore:
+    """An in-memory store where a rival commits ``rivals[i]`` events just before our i-th save lands."""
+
+    def __init__(self, rivals: Sequence[int] = ()) -> None:
+        self.inner = InMemoryEventStore()
+        self.rivals = list(rivals)
+        self.reads = 0
+        self.writes = 0
+
+    def get_latest_version(self, actor_id: str) -> int:
+        self.reads += 1
+        return self.inner.get_latest_version(actor_id)
+
+    def get_events(self, actor_id: str, from_version: int = 1) -> list[Event]:
+        return self.inner.get_events(actor_id, from_version)
+
+    def save_event(self, event: Event) -> None:
+        count = self.rivals[self.writes] if self.writes < len(self.rivals) else 0
+        self.writes += 1
+        for _ in range(count):
+            version = self.inner.get_latest_version(event.actor_id) + 1
+            self.inner.save_event(Event(actor_id=event.actor_id, event_type="Rival", version=version))
+        self.inner.save_event(event)
+
+
+def first(n: int, backoff: Backoff, rng: random.Random) -> list[float]:
+    return list(itertools.islice(backoff.delays(rng), n))
+
+
+def exponential(n: int, base: float = BASE, cap: float = CAP) -> float:
+    return min(cap, base * 2**n)
+
+
+# --------------------------------------------------------------------------- the delay strategies
+
+
+def test_no_jitter_is_the_capped_exponential_sequence() -> None:
+    assert first(8, Backoff("none", BASE, CAP), random.Random(0)) == [0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.2, 0.2]
+
+
+def test_no_jitter_draws_nothing_from_the_rng() -> None:
+    rng = random.Random(1)
+    state = rng.getstate()
+    first(5, Backoff("none"), rng)
+    assert rng.getstate() == state
+
+
+def test_full_jitter_is_uniform_between_zero_and_the_exponential_delay_for_the_same_seed() -> None:
+    ref = random.Random(42)
+    expected = [ref.uniform(0, exponential(n)) for n in range(10)]
+    assert first(10, Backoff("full", BASE, CAP), random.Random(42)) == expected
+
+
+def test_equal_jitter_is_half_the_delay_plus_uniform_of_the_other_half_for_the_same_seed() -> None:
+    ref = random.Random(42)
+    expected = [exponential(n) / 2 + ref.uniform(0, exponential(n) / 2) for n in range(10)]
+    assert first(10, Backoff("equal", BASE, CAP), random.Random(42)) == expected
+
+
+def test_decorrelated_jitter_grows_from_the_previous_delay_starting_at_base_for_the_same_seed() -> None:
+    ref, previous, expected = random.Random(42), BASE, []
+    for _ in range(10):
+        previous = min(CAP, ref.uniform(BASE, 3 * previous))
+        expected.append(previous)
+    assert first(10, Backoff("decorrelated", BASE, CAP), random.Random(42)) == expected
+
+
+def test_full_jitter_spreads_evenly_over_zero_to_v() -> None:
+    rng, v = random.Random(7), 0.08
+    samples = [full_jitter(v, rng) for _ in range(20_000)]
+    assert 0.0 <= min(samples) and max(samples) <= v
+    assert statistics.fmean(samples) == pytest.approx(v / 2, rel=0.02)
+    assert sum(s < v / 4 for s in samples) / len(samples) == pytest.approx(0.25, abs=0.015)
+
+
+def test_equal_jitter_stays_between_half_v_and_v_with_mean_three_quarters() -> None:
+    rng, v = random.Random(7), 0.08
+    samples = [equal_jitter(v, rng) for _ in range(20_000)]
+    assert v / 2 <= min(samples) and max(samples) <= v
+    assert statistics.fmean(samples) == pytest.approx(0.75 * v, rel=0.02)
+
+
+def test_decorrelated_jitter_first_delay_is_uniform_between_base_and_three_base() -> None:
+    rng = random.Random(7)
+    samples = [decorrelated_jitter(BASE, BASE, CAP, rng) for _ in range(20_000)]
+    assert BASE <= min(samples) and max(samples) <= 3 * BASE
+    assert statistics.fmean(samples) == pytest.approx(2 * BASE, rel=0.02)
+
+
+def test_no_jitter_function_returns_v_itself() -> None:
+    assert no_jitter(0.123, random.Random(0)) == 0.123
+
+
+@pytest.mark.parametrize("jitter", JITTERS)
+def test_no_strategy_ever_exceeds_the_cap(jitter: str) -> None:
+    delays = first(300, Backoff(jitter, BASE, CAP), random.Random(3))
+    assert max(delays) <= CAP
+    assert min(delays) >= 0.0
+
+
+def test_decorrelated_jitter_reaches_the_cap() -> None:
+    delays = first(200, Backoff("decorrelated", BASE, CAP), random.Random(3))
+    assert CAP in delays
+
+
+def test_backoff_defaults_are_5_ms_capped_at_2_s() -> None:
+    assert first(12, Backoff("none"), random.Random(0))[0] == 0.005
+    assert first(12, Backoff("none"), random.Random(0))[-1] == 2.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "named"),
+    [
+        ({"jitter": "ful"}, ValueError, "jitter must be one of"),
+        ({"base_delay": -1.0}, ValueError, "base_delay"),
+        ({"max_delay": "2"}, TypeError, "max_delay"),
+        ({"base_delay": 0.5, "max_delay": 0.1}, ValueError, "max_delay must be >= base_delay"),
+    ],
+)
+def test_backoff_refuses_bad_parameters_naming_them(kwargs: dict, error: type, named: str) -> None:
+    with pytest.raises(error, match=named):
+        Backoff(**kwargs)
+
+
+# --------------------------------------------------------------------------- the pattern
+
+
+@pytest.mark.parametrize("jitter", JITTERS)
+def test_jitter_retry_sleeps_the_backoff_delays_of_its_rng(jitter: str) -> None:
+    store, sim = RivalStore([1, 1, 1, 1]), SimulatedClock(record_sleeps=True)
+    event = jitter_retry(store, ACTOR, "Placed", clock=sim, rng=random.Random(9), jitter=jitter,
+                         base_delay=BASE, max_delay=CAP)
+    assert sim.sleeps == first(4, Backoff(jitter, BASE, CAP), random.Random(9))
+    assert event.version == 5
+
+
+def test_each_call_starts_its_decorrelated_backoff_afresh() -> None:
+    rng, ref = random.Random(11), random.Random(11)
+    for rivals in ([1] * 6, [1] * 2):
+        sim = SimulatedClock(record_sleeps=True)
+        jitter_retry(RivalStore(rivals), ACTOR, "Placed", clock=sim, rng=rng, jitter="decorrelated")
+        assert sim.sleeps == first(len(rivals), Backoff("decorrelated"), ref)
+
+
+def test_jitter_retry_defaults_to_full_jitter() -> None:
+    sim = SimulatedClock(record_sleeps=True)
+    jitter_retry(RivalStore([1] * 5), ACTOR, "Placed", clock=sim, rng=random.Random(2))
+    assert sim.sleeps == first(5, Backoff("full", 0.005, 2.0), random.Random(2))
+
+
+def test_jitter_retry_gives_up_after_50_attempts_by_default_from_the_last_conflict() -> None:
+    store, sim = RivalStore([1] * 60), SimulatedClock(record_sleeps=True)
+    with pytest.raises(RetriesExhaustedError) as info:
+        jitter_retry(store, ACTOR, "Placed", clock=sim, rng=random.Random(2), jitter="none")
+    assert (info.value.attempts, store.writes, len(sim.sleeps)) == (50, 50, 49)
+    assert sim.sleeps[:3] == [0.005, 0.01, 0.02] and max(sim.sleeps) == 2.0
+    assert isinstance(info.value.__cause__, VersionConflictError)
+    assert info.value.__cause__.attempted_version == 50
+
+
+def test_jitter_retry_honours_max_attempts() -> None:
+    store = RivalStore([1] * 10)
+    with pytest.raises(RetriesExhaustedError) as info:
+        jitter_retry(store, ACTOR, "Placed", clock=SimulatedClock(), rng=random.Random(0), max_attempts=3)
+    assert (info.value.attempts, store.writes) == (3, 3)
+
+
+def test_jitter_retry_works_with_its_default_fresh_rng() -> None:
+    sim = SimulatedClock(record_sleeps=True)
+    jitter_retry(RivalStore([1, 1]), ACTOR, "Placed", clock=sim, jitter="equal", base_delay=0.01, max_delay=1.0)
+    assert 0.005 <= sim.sleeps[0] <= 0.01 and 0.01 <= sim.sleeps[1] <= 0.02
+
+
+def test_jitter_retry_lets_a_non_conflict_error_through_unchanged() -> None:
+    error = StoreUnavailableError("outage")
+
+    class Down(RivalStore):
+        def save_event(self, event: Event) -> None:
+            raise error
+
+    sim = SimulatedClock(record_sleeps=True)
+    with pytest.raises(StoreUnavailableError) as info:
+        jitter_retry(Down(), ACTOR, "Placed", clock=sim, rng=random.Random(0))
+    assert info.value is error and sim.sleeps == []
+
+
+@pytest.mark.parametrize(("kwargs", "named"), [({"max_attempts": 0}, "max_attempts"), ({"jitter": "x"}, "jitter")])
+def test_jitter_retry_refuses_bad_parameters_before_touching_the_store(kwargs: dict, named: str) -> None:
+    store = RivalStore()
+    with pytest.raises(ValueError, match=named):
+        jitter_retry(store, ACTOR, "Placed", clock=SimulatedClock(), **kwargs)
+    assert (store.reads, store.writes) == (0, 0)
+
+
+@pytest.mark.parametrize("jitter", JITTERS)
+def test_twenty_contending_writers_all_commit_and_leave_a_consistent_store(jitter: str) -> None:
+    result = run_contention(functools.partial(jitter_retry, jitter=jitter), writers=20, seed=4)
+    summary = result.summary()
+    assert summary.committed == 20
+    assert result.store.get_latest_version("actor-0") == 20
+
+
+def test_a_jittered_contention_run_is_identical_when_repeated_with_the_same_seed() -> None:
+    pattern = functools.partial(jitter_retry, jitter="decorrelated")
+    first_run, second_run = run_contention(pattern, writers=20, seed=4), run_contention(pattern, writers=20, seed=4)
+    pd.testing.assert_frame_equal(first_run.saves, second_run.saves)
+    pd.testing.assert_frame_equal(first_run.calls, second_run.calls)
+
+
+def test_a_different_seed_gives_a_different_jittered_run() -> None:
+    pattern = functools.partial(jitter_retry, jitter="full")
+    a, b = run_contention(pattern, writers=20, seed=4), run_contention(pattern, writers=20, seed=5)
+    assert not a.saves["latency"].equals(b.saves["latency"])

@@ -25,7 +25,7 @@ from aether.errors import (
     is_version_conflict,
 )
 from aether.events import Event, FrozenData
-from aether.store import EventStore, InMemoryEventStore
+from aether.store import EventStore, InMemoryEventStore, SQLiteEventStore
 
 __version__ = "0.1.0"
 
@@ -45,6 +45,7 @@ __all__ = [
     "RealClock",
     "RetriesExhaustedError",
     "Signal",
+    "SQLiteEventStore",
     "SimulatedClock",
     "SimulationDeadlockError",
     "StoreUnavailableError",

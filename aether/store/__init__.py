@@ -2,5 +2,6 @@
 
 from aether.store.base import EventStore
 from aether.store.memory import InMemoryEventStore
+from aether.store.sqlite import SQLiteEventStore
 
-__all__ = ["EventStore", "InMemoryEventStore"]
+__all__ = ["EventStore", "InMemoryEventStore", "SQLiteEventStore"]

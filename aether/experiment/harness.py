@@ -294,16 +294,34 @@ def _settle_tickets(col: _Collected) -> None:
 # --------------------------------------------------------------------------- the three ways to run
 
 
+class _Views:
+    """Makes each participant's view of the store: networked (if a model is given), then recorded."""
+
+    def __init__(self, store: Any, network: NetworkModel | None, clock: Any, seed: int,
+                 records: list[CallRecord]) -> None:
+        self.store, self.network, self.clock, self.seed, self.records = store, network, clock, seed, records
+        self.made: list[RecordingStore] = []
+
+    def __call__(self, writer: int) -> RecordingStore:
+        _, net_rng = _writer_rngs(self.seed, writer)
+        inner = NetworkStore(self.store, self.network, self.clock, net_rng) if self.network is not None else self.store
+        view = RecordingStore(inner, self.clock, writer, self.records)
+        self.made.append(view)
+        return view
+
+    def set_origin(self, origin: float) -> None:
+        """Measure call times and fault windows from *origin* (the run's start on the clock)."""
+        for view in self.made:
+            view.origin = origin
+            if isinstance(view.store, NetworkStore):
+                view.store.origin = origin
+
+
 def _run_simulated(pattern: Any, plans: list[_WriterPlan], store: Any, network: NetworkModel | None,
                    seed: int) -> _Collected:
     clock = SimulatedClock()
     col = _Collected()
-
-    def make_view(writer: int) -> RecordingStore:
-        _, net_rng = _writer_rngs(seed, writer)
-        inner = NetworkStore(store, network, clock, net_rng) if network is not None else store
-        return RecordingStore(inner, clock, writer, col.records)
-
+    make_view = _Views(store, network, clock, seed, col.records)
     ctx = RunContext(clock=clock, rng=random.Random(f"{seed}/shared"), seed=seed, _make_view=make_view)
     fn = _bind(pattern, ctx)
     pass_rng = _accepts_rng(fn)
@@ -328,15 +346,7 @@ def _run_threads(pattern: Any, plans: list[_WriterPlan], store: Any, network: Ne
                  seed: int) -> _Collected:
     clock = RealClock()
     col = _Collected()
-    views: list[RecordingStore] = []
-
-    def make_view(writer: int) -> RecordingStore:
-        _, net_rng = _writer_rngs(seed, writer)
-        inner = NetworkStore(store, network, clock, net_rng) if network is not None else store
-        view = RecordingStore(inner, clock, writer, col.records)
-        views.append(view)
-        return view
-
+    make_view = _Views(store, network, clock, seed, col.records)
     ctx = RunContext(clock=clock, rng=random.Random(f"{seed}/shared"), seed=seed, _make_view=make_view)
     fn = _bind(pattern, ctx)
     pass_rng = _accepts_rng(fn)
@@ -358,8 +368,7 @@ def _run_threads(pattern: Any, plans: list[_WriterPlan], store: Any, network: Ne
     for thread in threads:
         thread.start()
     col.origin = clock.now()
-    for view in views:
-        view.origin = col.origin
+    make_view.set_origin(col.origin)
     go.set()
     for thread in threads:
         thread.join()
@@ -377,12 +386,7 @@ def _process_writer(plan: _WriterPlan, pattern: Any, store: Any, network: Networ
     try:
         clock = RealClock()
         col = _Collected()
-
-        def make_view(writer: int) -> RecordingStore:
-            _, net_rng = _writer_rngs(seed, writer)
-            inner = NetworkStore(store, network, clock, net_rng) if network is not None else store
-            return RecordingStore(inner, clock, writer, col.records)
-
+        make_view = _Views(store, network, clock, seed, col.records)
         ctx = RunContext(clock=clock, rng=random.Random(f"{seed}/shared/{plan.writer}"), seed=seed,
                          _make_view=make_view, _next_participant=-1 - plan.writer * 1000)
         fn = _bind(pattern, ctx)
@@ -390,7 +394,8 @@ def _process_writer(plan: _WriterPlan, pattern: Any, store: Any, network: Networ
         rng, _ = _writer_rngs(seed, plan.writer)
         ready.release()
         go.wait()
-        col.origin = view.origin = origin.value
+        col.origin = origin.value
+        make_view.set_origin(col.origin)
         _run_writer(plan, view, fn, _accepts_rng(fn), rng, clock, col.rows, col.tickets, col.committed)
         close = getattr(fn, "close", None)
         if callable(close):

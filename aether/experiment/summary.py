@@ -21,7 +21,8 @@ class RunSummary:
       conflicts that escaped a pattern without retry);
     * ``calls``: every store call; ``write_calls``: ``save_event`` calls (the *work*);
       ``wasted_calls``: write calls that stored nothing (conflicts, outages, errors);
-    * ``makespan``: from the run's start until the last save returned;
+    * ``makespan``: from the run's start until the last save returned (or, for a deferred
+      save, was committed);
       ``throughput``: committed saves per second of makespan.
     """
 
@@ -82,7 +83,9 @@ def summarize(saves: pd.DataFrame, calls: pd.DataFrame, *, pattern: str, writers
     writes = calls[calls["op"] == "save_event"]
     ok_writes = int((writes["result"] == "ok").sum())
     n_committed = len(committed)
-    makespan = float(saves["end"].max()) if len(saves) else 0.0
+    # A deferred save (a retry queue's) finishes when it is committed, not when the caller returned.
+    finished = pd.concat([saves["end"], saves["start"] + saves["commit_delay"]]).max()
+    makespan = float(finished) if len(saves) else 0.0
     outcome_counts = saves["outcome"].value_counts()
     gave_up = int(outcome_counts.get("gave_up", 0))
     rejected = int(outcome_counts.get("rejected", 0))

@@ -12,6 +12,16 @@ error's fields. Other errors propagate unchanged; giving up raises
 
 from aether.patterns.adaptive import AdaptivePolicy, adaptive_delay, adaptive_retry
 from aether.patterns.basic import immediate_retry, no_retry
+from aether.patterns.breaker import (
+    BreakerState,
+    CircuitBreaker,
+    CircuitBreakerPolicy,
+    Transition,
+    circuit_breaker_retry,
+    store_unavailable,
+    store_unavailable_or_conflict,
+)
+from aether.patterns.budget import RetryBudget, RetryBudgetPolicy, budgeted_retry
 from aether.patterns.detailed import (
     ConflictHistoryError,
     ConflictRecord,
@@ -29,19 +39,32 @@ from aether.patterns.jitter import (
     jitter_retry,
     no_jitter,
 )
+from aether.patterns.queue import QueuedWrites, RetryQueue, Ticket, WorkerError
 from aether.patterns.simple import simple_retry
 
 __all__ = [
     "JITTERS",
     "AdaptivePolicy",
     "Backoff",
+    "BreakerState",
+    "CircuitBreaker",
+    "CircuitBreakerPolicy",
     "ConflictHistoryError",
     "ConflictRecord",
+    "QueuedWrites",
+    "RetryBudget",
+    "RetryBudgetPolicy",
+    "RetryQueue",
     "ThrashingError",
     "ThrashingPolicy",
     "ThrashingVerdict",
+    "Ticket",
+    "Transition",
+    "WorkerError",
     "adaptive_delay",
     "adaptive_retry",
+    "budgeted_retry",
+    "circuit_breaker_retry",
     "conflict_detailed_retry",
     "decorrelated_jitter",
     "equal_jitter",
@@ -51,4 +74,6 @@ __all__ = [
     "no_jitter",
     "no_retry",
     "simple_retry",
+    "store_unavailable",
+    "store_unavailable_or_conflict",
 ]

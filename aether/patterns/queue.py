@@ -16,7 +16,7 @@ import collections
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
 from aether.clock import Signal, Task, TaskClock
 from aether.errors import StoreUnavailableError, VersionConflictError
@@ -167,7 +167,7 @@ class RetryQueue:
 
     # -- starting and stopping ------------------------------------------------------
 
-    def start(self) -> RetryQueue:
+    def start(self) -> Self:
         """Start the worker task(s); a stopped queue can be started again. Returns the queue."""
         if any(not task.done() for task in self._tasks):
             raise RuntimeError(f"retry queue {self.name!r} is already running")
@@ -199,7 +199,7 @@ class RetryQueue:
             raise RuntimeError(f"retry queue {self.name!r} closed with {len(self._items)} write(s) not saved; "
                                f"worker errors: {[e.error for e in self.errors]}")
 
-    def __enter__(self) -> RetryQueue:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
@@ -213,7 +213,7 @@ class RetryQueue:
             while (ticket := self._next()) is not None:
                 try:
                     self._deliver(ticket)
-                except Exception as error:  # a bug or a bad write: dead-letter it, keep working
+                except Exception as error:  # noqa: BLE001 - a bug or a bad write: dead-letter it, keep working
                     ticket.error = error
                     self._record_error(ticket, error)
                     self._settle(ticket, "dead_letter", None)

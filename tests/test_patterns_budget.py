@@ -1,0 +1,236 @@
+"""Specification of the retry budget: a shared token bucket that stops retry storms."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+import pytest
+
+from aether.clock import SimulatedClock
+from aether.errors import RetriesExhaustedError, StoreUnavailableError, VersionConflictError, is_version_conflict
+from aether.events import Event
+from aether.experiment import NetworkModel, Outage, run_contention
+from aether.patterns.budget import RetryBudget, RetryBudgetPolicy, budgeted_retry
+from aether.store.memory import InMemoryEventStore
+
+ACTOR = "order-1"
+DOWN = StoreUnavailableError("scripted outage")
+CONFLICT = VersionConflictError(ACTOR, 1, 1)
+
+
+class ScriptedStore:
+    """An in-memory store whose i-th ``save_event`` follows ``script[i]`` (then "ok" forever).
+
+    "ok" saves; "down" raises StoreUnavailableError without saving; "lost-reply"
+    saves and then raises StoreUnavailableError; "rival" lets another writer
+    commit first, so the save conflicts; an exception object is raised as is.
+    """
+
+    def __init__(self, script: Iterable[object] = ()) -> None:
+        self.inner = InMemoryEventStore()
+        self.script = list(script)
+        self.saved: list[Event] = []  # every event handed to save_event, in order
+
+    def get_latest_version(self, actor_id: str) -> int:
+        return self.inner.get_latest_version(actor_id)
+
+    def get_events(self, actor_id: str, from_version: int = 1) -> list[Event]:
+        return self.inner.get_events(actor_id, from_version)
+
+    def save_event(self, event: Event) -> None:
+        step = self.script[len(self.saved)] if len(self.saved) < len(self.script) else "ok"
+        self.saved.append(event)
+        if isinstance(step, Exception):
+            raise step
+        if step == "down":
+            raise StoreUnavailableError("scripted outage")
+        if step == "rival":
+            version = self.inner.get_latest_version(event.actor_id) + 1
+            self.inner.save_event(Event(actor_id=event.actor_id, event_type="Rival", version=version))
+        self.inner.save_event(event)
+        if step == "lost-reply":
+            raise StoreUnavailableError("scripted lost reply")
+
+
+# --------------------------------------------------------------------------- the bucket
+
+
+def test_a_new_budget_is_full_with_the_aws_standard_defaults() -> None:
+    budget = RetryBudget()
+    assert (budget.tokens, budget.retry_cost, budget.unavailable_cost, budget.success_refund) == (500, 5, 10, 1)
+
+
+def test_a_retry_after_a_conflict_costs_5_and_after_an_outage_10() -> None:
+    budget = RetryBudget()
+    assert budget.allow_retry(CONFLICT) is True
+    assert budget.tokens == 495
+    assert budget.allow_retry(DOWN) is True
+    assert budget.tokens == 485
+    assert (budget.spent, budget.retries_allowed) == (15, 2)
+
+
+def test_a_retry_the_bucket_cannot_pay_for_is_refused_and_costs_nothing() -> None:
+    budget = RetryBudget(max_tokens=14)
+    assert budget.allow_retry(DOWN) is True  # 14 -> 4
+    assert budget.allow_retry(CONFLICT) is False  # 4 < 5
+    assert (budget.tokens, budget.retries_refused) == (4, 1)
+
+
+def test_a_full_bucket_allows_exactly_max_tokens_over_cost_retries() -> None:
+    budget = RetryBudget(max_tokens=500)
+    allowed = [budget.allow_retry(DOWN) for _ in range(60)]
+    assert allowed.count(True) == 50 and allowed[50:] == [False] * 10
+    assert budget.tokens == 0
+
+
+def test_each_success_refunds_one_token_up_to_the_maximum() -> None:
+    budget = RetryBudget(max_tokens=20)
+    budget.allow_retry(DOWN)  # 10 left
+    for _ in range(3):
+        budget.record_success()
+    assert budget.tokens == 13
+    for _ in range(10):
+        budget.record_success()
+    assert budget.tokens == 20
+
+
+def test_an_empty_bucket_refills_only_through_successes() -> None:
+    budget = RetryBudget(max_tokens=10)
+    assert budget.allow_retry(DOWN) and not budget.allow_retry(CONFLICT)
+    for _ in range(4):
+        budget.record_success()
+    assert budget.allow_retry(CONFLICT) is False  # 4 tokens: not enough
+    budget.record_success()
+    assert budget.allow_retry(CONFLICT) is True  # 5 tokens: exactly enough
+    assert budget.tokens == 0
+
+
+def test_grpc_throttling_allows_retries_only_while_more_than_half_full() -> None:
+    budget = RetryBudget.grpc(max_tokens=10, token_ratio=0.5)
+    allowed = [budget.allow_retry(DOWN) for _ in range(7)]
+    assert allowed == [True] * 5 + [False] * 2  # 10 -> 5, and 5 is not more than half
+    budget.record_success()  # 5.5
+    assert budget.allow_retry(CONFLICT) is True
+    assert budget.tokens == 4.5
+
+
+def test_a_budget_with_no_costs_never_refuses() -> None:
+    budget = RetryBudget(max_tokens=1, retry_cost=0, unavailable_cost=0)
+    assert all(budget.allow_retry(DOWN) for _ in range(1000))
+
+
+def test_eight_threads_sharing_a_budget_get_exactly_what_it_holds() -> None:
+    budget = RetryBudget(max_tokens=500)
+    allowed: list[bool] = []
+    lock = threading.Lock()
+
+    def spender() -> None:
+        mine = [budget.allow_retry(CONFLICT) for _ in range(50)]
+        with lock:
+            allowed.extend(mine)
+
+    threads = [threading.Thread(target=spender) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert (allowed.count(True), budget.retries_refused, budget.tokens) == (100, 300, 0)
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"max_tokens": -1}, "max_tokens"),
+    ({"retry_cost": float("nan")}, "retry_cost"),
+    ({"unavailable_cost": "10"}, "unavailable_cost"),
+    ({"success_refund": True}, "success_refund"),
+    ({"threshold": 500}, "threshold"),
+    ({"max_retries": -1}, "max_retries"),
+    ({"base_delay": 0.5, "max_delay": 0.1}, "max_delay"),
+])
+def test_bad_settings_are_refused_naming_the_setting(settings: dict[str, object], message: str) -> None:
+    with pytest.raises((ValueError, TypeError), match=message):
+        RetryBudgetPolicy(**settings)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- the retry pattern
+
+
+def test_retry_waits_capped_exponential_delays_and_pays_for_each_retry() -> None:
+    sim = SimulatedClock(record_sleeps=True)
+    budget = RetryBudget()
+    store = ScriptedStore(["rival", "down", "rival", "down"])
+    event = budgeted_retry(store, ACTOR, "Placed", budget=budget, clock=sim, base_delay=0.1, max_delay=0.3)
+    assert sim.sleeps == [0.1, 0.2, 0.3, 0.3]
+    assert store.inner.get_events(ACTOR)[-1] == event
+    assert budget.tokens == 500 - (5 + 10 + 5 + 10) + 1  # four retries paid, one success refunded
+
+
+def test_retry_after_an_outage_saves_the_same_event_again() -> None:
+    store = ScriptedStore(["lost-reply"])
+    event = budgeted_retry(store, ACTOR, "Placed", budget=RetryBudget(), clock=SimulatedClock())
+    assert store.saved == [event, event]
+    assert store.inner.get_events(ACTOR) == [event]
+
+
+def test_with_the_budget_spent_the_writer_gives_up_at_once_from_the_last_error() -> None:
+    sim = SimulatedClock(record_sleeps=True)
+    budget = RetryBudget(max_tokens=9)  # pays for one retry after a conflict (5 tokens), not two
+    store = ScriptedStore(["rival", "rival", "rival"])
+    with pytest.raises(RetriesExhaustedError) as info:
+        budgeted_retry(store, ACTOR, "Placed", budget=budget, clock=sim)
+    assert (info.value.reason, info.value.attempts, len(store.saved)) == ("retry budget exhausted", 2, 2)
+    assert sim.sleeps == [0.010]
+    assert is_version_conflict(info.value)
+
+
+def test_the_last_attempt_does_not_spend_tokens() -> None:
+    budget = RetryBudget()
+    with pytest.raises(RetriesExhaustedError) as info:
+        budgeted_retry(ScriptedStore(["down"] * 3), ACTOR, "Placed", budget=budget, clock=SimulatedClock(),
+                       max_retries=2)
+    assert info.value.reason == "all 2 retries failed"
+    assert isinstance(info.value.__cause__, StoreUnavailableError)
+    assert budget.tokens == 480  # two retries, not three
+
+
+def test_other_errors_propagate_unchanged_and_cost_nothing() -> None:
+    bug = TypeError("a bug")
+    budget = RetryBudget()
+    with pytest.raises(TypeError) as info:
+        budgeted_retry(ScriptedStore([bug]), ACTOR, "Placed", budget=budget, clock=SimulatedClock())
+    assert info.value is bug
+    assert budget.tokens == 500
+
+
+# --------------------------------------------------------------------------- in the experiment
+
+
+def test_twenty_writers_share_one_budget_per_run_and_leave_the_store_consistent() -> None:
+    policy = RetryBudgetPolicy()
+    result = run_contention(policy, writers=20, seed=2)
+    budget = policy.budgets[-1]
+    retries = int(result.saves["retries"].sum())
+    assert budget.retries_allowed == retries
+    assert budget.successes == (result.saves["outcome"] == "committed").sum()
+    assert budget.tokens == 500 - 5 * retries + budget.successes  # no outage: every retry followed a conflict
+
+
+def test_each_run_gets_a_full_budget_and_the_same_seed_the_same_run() -> None:
+    policy = RetryBudgetPolicy(max_tokens=50)
+    first = run_contention(policy, writers=20, seed=4)
+    second = run_contention(policy, writers=20, seed=4)
+    assert first.saves.equals(second.saves)
+    assert len(policy.budgets) == 2 and policy.budgets[0] is not policy.budgets[1]
+
+
+def test_during_an_outage_the_budget_caps_the_store_calls() -> None:
+    network = NetworkModel(outages=(Outage(0.5, 1.5),))
+    budgeted, unbudgeted = RetryBudgetPolicy(), RetryBudgetPolicy(retry_cost=0, unavailable_cost=0)
+    runs = {p: run_contention(p, writers=20, start_spread=1.0, network=network, seed=1) for p in (budgeted, unbudgeted)}
+    writes = {p: int((r.calls["op"] == "save_event").sum()) for p, r in runs.items()}
+    budget = budgeted.budgets[-1]
+    assert budget.tokens < budget.unavailable_cost and budget.retries_refused > 0  # the outage emptied it
+    # every retry is paid for: at most (500 tokens + 1 per success) / 5 of them, whatever the outage does
+    assert budget.retries_allowed <= (500 + budget.successes) / 5
+    assert len(runs[budgeted].calls) < len(runs[unbudgeted].calls)
+    assert writes[budgeted] < writes[unbudgeted]

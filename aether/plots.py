@@ -148,8 +148,17 @@ def style() -> Iterator[None]:
     Use it around figures you build yourself (``with style(): fig, ax = plt.subplots()``);
     the ``plot_*`` functions already use it.
     """
-    with mpl.rc_context(cast(Any, STYLE)):
-        yield
+    interactive = mpl.is_interactive()
+    try:
+        with mpl.rc_context(cast(Any, STYLE)):
+            try:
+                yield
+            finally:
+                # A notebook's inline backend switches interactive mode on when the first figure
+                # inside this block selects it; keep that, or later figures would not be shown.
+                interactive = mpl.is_interactive()
+    finally:
+        mpl.interactive(interactive)
 
 
 def apply_style() -> None:

@@ -4,45 +4,15 @@ from __future__ import annotations
 
 import functools
 import random
-from collections.abc import Sequence
 
 import pandas as pd
 import pytest
+from patternhelpers import ACTOR, FailingStore, RivalStore
 
 from aether.clock import SimulatedClock
 from aether.errors import RetriesExhaustedError, StoreUnavailableError, VersionConflictError, is_version_conflict
-from aether.events import Event
 from aether.experiment.harness import run_contention
 from aether.patterns.adaptive import AdaptivePolicy, adaptive_delay, adaptive_retry
-from aether.store.memory import InMemoryEventStore
-
-ACTOR = "order-1"
-
-
-class RivalStore:
-    """An in-memory store where a rival commits ``rivals[i]`` events just before our i-th save lands."""
-
-    def __init__(self, rivals: Sequence[int] = ()) -> None:
-        self.inner = InMemoryEventStore()
-        self.rivals = list(rivals)
-        self.reads = 0
-        self.writes = 0
-
-    def get_latest_version(self, actor_id: str) -> int:
-        self.reads += 1
-        return self.inner.get_latest_version(actor_id)
-
-    def get_events(self, actor_id: str, from_version: int = 1) -> list[Event]:
-        return self.inner.get_events(actor_id, from_version)
-
-    def save_event(self, event: Event) -> None:
-        count = self.rivals[self.writes] if self.writes < len(self.rivals) else 0
-        self.writes += 1
-        for _ in range(count):
-            version = self.inner.get_latest_version(event.actor_id) + 1
-            self.inner.save_event(Event(actor_id=event.actor_id, event_type="Rival", version=version))
-        self.inner.save_event(event)
-
 
 # --------------------------------------------------------------------------- the delay policy
 
@@ -167,28 +137,16 @@ def test_gives_up_after_10_attempts_by_default_from_the_last_conflict() -> None:
 
 def test_a_non_conflict_error_propagates_at_once_unchanged() -> None:
     error = TypeError("not an event")
-
-    class Broken(RivalStore):
-        def save_event(self, event: Event) -> None:
-            raise error
-
     sim = SimulatedClock(record_sleeps=True)
     with pytest.raises(TypeError) as info:
-        adaptive_retry(Broken(), ACTOR, "Placed", clock=sim)
+        adaptive_retry(FailingStore(error), ACTOR, "Placed", clock=sim)
     assert info.value is error and sim.sleeps == []
 
 
 def test_an_outage_during_a_retry_propagates_unchanged() -> None:
     error = StoreUnavailableError("outage")
-
-    class FlakyStore(RivalStore):
-        def save_event(self, event: Event) -> None:
-            if self.writes == 1:
-                raise error
-            super().save_event(event)
-
     with pytest.raises(StoreUnavailableError) as info:
-        adaptive_retry(FlakyStore([1]), ACTOR, "Placed", clock=SimulatedClock())
+        adaptive_retry(FailingStore(error, [1], healthy_saves=1), ACTOR, "Placed", clock=SimulatedClock())
     assert info.value is error
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
 
 import pytest
+from patternhelpers import ACTOR, CONFLICT, DOWN, ScriptedStore
 
 from aether.clock import RealClock, SimulatedClock
 from aether.errors import (
@@ -16,7 +16,6 @@ from aether.errors import (
     VersionConflictError,
     is_version_conflict,
 )
-from aether.events import Event
 from aether.experiment import NetworkModel, Outage, run_contention
 from aether.patterns.breaker import (
     BreakerState,
@@ -26,48 +25,8 @@ from aether.patterns.breaker import (
     circuit_breaker_retry,
     store_unavailable_or_conflict,
 )
-from aether.store.memory import InMemoryEventStore
 
-ACTOR = "order-1"
 CLOSED, OPEN, HALF_OPEN = BreakerState.CLOSED, BreakerState.OPEN, BreakerState.HALF_OPEN
-DOWN = StoreUnavailableError("scripted outage")
-CONFLICT = VersionConflictError(ACTOR, 1, 1)
-
-
-class ScriptedStore:
-    """An in-memory store whose i-th ``save_event`` follows ``script[i]`` (then "ok" forever).
-
-    "ok" saves; "down" raises StoreUnavailableError without saving; "lost-reply"
-    saves and then raises StoreUnavailableError; "rival" lets another writer
-    commit first, so the save conflicts; an exception object is raised as is.
-    """
-
-    def __init__(self, script: Iterable[object] = ()) -> None:
-        self.inner = InMemoryEventStore()
-        self.script = list(script)
-        self.saved: list[Event] = []  # every event handed to save_event, in order
-
-    def get_latest_version(self, actor_id: str) -> int:
-        return self.inner.get_latest_version(actor_id)
-
-    def get_events(self, actor_id: str, from_version: int = 1) -> list[Event]:
-        return self.inner.get_events(actor_id, from_version)
-
-    def save_event(self, event: Event) -> None:
-        step = self.script[len(self.saved)] if len(self.saved) < len(self.script) else "ok"
-        self.saved.append(event)
-        if isinstance(step, Exception):
-            raise step
-        if step == "down":
-            raise StoreUnavailableError("scripted outage")
-        if step == "rival":
-            version = self.inner.get_latest_version(event.actor_id) + 1
-            self.inner.save_event(Event(actor_id=event.actor_id, event_type="Rival", version=version))
-        self.inner.save_event(event)
-        if step == "lost-reply":
-            raise StoreUnavailableError("scripted lost reply")
-
-
 def breaker(sim: SimulatedClock, **settings: object) -> CircuitBreaker:
     settings = {"failure_threshold": 3, "reset_timeout": 1.0, **settings}
     return CircuitBreaker(clock=sim, **settings)  # type: ignore[arg-type]

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 import pytest
+from patternhelpers import ACTOR, FailingStore, RivalStore, recording_clock
 
-from aether.clock import SimulatedClock
 from aether.errors import (
     CircuitBreakerOpenError,
     RetriesExhaustedError,
@@ -28,35 +28,8 @@ from aether.patterns.detailed import (
     conflict_detailed_retry,
 )
 from aether.patterns.simple import simple_retry
-from aether.store.memory import InMemoryEventStore
 
-ACTOR = "order-1"
 LOGGER = "aether.patterns.detailed"
-
-
-class RivalStore:
-    """An in-memory store where a rival commits ``rivals[i]`` events just before our i-th save lands."""
-
-    def __init__(self, rivals: Sequence[int] = ()) -> None:
-        self.inner = InMemoryEventStore()
-        self.rivals = list(rivals)
-        self.reads = 0
-        self.writes = 0
-
-    def get_latest_version(self, actor_id: str) -> int:
-        self.reads += 1
-        return self.inner.get_latest_version(actor_id)
-
-    def get_events(self, actor_id: str, from_version: int = 1) -> list[Event]:
-        return self.inner.get_events(actor_id, from_version)
-
-    def save_event(self, event: Event) -> None:
-        count = self.rivals[self.writes] if self.writes < len(self.rivals) else 0
-        self.writes += 1
-        for _ in range(count):
-            version = self.inner.get_latest_version(event.actor_id) + 1
-            self.inner.save_event(Event(actor_id=event.actor_id, event_type="Rival", version=version))
-        self.inner.save_event(event)
 
 
 class StuckStore(RivalStore):
@@ -72,7 +45,7 @@ class StuckStore(RivalStore):
         raise VersionConflictError(event.actor_id, event.version, 7)
 
 
-class ScriptedStore(RivalStore):
+class ScriptedConflictsStore(RivalStore):
     """Saves lose with the scripted ``current`` versions, in order; after the script, saves are accepted."""
 
     def __init__(self, currents: Sequence[int]) -> None:
@@ -85,10 +58,6 @@ class ScriptedStore(RivalStore):
             raise VersionConflictError(event.actor_id, event.version, self.currents[self.writes - 1])
 
 
-def clock() -> SimulatedClock:
-    return SimulatedClock(record_sleeps=True)
-
-
 def records(*rows: tuple[int, int]) -> list[ConflictRecord]:
     """Conflict records from ``(attempted, current)`` pairs, attempts numbered from 1."""
     return [ConflictRecord(i, 0.0, a, c, c - (a - 1)) for i, (a, c) in enumerate(rows, start=1)]
@@ -99,19 +68,19 @@ def records(*rows: tuple[int, int]) -> list[ConflictRecord]:
 
 def test_retries_at_the_conflicts_current_version_plus_one_without_reading_again() -> None:
     store = RivalStore([3])
-    event = conflict_detailed_retry(store, ACTOR, "Placed", clock=clock())
+    event = conflict_detailed_retry(store, ACTOR, "Placed", clock=recording_clock())
     assert event.version == 4
     assert (store.reads, store.writes) == (1, 2)
 
 
 def test_waits_like_simple_retry_10_20_40_ms() -> None:
-    sim = clock()
+    sim = recording_clock()
     conflict_detailed_retry(RivalStore([1, 1, 1]), ACTOR, "Placed", clock=sim)
     assert sim.sleeps == [0.010, 0.020, 0.040]
 
 
 def test_delay_is_capped_at_max_delay() -> None:
-    sim = clock()
+    sim = recording_clock()
     conflict_detailed_retry(RivalStore([1] * 5), ACTOR, "Placed", clock=sim, max_retries=5, base_delay=0.1,
                             max_delay=0.3)
     assert sim.sleeps == [0.1, 0.2, 0.3, 0.3, 0.3]
@@ -119,7 +88,7 @@ def test_delay_is_capped_at_max_delay() -> None:
 
 def test_history_list_receives_a_record_per_conflict_even_on_success() -> None:
     history: list[ConflictRecord] = []
-    conflict_detailed_retry(RivalStore([2, 1]), ACTOR, "Placed", clock=clock(), history=history)
+    conflict_detailed_retry(RivalStore([2, 1]), ACTOR, "Placed", clock=recording_clock(), history=history)
     assert history == [
         ConflictRecord(attempt=1, time=0.0, attempted=1, current=2, distance=2, delay=0.010),
         ConflictRecord(attempt=2, time=0.010, attempted=3, current=3, distance=1, delay=0.020),
@@ -127,7 +96,7 @@ def test_history_list_receives_a_record_per_conflict_even_on_success() -> None:
 
 
 def test_gives_up_at_the_attempt_limit_with_the_history() -> None:
-    store, sim = RivalStore([1] * 10), clock()
+    store, sim = RivalStore([1] * 10), recording_clock()
     with pytest.raises(ConflictHistoryError) as info:
         conflict_detailed_retry(store, ACTOR, "Placed", clock=sim)
     err = info.value
@@ -139,7 +108,7 @@ def test_gives_up_at_the_attempt_limit_with_the_history() -> None:
 
 def test_give_up_is_raised_from_the_last_conflict() -> None:
     with pytest.raises(ConflictHistoryError) as info:
-        conflict_detailed_retry(RivalStore([1] * 10), ACTOR, "Placed", clock=clock())
+        conflict_detailed_retry(RivalStore([1] * 10), ACTOR, "Placed", clock=recording_clock())
     cause = info.value.__cause__
     assert isinstance(cause, VersionConflictError) and cause.current_version == 4
     assert is_version_conflict(info.value)
@@ -147,29 +116,18 @@ def test_give_up_is_raised_from_the_last_conflict() -> None:
 
 def test_a_non_conflict_error_propagates_at_once_unchanged() -> None:
     error = StoreUnavailableError("outage")
-
-    class Down(RivalStore):
-        def save_event(self, event: Event) -> None:
-            raise error
-
-    sim = clock()
+    sim = recording_clock()
     with pytest.raises(StoreUnavailableError) as info:
-        conflict_detailed_retry(Down(), ACTOR, "Placed", clock=sim)
+        conflict_detailed_retry(FailingStore(error), ACTOR, "Placed", clock=sim)
     assert info.value is error and sim.sleeps == []
 
 
 def test_an_error_during_a_retry_propagates_and_the_history_so_far_is_kept() -> None:
     error = StoreUnavailableError("outage")
-
-    class FlakyStore(RivalStore):
-        def save_event(self, event: Event) -> None:
-            if self.writes == 1:
-                raise error
-            super().save_event(event)
-
+    store = FailingStore(error, [2], healthy_saves=1)
     history: list[ConflictRecord] = []
     with pytest.raises(StoreUnavailableError) as info:
-        conflict_detailed_retry(FlakyStore([2]), ACTOR, "Placed", clock=clock(), history=history)
+        conflict_detailed_retry(store, ACTOR, "Placed", clock=recording_clock(), history=history)
     assert info.value is error
     assert [(r.attempted, r.current) for r in history] == [(1, 2)]
 
@@ -186,7 +144,7 @@ def test_an_error_during_a_retry_propagates_and_the_history_so_far_is_kept() -> 
 def test_bad_parameters_are_refused_before_touching_the_store(kwargs: dict, error: type, named: str) -> None:
     store = RivalStore()
     with pytest.raises(error, match=named):
-        conflict_detailed_retry(store, ACTOR, "Placed", clock=clock(), **kwargs)
+        conflict_detailed_retry(store, ACTOR, "Placed", clock=recording_clock(), **kwargs)
     assert (store.reads, store.writes) == (0, 0)
 
 
@@ -195,7 +153,7 @@ def test_bad_parameters_are_refused_before_touching_the_store(kwargs: dict, erro
 
 def test_each_retried_conflict_is_logged_with_structured_fields(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER)
-    conflict_detailed_retry(RivalStore([2]), ACTOR, "Placed", clock=clock())
+    conflict_detailed_retry(RivalStore([2]), ACTOR, "Placed", clock=recording_clock())
     [record] = [r for r in caplog.records if r.name == LOGGER]
     assert record.levelno == logging.INFO
     fields = {k: getattr(record, k) for k in ("actor_id", "attempted_version", "current_version", "attempt",
@@ -208,7 +166,7 @@ def test_each_retried_conflict_is_logged_with_structured_fields(caplog: pytest.L
 def test_giving_up_is_logged_as_a_warning_with_the_verdict(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER)
     with pytest.raises(ThrashingError):
-        conflict_detailed_retry(StuckStore(), ACTOR, "Placed", clock=clock(), max_retries=10)
+        conflict_detailed_retry(StuckStore(), ACTOR, "Placed", clock=recording_clock(), max_retries=10)
     warning = caplog.records[-1]
     assert (warning.levelno, warning.verdict, warning.current_version, warning.attempt) == (logging.WARNING,
                                                                                             "stuck", 7, 3)
@@ -220,7 +178,7 @@ def test_giving_up_is_logged_as_a_warning_with_the_verdict(caplog: pytest.LogCap
 def test_a_stuck_actor_stops_the_retries_after_three_conflicts_at_the_same_version() -> None:
     store = StuckStore()
     with pytest.raises(ThrashingError) as info:
-        conflict_detailed_retry(store, ACTOR, "Placed", clock=clock(), max_retries=10)
+        conflict_detailed_retry(store, ACTOR, "Placed", clock=recording_clock(), max_retries=10)
     err = info.value
     assert (err.verdict, err.attempts, store.writes) == ("stuck", 3, 3)
     assert [r.current for r in err.history] == [7, 7, 7]
@@ -230,47 +188,49 @@ def test_a_stuck_actor_stops_the_retries_after_three_conflicts_at_the_same_versi
 def test_against_a_stuck_actor_detailed_retry_does_less_work_than_simple_retry_with_the_same_limit() -> None:
     simple_store, detailed_store = StuckStore(), StuckStore()
     with pytest.raises(RetriesExhaustedError):
-        simple_retry(simple_store, ACTOR, "Placed", clock=clock(), max_retries=10)
+        simple_retry(simple_store, ACTOR, "Placed", clock=recording_clock(), max_retries=10)
     with pytest.raises(ThrashingError):
-        conflict_detailed_retry(detailed_store, ACTOR, "Placed", clock=clock(), max_retries=10)
+        conflict_detailed_retry(detailed_store, ACTOR, "Placed", clock=recording_clock(), max_retries=10)
     assert (simple_store.writes, simple_store.reads) == (11, 11)
     assert (detailed_store.writes, detailed_store.reads) == (3, 1)
 
 
 def test_a_store_that_barely_moves_stops_the_retries_as_no_progress() -> None:
-    store = ScriptedStore([7, 7, 8, 8, 9, 9])
+    store = ScriptedConflictsStore([7, 7, 8, 8, 9, 9])
     with pytest.raises(ThrashingError) as info:
-        conflict_detailed_retry(store, ACTOR, "Placed", clock=clock(), max_retries=10)
+        conflict_detailed_retry(store, ACTOR, "Placed", clock=recording_clock(), max_retries=10)
     assert (info.value.verdict, info.value.attempts, store.writes) == ("no_progress", 4, 4)
     assert "moved 1 version(s) over the last 4 conflicts" in str(info.value)
 
 
 def test_steady_contention_of_one_commit_per_conflict_is_not_thrashing() -> None:
-    event = conflict_detailed_retry(ScriptedStore([7, 8, 9, 10, 11]), ACTOR, "Placed", clock=clock(), max_retries=10)
+    store = ScriptedConflictsStore([7, 8, 9, 10, 11])
+    event = conflict_detailed_retry(store, ACTOR, "Placed", clock=recording_clock(), max_retries=10)
     assert event.version == 12
 
 
 def test_one_stale_conflict_report_is_tolerated() -> None:
-    event = conflict_detailed_retry(ScriptedStore([7, 7, 8, 9, 10]), ACTOR, "Placed", clock=clock(), max_retries=10)
+    store = ScriptedConflictsStore([7, 7, 8, 9, 10])
+    event = conflict_detailed_retry(store, ACTOR, "Placed", clock=recording_clock(), max_retries=10)
     assert event.version == 11
 
 
 def test_a_distance_at_the_give_up_distance_is_hopeless_at_once() -> None:
     policy = ThrashingPolicy(give_up_distance=5)
     with pytest.raises(ThrashingError) as info:
-        conflict_detailed_retry(RivalStore([5]), ACTOR, "Placed", clock=clock(), thrashing=policy)
+        conflict_detailed_retry(RivalStore([5]), ACTOR, "Placed", clock=recording_clock(), thrashing=policy)
     assert (info.value.verdict, info.value.attempts) == ("hopeless", 1)
 
 
 def test_without_a_give_up_distance_a_large_distance_is_retried() -> None:
-    event = conflict_detailed_retry(RivalStore([50]), ACTOR, "Placed", clock=clock())
+    event = conflict_detailed_retry(RivalStore([50]), ACTOR, "Placed", clock=recording_clock())
     assert event.version == 51
 
 
 def test_on_thrashing_receives_the_verdict_before_the_error_is_raised() -> None:
     verdicts: list[ThrashingVerdict] = []
     with pytest.raises(ThrashingError):
-        conflict_detailed_retry(StuckStore(), ACTOR, "Placed", clock=clock(), max_retries=10,
+        conflict_detailed_retry(StuckStore(), ACTOR, "Placed", clock=recording_clock(), max_retries=10,
                                 on_thrashing=verdicts.append)
     [verdict] = verdicts
     assert (verdict.kind, verdict.actor_id, len(verdict.history)) == ("stuck", ACTOR, 3)
@@ -281,20 +241,20 @@ def test_an_error_raised_by_on_thrashing_replaces_the_thrashing_error() -> None:
         raise CircuitBreakerOpenError("orders", 1.0)
 
     with pytest.raises(CircuitBreakerOpenError):
-        conflict_detailed_retry(StuckStore(), ACTOR, "Placed", clock=clock(), max_retries=10,
+        conflict_detailed_retry(StuckStore(), ACTOR, "Placed", clock=recording_clock(), max_retries=10,
                                 on_thrashing=open_breaker)
 
 
 def test_history_list_receives_the_records_when_thrashing_stops_the_retries() -> None:
     history: list[ConflictRecord] = []
     with pytest.raises(ThrashingError) as info:
-        conflict_detailed_retry(StuckStore(), ACTOR, "Placed", clock=clock(), max_retries=10, history=history)
+        conflict_detailed_retry(StuckStore(), ACTOR, "Placed", clock=recording_clock(), max_retries=10, history=history)
     assert tuple(history) == info.value.history
 
 
 def test_thrashing_error_survives_pickling_with_history_and_verdict() -> None:
     with pytest.raises(ThrashingError) as info:
-        conflict_detailed_retry(StuckStore(), ACTOR, "Placed", clock=clock(), max_retries=10)
+        conflict_detailed_retry(StuckStore(), ACTOR, "Placed", clock=recording_clock(), max_retries=10)
     copy = pickle.loads(pickle.dumps(info.value))
     assert (copy.verdict, copy.history, copy.attempts, str(copy)) == (
         info.value.verdict, info.value.history, 3, str(info.value))

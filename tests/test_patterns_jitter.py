@@ -6,14 +6,13 @@ import functools
 import itertools
 import random
 import statistics
-from collections.abc import Sequence
 
 import pandas as pd
 import pytest
+from patternhelpers import ACTOR, FailingStore, RivalStore
 
 from aether.clock import SimulatedClock
 from aether.errors import RetriesExhaustedError, StoreUnavailableError, VersionConflictError
-from aether.events import Event
 from aether.experiment.harness import run_contention
 from aether.patterns.jitter import (
     JITTERS,
@@ -24,35 +23,8 @@ from aether.patterns.jitter import (
     jitter_retry,
     no_jitter,
 )
-from aether.store.memory import InMemoryEventStore
 
-ACTOR = "order-1"
 BASE, CAP = 0.005, 0.2
-
-
-class RivalStore:
-    """An in-memory store where a rival commits ``rivals[i]`` events just before our i-th save lands."""
-
-    def __init__(self, rivals: Sequence[int] = ()) -> None:
-        self.inner = InMemoryEventStore()
-        self.rivals = list(rivals)
-        self.reads = 0
-        self.writes = 0
-
-    def get_latest_version(self, actor_id: str) -> int:
-        self.reads += 1
-        return self.inner.get_latest_version(actor_id)
-
-    def get_events(self, actor_id: str, from_version: int = 1) -> list[Event]:
-        return self.inner.get_events(actor_id, from_version)
-
-    def save_event(self, event: Event) -> None:
-        count = self.rivals[self.writes] if self.writes < len(self.rivals) else 0
-        self.writes += 1
-        for _ in range(count):
-            version = self.inner.get_latest_version(event.actor_id) + 1
-            self.inner.save_event(Event(actor_id=event.actor_id, event_type="Rival", version=version))
-        self.inner.save_event(event)
 
 
 def first(n: int, backoff: Backoff, rng: random.Random) -> list[float]:
@@ -205,14 +177,9 @@ def test_jitter_retry_works_with_its_default_fresh_rng() -> None:
 
 def test_jitter_retry_lets_a_non_conflict_error_through_unchanged() -> None:
     error = StoreUnavailableError("outage")
-
-    class Down(RivalStore):
-        def save_event(self, event: Event) -> None:
-            raise error
-
     sim = SimulatedClock(record_sleeps=True)
     with pytest.raises(StoreUnavailableError) as info:
-        jitter_retry(Down(), ACTOR, "Placed", clock=sim, rng=random.Random(0))
+        jitter_retry(FailingStore(error), ACTOR, "Placed", clock=sim, rng=random.Random(0))
     assert info.value is error and sim.sleeps == []
 
 

@@ -3,55 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
 
 import pytest
+from patternhelpers import ACTOR, ScriptedStore
 
 from aether.clock import RealClock, SimulatedClock
 from aether.errors import StoreUnavailableError
-from aether.events import Event
 from aether.experiment import Deferred, NetworkModel, run_contention
 from aether.patterns.queue import QueuedWrites, RetryQueue, Ticket
-from aether.store.memory import InMemoryEventStore
-
-ACTOR = "order-1"
-
-
-class ScriptedStore:
-    """An in-memory store whose i-th ``save_event`` follows ``script[i]`` (then "ok" forever).
-
-    "ok" saves; "down" raises StoreUnavailableError without saving; "lost-reply"
-    saves and then raises StoreUnavailableError (the reply never arrived);
-    "rival" lets another writer commit first, so the save conflicts; an
-    exception object is raised as is.
-    """
-
-    def __init__(self, script: Iterable[object] = ()) -> None:
-        self.inner = InMemoryEventStore()
-        self.script = list(script)
-        self.writes = 0
-        self._lock = threading.Lock()
-
-    def get_latest_version(self, actor_id: str) -> int:
-        return self.inner.get_latest_version(actor_id)
-
-    def get_events(self, actor_id: str, from_version: int = 1) -> list[Event]:
-        return self.inner.get_events(actor_id, from_version)
-
-    def save_event(self, event: Event) -> None:
-        with self._lock:
-            step = self.script[self.writes] if self.writes < len(self.script) else "ok"
-            self.writes += 1
-        if isinstance(step, BaseException):
-            raise step
-        if step == "down":
-            raise StoreUnavailableError("scripted outage")
-        if step == "rival":
-            version = self.inner.get_latest_version(event.actor_id) + 1
-            self.inner.save_event(Event(actor_id=event.actor_id, event_type="Rival", version=version))
-        self.inner.save_event(event)
-        if step == "lost-reply":
-            raise StoreUnavailableError("scripted lost reply")
 
 
 def started(store: object, clock: SimulatedClock | None = None, **settings: object) -> RetryQueue:

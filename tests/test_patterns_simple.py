@@ -2,91 +2,44 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import pandas as pd
 import pytest
+from patternhelpers import ACTOR, FailingStore, RivalStore, recording_clock
 
-from aether.clock import SimulatedClock
 from aether.errors import RetriesExhaustedError, StoreUnavailableError, VersionConflictError, is_version_conflict
-from aether.events import Event
 from aether.experiment.harness import run_contention
 from aether.patterns.simple import simple_retry
-from aether.store.memory import InMemoryEventStore
-
-ACTOR = "order-1"
-
-
-class RivalStore:
-    """An in-memory store where a rival commits ``rivals[i]`` events just before our i-th save lands."""
-
-    def __init__(self, rivals: Sequence[int] = ()) -> None:
-        self.inner = InMemoryEventStore()
-        self.rivals = list(rivals)
-        self.reads = 0
-        self.writes = 0
-
-    def get_latest_version(self, actor_id: str) -> int:
-        self.reads += 1
-        return self.inner.get_latest_version(actor_id)
-
-    def get_events(self, actor_id: str, from_version: int = 1) -> list[Event]:
-        return self.inner.get_events(actor_id, from_version)
-
-    def save_event(self, event: Event) -> None:
-        count = self.rivals[self.writes] if self.writes < len(self.rivals) else 0
-        self.writes += 1
-        for _ in range(count):
-            version = self.inner.get_latest_version(event.actor_id) + 1
-            self.inner.save_event(Event(actor_id=event.actor_id, event_type="Rival", version=version))
-        self.inner.save_event(event)
-
-
-class FailingStore(RivalStore):
-    """Every save fails with the given error object."""
-
-    def __init__(self, error: Exception) -> None:
-        super().__init__()
-        self.error = error
-
-    def save_event(self, event: Event) -> None:
-        self.writes += 1
-        raise self.error
-
-
-def clock() -> SimulatedClock:
-    return SimulatedClock(record_sleeps=True)
 
 
 def test_commits_on_the_first_attempt_without_sleeping_when_nobody_competes() -> None:
-    store, sim = RivalStore(), clock()
+    store, sim = RivalStore(), recording_clock()
     event = simple_retry(store, ACTOR, "Placed", {"n": 1}, clock=sim)
     assert (event.version, store.writes, sim.sleeps) == (1, 1, [])
     assert store.inner.get_events(ACTOR) == [event]
 
 
 def test_waits_10_20_40_ms_before_the_three_default_retries() -> None:
-    store, sim = RivalStore([1, 1, 1]), clock()
+    store, sim = RivalStore([1, 1, 1]), recording_clock()
     event = simple_retry(store, ACTOR, "Placed", clock=sim)
     assert sim.sleeps == [0.010, 0.020, 0.040]
     assert event.version == 4  # three rival commits, then ours
 
 
 def test_delay_doubles_until_it_reaches_max_delay() -> None:
-    store, sim = RivalStore([1] * 6), clock()
+    store, sim = RivalStore([1] * 6), recording_clock()
     simple_retry(store, ACTOR, "Placed", clock=sim, max_retries=6, base_delay=0.1, max_delay=0.5)
     assert sim.sleeps == [0.1, 0.2, 0.4, 0.5, 0.5, 0.5]
 
 
 def test_reads_the_latest_version_again_before_each_retry() -> None:
     store = RivalStore([3])
-    event = simple_retry(store, ACTOR, "Placed", clock=clock())
+    event = simple_retry(store, ACTOR, "Placed", clock=recording_clock())
     assert event.version == 4  # the rival's three commits were seen by the second read
     assert (store.reads, store.writes) == (2, 2)
 
 
 def test_gives_up_after_max_retries_plus_one_attempts_without_a_final_sleep() -> None:
-    store, sim = RivalStore([1] * 10), clock()
+    store, sim = RivalStore([1] * 10), recording_clock()
     with pytest.raises(RetriesExhaustedError) as info:
         simple_retry(store, ACTOR, "Placed", clock=sim)
     assert (info.value.actor_id, info.value.attempts) == (ACTOR, 4)
@@ -97,7 +50,7 @@ def test_gives_up_after_max_retries_plus_one_attempts_without_a_final_sleep() ->
 def test_give_up_is_raised_from_the_last_conflict() -> None:
     store = RivalStore([1] * 10)
     with pytest.raises(RetriesExhaustedError) as info:
-        simple_retry(store, ACTOR, "Placed", clock=clock())
+        simple_retry(store, ACTOR, "Placed", clock=recording_clock())
     cause = info.value.__cause__
     assert isinstance(cause, VersionConflictError)
     assert (cause.attempted_version, cause.current_version) == (4, 4)  # the fourth attempt lost to rival commit 4
@@ -105,7 +58,7 @@ def test_give_up_is_raised_from_the_last_conflict() -> None:
 
 
 def test_max_retries_zero_means_a_single_attempt() -> None:
-    store, sim = RivalStore([1]), clock()
+    store, sim = RivalStore([1]), recording_clock()
     with pytest.raises(RetriesExhaustedError) as info:
         simple_retry(store, ACTOR, "Placed", clock=sim, max_retries=0)
     assert (info.value.attempts, store.writes, sim.sleeps) == (1, 1, [])
@@ -113,7 +66,7 @@ def test_max_retries_zero_means_a_single_attempt() -> None:
 
 def test_a_non_conflict_error_propagates_at_once_unchanged() -> None:
     error = StoreUnavailableError("outage")
-    store, sim = FailingStore(error), clock()
+    store, sim = FailingStore(error), recording_clock()
     with pytest.raises(StoreUnavailableError) as info:
         simple_retry(store, ACTOR, "Placed", clock=sim)
     assert info.value is error
@@ -133,7 +86,7 @@ def test_a_non_conflict_error_propagates_at_once_unchanged() -> None:
 def test_bad_parameters_are_refused_before_touching_the_store(kwargs: dict, error: type, named: str) -> None:
     store = RivalStore()
     with pytest.raises(error, match=named):
-        simple_retry(store, ACTOR, "Placed", clock=clock(), **kwargs)
+        simple_retry(store, ACTOR, "Placed", clock=recording_clock(), **kwargs)
     assert (store.reads, store.writes) == (0, 0)
 
 

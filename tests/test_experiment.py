@@ -114,7 +114,8 @@ def test_other_errors_are_recorded_not_raised() -> None:
     def broken(store: Any, actor_id: str, event_type: str, data: Any = None, *, clock: Any) -> Event:
         raise KeyError("bug in the pattern")
 
-    result = run_contention(broken, writers=3, seed=0)
+    with pytest.warns(RuntimeWarning, match="every save of 'broken' failed; the first with KeyError"):
+        result = run_contention(broken, writers=3, seed=0)
     assert list(result.saves["outcome"]) == ["failed"] * 3
     assert list(result.saves["error"]) == ["KeyError"] * 3
 
@@ -291,6 +292,12 @@ def test_the_post_run_check_catches_a_pattern_that_lies() -> None:
 
     with pytest.raises(ExperimentInvariantError, match="not in the store"):
         run_contention(liar, writers=2, seed=0)
+
+
+def test_a_store_class_is_used_as_a_factory() -> None:
+    result = run_contention(backoff_retry, writers=3, seed=0, store=CountingStore)
+    assert isinstance(result.store, CountingStore)
+    assert result.store.counts["save_event"] == result.summary().write_calls
 
 
 def test_a_store_with_earlier_events_is_checked_from_its_baseline() -> None:

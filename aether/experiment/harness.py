@@ -25,6 +25,7 @@ import shutil
 import tempfile
 import threading
 import time
+import warnings
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -199,7 +200,7 @@ def _actor_for(writer: int, save: int, actors: int) -> str:
 
 def _run_writer(plan: _WriterPlan, view: RecordingStore, fn: Callable[..., Any], pass_rng: bool,
                 rng: random.Random, clock: Any, rows: list[tuple[Any, ...]], tickets: list[tuple[int, Any]],
-                committed_ids: list[tuple[int, str, str, int]]) -> None:
+                committed_ids: list[tuple[int, str, str, int]], errors: list[BaseException]) -> None:
     """Perform one writer's logical saves, appending a row per save."""
     if plan.start_delay:
         clock.sleep(plan.start_delay)
@@ -223,6 +224,8 @@ def _run_writer(plan: _WriterPlan, view: RecordingStore, fn: Callable[..., Any],
             outcome = "conflict"
         except Exception as exc:  # any other error is data about the pattern, not a harness failure
             outcome, error = "failed", type(exc).__name__
+            if not errors:
+                errors.append(exc)
         else:
             if isinstance(result, Event) or result is None:
                 event = result if isinstance(result, Event) else view.last_event
@@ -269,6 +272,7 @@ class _Collected:
     records: list[CallRecord] = field(default_factory=list)
     tickets: list[tuple[int, Any]] = field(default_factory=list)
     committed: list[tuple[int, str, str, int]] = field(default_factory=list)
+    errors: list[BaseException] = field(default_factory=list)
     origin: float = 0.0
 
 
@@ -329,7 +333,7 @@ def _run_simulated(pattern: Any, plans: list[_WriterPlan], store: Any, network: 
     for plan in plans:
         rng, _ = _writer_rngs(seed, plan.writer)
         tasks.append(clock.spawn(_run_writer, plan, make_view(plan.writer), fn, pass_rng, rng, clock, col.rows,
-                                 col.tickets, col.committed, name=f"writer-{plan.writer}"))
+                                 col.tickets, col.committed, col.errors, name=f"writer-{plan.writer}"))
     close = getattr(fn, "close", None)
     if callable(close):
         def closer() -> None:
@@ -356,7 +360,7 @@ def _run_threads(pattern: Any, plans: list[_WriterPlan], store: Any, network: Ne
     def body(plan: _WriterPlan, view: RecordingStore, rng: random.Random) -> None:
         go.wait()
         try:
-            _run_writer(plan, view, fn, pass_rng, rng, clock, col.rows, col.tickets, col.committed)
+            _run_writer(plan, view, fn, pass_rng, rng, clock, col.rows, col.tickets, col.committed, col.errors)
         except BaseException as exc:  # pragma: no cover - surfaced below
             failures.append(exc)
 
@@ -396,7 +400,8 @@ def _process_writer(plan: _WriterPlan, pattern: Any, store: Any, network: Networ
         go.wait()
         col.origin = origin.value
         make_view.set_origin(col.origin)
-        _run_writer(plan, view, fn, _accepts_rng(fn), rng, clock, col.rows, col.tickets, col.committed)
+        _run_writer(plan, view, fn, _accepts_rng(fn), rng, clock, col.rows, col.tickets, col.committed,
+                    col.errors)
         close = getattr(fn, "close", None)
         if callable(close):
             close()
@@ -484,7 +489,7 @@ def _make_store(store: Any, clock: ClockKind) -> tuple[Any, Callable[[], None] |
         return SQLiteEventStore(os.path.join(folder, "events.sqlite3")), lambda: shutil.rmtree(folder, ignore_errors=True)
     if isinstance(store, str):
         raise ValueError(f"store must be 'memory', 'sqlite' or an EventStore; got {store!r}")
-    if callable(store) and not hasattr(store, "save_event"):
+    if isinstance(store, type) or (callable(store) and not hasattr(store, "save_event")):
         return store(), None
     for method in ("save_event", "get_latest_version", "get_events"):
         if not callable(getattr(store, method, None)):
@@ -562,6 +567,10 @@ def run_contention(
     wall = time.perf_counter() - wall
 
     label = name or pattern_name(pattern)
+    if col.errors and all(row[8] == "failed" for row in col.rows):
+        first = col.errors[0]
+        warnings.warn(f"every save of {label!r} failed; the first with {type(first).__name__}: {first}",
+                      RuntimeWarning, stacklevel=2)
     saves = _saves_frame(col.rows, label, writers, seed)
     calls = _calls_frame(col.records, label, writers, seed)
     if verify:

@@ -188,6 +188,8 @@ def _colors_for(groups: Sequence[Hashable]) -> dict[Hashable, str]:
             start = PALETTE.index(preferred) if preferred in PALETTE else 0
             free = [PALETTE[(start + i) % len(PALETTE)] for i in range(len(PALETTE))]
             free = [c for c in free if c not in colors.values()]
+            # Yellow (the palette's last colour) is hard to see on white: take it only when nothing else is free.
+            free.sort(key=lambda c: c == PALETTE[-1])
             preferred = free[0] if free else preferred
         colors[group] = preferred
     return colors

@@ -243,7 +243,8 @@ def test_instant_network_costs_no_time() -> None:
 
 def test_outage_in_a_run_shows_up_as_unavailable_calls() -> None:
     model = NetworkModel(outages=(Outage(0.0, 0.05),))
-    result = run_contention(backoff_retry, writers=5, seed=0, network=model)
+    with pytest.warns(RuntimeWarning, match="StoreUnavailableError"):
+        result = run_contention(backoff_retry, writers=5, seed=0, network=model)
     assert (result.calls["result"] == "unavailable").any()
     assert set(result.saves["outcome"]) == {"failed"}
     assert set(result.saves["error"]) == {"StoreUnavailableError"}

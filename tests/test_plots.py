@@ -619,3 +619,11 @@ def test_save_figure_creates_missing_folders(saves: pd.DataFrame, tmp_path: Path
 def test_save_figure_names_an_unsupported_format(saves: pd.DataFrame, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="latency.jpg"):
         plots.save_figure(plots.plot_latency(saves), tmp_path / "latency.jpg")
+
+
+def test_colour_clashes_avoid_yellow_while_other_colours_are_free() -> None:
+    from aether.plots import PALETTE, _colors_for
+
+    colors = _colors_for(["committed", "gave_up"])
+    assert len(set(colors.values())) == 2
+    assert PALETTE[-1] not in colors.values()

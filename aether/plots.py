@@ -72,9 +72,14 @@ PALETTE: tuple[str, ...] = (
     "#F0E442",  # yellow
 )
 
-#: Colours pinned to pattern names. Empty by default: :func:`color_for` then derives a
-#: stable colour from the name. Add an entry to force a colour for a pattern everywhere.
-PATTERN_COLORS: dict[str, str] = {}
+#: Colours pinned to the lab's baseline pattern names, so they look the same in every notebook;
+#: :func:`color_for` derives a stable colour for any other name. Add an entry to pin another.
+PATTERN_COLORS: dict[str, str] = {
+    "no_retry": "#000000",
+    "immediate_retry": "#000000",
+    "simple_retry": "#0072B2",
+    "conflict_detailed_retry": "#CC79A7",
+}
 
 #: Colour of each kind of store call in :func:`plot_timeline`.
 RESULT_COLORS: dict[str, str] = {

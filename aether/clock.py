@@ -24,7 +24,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from greenlet import GreenletExit, getcurrent, greenlet
 
@@ -34,13 +34,14 @@ __all__ = [
     "Clock",
     "RealClock",
     "Signal",
+    "SimSignal",
+    "SimTask",
     "SimulatedClock",
     "SimulationDeadlockError",
     "Task",
     "TaskClock",
 ]
 
-T = TypeVar("T")
 _INF = math.inf
 
 
@@ -114,19 +115,42 @@ class TaskClock(Clock, Protocol):
         ...
 
 
-def _check_seconds(seconds: object, what: str = "sleep") -> None:
+def _as_seconds(seconds: object, what: str = "sleep") -> float:
+    """Return *seconds* as a float after checking it is a finite number ``>= 0``.
+
+    Raises :class:`TypeError` for anything that is not a real number (``bool``
+    included: ``sleep(True)`` is a bug, not one second) and :class:`ValueError`
+    for negative, NaN or infinite values, naming *what* and the bad value.
+    """
+    if isinstance(seconds, bool):
+        raise TypeError(f"{what} takes a number of seconds; got {seconds!r} (bool)")
     try:
-        if 0.0 <= seconds < _INF:  # type: ignore[operator]
-            return
-    except TypeError:
+        ok = 0.0 <= seconds < _INF  # type: ignore[operator]  # False for NaN
+        value = float(seconds)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
         raise TypeError(f"{what} takes a number of seconds; got {seconds!r} ({type(seconds).__name__})") from None
-    raise ValueError(f"{what} takes a finite number of seconds >= 0; got {seconds!r}")
+    if not ok:
+        raise ValueError(f"{what} takes a finite number of seconds >= 0; got {seconds!r}")
+    return value
+
+
+def _task_name(fn: Callable[..., Any], name: str | None) -> str:
+    """The name a spawned task goes by: *name*, else the function's name."""
+    if not callable(fn):
+        raise TypeError(f"spawn takes a callable; got {fn!r} ({type(fn).__name__})")
+    return name if name is not None else getattr(fn, "__name__", "task")
 
 
 # --------------------------------------------------------------------------- real time
 
 
 class _RealTask:
+    """A :class:`Task` on a daemon thread, made by :meth:`RealClock.spawn`.
+
+    After it finishes, ``result`` holds what the function returned, or
+    ``exception`` what it raised (the exception is kept, not re-raised).
+    """
+
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], name: str) -> None:
         self.name = name
         self.result: Any = None
@@ -136,15 +160,17 @@ class _RealTask:
     def _main(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
         try:
             self.result = fn(*args)
-        except BaseException as exc:  # reported through .exception and join()
+        except BaseException as exc:  # noqa: BLE001 - kept for the caller in .exception
             self.exception = exc
 
     def done(self) -> bool:
+        """Whether the thread has run and finished."""
         return self._thread.ident is not None and not self._thread.is_alive()
 
     def join(self, timeout: float | None = None) -> bool:
+        """Block until the thread finishes or *timeout* seconds pass; return :meth:`done`."""
         if timeout is not None:
-            _check_seconds(timeout, "join timeout")
+            timeout = _as_seconds(timeout, "join timeout")
         self._thread.join(timeout)
         return self.done()
 
@@ -165,13 +191,12 @@ class RealClock:
         return time.monotonic()
 
     def sleep(self, seconds: float) -> None:
-        """Block the calling thread for *seconds*."""
-        _check_seconds(seconds)
-        time.sleep(seconds)
+        """Block the calling thread for *seconds* (a finite number ``>= 0``)."""
+        time.sleep(_as_seconds(seconds))
 
     def spawn(self, fn: Callable[..., Any], /, *args: Any, name: str | None = None) -> _RealTask:
-        """Run ``fn(*args)`` in a new daemon thread."""
-        task = _RealTask(fn, args, name or getattr(fn, "__name__", "task"))
+        """Run ``fn(*args)`` in a new daemon thread, started at once."""
+        task = _RealTask(fn, args, _task_name(fn, name))
         task._thread.start()
         return task
 
@@ -184,26 +209,48 @@ class RealClock:
 
 
 # --------------------------------------------------------------------------- simulated time
+#
+# How the simulation runs. Every task is a greenlet whose parent is the *hub*:
+# the greenlet that called run() (or that sleeps or waits outside a run). The
+# clock keeps one heap of wake-ups, (time, sequence number, greenlet, value),
+# so ties go to whoever was scheduled first. A task that sleeps pushes its own
+# wake-up, pops the next one and switches straight to that greenlet, passing
+# it the value its sleep or wait returns; the hub only gets control back when
+# a task finishes (to check for an escaped exception) or when nothing may run
+# now (the heap is empty, the next wake-up is past ``until``, or the signal the
+# hub waits on was set).
 
 
 class _TaskGreenlet(greenlet):
+    """The greenlet of one :class:`SimTask` (tagged so the clock can recognise its tasks)."""
+
     clock: SimulatedClock
     task: SimTask
 
 
 class _Wait:
-    """One pending ``Signal.wait`` (with or without a timeout)."""
+    """One pending ``SimSignal.wait``; ``done`` once it was woken or timed out (never both).
 
-    __slots__ = ("glet", "signal", "done")
+    ``glet`` is the waiting task, or ``None`` for a caller outside a run (the
+    hub), which is not scheduled but notices ``done`` itself.
+    """
 
-    def __init__(self, glet: greenlet, signal: SimSignal) -> None:
+    __slots__ = ("done", "glet", "signal")
+
+    def __init__(self, glet: greenlet | None, signal: SimSignal) -> None:
         self.glet = glet
         self.signal = signal
         self.done = False
 
 
 class SimTask:
-    """A simulated task: a greenlet scheduled by a :class:`SimulatedClock`."""
+    """A simulated task: a greenlet scheduled by a :class:`SimulatedClock`.
+
+    Made by :meth:`SimulatedClock.spawn`. After it finishes, ``result`` holds
+    what the function returned, or ``exception`` what it raised (which
+    :meth:`SimulatedClock.run` also re-raises). ``waiting_on`` says what it is
+    blocked on, for deadlock reports.
+    """
 
     def __init__(self, clock: SimulatedClock, fn: Callable[..., Any], args: tuple[Any, ...], name: str) -> None:
         self.name = name
@@ -212,7 +259,7 @@ class SimTask:
         self.waiting_on: str | None = None
         self._clock = clock
         self._finished = SimSignal(clock, f"task {name!r} finished")
-        self._glet = _TaskGreenlet(run=self._main)
+        self._glet = _TaskGreenlet(run=self._main, parent=clock._hub)
         self._glet.clock = clock
         self._glet.task = self
         self._fn = fn
@@ -223,7 +270,7 @@ class SimTask:
             self.result = self._fn(*self._args)
         except GreenletExit:
             raise
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the clock's run()
             self.exception = exc
             self._clock._failure = (self, exc)
         finally:
@@ -231,10 +278,19 @@ class SimTask:
             self._finished.set()
 
     def done(self) -> bool:
+        """Whether the task has finished (returned or raised)."""
         return self._finished.is_set()
 
     def join(self, timeout: float | None = None) -> bool:
-        """Wait in virtual time until the task has finished (or *timeout* passes)."""
+        """Wait in virtual time until the task has finished (or *timeout* passes); return :meth:`done`.
+
+        From another task this parks the caller; from outside a run it runs
+        the simulation until the task is done.
+        """
+        if getcurrent() is self._glet:
+            raise RuntimeError(f"task {self.name!r} cannot join itself")
+        if timeout is not None:
+            timeout = _as_seconds(timeout, "join timeout")
         return self._finished.wait(timeout)
 
     def __repr__(self) -> str:
@@ -242,7 +298,11 @@ class SimTask:
 
 
 class SimSignal:
-    """A :class:`Signal` in virtual time: waiting parks the task, not the thread."""
+    """A :class:`Signal` in virtual time: waiting parks the task, not the thread.
+
+    Made by :meth:`SimulatedClock.signal`. Use it where real code would use a
+    :class:`threading.Event`, e.g. a worker waiting for a retry queue to fill.
+    """
 
     def __init__(self, clock: SimulatedClock, name: str = "signal") -> None:
         self.name = name
@@ -251,32 +311,59 @@ class SimSignal:
         self._waiters: list[_Wait] = []
 
     def is_set(self) -> bool:
+        """Whether the flag is set."""
         return self._flag
 
     def set(self) -> None:
+        """Set the flag and wake every waiter at the current virtual time, first waiter first."""
         self._flag = True
         clock = self._clock
         waiters, self._waiters = self._waiters, []
         for wait in waiters:
             if not wait.done:
                 wait.done = True
-                clock._schedule(clock._now, wait.glet, True)
+                if wait.glet is not None:
+                    clock._schedule(clock._now, wait.glet, True)
 
     def clear(self) -> None:
+        """Reset the flag; later waiters block until the next :meth:`set`."""
         self._flag = False
 
     def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the flag is set or *timeout* virtual seconds pass; return the flag.
+
+        Inside a task this parks the task. Outside a run it runs the
+        simulation until the flag is set or the time is up, and raises
+        :class:`SimulationDeadlockError` if, without a timeout, nothing is
+        left that could set it. Like :class:`threading.Event`, a waiter woken
+        by :meth:`set` gets ``True`` even if the flag was cleared since.
+        """
         if self._flag:
             return True
         if timeout is not None:
-            _check_seconds(timeout, "wait timeout")
-        clock = self._clock
+            timeout = _as_seconds(timeout, "wait timeout")
         current = getcurrent()
-        if not clock._is_task(current):
-            # Outside the simulation: run it until the flag is set or time is up.
-            deadline = None if timeout is None else clock._now + timeout
-            clock._run(until=deadline, stop=self)
-            return self._flag
+        if self._clock._is_task(current):
+            return self._park(current, timeout)
+        return self._run_until_set(timeout)
+
+    def _run_until_set(self, timeout: float | None) -> bool:
+        """Outside a run: run the simulation until :meth:`set` or the timeout; return whether it was set."""
+        clock = self._clock
+        wait = _Wait(None, self)
+        self._waiters.append(wait)
+        try:
+            clock._run(until=None if timeout is None else clock._now + timeout, stop=wait)
+        finally:
+            woken = wait.done
+            if not woken:
+                wait.done = True
+                self._waiters.remove(wait)
+        return woken
+
+    def _park(self, current: greenlet, timeout: float | None) -> bool:
+        """Park the calling task until :meth:`set` or the timeout wakes it."""
+        clock = self._clock
         task: SimTask = current.task  # type: ignore[attr-defined]
         wait = _Wait(current, self)
         self._waiters.append(wait)
@@ -284,10 +371,9 @@ class SimSignal:
             clock._schedule(clock._now + timeout, current, wait)
         task.waiting_on = f"signal {self.name!r}" + ("" if timeout is None else f" (timeout {timeout:g} s)")
         try:
-            result = clock._hub.switch()  # type: ignore[union-attr]
+            return bool(clock._switch_away(current))
         finally:
             task.waiting_on = None
-        return bool(result)
 
     def __repr__(self) -> str:
         return f"<SimSignal {self.name!r} set={self._flag}>"
@@ -307,25 +393,29 @@ class SimulatedClock:
     Each task is a greenlet; only one runs at a time, and it runs until it
     calls :meth:`sleep` (or waits on a :class:`SimSignal`). Virtual time then
     jumps to the earliest wake-up; ties go to whoever was scheduled first, so
-    the same program always produces the same interleaving.
+    the same program always produces the same interleaving. ``sleep(0)``
+    lets every other task due at the same instant run first.
 
     Called outside a running simulation, ``sleep(s)`` simply advances the
     clock by *s* (running any task due in that span), which makes it a handy
-    fake clock for unit tests. :attr:`sleeps` records every sleep requested.
+    fake clock for unit tests. With ``record_sleeps=True``, :attr:`sleeps`
+    lists every sleep requested, in seconds, in the order they were made.
 
     If every live task waits on a signal that nothing can set, :meth:`run`
     raises :class:`SimulationDeadlockError` instead of hanging. An exception
-    escaping a task stops the run and is re-raised by :meth:`run`.
+    escaping a task stops the run and is re-raised by :meth:`run`, with a note
+    naming the task.
 
     Rule for code run on it: never hold a lock across a ``sleep``.
     """
 
     def __init__(self, start: float = 0.0, *, record_sleeps: bool = False) -> None:
-        _check_seconds(start, "start time")
-        self._now = float(start)
+        self._now = _as_seconds(start, "start time")
         self._heap: list[tuple[float, int, greenlet, Any]] = []
         self._seq = itertools.count()
-        self._hub: greenlet | None = None
+        self._hub: greenlet | None = None  # the greenlet running the scheduler, while a run is on
+        self._until = _INF  # while a run is on: no wake-up later than this runs
+        self._stop: _Wait | None = None  # while a run is on: the wait outside the run that ends it when done
         self._live: set[SimTask] = set()
         self._failure: tuple[SimTask, BaseException] | None = None
         self.sleeps: list[float] | None = [] if record_sleeps else None
@@ -337,29 +427,42 @@ class SimulatedClock:
         return self._now
 
     def sleep(self, seconds: float) -> None:
-        """Park the calling task for *seconds* of virtual time."""
-        try:
-            ok = 0.0 <= seconds < _INF
-        except TypeError:
-            ok = False
-        if not ok:
-            _check_seconds(seconds)
+        """Park the calling task for *seconds* of virtual time.
+
+        Outside a run, advance the clock by *seconds*, running every task
+        due on the way (and re-raising an exception that escapes one).
+        """
+        if seconds.__class__ is not float or not 0.0 <= seconds < _INF:
+            seconds = _as_seconds(seconds)
         if self.sleeps is not None:
             self.sleeps.append(seconds)
         current = getcurrent()
-        if current.__class__ is _TaskGreenlet and current.clock is self:  # type: ignore[attr-defined]
-            heapq.heappush(self._heap, (self._now + seconds, next(self._seq), current, None))
-            self._hub.switch()  # type: ignore[union-attr]
-        else:
+        if current.__class__ is not _TaskGreenlet or current.clock is not self:  # type: ignore[attr-defined]
             self._run(until=self._now + seconds)
+            return
+        wake_up = (self._now + seconds, next(self._seq), current, None)
+        # The common case in one step (same outcome as the general path below):
+        # push this wake-up, pop the earliest, and if that is a started task's
+        # plain wake-up that may run now, switch straight to it.
+        when, _, glet, value = earliest = heapq.heappushpop(self._heap, wake_up)
+        if value is None and glet and when <= self._until and self._stop is None:
+            self._now = when
+            if glet is not current:
+                glet.switch(None)
+            return
+        heapq.heappush(self._heap, earliest)
+        self._switch_away(current)
 
     # -- tasks and signals ------------------------------------------------------
 
     def spawn(self, fn: Callable[..., Any], /, *args: Any, name: str | None = None) -> SimTask:
-        """Schedule ``fn(*args)`` to start at the current virtual time."""
-        task = SimTask(self, fn, args, name or getattr(fn, "__name__", "task"))
-        if self._hub is not None:
-            task._glet.parent = self._hub
+        """Schedule ``fn(*args)`` to start at the current virtual time, after what is already due.
+
+        The task runs once the simulation does: at the next :meth:`run`,
+        ``sleep`` or ``wait`` outside a run, or, when spawned by another task,
+        as soon as that task sleeps or waits.
+        """
+        task = SimTask(self, fn, args, _task_name(fn, name))
         self._live.add(task)
         self._schedule(self._now, task._glet, None)
         return task
@@ -369,13 +472,17 @@ class SimulatedClock:
         return SimSignal(self, name)
 
     def run(self, until: float | None = None) -> None:
-        """Run scheduled tasks until none is left (or virtual time *until*).
+        """Run scheduled tasks until none is left (or until virtual time *until*).
 
-        Raises :class:`SimulationDeadlockError` if tasks remain that nothing
-        will ever wake, and re-raises the first exception that escapes a task.
+        With *until*, wake-ups due at *until* itself still run, the clock then
+        reads *until* (if it was not later already), and a later ``run()``
+        carries on from there. Raises :class:`SimulationDeadlockError` if,
+        without *until*, tasks remain that nothing will ever wake, and
+        re-raises the first exception that escapes a task. Refused (with
+        :class:`RuntimeError`) from inside a task of this clock.
         """
         if until is not None:
-            _check_seconds(until, "run until")
+            until = _as_seconds(until, "run until")
         self._run(until=until)
 
     @property
@@ -386,56 +493,99 @@ class SimulatedClock:
     # -- the scheduler ----------------------------------------------------------
 
     def _is_task(self, glet: greenlet) -> bool:
+        """Whether *glet* is one of this clock's tasks (so it can be parked rather than run the clock)."""
         return glet.__class__ is _TaskGreenlet and glet.clock is self  # type: ignore[attr-defined]
 
     def _schedule(self, when: float, glet: greenlet, value: Any) -> None:
+        """Wake *glet* at virtual time *when*, switching into it with *value*."""
         heapq.heappush(self._heap, (when, next(self._seq), glet, value))
 
-    def _run(self, until: float | None, stop: SimSignal | None = None) -> None:
+    def _pop_next(self) -> tuple[greenlet, Any] | None:
+        """Take the next wake-up that may run now and move the clock to its time.
+
+        Returns the greenlet and the value to switch into it with, or ``None``
+        when the run must stop here: nothing is scheduled, the next wake-up is
+        past ``until``, or the signal the hub waits on was set. A timed-out
+        ``wait`` leaves its signal's waiters here, so a later ``set`` cannot
+        wake it a second time.
+        """
+        heap = self._heap
+        stop = self._stop
+        while heap and heap[0][0] <= self._until and not (stop is not None and stop.done):
+            when, _, glet, value = heapq.heappop(heap)
+            if value.__class__ is _Wait:
+                if value.done:  # already woken by set(): this was its timeout
+                    continue
+                value.done = True
+                value.signal._waiters.remove(value)
+                value = False
+            self._now = when
+            return glet, value
+        return None
+
+    def _switch_away(self, current: greenlet) -> Any:
+        """Park *current* (already scheduled or waiting) and run whoever is next.
+
+        Switches straight to the next task, or back to the hub when nothing
+        may run now or the next task has not started yet (the hub starts every
+        task, so a task's stack never sits on top of another's). Returns the
+        value *current* is woken with.
+        """
+        following = self._pop_next()
+        if following is None or not following[0]:
+            return self._hub.switch(following)  # type: ignore[union-attr]
+        glet, value = following
+        if glet is current:  # it is itself the next to wake (e.g. sleep(0) with nobody else due)
+            return value
+        return glet.switch(value)
+
+    def _run(self, until: float | None, stop: _Wait | None = None) -> None:
+        """The hub: run tasks until *until*, until *stop* is done, or until none can run."""
         if self._hub is not None:
             raise RuntimeError("SimulatedClock.run() cannot be called from inside a simulated task")
         hub = self._hub = getcurrent()
+        self._until = _INF if until is None else until
+        self._stop = stop
         for task in self._live:
-            if not task._glet:  # not started yet: finish back into the hub
-                task._glet.parent = hub
-        heap = self._heap
-        pop = heapq.heappop
+            task._glet.parent = hub
         try:
-            while heap:
-                if stop is not None and stop._flag:
-                    return
-                if until is not None and heap[0][0] > until:
-                    break
-                when, _, glet, value = pop(heap)
-                if value.__class__ is _Wait:
-                    if value.done:
-                        continue
-                    value.done = True
-                    value.signal._waiters.remove(value)
-                    value = False
-                self._now = when
-                glet.switch(value)
-                if self._failure is not None:
-                    task, exc = self._failure
-                    self._failure = None
-                    exc.add_note(f"(raised in simulated task {task.name!r} at t={self._now:.6f} s)")
-                    raise exc
-            else:
-                if stop is not None and stop._flag:
-                    return
-                if until is None and (self._live or stop is not None):
-                    self._deadlock(stop)
+            following = self._pop_next()
+            while following is not None:
+                glet, value = following
+                # Back here when a task finishes (None), when nothing may run now
+                # (None), or with the next wake-up when it is a task to start.
+                following = glet.switch(value)
+                self._raise_failure()
+                if following is None:
+                    following = self._pop_next()
         finally:
             self._hub = None
-        if until is not None and until > self._now:
+            self._until = _INF
+            self._stop = None
+        if stop is not None and stop.done:
+            return
+        if until is None:
+            if self._live or stop is not None:
+                self._deadlock(stop)
+        elif until > self._now:
             self._now = until
 
-    def _deadlock(self, stop: SimSignal | None) -> None:
+    def _raise_failure(self) -> None:
+        """Re-raise an exception that escaped a task, noting which task and when."""
+        if self._failure is None:
+            return
+        task, exc = self._failure
+        self._failure = None
+        exc.add_note(f"(raised in simulated task {task.name!r} at t={self._now:.6f} s)")
+        raise exc
+
+    def _deadlock(self, stop: _Wait | None) -> None:
+        """Raise :class:`SimulationDeadlockError` naming the blocked tasks (the first ten) and what they wait on."""
         blocked = sorted(self._live, key=lambda t: t.name)
         lines = [f"{t.name!r} waits on {t.waiting_on or 'nothing known'}" for t in blocked[:10]]
         if len(blocked) > 10:
             lines.append(f"... and {len(blocked) - 10} more")
-        who = f" while the caller waits on signal {stop.name!r}" if stop is not None else ""
+        who = f" while the caller waits on signal {stop.signal.name!r}" if stop is not None else ""
         raise SimulationDeadlockError(
             f"simulation deadlock at t={self._now:.6f} s: {len(blocked)} task(s) are waiting{who} "
             "and nothing is scheduled to wake them: " + "; ".join(lines or ["no tasks"])

@@ -10,7 +10,15 @@ from aether.clock import RealClock
 from aether.events import Event
 from aether.store.base import EventStore
 
-__all__ = ["REAL_CLOCK", "capped_exponential", "check_count", "check_delay", "check_fraction", "next_event"]
+__all__ = [
+    "REAL_CLOCK",
+    "capped_exponential",
+    "check_backoff",
+    "check_count",
+    "check_delay",
+    "check_fraction",
+    "next_event",
+]
 
 #: The default clock of every pattern: wall time.
 REAL_CLOCK = RealClock()
@@ -32,6 +40,15 @@ def check_count(name: str, value: object, minimum: int = 1) -> int:
     if value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")
     return value
+
+
+def check_backoff(base_delay: object, max_delay: object) -> tuple[float, float]:
+    """Check a capped backoff's ``base_delay`` and ``max_delay`` (the cap may not be below the base)."""
+    base = check_delay("base_delay", base_delay)
+    cap = check_delay("max_delay", max_delay)
+    if cap < base:
+        raise ValueError(f"max_delay must be >= base_delay ({base!r} s); got {cap!r}")
+    return base, cap
 
 
 def check_fraction(name: str, value: object, *, allow_zero: bool = True) -> float:

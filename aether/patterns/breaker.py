@@ -30,7 +30,14 @@ from aether.errors import (
     VersionConflictError,
 )
 from aether.events import Event
-from aether.patterns._common import REAL_CLOCK, capped_exponential, check_count, check_delay, next_event
+from aether.patterns._common import (
+    REAL_CLOCK,
+    capped_exponential,
+    check_backoff,
+    check_count,
+    check_delay,
+    next_event,
+)
 from aether.store.base import EventStore
 
 if TYPE_CHECKING:
@@ -41,7 +48,6 @@ __all__ = [
     "CircuitBreaker",
     "CircuitBreakerPolicy",
     "Transition",
-    "check_backoff",
     "circuit_breaker_retry",
     "store_unavailable",
     "store_unavailable_or_conflict",
@@ -243,7 +249,8 @@ def circuit_breaker_retry(store: EventStore, actor_id: str, event_type: str, dat
     propagates unchanged. Use it through :class:`CircuitBreakerPolicy` so that
     all writers of a run share one breaker.
     """
-    check_backoff(max_retries, base_delay, max_delay)
+    check_count("max_retries", max_retries, minimum=0)
+    check_backoff(base_delay, max_delay)
     last: Exception | None = None
     event: Event | None = None
     for retry in range(max_retries + 1):
@@ -268,15 +275,6 @@ def circuit_breaker_retry(store: EventStore, actor_id: str, event_type: str, dat
     raise RetriesExhaustedError(actor_id, max_retries + 1, f"all {max_retries} retries failed") from last
 
 
-def check_backoff(max_retries: int, base_delay: float, max_delay: float) -> None:
-    """Check the capped-exponential settings of a retry loop; raise naming the bad parameter."""
-    check_count("max_retries", max_retries, minimum=0)
-    check_delay("base_delay", base_delay)
-    check_delay("max_delay", max_delay)
-    if max_delay < base_delay:
-        raise ValueError(f"max_delay must be >= base_delay ({base_delay!r} s); got {max_delay!r}")
-
-
 @dataclass(frozen=True)
 class CircuitBreakerPolicy:
     """:func:`circuit_breaker_retry` with one breaker shared by all writers of a run.
@@ -299,7 +297,8 @@ class CircuitBreakerPolicy:
     breakers: list[CircuitBreaker] = field(default_factory=list, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        check_backoff(self.max_retries, self.base_delay, self.max_delay)
+        check_count("max_retries", self.max_retries, minimum=0)
+        check_backoff(self.base_delay, self.max_delay)
         self.new_breaker(REAL_CLOCK)  # validates the breaker's settings now, not at the first run
 
     def new_breaker(self, clock: Clock) -> CircuitBreaker:

@@ -23,8 +23,7 @@ from typing import TYPE_CHECKING, Any
 from aether.clock import Clock
 from aether.errors import RetriesExhaustedError, StoreUnavailableError, VersionConflictError
 from aether.events import Event
-from aether.patterns._common import REAL_CLOCK, capped_exponential, next_event
-from aether.patterns.breaker import check_backoff
+from aether.patterns._common import REAL_CLOCK, capped_exponential, check_backoff, check_count, next_event
 from aether.store.base import EventStore
 
 if TYPE_CHECKING:
@@ -123,7 +122,8 @@ def budgeted_retry(store: EventStore, actor_id: str, event_type: str, data: Mapp
     error propagates unchanged. Use it through :class:`RetryBudgetPolicy` so
     that all writers of a run share one budget.
     """
-    check_backoff(max_retries, base_delay, max_delay)
+    check_count("max_retries", max_retries, minimum=0)
+    check_backoff(base_delay, max_delay)
     last: VersionConflictError | StoreUnavailableError | None = None
     event: Event | None = None
     for retry in range(max_retries + 1):
@@ -168,7 +168,8 @@ class RetryBudgetPolicy:
     budgets: list[RetryBudget] = field(default_factory=list, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        check_backoff(self.max_retries, self.base_delay, self.max_delay)
+        check_count("max_retries", self.max_retries, minimum=0)
+        check_backoff(self.base_delay, self.max_delay)
         self.new_budget()  # validates the bucket's settings now, not at the first run
 
     def new_budget(self) -> RetryBudget:

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from aether.clock import Clock
 from aether.errors import RetriesExhaustedError, VersionConflictError
 from aether.events import Event
-from aether.patterns._common import REAL_CLOCK, capped_exponential, check_count, check_delay, next_event
+from aether.patterns._common import REAL_CLOCK, capped_exponential, check_backoff, check_count, next_event
 from aether.store.base import EventStore
 
 __all__ = [
@@ -192,10 +192,7 @@ def conflict_detailed_retry(store: EventStore, actor_id: str, event_type: str, d
     herd of healthy competitors it wins no more often than simple retry.
     """
     check_count("max_retries", max_retries, minimum=0)
-    base_delay = check_delay("base_delay", base_delay)
-    max_delay = check_delay("max_delay", max_delay)
-    if max_delay < base_delay:
-        raise ValueError(f"max_delay must be >= base_delay ({base_delay!r} s); got {max_delay!r}")
+    base_delay, max_delay = check_backoff(base_delay, max_delay)
     if not isinstance(thrashing, ThrashingPolicy):
         raise TypeError(f"thrashing must be a ThrashingPolicy; got {thrashing!r}")
     records: list[ConflictRecord] = []

@@ -22,7 +22,7 @@ from typing import Any, Literal, get_args
 from aether.clock import Clock
 from aether.errors import RetriesExhaustedError, VersionConflictError
 from aether.events import Event
-from aether.patterns._common import REAL_CLOCK, capped_exponential, check_count, check_delay, next_event
+from aether.patterns._common import REAL_CLOCK, capped_exponential, check_backoff, check_count, next_event
 from aether.store.base import EventStore
 
 __all__ = [
@@ -83,10 +83,7 @@ class Backoff:
     def __post_init__(self) -> None:
         if self.jitter not in JITTERS:
             raise ValueError(f"jitter must be one of {', '.join(map(repr, JITTERS))}; got {self.jitter!r}")
-        check_delay("base_delay", self.base_delay)
-        check_delay("max_delay", self.max_delay)
-        if self.max_delay < self.base_delay:
-            raise ValueError(f"max_delay must be >= base_delay ({self.base_delay!r} s); got {self.max_delay!r}")
+        check_backoff(self.base_delay, self.max_delay)
 
     def delays(self, rng: random.Random | None = None) -> Iterator[float]:
         """Yield the delay before each retry, forever, drawing from *rng* (default: a fresh ``Random()``).

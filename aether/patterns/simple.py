@@ -17,7 +17,7 @@ from typing import Any
 from aether.clock import Clock
 from aether.errors import RetriesExhaustedError, VersionConflictError
 from aether.events import Event
-from aether.patterns._common import REAL_CLOCK, capped_exponential, check_count, check_delay, next_event
+from aether.patterns._common import REAL_CLOCK, capped_exponential, check_backoff, check_count, next_event
 from aether.store.base import EventStore
 
 __all__ = ["simple_retry"]
@@ -42,10 +42,7 @@ def simple_retry(store: EventStore, actor_id: str, event_type: str, data: Mappin
     conflict when every attempt lost; any other error propagates at once.
     """
     check_count("max_retries", max_retries, minimum=0)
-    base_delay = check_delay("base_delay", base_delay)
-    max_delay = check_delay("max_delay", max_delay)
-    if max_delay < base_delay:
-        raise ValueError(f"max_delay must be >= base_delay ({base_delay!r} s); got {max_delay!r}")
+    base_delay, max_delay = check_backoff(base_delay, max_delay)
     last: VersionConflictError | None = None
     for retry in range(max_retries + 1):
         if retry:

@@ -18,8 +18,9 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 
 __all__ = ["NOTEBOOK_ENV", "execute_notebook", "find_notebooks", "main"]
@@ -108,18 +109,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     failures = 0
     print(f"executing {len(paths)} notebook(s) with {args.jobs} job(s)", flush=True)
     jobs = [(p, args.timeout) for p in paths]
-    if args.jobs == 1 or len(paths) == 1:
-        results = map(_run_one, jobs)
-    else:
-        pool = ProcessPoolExecutor(max_workers=args.jobs)
-        results = pool.map(_run_one, jobs)
     total = time.perf_counter()
-    for path, seconds, error in results:
-        if error is None:
-            print(f"  ok    {path.name:<40} {seconds:6.1f} s", flush=True)
-        else:
-            failures += 1
-            print(f"  FAIL  {path.name:<40} {error}", flush=True)
+    with ProcessPoolExecutor(max_workers=args.jobs) if args.jobs > 1 and len(paths) > 1 else nullcontext() as pool:
+        results: Iterator[tuple[Path, float, str | None]] = pool.map(_run_one, jobs) if pool else map(_run_one, jobs)
+        for path, seconds, error in results:
+            if error is None:
+                print(f"  ok    {path.name:<40} {seconds:6.1f} s", flush=True)
+            else:
+                failures += 1
+                print(f"  FAIL  {path.name:<40} {error}", flush=True)
     print(f"done in {time.perf_counter() - total:.1f} s; {failures} failed", flush=True)
     return 1 if failures else 0
 

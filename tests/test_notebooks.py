@@ -121,3 +121,19 @@ def test_execute_notebook_writes_fresh_outputs_in_place(tmp_path: Path) -> None:
     cell = _load(path).cells[0]
     assert cell.execution_count == 1
     assert cell.outputs[0].text == "0 42\n"
+
+
+def test_the_command_reports_a_failing_notebook_and_leaves_it_unchanged(tmp_path: Path, capsys: Any) -> None:
+    from aether.notebooks import main
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("raise RuntimeError('broken on purpose')")]
+    path = tmp_path / "00_broken.ipynb"
+    nbformat.write(nb, path)
+    before = path.read_bytes()
+    assert main(["--folder", str(tmp_path), "run", "--jobs", "1"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  00_broken.ipynb" in out and "1 failed" in out
+    assert path.read_bytes() == before
+    assert main(["--folder", str(tmp_path), "list"]) == 0
+    assert capsys.readouterr().out == "00_broken.ipynb\n"

@@ -414,7 +414,7 @@ def _process_writer(plan: _WriterPlan, pattern: Any, store: Any, network: Networ
 def _run_processes(pattern: Any, plans: list[_WriterPlan], store: Any, network: NetworkModel | None,
                    seed: int) -> _Collected:
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    ctx = multiprocessing.get_context(method)
+    ctx: Any = multiprocessing.get_context(method)
     ready, go, origin, out = ctx.Semaphore(0), ctx.Event(), ctx.Value("d", 0.0), ctx.Queue()
     procs = [ctx.Process(target=_process_writer, args=(plan, pattern, store, network, seed, ready, go, origin, out),
                          name=f"writer-{plan.writer}", daemon=True) for plan in plans]

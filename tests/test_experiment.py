@@ -396,3 +396,66 @@ def test_format_table_uses_explicit_formats() -> None:
     assert text.splitlines() == ["pattern  p95 (s)", "-------  -------", "a          0.012", "bb         1.500"]
     with pytest.raises(KeyError, match="nope"):
         format_table(frame, {"nope": ""})
+
+
+class TicketPattern:
+    """A Bindable pattern that defers every save to a background task, like a retry queue."""
+
+    name = "tickets"
+
+    def __init__(self, fail_every: int = 0) -> None:
+        self.fail_every = fail_every
+
+    def bind(self, ctx: RunContext) -> Any:
+        store = ctx.store_for("worker")
+        pending: list[Any] = []
+        fail_every = self.fail_every
+
+        class Ticket:
+            def __init__(self, actor_id: str, event_type: str, data: Any) -> None:
+                self.args = (actor_id, event_type, data)
+                self.outcome, self.event, self.settled_at, self.attempts = "pending", None, None, 0
+
+        def save(store_: Any, actor_id: str, event_type: str, data: Any = None, *, clock: Any) -> Ticket:
+            ticket = Ticket(actor_id, event_type, data)
+            pending.append(ticket)
+            return ticket
+
+        def close() -> None:
+            for number, ticket in enumerate(pending, start=1):
+                ctx.clock.sleep(0.01)
+                if fail_every and number % fail_every == 0:
+                    ticket.outcome = "dead_letter"
+                    continue
+                version = store.get_latest_version(ticket.args[0])
+                ticket.event = Event(actor_id=ticket.args[0], event_type=ticket.args[1], version=version + 1)
+                store.save_event(ticket.event)
+                ticket.outcome, ticket.settled_at, ticket.attempts = "committed", ctx.clock.now(), 1
+
+        save.close = close  # type: ignore[attr-defined]
+        return save
+
+
+def test_deferred_saves_are_settled_after_the_run_and_timed_to_their_commit() -> None:
+    result = run_contention(TicketPattern(), writers=4, seed=0, network=NetworkModel.instant())
+    saves = result.saves
+    assert saves["deferred"].all()
+    assert (saves["outcome"] == "committed").all() and (saves["latency"] == 0).all()
+    assert sorted(saves["commit_delay"]) == pytest.approx([0.01, 0.02, 0.03, 0.04])
+    summary = result.summary()
+    assert summary.deferred == 4 and summary.committed == 4
+    assert summary.commit_p95 == pytest.approx(saves["commit_delay"].quantile(0.95))
+    assert summary.makespan == pytest.approx(0.04)
+    assert "time to commit p50/p95" in str(summary)
+
+
+def test_dead_letters_are_counted_as_failures_of_their_own() -> None:
+    summary = run_contention(TicketPattern(fail_every=2), writers=4, seed=0,
+                             network=NetworkModel.instant()).summary()
+    assert (summary.committed, summary.dead_letters, summary.errors, summary.failed) == (2, 2, 0, 2)
+    assert "dead letters 2" in str(summary)
+
+
+def test_a_plain_run_prints_no_deferred_lines() -> None:
+    text = str(run_contention(no_retry, writers=2, seed=0).summary())
+    assert "time to commit" not in text and "dead letters" not in text

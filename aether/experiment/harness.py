@@ -57,7 +57,7 @@ ClockKind = Literal["simulated", "real"]
 EVENT_TYPE = "ContentionTested"
 
 SAVE_COLUMNS = ["writer", "save", "actor_id", "start", "end", "latency", "attempts", "retries", "outcome",
-                "version", "commit_delay", "error"]
+                "version", "commit_delay", "error", "deferred"]
 CALL_COLUMNS = list(CallRecord._fields)
 
 
@@ -156,10 +156,14 @@ class RunResult:
     """The outcome of one :func:`run_contention`: two tidy tables and the store.
 
     ``saves``: one row per logical save (writer, save, actor_id, start, end,
-    latency, attempts, retries, outcome, version, commit_delay, error), with the
+    latency, attempts, retries, outcome, version, commit_delay, error, deferred), with the
     run's ``pattern``, ``writers`` and ``seed`` in front. ``calls``: one row per
     store call (writer, save, call, op, attempt, start, end, result,
     attempted_version, current_version). Times are seconds from the run's start.
+
+    ``commit_delay`` is the time from a save's start until its event was stored
+    (the same as ``latency`` unless the save was ``deferred``, i.e. accepted by a
+    pattern such as a retry queue and stored later; NaN if nothing was stored).
     """
 
     pattern: str
@@ -240,7 +244,8 @@ def _run_writer(plan: _WriterPlan, view: RecordingStore, fn: Callable[..., Any],
         t1 = clock.now()
         attempts = view.attempts
         rows.append((plan.writer, save, actor, t0 - origin, t1 - origin, t1 - t0, attempts, max(attempts - 1, 0),
-                     outcome, version, (t1 - t0) if outcome == "committed" else math.nan, error))
+                     outcome, version, (t1 - t0) if outcome == "committed" else math.nan, error,
+                     outcome == "queued"))
 
 
 def _bind(pattern: Any, ctx: RunContext) -> Callable[..., Any]:
@@ -591,6 +596,7 @@ def _saves_frame(rows: list[tuple[Any, ...]], pattern: str, writers: int, seed: 
         frame[col] = frame[col].astype("int64")
     for col in ("start", "end", "latency", "commit_delay"):
         frame[col] = frame[col].astype("float64")
+    frame["deferred"] = frame["deferred"].astype("bool")
     frame.insert(0, "seed", seed)
     frame.insert(0, "writers", writers)
     frame.insert(0, "pattern", pattern)

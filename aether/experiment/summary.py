@@ -17,13 +17,17 @@ class RunSummary:
     """The headline numbers of one run. Times are seconds; ``p50``… are latencies of committed saves.
 
     * ``committed`` / ``failed``: logical saves that did / did not end in a stored event
-      (``failed`` = ``gave_up`` + ``rejected`` + ``conflicts`` + ``errors``; ``conflicts`` are
-      conflicts that escaped a pattern without retry);
+      (``failed`` = ``gave_up`` + ``rejected`` + ``conflicts`` + ``dead_letters`` + ``errors``;
+      ``conflicts`` are conflicts that escaped a pattern without retry, ``dead_letters`` deferred
+      saves a retry queue gave up on);
     * ``calls``: every store call; ``write_calls``: ``save_event`` calls (the *work*);
       ``wasted_calls``: write calls that stored nothing (conflicts, outages, errors);
     * ``makespan``: from the run's start until the last save returned (or, for a deferred
       save, was committed);
-      ``throughput``: committed saves per second of makespan.
+      ``throughput``: committed saves per second of makespan;
+    * ``deferred``: saves a pattern accepted for later (a retry queue's tickets); for them
+      ``p50``… measure how long the *caller* waited, and ``commit_p50`` / ``commit_p95`` how long
+      until the event was stored (for other saves the two are the same).
     """
 
     pattern: str
@@ -47,6 +51,10 @@ class RunSummary:
     wasted_calls: int
     makespan: float
     throughput: float
+    deferred: int = 0
+    dead_letters: int = 0
+    commit_p50: float = math.nan
+    commit_p95: float = math.nan
 
     def as_dict(self) -> dict[str, Any]:
         """The fields as a plain dict, in declaration order."""
@@ -58,8 +66,13 @@ class RunSummary:
             ("pattern", self.pattern),
             ("writers x saves", f"{self.writers} writers, {self.saves} saves (seed {self.seed})"),
             ("committed", f"{self.committed}"),
-            ("failed", f"{self.failed} (gave up {self.gave_up}, rejected {self.rejected}, conflicts {self.conflicts}, errors {self.errors})"),
+            ("failed", f"{self.failed} (gave up {self.gave_up}, rejected {self.rejected}, conflicts {self.conflicts}, "
+                       + (f"dead letters {self.dead_letters}, " if self.dead_letters else "")
+                       + f"errors {self.errors})"),
             ("latency p50/p95/p99", f"{self.p50 * ms:.1f} / {self.p95 * ms:.1f} / {self.p99 * ms:.1f} ms"),
+            *([("deferred saves", f"{self.deferred}"),
+               ("time to commit p50/p95", f"{self.commit_p50 * ms:.1f} / {self.commit_p95 * ms:.1f} ms")]
+              if self.deferred else []),
             ("retries mean / max", f"{self.mean_retries:.2f} / {self.max_retries}"),
             ("store calls", f"{self.calls} ({self.write_calls} writes, {self.wasted_calls} wasted)"),
             ("makespan", f"{self.makespan * ms:.1f} ms"),
@@ -90,7 +103,10 @@ def summarize(saves: pd.DataFrame, calls: pd.DataFrame, *, pattern: str, writers
     gave_up = int(outcome_counts.get("gave_up", 0))
     rejected = int(outcome_counts.get("rejected", 0))
     conflicts = int(outcome_counts.get("conflict", 0))
-    errors = int(len(saves) - n_committed - gave_up - rejected - conflicts)
+    dead_letters = int(outcome_counts.get("dead_letter", 0))
+    errors = int(len(saves) - n_committed - gave_up - rejected - conflicts - dead_letters)
+    commit_delay = committed["commit_delay"].dropna()
+    deferred = int(saves["deferred"].sum()) if "deferred" in saves.columns else 0
     return RunSummary(
         pattern=pattern,
         writers=writers,
@@ -113,6 +129,10 @@ def summarize(saves: pd.DataFrame, calls: pd.DataFrame, *, pattern: str, writers
         wasted_calls=len(writes) - ok_writes,
         makespan=makespan,
         throughput=n_committed / makespan if makespan > 0 else math.nan,
+        deferred=deferred,
+        dead_letters=dead_letters,
+        commit_p50=_quantile(commit_delay, 0.50),
+        commit_p95=_quantile(commit_delay, 0.95),
     )
 
 

@@ -1,0 +1,300 @@
+"""Simulation speed: our contention harness against SimPy and a bare event heap, on the same sweep.
+
+The sweep is the classic one: writers 10, 20, ... 100, one save each on one
+actor, :func:`~aether.patterns.jitter_retry` with ``jitter="none"`` and
+``"full"`` (5 ms base, 2 s cap), several seeds. Our side is the real thing:
+:func:`~aether.experiment.run_contention` with its default network, the
+in-memory store, the recorder, the pattern code and the result tables. The
+figure is *simulated write attempts* (``save_event`` calls) per second of
+wall time. The same minimal model is also run as plain functions on our
+:class:`~aether.clock.SimulatedClock`, to tell the clock's own cost apart.
+
+The implementations must agree, or the speed comparison means nothing: the
+section prints the mean write attempts per configuration of each and checks
+they are within 10 %, and checks that the bare simulator, fed the harness's
+own random streams, reproduces the harness run by run.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import functools
+import pstats
+import random
+import statistics
+import sysconfig
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aether.experiment import AbsNormal, NetworkModel, run_contention
+from aether.patterns.jitter import Jitter, jitter_retry
+from bench.config import Sizes
+from bench.models import (
+    ContentionModel,
+    Outcome,
+    bare_contention,
+    clock_contention,
+    simpy_available,
+    simpy_contention,
+)
+from bench.report import Row, Table, at_least, fmt_rate, ratio
+from bench.timing import rotated
+
+__all__ = ["Config", "configurations", "harness_model", "run", "run_harness", "sweep_pattern"]
+
+JITTERS: tuple[Jitter, ...] = ("none", "full")
+BASE_DELAY = 0.005
+MAX_DELAY = 2.0
+AGREEMENT_TOLERANCE = 0.10
+TARGET_RATE = 100_000
+
+AETHER = "aether"
+AETHER_SIM = "aether (simulation only)"
+SIMPY = "SimPy"
+BARE = "bare heapq"
+CLOCK = "SimulatedClock, minimal"
+
+_MODELS: dict[str, Callable[[int, int, ContentionModel], Outcome]] = {
+    SIMPY: simpy_contention,
+    BARE: bare_contention,
+    CLOCK: clock_contention,
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """One run of the sweep."""
+
+    jitter: Jitter
+    writers: int
+    seed: int
+
+
+def configurations(sizes: Sizes) -> list[Config]:
+    """Every (jitter, writers, seed) of the sweep, in sweep order."""
+    return [Config(j, w, s) for j in JITTERS for w in sizes.sweep_writers for s in sizes.sweep_seeds]
+
+
+def harness_model(jitter: str) -> ContentionModel:
+    """The model parameters our harness runs with by default (its network's hop distribution)."""
+    hop = NetworkModel().hop
+    if not isinstance(hop, AbsNormal):
+        raise TypeError(f"the default network hop is no longer |N(mu, sigma)| ({hop!r}); update the models")
+    return ContentionModel(jitter=jitter, base_delay=BASE_DELAY, max_delay=MAX_DELAY, hop_mu=hop.mu,
+                           hop_sigma=hop.sigma)
+
+
+@functools.cache
+def sweep_pattern(jitter: Jitter) -> Callable[..., Any]:
+    """The pattern the sweep runs: :func:`jitter_retry` with *jitter*, 5 ms base, 2 s cap."""
+    return functools.partial(jitter_retry, jitter=jitter, base_delay=BASE_DELAY, max_delay=MAX_DELAY)
+
+
+@dataclass(frozen=True)
+class HarnessRun:
+    """One :func:`run_contention`: wall seconds end to end, seconds in the simulation, write attempts."""
+
+    seconds: float
+    simulation_seconds: float
+    attempts: int
+
+
+def run_harness(config: Config) -> HarnessRun:
+    """Run one configuration through :func:`run_contention` and count its ``save_event`` calls."""
+    start = time.perf_counter()
+    result = run_contention(sweep_pattern(config.jitter), writers=config.writers, seed=config.seed)
+    seconds = time.perf_counter() - start
+    attempts = int((result.calls["op"] == "save_event").sum())
+    return HarnessRun(seconds, result.wall_seconds, attempts)
+
+
+def _run_model(simulate: Callable[[int, int, ContentionModel], Outcome], config: Config) -> tuple[float, int]:
+    model = harness_model(config.jitter)
+    start = time.perf_counter()
+    outcome = simulate(config.writers, config.seed, model)
+    return time.perf_counter() - start, outcome.attempts
+
+
+# --------------------------------------------------------------------------- the interleaved sweep
+
+
+@dataclass
+class _Tally:
+    """Seconds and write attempts of one simulator: totals per repetition, attempts per configuration."""
+
+    seconds: list[float] = field(default_factory=list)
+    attempts: list[int] = field(default_factory=list)
+    by_config: dict[Config, int] = field(default_factory=dict)
+
+    def rate(self) -> float:
+        """Median over repetitions of write attempts per second."""
+        return statistics.median(a / s for a, s in zip(self.attempts, self.seconds, strict=True))
+
+    def spread(self) -> float:
+        """(max - min) / median of the per-repetition rates."""
+        rates = [a / s for a, s in zip(self.attempts, self.seconds, strict=True)]
+        return (max(rates) - min(rates)) / statistics.median(rates)
+
+
+def _sweep(configs: Sequence[Config], repeats: int) -> dict[str, _Tally]:
+    """Run every configuration with every simulator, *repeats* times, rotating who goes first."""
+    names = [AETHER, BARE, CLOCK] + ([SIMPY] if simpy_available() else [])
+    tallies = {name: _Tally() for name in [*names, AETHER_SIM]}
+    for repetition in range(repeats):
+        seconds = dict.fromkeys(tallies, 0.0)
+        attempts = dict.fromkeys(tallies, 0)
+        for index, config in enumerate(configs):
+            for name in rotated(names, repetition + index):
+                if name == AETHER:
+                    run = run_harness(config)
+                    done = {AETHER: (run.seconds, run.attempts), AETHER_SIM: (run.simulation_seconds, run.attempts)}
+                else:
+                    done = {name: _run_model(_MODELS[name], config)}
+                for key, (secs, count) in done.items():
+                    seconds[key] += secs
+                    attempts[key] += count
+                    tallies[key].by_config[config] = count
+        for key, tally in tallies.items():
+            tally.seconds.append(seconds[key])
+            tally.attempts.append(attempts[key])
+    return tallies
+
+
+def _versus(label: str, mine: _Tally, other: _Tally | None, other_name: str,
+            target: tuple[float, bool, str] | None = None) -> Row:
+    """A row comparing two simulators' rates; *target* is (minimum ratio, strictly, label)."""
+    if other is None:
+        return Row.comparison(f"{label} vs {other_name}", fmt_rate(mine.rate()), "skipped: not installed")
+    value = mine.rate() / other.rate()
+    return Row.comparison(f"{label} vs {other_name}", fmt_rate(mine.rate()), fmt_rate(other.rate()),
+                          ratio(mine.rate(), other.rate()), target[2] if target else "",
+                          at_least(value, target[0], strictly=target[1]) if target else "")
+
+
+def _speed_table(tallies: dict[str, _Tally], configs: Sequence[Config], sizes: Sizes) -> Table:
+    table = Table(f"simulation: contention sweep, {len(configs)} runs (writers {_span(sizes.sweep_writers)}, "
+                  f"{len(sizes.sweep_seeds)} seeds, jitter none/full), simulated write attempts per second, "
+                  f"median of {sizes.sweep_repeats}")
+    ours, sim_only, bare, clock = tallies[AETHER], tallies[AETHER_SIM], tallies[BARE], tallies[CLOCK]
+    simpy = tallies.get(SIMPY)
+    table.add(Row.comparison("run_contention end to end (absolute)", fmt_rate(ours.rate()), "", "",
+                             f">= {TARGET_RATE:,}/s", at_least(ours.rate(), TARGET_RATE)))
+    for label, mine in (("run_contention end to end", ours), ("simulation only (RunResult.wall_seconds)", sim_only)):
+        table.add(_versus(label, mine, simpy, "SimPy", (1.0, True, "> 1.00x")))
+        table.add(_versus(label, mine, bare, "bare heapq", (0.7, False, ">= 0.70x (stretch)")))
+    table.add(_versus("our SimulatedClock, minimal writers", clock, simpy, "SimPy"))
+    table.add(_versus("our SimulatedClock, minimal writers", clock, bare, "bare heapq"))
+    total = statistics.median(ours.seconds)
+    table.note(f"ours: {ours.attempts[0]:,} write attempts in {total:.2f} s per sweep "
+               f"({statistics.median(sim_only.seconds) / total:.0%} of it inside the simulation, the rest building "
+               "the result tables and checking the store); spread of the repetitions: "
+               + ", ".join(f"{name} {t.spread():.0%}" for name, t in tallies.items()))
+    table.note("run_contention runs the real pattern, Event objects, the in-memory store, the network wrapper and "
+               "the recorder on greenlets; SimPy, the bare heap and the minimal SimulatedClock writers only keep "
+               "a version counter (the last rows measure the clock itself)")
+    return table
+
+
+def _span(values: Sequence[int]) -> str:
+    return f"{values[0]}..{values[-1]}" if len(values) > 2 else ", ".join(map(str, values))
+
+
+# --------------------------------------------------------------------------- agreement
+
+
+def _mean_attempts(tally: _Tally, jitter: str, writers: int) -> float:
+    return statistics.mean(n for c, n in tally.by_config.items() if c.jitter == jitter and c.writers == writers)
+
+
+def _agreement_table(tallies: dict[str, _Tally], sizes: Sizes) -> tuple[Table, bool]:
+    names = [n for n in (AETHER, SIMPY, BARE, CLOCK) if n in tallies]
+    table = Table(f"simulation: do the simulators agree? mean write attempts per configuration over "
+                  f"{len(sizes.sweep_seeds)} seeds (independent random streams)",
+                  headers=("configuration", *names, "largest deviation from aether", "within 10%"))
+    all_ok = True
+    for jitter in JITTERS:
+        for writers in sizes.sweep_writers:
+            means = [_mean_attempts(tallies[n], jitter, writers) for n in names]
+            deviation = max(abs(m - means[0]) / means[0] for m in means[1:])
+            ok = deviation <= AGREEMENT_TOLERANCE
+            all_ok &= ok
+            table.add(Row((f"jitter={jitter}, {writers} writers", *(f"{m:,.1f}" for m in means),
+                           f"{deviation:.1%}", "yes" if ok else "NO")))
+    table.note(f"statistical agreement (every configuration within {AGREEMENT_TOLERANCE:.0%}): "
+               + ("PASSED" if all_ok else "FAILED"))
+    return table, all_ok
+
+
+def _exact_check(ours: _Tally) -> tuple[int, int]:
+    """Feed the bare simulator the harness's own random streams; count runs that match ours exactly."""
+    matched = 0
+    for config, attempts in ours.by_config.items():
+        bare = bare_contention(config.writers, config.seed, harness_model(config.jitter), streams=_harness_streams)
+        matched += bare.attempts == attempts
+    return matched, len(ours.by_config)
+
+
+def _harness_streams(seed: int, writer: int) -> tuple[random.Random, random.Random]:
+    # How run_contention seeds each writer's network and pattern generators.
+    return random.Random(f"{seed}/network/{writer}"), random.Random(f"{seed}/pattern/{writer}")
+
+
+# --------------------------------------------------------------------------- profile
+
+
+def _group(filename: str, function: str) -> str:
+    """A readable bucket for one profiled function: our module, a library, or the C built-ins."""
+    path = Path(filename)
+    parts = path.parts
+    if "aether" in parts:
+        return "aether/" + "/".join(parts[len(parts) - parts[::-1].index("aether"):])
+    if "site-packages" in parts:
+        return parts[parts.index("site-packages") + 1]
+    if filename == "~":
+        return f"C {function}"
+    if filename.startswith(sysconfig.get_paths()["stdlib"]):
+        return "stdlib " + path.stem
+    return path.name
+
+
+def _profile_table(sizes: Sizes) -> Table:
+    """cProfile one seed of the sweep through our harness; internal time by module."""
+    configs = [Config(j, w, sizes.sweep_seeds[0]) for j in JITTERS for w in sizes.sweep_writers]
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for config in configs:
+        run_harness(config)
+    profiler.disable()
+    totals: dict[str, float] = {}
+    for (filename, _, function), (_, _, internal, _, _) in pstats.Stats(profiler).stats.items():  # type: ignore[attr-defined]
+        key = _group(filename, function)
+        totals[key] = totals.get(key, 0.0) + internal
+    overall = sum(totals.values())
+    table = Table(f"simulation: where run_contention spends its time (cProfile, {len(configs)} runs, seed "
+                  f"{sizes.sweep_seeds[0]}; internal time by module)", headers=("module", "share", "seconds"))
+    for key, seconds in sorted(totals.items(), key=lambda kv: -kv[1])[:14]:
+        table.add(Row((key, f"{seconds / overall:.1%}", f"{seconds:.3f}")))
+    table.note("cProfile adds a fixed cost to every Python call and charges it to the callee, so modules made of "
+               "many small functions (the network wrapper, the recorder) look dearer than they are; read the "
+               "order of magnitude, not the exact share")
+    return table
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def run(sizes: Sizes, *, profile: bool = True) -> Iterator[Table]:
+    """Yield the speed table, the agreement table and (with *profile*) the profile of our harness."""
+    configs = configurations(sizes)
+    tallies = _sweep(configs, sizes.sweep_repeats)
+    yield _speed_table(tallies, configs, sizes)
+    table, _ = _agreement_table(tallies, sizes)
+    matched, total = _exact_check(tallies[AETHER])
+    table.note(f"exact agreement: fed the harness's own random streams, the bare simulator reproduced "
+               f"{matched} of {total} runs write attempt for write attempt")
+    yield table
+    if profile:
+        yield _profile_table(sizes)

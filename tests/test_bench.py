@@ -1,0 +1,111 @@
+"""The benchmark command runs end to end, and its reference simulators implement one model.
+
+Nothing here asserts on speed: benchmarks print figures, tests check that they can.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main, parse_sections
+from bench.config import SECTIONS
+from bench.models import ContentionModel, bare_contention, clock_contention, simpy_available, simpy_contention
+from bench.report import Row, Table
+from bench.timing import rotated
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def quick_run() -> subprocess.CompletedProcess[str]:
+    """One ``python -m bench --quick`` from the repository root, shared by the tests below."""
+    return subprocess.run([sys.executable, "-m", "bench", "--quick"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+# --------------------------------------------------------------------------- the command
+
+
+@pytest.mark.slow
+def test_quick_run_exits_successfully(quick_run: subprocess.CompletedProcess[str]) -> None:
+    assert quick_run.returncode == 0, quick_run.stderr
+
+
+@pytest.mark.slow
+def test_quick_run_prints_a_table_for_every_section(quick_run: subprocess.CompletedProcess[str]) -> None:
+    titles = re.findall(r"^== (\w+):", quick_run.stdout, flags=re.MULTILINE)
+    assert set(titles) == set(SECTIONS)
+
+
+@pytest.mark.slow
+def test_quick_run_prints_ratios_next_to_the_figures(quick_run: subprocess.CompletedProcess[str]) -> None:
+    header = re.compile(r"^\s+measurement\s+aether\s+alternative\s+ratio\s+target\s+result$", flags=re.MULTILINE)
+    assert header.search(quick_run.stdout)
+    assert re.search(r"/s\s+\d+\.\d\dx\s", quick_run.stdout), "no throughput row carries a ratio"
+
+
+@pytest.mark.slow
+def test_quick_run_names_the_machine_and_library_versions(quick_run: subprocess.CompletedProcess[str]) -> None:
+    assert re.search(r"^machine: .+ logical cores", quick_run.stdout, flags=re.MULTILINE)
+    assert re.search(r"^python: \w+ 3\.\d+", quick_run.stdout, flags=re.MULTILINE)
+    assert re.search(r"^libraries: .*pandas \d", quick_run.stdout, flags=re.MULTILINE)
+
+
+def test_an_unknown_section_is_refused_with_its_name(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--quick", "--only", "store"])
+    assert exit_info.value.code == 2
+    assert "'store'" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- small parts
+
+
+def test_only_selects_sections_in_run_order_whatever_order_they_are_named_in() -> None:
+    assert parse_sections(["memory,stores", "memory|notebooks"]) == ["stores", "memory", "notebooks"]
+
+
+def test_no_only_option_selects_every_section() -> None:
+    assert parse_sections(None) == list(SECTIONS)
+
+
+def test_each_repetition_starts_with_the_next_contender() -> None:
+    assert [rotated("abc", r) for r in range(4)] == [list("abc"), list("bca"), list("cab"), list("abc")]
+
+
+def test_a_table_aligns_every_row_under_its_header() -> None:
+    table = Table("demo", [Row.comparison("save", "1/s", "2/s", "0.50x"), Row.comparison("a longer name", "10/s")])
+    lines = table.render().splitlines()
+    ratio_column = lines[1].index("ratio")
+    assert lines[3][ratio_column:ratio_column + 5] == "0.50x"
+
+
+# --------------------------------------------------------------------------- the reference simulators
+
+
+@pytest.mark.parametrize("jitter", ["none", "full"])
+def test_bare_heap_and_simulated_clock_versions_of_the_model_agree_exactly(jitter: str) -> None:
+    model = ContentionModel(jitter=jitter)
+    assert bare_contention(25, 3, model) == clock_contention(25, 3, model)
+
+
+@pytest.mark.skipif(not simpy_available(), reason="SimPy is not installed")
+def test_simpy_version_of_the_model_agrees_exactly_with_the_bare_heap() -> None:
+    model = ContentionModel(jitter="full")
+    assert simpy_contention(25, 3, model) == bare_contention(25, 3, model)
+
+
+def test_every_writer_of_the_model_either_commits_or_gives_up() -> None:
+    outcome = bare_contention(40, 0, ContentionModel(jitter="none", max_attempts=3))
+    assert outcome.committed + outcome.gave_up == 40
+    assert outcome.gave_up > 0
+
+
+def test_the_model_refuses_a_jitter_it_does_not_implement() -> None:
+    with pytest.raises(ValueError, match="'equal'"):
+        ContentionModel(jitter="equal")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-import uuid
+import os
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -119,11 +119,24 @@ def _freeze(value: Any, path: str) -> Any:
     )
 
 
+def _flat_scalars(data: dict[Any, Any]) -> bool:
+    """True if *data* maps str keys to JSON scalars only (the common case, frozen by a plain copy)."""
+    for key, value in data.items():
+        kind = type(value)
+        if type(key) is not str or not (
+            kind is str or kind is int or value is None or kind is bool or (kind is float and math.isfinite(value))
+        ):
+            return False
+    return True
+
+
 def _freeze_root(data: Any) -> FrozenData:
     if data is None:
         return _EMPTY
     if isinstance(data, FrozenData):
         return data
+    if type(data) is dict and _flat_scalars(data):
+        return FrozenData._wrap(dict(data))
     if not isinstance(data, Mapping):
         raise TypeError(f"Event.data must be a mapping; got {data!r} ({type(data).__name__})")
     frozen = _freeze(data, "")
@@ -132,7 +145,11 @@ def _freeze_root(data: Any) -> FrozenData:
 
 
 def _new_id() -> str:
-    return uuid.uuid4().hex
+    # The hex form of a random (version 4) UUID, built without the uuid module's overhead.
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    return raw.hex()
 
 
 def validate_actor_id(actor_id: object) -> str:
@@ -191,13 +208,20 @@ class Event:
         timestamp: datetime | None = None,
     ) -> None:
         setattr_ = object.__setattr__
-        setattr_(self, "actor_id", validate_actor_id(actor_id))
-        if not isinstance(event_type, str):
-            raise TypeError(f"event_type must be a non-empty str; got {event_type!r} ({type(event_type).__name__})")
-        if not event_type:
-            raise ValueError("event_type must be a non-empty str; got ''")
+        if type(actor_id) is not str or not actor_id:
+            actor_id = validate_actor_id(actor_id)
+        setattr_(self, "actor_id", actor_id)
+        if type(event_type) is not str or not event_type:
+            if not isinstance(event_type, str):
+                raise TypeError(
+                    f"event_type must be a non-empty str; got {event_type!r} ({type(event_type).__name__})"
+                )
+            if not event_type:
+                raise ValueError("event_type must be a non-empty str; got ''")
         setattr_(self, "event_type", event_type)
-        setattr_(self, "version", validate_version(version))
+        if type(version) is not int or version < 1:
+            version = validate_version(version)
+        setattr_(self, "version", version)
         setattr_(self, "data", _freeze_root(data))
         if id is None:
             id = _new_id()

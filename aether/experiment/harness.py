@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
+import numpy as np
 import pandas as pd
 
 from aether.clock import RealClock, SimulatedClock, TaskClock
@@ -38,7 +39,7 @@ from aether.errors import AetherError, CircuitBreakerOpenError, RetriesExhausted
 from aether.events import Event
 from aether.experiment.network import NetworkModel, NetworkStore
 from aether.experiment.recorder import CallRecord, RecordingStore
-from aether.experiment.summary import RunSummary, summarize
+from aether.experiment.summary import RunSummary, _summarize_arrays
 from aether.store.memory import InMemoryEventStore
 
 __all__ = [
@@ -171,15 +172,42 @@ class RunResult:
     saves_per_writer: int
     seed: int
     clock: ClockKind
-    saves: pd.DataFrame
-    calls: pd.DataFrame
     store: Any
     wall_seconds: float
     settings: dict[str, Any] = field(default_factory=dict)
+    _rows: list[tuple[Any, ...]] = field(default_factory=list, repr=False)
+    _records: list[CallRecord] = field(default_factory=list, repr=False)
+
+    @functools.cached_property
+    def saves(self) -> pd.DataFrame:
+        """One row per logical save (built on first use)."""
+        return _saves_frame(self._rows, self.pattern, self.writers, self.seed)
+
+    @functools.cached_property
+    def calls(self) -> pd.DataFrame:
+        """One row per store call (built on first use)."""
+        return _calls_frame(self._records, self.pattern, self.writers, self.seed)
 
     def summary(self) -> RunSummary:
         """The headline numbers (see :class:`~aether.experiment.summary.RunSummary`)."""
-        return summarize(self.saves, self.calls, pattern=self.pattern, writers=self.writers, seed=self.seed)
+        rows = sorted(self._rows, key=_save_order)  # the saves table's order, so sums round the same way
+        committed = [r for r in rows if r[8] == "committed"]
+        writes = [c.result for c in self._records if c.op == "save_event"]
+        return _summarize_arrays(
+            pattern=self.pattern,
+            writers=self.writers,
+            seed=self.seed,
+            outcomes=[r[8] for r in rows],
+            latency=np.array([r[5] for r in committed], dtype=float),
+            commit_delay=np.array([r[10] for r in committed], dtype=float),
+            retries=np.array([r[7] for r in rows], dtype=np.int64),
+            end=np.array([r[4] for r in rows], dtype=float),
+            settled=np.array([r[3] + r[10] for r in rows], dtype=float),
+            deferred=sum(1 for r in rows if r[12]),
+            calls=len(self._records),
+            write_calls=len(writes),
+            ok_writes=writes.count("ok"),
+        )
 
     def __repr__(self) -> str:
         return (f"<RunResult {self.pattern!r}: {self.writers} writers x {self.saves_per_writer} saves, "
@@ -576,16 +604,19 @@ def run_contention(
         first = col.errors[0]
         warnings.warn(f"every save of {label!r} failed; the first with {type(first).__name__}: {first}",
                       RuntimeWarning, stacklevel=2)
-    saves = _saves_frame(col.rows, label, writers, seed)
-    calls = _calls_frame(col.records, label, writers, seed)
     if verify:
         verify_store(base, ((a, e, v) for _, a, e, v in col.committed), baseline, actor_ids)
     result = RunResult(pattern=label, writers=writers, saves_per_writer=saves_per_writer, seed=seed, clock=clock,
-                       saves=saves, calls=calls, store=base, wall_seconds=wall,
-                       settings={"actors": actors, "network": network, "start_spread": start_spread})
+                       store=base, wall_seconds=wall,
+                       settings={"actors": actors, "network": network, "start_spread": start_spread},
+                       _rows=col.rows, _records=col.records)
     if cleanup is not None:
         weakref.finalize(result, cleanup)
     return result
+
+
+def _save_order(row: tuple[Any, ...]) -> tuple[int, int]:
+    return row[0], row[1]
 
 
 def _saves_frame(rows: list[tuple[Any, ...]], pattern: str, writers: int, seed: int) -> pd.DataFrame:

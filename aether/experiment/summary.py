@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["RunSummary", "format_table", "summarize"]
@@ -85,54 +87,87 @@ class RunSummary:
         printer.text(str(self))
 
 
-def _quantile(values: pd.Series, q: float) -> float:
-    return float(values.quantile(q)) if len(values) else math.nan
+def _percentile(values: np.ndarray, q: float) -> float:
+    # The same computation as pandas' Series.quantile (linear interpolation), without building a Series.
+    return float(np.percentile(values, q * 100)) if len(values) else math.nan
 
 
-def summarize(saves: pd.DataFrame, calls: pd.DataFrame, *, pattern: str, writers: int, seed: int) -> RunSummary:
-    """Compute the :class:`RunSummary` of one run from its two tables."""
-    committed = saves[saves["outcome"] == "committed"]
-    latency = committed["latency"]
-    writes = calls[calls["op"] == "save_event"]
-    ok_writes = int((writes["result"] == "ok").sum())
-    n_committed = len(committed)
+def _summarize_arrays(
+    *,
+    pattern: str,
+    writers: int,
+    seed: int,
+    outcomes: Sequence[str],
+    latency: np.ndarray,
+    commit_delay: np.ndarray,
+    retries: np.ndarray,
+    end: np.ndarray,
+    settled: np.ndarray,
+    deferred: int,
+    calls: int,
+    write_calls: int,
+    ok_writes: int,
+) -> RunSummary:
+    """The one place the summary arithmetic lives; see :func:`summarize`.
+
+    ``latency`` and ``commit_delay`` hold committed saves only; ``settled`` is
+    each save's start plus commit delay (NaN where nothing was stored).
+    """
+    counts = Counter(outcomes)
+    n_saves = len(outcomes)
+    n_committed = counts.get("committed", 0)
+    gave_up, rejected = counts.get("gave_up", 0), counts.get("rejected", 0)
+    conflicts, dead_letters = counts.get("conflict", 0), counts.get("dead_letter", 0)
     # A deferred save (a retry queue's) finishes when it is committed, not when the caller returned.
-    finished = pd.concat([saves["end"], saves["start"] + saves["commit_delay"]]).max()
-    makespan = float(finished) if len(saves) else 0.0
-    outcome_counts = saves["outcome"].value_counts()
-    gave_up = int(outcome_counts.get("gave_up", 0))
-    rejected = int(outcome_counts.get("rejected", 0))
-    conflicts = int(outcome_counts.get("conflict", 0))
-    dead_letters = int(outcome_counts.get("dead_letter", 0))
-    errors = int(len(saves) - n_committed - gave_up - rejected - conflicts - dead_letters)
-    commit_delay = committed["commit_delay"].dropna()
-    deferred = int(saves["deferred"].sum()) if "deferred" in saves.columns else 0
+    makespan = float(np.nanmax(np.concatenate([end, settled]))) if n_saves else 0.0
+    commit_delay = commit_delay[~np.isnan(commit_delay)]
     return RunSummary(
         pattern=pattern,
         writers=writers,
         seed=seed,
-        saves=len(saves),
+        saves=n_saves,
         committed=n_committed,
-        failed=len(saves) - n_committed,
+        failed=n_saves - n_committed,
         gave_up=gave_up,
         rejected=rejected,
         conflicts=conflicts,
-        errors=errors,
-        p50=_quantile(latency, 0.50),
-        p95=_quantile(latency, 0.95),
-        p99=_quantile(latency, 0.99),
-        mean_latency=float(latency.mean()) if n_committed else math.nan,
-        mean_retries=float(saves["retries"].mean()) if len(saves) else 0.0,
-        max_retries=int(saves["retries"].max()) if len(saves) else 0,
-        calls=len(calls),
-        write_calls=len(writes),
-        wasted_calls=len(writes) - ok_writes,
+        errors=n_saves - n_committed - gave_up - rejected - conflicts - dead_letters,
+        p50=_percentile(latency, 0.50),
+        p95=_percentile(latency, 0.95),
+        p99=_percentile(latency, 0.99),
+        mean_latency=float(np.mean(latency)) if n_committed else math.nan,
+        mean_retries=float(np.mean(retries)) if n_saves else 0.0,
+        max_retries=int(np.max(retries)) if n_saves else 0,
+        calls=calls,
+        write_calls=write_calls,
+        wasted_calls=write_calls - ok_writes,
         makespan=makespan,
         throughput=n_committed / makespan if makespan > 0 else math.nan,
         deferred=deferred,
         dead_letters=dead_letters,
-        commit_p50=_quantile(commit_delay, 0.50),
-        commit_p95=_quantile(commit_delay, 0.95),
+        commit_p50=_percentile(commit_delay, 0.50),
+        commit_p95=_percentile(commit_delay, 0.95),
+    )
+
+
+def summarize(saves: pd.DataFrame, calls: pd.DataFrame, *, pattern: str, writers: int, seed: int) -> RunSummary:
+    """Compute the :class:`RunSummary` of one run from its ``saves`` and ``calls`` tables."""
+    committed = saves[saves["outcome"] == "committed"]
+    writes = calls[calls["op"] == "save_event"]
+    return _summarize_arrays(
+        pattern=pattern,
+        writers=writers,
+        seed=seed,
+        outcomes=list(saves["outcome"]),
+        latency=committed["latency"].to_numpy(dtype=float),
+        commit_delay=committed["commit_delay"].to_numpy(dtype=float),
+        retries=saves["retries"].to_numpy(),
+        end=saves["end"].to_numpy(dtype=float),
+        settled=(saves["start"] + saves["commit_delay"]).to_numpy(dtype=float),
+        deferred=int(saves["deferred"].sum()) if "deferred" in saves.columns else 0,
+        calls=len(calls),
+        write_calls=len(writes),
+        ok_writes=int((writes["result"] == "ok").sum()),
     )
 
 

@@ -459,3 +459,12 @@ def test_dead_letters_are_counted_as_failures_of_their_own() -> None:
 def test_a_plain_run_prints_no_deferred_lines() -> None:
     text = str(run_contention(no_retry, writers=2, seed=0).summary())
     assert "time to commit" not in text and "dead letters" not in text
+
+
+def test_network_model_refuses_faults_of_the_wrong_kind() -> None:
+    with pytest.raises(TypeError, match="Outage items"):
+        NetworkModel(outages=(LatencySpike(0, 1, 0.1),))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="LatencySpike items"):
+        NetworkModel(spikes=(Outage(0, 1),))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="must be a Delay"):
+        NetworkModel(hop=0.01)  # type: ignore[arg-type]

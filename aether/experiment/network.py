@@ -192,12 +192,12 @@ class NetworkModel:
             raise TypeError(f"NetworkModel.think_time must be a Delay or None; got {self.think_time!r}")
         object.__setattr__(self, "outages", tuple(self.outages))
         object.__setattr__(self, "spikes", tuple(self.spikes))
-        for item in self.outages:
-            if not isinstance(item, Outage):
-                raise TypeError(f"NetworkModel.outages takes Outage items; got {item!r}")
-        for item in self.spikes:
-            if not isinstance(item, LatencySpike):
-                raise TypeError(f"NetworkModel.spikes takes LatencySpike items; got {item!r}")
+        for outage in self.outages:
+            if not isinstance(outage, Outage):
+                raise TypeError(f"NetworkModel.outages takes Outage items; got {outage!r}")
+        for spike in self.spikes:
+            if not isinstance(spike, LatencySpike):
+                raise TypeError(f"NetworkModel.spikes takes LatencySpike items; got {spike!r}")
 
     @classmethod
     def instant(cls) -> NetworkModel:

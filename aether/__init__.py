@@ -1,4 +1,15 @@
-"""Aether: an event store with optimistic concurrency, and a lab for retry patterns."""
+"""Aether: an event store with optimistic concurrency, and a lab for retry patterns.
+
+The core (events, errors, stores, clocks) is imported eagerly. The retry
+patterns (:mod:`aether.patterns`), the contention experiment
+(:mod:`aether.experiment`), the figures (:mod:`aether.plots`) and the notebook
+display helpers (:mod:`aether.display`) are re-exported here too, but loaded on
+first use, so ``import aether`` stays light (no pandas or matplotlib) in worker
+processes that only need a store.
+"""
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from aether.clock import (
     Clock,
@@ -27,7 +38,59 @@ from aether.errors import (
 from aether.events import Event, FrozenData
 from aether.store import EventStore, InMemoryEventStore, SQLiteEventStore
 
+if TYPE_CHECKING:
+    from aether.display import show_source as show_source
+    from aether.display import show_table as show_table
+    from aether.experiment import *
+    from aether.patterns import *
+    from aether.plots import apply_style as apply_style
+    from aether.plots import plot_latency as plot_latency
+    from aether.plots import plot_outcomes as plot_outcomes
+    from aether.plots import plot_retries as plot_retries
+    from aether.plots import plot_sweep as plot_sweep
+    from aether.plots import plot_timeline as plot_timeline
+    from aether.plots import save_figure as save_figure
+    from aether.plots import style as style
+
 __version__ = "0.1.0"
+
+_LAZY_MODULES: dict[str, tuple[str, ...]] = {
+    "aether.experiment": (
+        "AbsNormal", "Bindable", "CallRecord", "Constant", "Deferred", "Delay", "ExperimentInvariantError",
+        "Exponential", "LatencySpike", "NetworkModel", "NetworkStore", "Outage", "RecordingStore",
+        "RunContext", "RunResult", "RunSummary", "Uniform", "format_table", "pattern_name",
+        "run_contention", "summarize", "sweep", "verify_store",
+    ),
+    "aether.patterns": (
+        "AdaptivePolicy", "Backoff", "BreakerState", "CircuitBreaker", "CircuitBreakerPolicy",
+        "ConflictHistoryError", "ConflictRecord", "JITTERS", "QueuedWrites", "RetryBudget",
+        "RetryBudgetPolicy", "RetryQueue", "ThrashingError", "ThrashingPolicy", "ThrashingVerdict",
+        "Ticket", "Transition", "WorkerError", "adaptive_delay", "adaptive_retry", "budgeted_retry",
+        "circuit_breaker_retry", "conflict_detailed_retry", "decorrelated_jitter", "equal_jitter",
+        "full_jitter", "immediate_retry", "jitter_retry", "no_jitter", "no_retry", "simple_retry",
+        "store_unavailable", "store_unavailable_or_conflict",
+    ),
+    "aether.display": ("show_source", "show_table"),
+    "aether.plots": ("apply_style", "plot_latency", "plot_outcomes", "plot_retries", "plot_sweep",
+                     "plot_timeline", "save_figure", "style"),
+}
+
+
+_LAZY: dict[str, str] = {name: module for module, names in _LAZY_MODULES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    """Load a re-exported name from its submodule on first use (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'aether' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 __all__ = [
     "AetherError",
@@ -55,4 +118,5 @@ __all__ = [
     "VersionOutOfRangeError",
     "as_version_conflict",
     "is_version_conflict",
+    *_LAZY,
 ]

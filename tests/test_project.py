@@ -69,3 +69,29 @@ def test_readme_quick_start_matches_the_project() -> None:
     assert 'pip install -e ".[dev]"' in readme
     assert "pytest" in readme
     assert "python -m aether.notebooks run" in readme
+
+
+def test_the_package_re_exports_every_pattern_and_experiment_name() -> None:
+    import aether.experiment
+    import aether.patterns
+
+    for module in (aether.experiment, aether.patterns):
+        for name in module.__all__:
+            assert name in aether.__all__, name
+            assert getattr(aether, name) is getattr(module, name)
+
+
+def test_importing_the_package_does_not_load_pandas_or_matplotlib() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, aether; print('pandas' in sys.modules, 'matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
+
+
+def test_unknown_attributes_still_raise_attribute_error() -> None:
+    import pytest
+
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        aether.nope  # noqa: B018

@@ -81,7 +81,17 @@ class FrozenData(Mapping[str, Any]):
 
     def to_json(self) -> str:
         """Serialise to compact JSON with the original key order."""
-        return json.dumps(self.thaw(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return _ENCODER.encode(self._items)
+
+
+def _encode_nested(value: object) -> dict[str, Any]:
+    if isinstance(value, FrozenData):
+        return value._items
+    raise TypeError(f"not JSON-serialisable: {value!r}")
+
+
+# One encoder for every event: building a JSONEncoder per call costs more than the encoding itself.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_encode_nested)
 
 
 def _thaw(value: Any) -> Any:

@@ -55,7 +55,7 @@ def test_ci_entry_point_installs_from_the_repo_and_runs_pytest() -> None:
     script = ROOT / ".ci" / "run"
     assert os.access(script, os.X_OK)
     text = script.read_text()
-    assert 'pip install --quiet -e ".[dev]"' in text
+    assert 'pip install --quiet -e ".[dev,bench]"' in text
     assert re.search(r"^pytest\s*$", text, re.M)
 
 

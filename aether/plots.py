@@ -75,10 +75,27 @@ PALETTE: tuple[str, ...] = (
 #: Colours pinned to the lab's baseline pattern names, so they look the same in every notebook;
 #: :func:`color_for` derives a stable colour for any other name. Add an entry to pin another.
 PATTERN_COLORS: dict[str, str] = {
+    # baselines
     "no_retry": "#000000",
     "immediate_retry": "#000000",
+    "no backoff": "#000000",
+    # one colour per pattern, the same in every chapter (vermillion is kept for conflicts)
     "simple_retry": "#0072B2",
     "conflict_detailed_retry": "#CC79A7",
+    "jitter_retry": "#009E73",
+    "full jitter": "#009E73",
+    "no jitter": "#E69F00",
+    "equal jitter": "#56B4E9",
+    "decorrelated jitter": "#CC79A7",
+    "adaptive_retry": "#E69F00",
+    "queued_writes": "#CC79A7",
+    "circuit_breaker": "#56B4E9",
+    "circuit breaker": "#56B4E9",
+    "retry budget": "#CC79A7",
+    "budgeted_retry": "#CC79A7",
+    # outcomes, when a figure is split by outcome
+    "committed": "#009E73",
+    "gave_up": "#000000",
 }
 
 #: Colour of each kind of store call in :func:`plot_timeline`.
@@ -86,7 +103,7 @@ RESULT_COLORS: dict[str, str] = {
     "write ok": "#009E73",
     "conflict": "#D55E00",
     "read": "#9A9A9A",
-    "unavailable": "#E69F00",
+    "unavailable": "#56B4E9",
     "error": "#000000",
 }
 

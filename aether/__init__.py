@@ -34,6 +34,7 @@ from aether.errors import (
     VersionOutOfRangeError,
     as_version_conflict,
     is_version_conflict,
+    iter_exception_chain,
 )
 from aether.events import Event, FrozenData
 from aether.store import EventStore, InMemoryEventStore, SQLiteEventStore
@@ -118,5 +119,6 @@ __all__ = [
     "VersionOutOfRangeError",
     "as_version_conflict",
     "is_version_conflict",
+    "iter_exception_chain",
     *_LAZY,
 ]

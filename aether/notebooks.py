@@ -57,7 +57,6 @@ def execute_notebook(path: Path, timeout: int = 300) -> float:
     import nbformat
     from nbclient import NotebookClient
 
-    os.environ.update(NOTEBOOK_ENV)
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
         nb,
@@ -66,8 +65,17 @@ def execute_notebook(path: Path, timeout: int = 300) -> float:
         resources={"metadata": {"path": str(path.parent)}},
         record_timing=False,
     )
+    saved = {name: os.environ.get(name) for name in NOTEBOOK_ENV}
+    os.environ.update(NOTEBOOK_ENV)  # the kernel inherits this process's environment
     start = time.perf_counter()
-    client.execute()
+    try:
+        client.execute()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     elapsed = time.perf_counter() - start
     nb.metadata.pop("widgets", None)
     nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}

@@ -7,6 +7,7 @@ committed executed, follows the common skeleton, and links correctly.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -112,7 +113,8 @@ def test_find_notebooks_matches_stems_prefixes_and_refuses_unknown_names(tmp_pat
         find_notebooks(tmp_path, ["99_missing"])
 
 
-def test_execute_notebook_writes_fresh_outputs_in_place(tmp_path: Path) -> None:
+def test_execute_notebook_writes_fresh_outputs_in_place(tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.delenv("AETHER_PROGRESS", raising=False)
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("import os\nprint(os.environ['AETHER_PROGRESS'], 6 * 7)")]
     path = tmp_path / "00_tiny.ipynb"
@@ -121,6 +123,7 @@ def test_execute_notebook_writes_fresh_outputs_in_place(tmp_path: Path) -> None:
     cell = _load(path).cells[0]
     assert cell.execution_count == 1
     assert cell.outputs[0].text == "0 42\n"
+    assert "AETHER_PROGRESS" not in os.environ  # set for the kernel only
 
 
 def test_the_command_reports_a_failing_notebook_and_leaves_it_unchanged(tmp_path: Path, capsys: Any) -> None:

@@ -171,3 +171,13 @@ def test_an_adaptive_contention_run_is_identical_when_repeated_with_the_same_see
     pattern = functools.partial(adaptive_retry, jitter=True)
     first, second = run_contention(pattern, writers=20, seed=2), run_contention(pattern, writers=20, seed=2)
     pd.testing.assert_frame_equal(first.saves, second.saves)
+
+
+def test_jitter_takes_a_bool_not_a_jitter_name() -> None:
+    import pytest
+
+    from aether import InMemoryEventStore
+    from aether.patterns.adaptive import adaptive_retry
+
+    with pytest.raises(TypeError, match="jitter must be True or False"):
+        adaptive_retry(InMemoryEventStore(), "a", "t", jitter="none")  # type: ignore[arg-type]

@@ -19,9 +19,12 @@ import functools
 import inspect
 import math
 import multiprocessing
+import operator
 import os
+import queue
 import random
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -41,6 +44,7 @@ from aether.experiment.network import NetworkModel, NetworkStore
 from aether.experiment.recorder import CallRecord, RecordingStore
 from aether.experiment.summary import RunSummary, _summarize_arrays
 from aether.store.memory import InMemoryEventStore
+from aether.store.sqlite import SQLiteEventStore
 
 __all__ = [
     "Bindable",
@@ -136,9 +140,16 @@ def pattern_name(pattern: object) -> str:
         return name
     if isinstance(pattern, functools.partial):
         inner = pattern_name(pattern.func)
-        args = ", ".join(f"{k}={v!r}" for k, v in pattern.keywords.items())
+        args = ", ".join(f"{k}={_label_value(v)}" for k, v in pattern.keywords.items())
         return f"{inner}({args})" if args else inner
     return getattr(pattern, "__name__", type(pattern).__name__)
+
+
+def _label_value(value: object) -> str:
+    # A function's repr carries its memory address, which differs on every run and machine.
+    if callable(value) and not isinstance(value, type):
+        return getattr(value, "__name__", type(value).__name__)
+    return repr(value)
 
 
 def _accepts_rng(fn: Callable[..., Any]) -> bool:
@@ -231,9 +242,9 @@ def _actor_for(writer: int, save: int, actors: int) -> str:
 
 
 def _run_writer(plan: _WriterPlan, view: RecordingStore, fn: Callable[..., Any], pass_rng: bool,
-                rng: random.Random, clock: Any, rows: list[tuple[Any, ...]], tickets: list[tuple[int, Any]],
-                committed_ids: list[tuple[int, str, str, int]], errors: list[BaseException]) -> None:
-    """Perform one writer's logical saves, appending a row per save."""
+                rng: random.Random, clock: Any, out: _Collected) -> None:
+    """Perform one writer's logical saves, appending a row per save to the writer's own *out*."""
+    rows, tickets, committed_ids, errors = out.rows, out.tickets, out.committed, out.errors
     if plan.start_delay:
         clock.sleep(plan.start_delay)
     origin = view.origin
@@ -256,8 +267,7 @@ def _run_writer(plan: _WriterPlan, view: RecordingStore, fn: Callable[..., Any],
             outcome = "conflict"
         except Exception as exc:  # any other error is data about the pattern, not a harness failure
             outcome, error = "failed", type(exc).__name__
-            if not errors:
-                errors.append(exc)
+            errors.append((type(exc).__name__, str(exc), isinstance(exc, AetherError)))
         else:
             if isinstance(result, Event) or result is None:
                 event = result if isinstance(result, Event) else view.last_event
@@ -266,9 +276,13 @@ def _run_writer(plan: _WriterPlan, view: RecordingStore, fn: Callable[..., Any],
                 else:
                     version = event.version
                     committed_ids.append((len(rows), event.actor_id, event.id, event.version))
-            else:
+            elif isinstance(result, Deferred):
                 outcome = "queued"
                 tickets.append((len(rows), result))
+            else:
+                outcome, error = "failed", f"pattern returned {type(result).__name__}, not an Event or a ticket"
+                errors.append(("TypeError", f"the pattern returned {result!r}; a pattern returns the stored "
+                               "Event (or a Deferred ticket)", False))
         t1 = clock.now()
         attempts = view.attempts
         rows.append((plan.writer, save, actor, t0 - origin, t1 - origin, t1 - t0, attempts, max(attempts - 1, 0),
@@ -305,8 +319,16 @@ class _Collected:
     records: list[CallRecord] = field(default_factory=list)
     tickets: list[tuple[int, Any]] = field(default_factory=list)
     committed: list[tuple[int, str, str, int]] = field(default_factory=list)
-    errors: list[BaseException] = field(default_factory=list)
+    errors: list[tuple[str, str, bool]] = field(default_factory=list)  # (type, message, is an AetherError)
     origin: float = 0.0
+
+    def absorb(self, part: _Collected) -> None:
+        """Append one writer's rows (and what points into them) after the rows collected so far."""
+        base = len(self.rows)
+        self.rows.extend(part.rows)
+        self.tickets.extend((base + i, ticket) for i, ticket in part.tickets)
+        self.committed.extend((base + i, a, e, v) for i, a, e, v in part.committed)
+        self.errors.extend(part.errors)
 
 
 def _settle_tickets(col: _Collected) -> None:
@@ -362,11 +384,11 @@ def _run_simulated(pattern: Any, plans: list[_WriterPlan], store: Any, network: 
     ctx = RunContext(clock=clock, rng=random.Random(f"{seed}/shared"), seed=seed, _make_view=make_view)
     fn = _bind(pattern, ctx)
     pass_rng = _accepts_rng(fn)
-    tasks = []
-    for plan in plans:
+    tasks, parts = [], [_Collected() for _ in plans]
+    for plan, part in zip(plans, parts, strict=True):
         rng, _ = _writer_rngs(seed, plan.writer)
-        tasks.append(clock.spawn(_run_writer, plan, make_view(plan.writer), fn, pass_rng, rng, clock, col.rows,
-                                 col.tickets, col.committed, col.errors, name=f"writer-{plan.writer}"))
+        tasks.append(clock.spawn(_run_writer, plan, make_view(plan.writer), fn, pass_rng, rng, clock, part,
+                                 name=f"writer-{plan.writer}"))
     close = getattr(fn, "close", None)
     if callable(close):
         def closer() -> None:
@@ -375,6 +397,8 @@ def _run_simulated(pattern: Any, plans: list[_WriterPlan], store: Any, network: 
             close()
         clock.spawn(closer, name="close-pattern")
     clock.run()
+    for part in parts:
+        col.absorb(part)
     _settle_tickets(col)
     return col
 
@@ -390,17 +414,17 @@ def _run_threads(pattern: Any, plans: list[_WriterPlan], store: Any, network: Ne
     go = threading.Event()
     failures: list[BaseException] = []
 
-    def body(plan: _WriterPlan, view: RecordingStore, rng: random.Random) -> None:
+    def body(plan: _WriterPlan, view: RecordingStore, rng: random.Random, part: _Collected) -> None:
         go.wait()
         try:
-            _run_writer(plan, view, fn, pass_rng, rng, clock, col.rows, col.tickets, col.committed, col.errors)
+            _run_writer(plan, view, fn, pass_rng, rng, clock, part)
         except BaseException as exc:  # pragma: no cover - surfaced below
             failures.append(exc)
 
-    threads = []
-    for plan in plans:
+    threads, parts = [], [_Collected() for _ in plans]
+    for plan, part in zip(plans, parts, strict=True):
         rng, _ = _writer_rngs(seed, plan.writer)
-        threads.append(threading.Thread(target=body, args=(plan, make_view(plan.writer), rng), daemon=True,
+        threads.append(threading.Thread(target=body, args=(plan, make_view(plan.writer), rng, part), daemon=True,
                                         name=f"writer-{plan.writer}"))
     for thread in threads:
         thread.start()
@@ -414,6 +438,8 @@ def _run_threads(pattern: Any, plans: list[_WriterPlan], store: Any, network: Ne
         close()
     if failures:
         raise failures[0]
+    for part in parts:
+        col.absorb(part)
     _settle_tickets(col)
     return col
 
@@ -433,43 +459,66 @@ def _process_writer(plan: _WriterPlan, pattern: Any, store: Any, network: Networ
         go.wait()
         col.origin = origin.value
         make_view.set_origin(col.origin)
-        _run_writer(plan, view, fn, _accepts_rng(fn), rng, clock, col.rows, col.tickets, col.committed,
-                    col.errors)
+        _run_writer(plan, view, fn, _accepts_rng(fn), rng, clock, col)
         close = getattr(fn, "close", None)
         if callable(close):
             close()
         _settle_tickets(col)
-        out.put((plan.writer, col.rows, col.records, col.committed, None))
+        out.put((plan.writer, col, None))
     except BaseException as exc:  # sent to the parent, which re-raises
-        out.put((plan.writer, [], [], [], exc))
+        out.put((plan.writer, None, exc))
+
+
+def _check_alive(procs: list[Any]) -> None:
+    dead = [p for p in procs if p.exitcode not in (None, 0)]
+    if dead:
+        names = ", ".join(f"{p.name} (exit code {p.exitcode})" for p in dead)
+        raise RuntimeError(f"writer process(es) died without reporting: {names}")
 
 
 def _run_processes(pattern: Any, plans: list[_WriterPlan], store: Any, network: NetworkModel | None,
-                   seed: int) -> _Collected:
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    ctx: Any = multiprocessing.get_context(method)
+                   seed: int, timeout: float = 600.0) -> _Collected:
+    # fork is fast and lets notebook-defined patterns cross over; elsewhere (macOS, Windows) fork is unsafe.
+    ctx: Any = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
     ready, go, origin, out = ctx.Semaphore(0), ctx.Event(), ctx.Value("d", 0.0), ctx.Queue()
     procs = [ctx.Process(target=_process_writer, args=(plan, pattern, store, network, seed, ready, go, origin, out),
                          name=f"writer-{plan.writer}", daemon=True) for plan in plans]
-    for proc in procs:
-        proc.start()
-    for _ in procs:
-        if not ready.acquire(timeout=120):
-            raise RuntimeError("writer processes did not start within 120 s")
-    col = _Collected()
-    col.origin = origin.value = RealClock().now()
-    go.set()
-    results = [out.get(timeout=600) for _ in procs]
-    for proc in procs:
-        proc.join()
-    for _, _, _, _, exc in results:
+    deadline = time.monotonic() + timeout
+    try:
+        for proc in procs:
+            proc.start()
+        started = 0
+        while started < len(procs):
+            if ready.acquire(timeout=0.5):
+                started += 1
+                continue
+            _check_alive(procs)
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"writer processes did not start within {timeout:g} s")
+        col = _Collected()
+        col.origin = origin.value = RealClock().now()
+        go.set()
+        results: list[tuple[int, _Collected | None, BaseException | None]] = []
+        while len(results) < len(procs):
+            try:
+                results.append(out.get(timeout=0.5))
+            except queue.Empty:
+                _check_alive(procs)
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"writer processes did not finish within {timeout:g} s") from None
+        for proc in procs:
+            proc.join()
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.terminate()
+    for _, _, exc in results:
         if exc is not None:
             raise exc
-    for _, rows, records, committed, _ in sorted(results, key=lambda r: r[0]):
-        base = len(col.rows)
-        col.rows.extend(rows)
-        col.records.extend(records)
-        col.committed.extend((base + i, a, e, v) for i, a, e, v in committed)
+    for _, part, _ in sorted(results, key=lambda r: r[0]):
+        assert part is not None
+        col.records.extend(part.records)
+        col.absorb(part)
     return col
 
 
@@ -516,8 +565,6 @@ def _make_store(store: Any, clock: ClockKind) -> tuple[Any, Callable[[], None] |
     if store is None or store == "memory":
         return InMemoryEventStore(), None
     if store == "sqlite":
-        from aether.store.sqlite import SQLiteEventStore
-
         folder = tempfile.mkdtemp(prefix="aether-run-")
         return SQLiteEventStore(os.path.join(folder, "events.sqlite3")), lambda: shutil.rmtree(folder, ignore_errors=True)
     if isinstance(store, str):
@@ -531,9 +578,14 @@ def _make_store(store: Any, clock: ClockKind) -> tuple[Any, Callable[[], None] |
 
 
 def _check_count(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    """*value* as an int (numpy integers accepted) if it is a whole number >= *minimum*."""
+    try:
+        number = operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        number = None
+    if isinstance(value, bool) or number is None or number < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")
-    return value
+    return number
 
 
 def run_contention(
@@ -574,10 +626,10 @@ def run_contention(
 
     After the run the store is checked with :func:`verify_store`.
     """
-    _check_count("writers", writers, 1)
-    _check_count("saves_per_writer", saves_per_writer, 1)
-    _check_count("actors", actors, 1)
-    _check_count("seed", seed, 0)
+    writers = _check_count("writers", writers, 1)
+    saves_per_writer = _check_count("saves_per_writer", saves_per_writer, 1)
+    actors = _check_count("actors", actors, 1)
+    seed = _check_count("seed", seed, 0)
     if clock not in ("simulated", "real"):
         raise ValueError(f"clock must be 'simulated' or 'real'; got {clock!r}")
     if network is not None and not isinstance(network, NetworkModel):
@@ -585,27 +637,30 @@ def run_contention(
     if not (isinstance(start_spread, (int, float)) and math.isfinite(start_spread) and start_spread >= 0):
         raise ValueError(f"start_spread must be a finite number of seconds >= 0; got {start_spread!r}")
     base, cleanup = _make_store(store, clock)
-    actor_ids = sorted({_actor_for(w, s, actors) for w in range(writers) for s in range(min(saves_per_writer, actors))})
-    baseline = {a: base.get_latest_version(a) for a in actor_ids}
-    delays = _start_delays(writers, float(start_spread), seed)
-    plans = [_WriterPlan(w, saves_per_writer, actors, delays[w], event_type) for w in range(writers)]
+    try:
+        actor_ids = sorted({_actor_for(w, s, actors) for w in range(writers)
+                            for s in range(min(saves_per_writer, actors))})
+        baseline = {a: base.get_latest_version(a) for a in actor_ids}
+        delays = _start_delays(writers, float(start_spread), seed)
+        plans = [_WriterPlan(w, saves_per_writer, actors, delays[w], event_type) for w in range(writers)]
 
-    wall = time.perf_counter()
-    if clock == "simulated":
-        col = _run_simulated(pattern, plans, base, network, seed)
-    elif hasattr(base, "__reduce__") and type(base).__name__ == "SQLiteEventStore":
-        col = _run_processes(pattern, plans, base, network, seed)
-    else:
-        col = _run_threads(pattern, plans, base, network, seed)
-    wall = time.perf_counter() - wall
+        wall = time.perf_counter()
+        if clock == "simulated":
+            col = _run_simulated(pattern, plans, base, network, seed)
+        elif isinstance(base, SQLiteEventStore):
+            col = _run_processes(pattern, plans, base, network, seed)
+        else:
+            col = _run_threads(pattern, plans, base, network, seed)
+        wall = time.perf_counter() - wall
 
-    label = name or pattern_name(pattern)
-    if col.errors and all(row[8] == "failed" for row in col.rows):
-        first = col.errors[0]
-        warnings.warn(f"every save of {label!r} failed; the first with {type(first).__name__}: {first}",
-                      RuntimeWarning, stacklevel=2)
-    if verify:
-        verify_store(base, ((a, e, v) for _, a, e, v in col.committed), baseline, actor_ids)
+        label = name or pattern_name(pattern)
+        _warn_about_errors(label, col)
+        if verify:
+            verify_store(base, ((a, e, v) for _, a, e, v in col.committed), baseline, actor_ids)
+    except BaseException:
+        if cleanup is not None:  # a temporary database of a failed run is of no use to anyone
+            cleanup()
+        raise
     result = RunResult(pattern=label, writers=writers, saves_per_writer=saves_per_writer, seed=seed, clock=clock,
                        store=base, wall_seconds=wall,
                        settings={"actors": actors, "network": network, "start_spread": start_spread},
@@ -613,6 +668,21 @@ def run_contention(
     if cleanup is not None:
         weakref.finalize(result, cleanup)
     return result
+
+
+def _warn_about_errors(label: str, col: _Collected) -> None:
+    """Warn about pattern errors a reader would otherwise only see as a count in the summary."""
+    if not col.errors:
+        return
+    bugs = [e for e in col.errors if not e[2]]
+    if bugs:
+        name, message, _ = bugs[0]
+        warnings.warn(f"{len(bugs)} save(s) of {label!r} failed with an unexpected error; the first: {name}: "
+                      f"{message}", RuntimeWarning, stacklevel=3)
+    elif all(row[8] == "failed" for row in col.rows):
+        name, message, _ = col.errors[0]
+        warnings.warn(f"every save of {label!r} failed; the first with {name}: {message}", RuntimeWarning,
+                      stacklevel=3)
 
 
 def _save_order(row: tuple[Any, ...]) -> tuple[int, int]:

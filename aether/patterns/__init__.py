@@ -6,8 +6,13 @@ Every pattern is plain synchronous code with the same call shape::
 
 It reads the latest version, builds the next event, saves, and on a
 :class:`~aether.errors.VersionConflictError` decides what to do from the
-error's fields. Other errors propagate unchanged; giving up raises
-:class:`~aether.errors.RetriesExhaustedError` from the last conflict.
+error's fields; giving up raises :class:`~aether.errors.RetriesExhaustedError`
+from the last error. The conflict retries (simple, detailed, jitter, adaptive)
+let any other error propagate unchanged. The resilience patterns differ where
+their job requires it: the circuit breaker and the retry budget also retry a
+:class:`~aether.errors.StoreUnavailableError` (and the breaker fails fast with
+:class:`~aether.errors.CircuitBreakerOpenError` while open), and the retry
+queue returns a :class:`Ticket` at once instead of the stored event.
 """
 
 from aether.patterns.adaptive import AdaptivePolicy, adaptive_delay, adaptive_retry

@@ -96,6 +96,8 @@ def adaptive_retry(store: EventStore, actor_id: str, event_type: str, data: Mapp
     if not isinstance(policy, AdaptivePolicy):
         raise TypeError(f"policy must be an AdaptivePolicy; got {policy!r}")
     check_count("max_attempts", max_attempts)
+    if not isinstance(jitter, bool):
+        raise TypeError(f"jitter must be True or False; got {jitter!r}")
     if jitter and rng is None:
         rng = random.Random()
     last: VersionConflictError | None = None

@@ -8,7 +8,7 @@ Usage (from the repository root)::
 
 Each notebook runs top to bottom in a fresh ``python3`` kernel with its own
 folder as working directory, the same environment ``pytest`` gives nbval
-(no progress bars, a fixed hash seed), and is written back with its outputs.
+(no progress bars), and is written back with its outputs.
 A notebook that raises is reported and left unchanged on disk.
 """
 
@@ -26,7 +26,7 @@ from pathlib import Path
 __all__ = ["NOTEBOOK_ENV", "execute_notebook", "find_notebooks", "main"]
 
 #: Environment every notebook is executed with (mirrors the repository's conftest.py).
-NOTEBOOK_ENV = {"AETHER_PROGRESS": "0", "PYTHONHASHSEED": "0"}
+NOTEBOOK_ENV = {"AETHER_PROGRESS": "0"}
 
 
 def find_notebooks(folder: Path, names: Sequence[str] = ()) -> list[Path]:

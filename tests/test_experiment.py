@@ -519,3 +519,25 @@ def _dies(store: Any, actor_id: str, event_type: str, data: Any = None, *, clock
 def test_a_writer_process_that_dies_is_reported_not_waited_for() -> None:
     with pytest.raises(RuntimeError, match=r"writer-0 \(exit code 3\)"):
         run_contention(_dies, writers=1, seed=0, clock="real", store="sqlite", network=None)
+
+
+def test_a_seeded_run_is_identical_in_fresh_interpreters_with_different_hash_seeds() -> None:
+    # What every attendee's laptop does: a new process, its own string-hash salt.
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import hashlib, functools\n"
+        "from aether import run_contention, jitter_retry\n"
+        "r = run_contention(functools.partial(jitter_retry, jitter='decorrelated'), writers=15, actors=3,\n"
+        "                   saves_per_writer=2, seed=4)\n"
+        "text = r.saves.to_csv(index=False) + r.calls.to_csv(index=False) + str(r.summary())\n"
+        "print(hashlib.sha256(text.encode()).hexdigest())\n"
+    )
+    digests = set()
+    for hash_seed in ("1", "2", "random"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+        digests.add(out.stdout.strip())
+    assert len(digests) == 1

@@ -71,7 +71,7 @@ class RunSummary:
             ("failed", f"{self.failed} (gave up {self.gave_up}, rejected {self.rejected}, conflicts {self.conflicts}, "
                        + (f"dead letters {self.dead_letters}, " if self.dead_letters else "")
                        + f"errors {self.errors})"),
-            ("latency p50/p95/p99", f"{self.p50 * ms:.1f} / {self.p95 * ms:.1f} / {self.p99 * ms:.1f} ms"),
+            ("committed latency p50/p95/p99", f"{self.p50 * ms:.1f} / {self.p95 * ms:.1f} / {self.p99 * ms:.1f} ms"),
             *([("deferred saves", f"{self.deferred}"),
                ("time to commit p50/p95", f"{self.commit_p50 * ms:.1f} / {self.commit_p95 * ms:.1f} ms")]
               if self.deferred else []),

@@ -40,6 +40,7 @@ __all__ = [
     "SimulationDeadlockError",
     "Task",
     "TaskClock",
+    "check_seconds",
 ]
 
 _INF = math.inf
@@ -115,22 +116,25 @@ class TaskClock(Clock, Protocol):
         ...
 
 
-def _as_seconds(seconds: object, what: str = "sleep") -> float:
+def check_seconds(name: str, seconds: object) -> float:
     """Return *seconds* as a float after checking it is a finite number ``>= 0``.
 
-    Raises :class:`TypeError` for anything that is not a real number (``bool``
-    included: ``sleep(True)`` is a bug, not one second) and :class:`ValueError`
-    for negative, NaN or infinite values, naming *what* and the bad value.
+    The one check behind every duration in the package: sleeps, timeouts,
+    backoff delays, network delays and fault windows. Raises
+    :class:`TypeError` for anything that is not a real number (``bool``
+    included: ``sleep(True)`` is a bug, not one second) and
+    :class:`ValueError` for negative, NaN or infinite values, naming *name*
+    and the bad value.
     """
     if isinstance(seconds, bool):
-        raise TypeError(f"{what} takes a number of seconds; got {seconds!r} (bool)")
+        raise TypeError(f"{name} must be a number of seconds; got {seconds!r} (bool)")
     try:
         ok = 0.0 <= seconds < _INF  # type: ignore[operator]  # False for NaN
         value = float(seconds)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise TypeError(f"{what} takes a number of seconds; got {seconds!r} ({type(seconds).__name__})") from None
+        raise TypeError(f"{name} must be a number of seconds; got {seconds!r} ({type(seconds).__name__})") from None
     if not ok:
-        raise ValueError(f"{what} takes a finite number of seconds >= 0; got {seconds!r}")
+        raise ValueError(f"{name} must be a finite number of seconds >= 0; got {seconds!r}")
     return value
 
 
@@ -170,7 +174,7 @@ class _RealTask:
     def join(self, timeout: float | None = None) -> bool:
         """Block until the thread finishes or *timeout* seconds pass; return :meth:`done`."""
         if timeout is not None:
-            timeout = _as_seconds(timeout, "join timeout")
+            timeout = check_seconds("join timeout", timeout)
         self._thread.join(timeout)
         return self.done()
 
@@ -192,7 +196,7 @@ class RealClock:
 
     def sleep(self, seconds: float) -> None:
         """Block the calling thread for *seconds* (a finite number ``>= 0``)."""
-        time.sleep(_as_seconds(seconds))
+        time.sleep(check_seconds("sleep duration", seconds))
 
     def spawn(self, fn: Callable[..., Any], /, *args: Any, name: str | None = None) -> _RealTask:
         """Run ``fn(*args)`` in a new daemon thread, started at once."""
@@ -290,7 +294,7 @@ class SimTask:
         if getcurrent() is self._glet:
             raise RuntimeError(f"task {self.name!r} cannot join itself")
         if timeout is not None:
-            timeout = _as_seconds(timeout, "join timeout")
+            timeout = check_seconds("join timeout", timeout)
         return self._finished.wait(timeout)
 
     def __repr__(self) -> str:
@@ -341,7 +345,7 @@ class SimSignal:
         if self._flag:
             return True
         if timeout is not None:
-            timeout = _as_seconds(timeout, "wait timeout")
+            timeout = check_seconds("wait timeout", timeout)
         current = getcurrent()
         if self._clock._is_task(current):
             return self._park(current, timeout)
@@ -410,7 +414,7 @@ class SimulatedClock:
     """
 
     def __init__(self, start: float = 0.0, *, record_sleeps: bool = False) -> None:
-        self._now = _as_seconds(start, "start time")
+        self._now = check_seconds("start time", start)
         self._heap: list[tuple[float, int, greenlet, Any]] = []
         self._seq = itertools.count()
         self._hub: greenlet | None = None  # the greenlet running the scheduler, while a run is on
@@ -433,7 +437,7 @@ class SimulatedClock:
         due on the way (and re-raising an exception that escapes one).
         """
         if seconds.__class__ is not float or not 0.0 <= seconds < _INF:
-            seconds = _as_seconds(seconds)
+            seconds = check_seconds("sleep duration", seconds)
         if self.sleeps is not None:
             self.sleeps.append(seconds)
         current = getcurrent()
@@ -482,7 +486,7 @@ class SimulatedClock:
         :class:`RuntimeError`) from inside a task of this clock.
         """
         if until is not None:
-            until = _as_seconds(until, "run until")
+            until = check_seconds("run until", until)
         self._run(until=until)
 
     @property

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from aether.clock import Clock
+from aether.clock import Clock, check_seconds
 from aether.errors import StoreUnavailableError
 from aether.events import Event
 
@@ -46,11 +46,6 @@ class Delay(Protocol):
         ...
 
 
-def _check_non_negative(name: str, value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number of seconds >= 0; got {value!r}")
-
-
 @dataclass(frozen=True)
 class Constant:
     """Always the same delay."""
@@ -58,7 +53,7 @@ class Constant:
     seconds: float
 
     def __post_init__(self) -> None:
-        _check_non_negative("Constant.seconds", self.seconds)
+        check_seconds("Constant.seconds", self.seconds)
 
     def sample(self, rng: random.Random) -> float:
         return self.seconds
@@ -76,8 +71,8 @@ class AbsNormal:
     sigma: float = 0.002
 
     def __post_init__(self) -> None:
-        _check_non_negative("AbsNormal.mu", self.mu)
-        _check_non_negative("AbsNormal.sigma", self.sigma)
+        check_seconds("AbsNormal.mu", self.mu)
+        check_seconds("AbsNormal.sigma", self.sigma)
 
     def sample(self, rng: random.Random) -> float:
         return abs(rng.gauss(self.mu, self.sigma))
@@ -99,8 +94,8 @@ class Uniform:
     high: float
 
     def __post_init__(self) -> None:
-        _check_non_negative("Uniform.low", self.low)
-        _check_non_negative("Uniform.high", self.high)
+        check_seconds("Uniform.low", self.low)
+        check_seconds("Uniform.high", self.high)
         if self.high < self.low:
             raise ValueError(f"Uniform.high must be >= low; got low={self.low!r}, high={self.high!r}")
 
@@ -119,7 +114,7 @@ class Exponential:
     mean_seconds: float
 
     def __post_init__(self) -> None:
-        _check_non_negative("Exponential.mean_seconds", self.mean_seconds)
+        check_seconds("Exponential.mean_seconds", self.mean_seconds)
 
     def sample(self, rng: random.Random) -> float:
         return rng.expovariate(1.0 / self.mean_seconds) if self.mean_seconds > 0 else 0.0
@@ -141,8 +136,8 @@ class Outage:
     end: float
 
     def __post_init__(self) -> None:
-        _check_non_negative("Outage.start", self.start)
-        _check_non_negative("Outage.end", self.end)
+        check_seconds("Outage.start", self.start)
+        check_seconds("Outage.end", self.end)
         if self.end <= self.start:
             raise ValueError(f"Outage.end must be after start; got start={self.start!r}, end={self.end!r}")
 
@@ -159,8 +154,8 @@ class LatencySpike:
     extra: float
 
     def __post_init__(self) -> None:
-        _check_non_negative("LatencySpike.start", self.start)
-        _check_non_negative("LatencySpike.extra", self.extra)
+        check_seconds("LatencySpike.start", self.start)
+        check_seconds("LatencySpike.extra", self.extra)
         if self.end <= self.start:
             raise ValueError(f"LatencySpike.end must be after start; got start={self.start!r}, end={self.end!r}")
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
-from aether.clock import RealClock
+from aether.clock import RealClock, check_seconds
 from aether.events import Event
 from aether.store.base import EventStore
 
@@ -24,13 +23,8 @@ __all__ = [
 REAL_CLOCK = RealClock()
 
 
-def check_delay(name: str, value: object) -> float:
-    """Return *value* as float if it is a finite number of seconds ``>= 0``; raise ``ValueError``/``TypeError``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number of seconds; got {value!r} ({type(value).__name__})")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number of seconds >= 0; got {value!r}")
-    return float(value)
+#: Check a delay parameter (a finite number of seconds ``>= 0``), naming it in the error.
+check_delay = check_seconds
 
 
 def check_count(name: str, value: object, minimum: int = 1) -> int:

@@ -301,9 +301,13 @@ def _bind(pattern: Any, ctx: RunContext) -> Callable[..., Any]:
     return pattern
 
 
-def _writer_rngs(seed: int, writer: int) -> tuple[random.Random, random.Random]:
-    # Separate streams: changing the pattern does not change the network's delays (common random numbers).
-    return random.Random(f"{seed}/pattern/{writer}"), random.Random(f"{seed}/network/{writer}")
+def _pattern_rng(seed: int, writer: int) -> random.Random:
+    return random.Random(f"{seed}/pattern/{writer}")
+
+
+def _network_rng(seed: int, writer: int) -> random.Random:
+    # A stream of its own: changing the pattern does not change the network's delays (common random numbers).
+    return random.Random(f"{seed}/network/{writer}")
 
 
 def _start_delays(writers: int, spread: float, seed: int) -> list[float]:
@@ -362,8 +366,10 @@ class _Views:
         self.made: list[RecordingStore] = []
 
     def __call__(self, writer: int) -> RecordingStore:
-        _, net_rng = _writer_rngs(self.seed, writer)
-        inner = NetworkStore(self.store, self.network, self.clock, net_rng) if self.network is not None else self.store
+        if self.network is None:
+            inner = self.store
+        else:
+            inner = NetworkStore(self.store, self.network, self.clock, _network_rng(self.seed, writer))
         view = RecordingStore(inner, self.clock, writer, self.records)
         self.made.append(view)
         return view
@@ -376,19 +382,25 @@ class _Views:
                 view.store.origin = origin
 
 
+def _prepare(pattern: Any, store: Any, network: NetworkModel | None, clock: Any, seed: int, shared: str = "shared",
+             first_participant: int = -1) -> tuple[_Collected, _Views, Callable[..., Any], bool]:
+    """What every way of running needs: the collection, the view factory, the bound pattern."""
+    col = _Collected()
+    make_view = _Views(store, network, clock, seed, col.records)
+    ctx = RunContext(clock=clock, rng=random.Random(f"{seed}/{shared}"), seed=seed, _make_view=make_view,
+                     _next_participant=first_participant)
+    fn = _bind(pattern, ctx)
+    return col, make_view, fn, _accepts_rng(fn)
+
+
 def _run_simulated(pattern: Any, plans: list[_WriterPlan], store: Any, network: NetworkModel | None,
                    seed: int) -> _Collected:
     clock = SimulatedClock()
-    col = _Collected()
-    make_view = _Views(store, network, clock, seed, col.records)
-    ctx = RunContext(clock=clock, rng=random.Random(f"{seed}/shared"), seed=seed, _make_view=make_view)
-    fn = _bind(pattern, ctx)
-    pass_rng = _accepts_rng(fn)
+    col, make_view, fn, pass_rng = _prepare(pattern, store, network, clock, seed)
     tasks, parts = [], [_Collected() for _ in plans]
     for plan, part in zip(plans, parts, strict=True):
-        rng, _ = _writer_rngs(seed, plan.writer)
-        tasks.append(clock.spawn(_run_writer, plan, make_view(plan.writer), fn, pass_rng, rng, clock, part,
-                                 name=f"writer-{plan.writer}"))
+        tasks.append(clock.spawn(_run_writer, plan, make_view(plan.writer), fn, pass_rng,
+                                 _pattern_rng(seed, plan.writer), clock, part, name=f"writer-{plan.writer}"))
     close = getattr(fn, "close", None)
     if callable(close):
         def closer() -> None:
@@ -406,11 +418,7 @@ def _run_simulated(pattern: Any, plans: list[_WriterPlan], store: Any, network: 
 def _run_threads(pattern: Any, plans: list[_WriterPlan], store: Any, network: NetworkModel | None,
                  seed: int) -> _Collected:
     clock = RealClock()
-    col = _Collected()
-    make_view = _Views(store, network, clock, seed, col.records)
-    ctx = RunContext(clock=clock, rng=random.Random(f"{seed}/shared"), seed=seed, _make_view=make_view)
-    fn = _bind(pattern, ctx)
-    pass_rng = _accepts_rng(fn)
+    col, make_view, fn, pass_rng = _prepare(pattern, store, network, clock, seed)
     go = threading.Event()
     failures: list[BaseException] = []
 
@@ -423,9 +431,8 @@ def _run_threads(pattern: Any, plans: list[_WriterPlan], store: Any, network: Ne
 
     threads, parts = [], [_Collected() for _ in plans]
     for plan, part in zip(plans, parts, strict=True):
-        rng, _ = _writer_rngs(seed, plan.writer)
-        threads.append(threading.Thread(target=body, args=(plan, make_view(plan.writer), rng, part), daemon=True,
-                                        name=f"writer-{plan.writer}"))
+        args = (plan, make_view(plan.writer), _pattern_rng(seed, plan.writer), part)
+        threads.append(threading.Thread(target=body, args=args, daemon=True, name=f"writer-{plan.writer}"))
     for thread in threads:
         thread.start()
     col.origin = clock.now()
@@ -448,18 +455,15 @@ def _process_writer(plan: _WriterPlan, pattern: Any, store: Any, network: Networ
                     ready: Any, go: Any, origin: Any, out: Any) -> None:
     try:
         clock = RealClock()
-        col = _Collected()
-        make_view = _Views(store, network, clock, seed, col.records)
-        ctx = RunContext(clock=clock, rng=random.Random(f"{seed}/shared/{plan.writer}"), seed=seed,
-                         _make_view=make_view, _next_participant=-1 - plan.writer * 1000)
-        fn = _bind(pattern, ctx)
+        col, make_view, fn, pass_rng = _prepare(pattern, store, network, clock, seed, f"shared/{plan.writer}",
+                                                -1 - plan.writer * 1000)
         view = make_view(plan.writer)
-        rng, _ = _writer_rngs(seed, plan.writer)
+        rng = _pattern_rng(seed, plan.writer)
         ready.release()
         go.wait()
         col.origin = origin.value
         make_view.set_origin(col.origin)
-        _run_writer(plan, view, fn, _accepts_rng(fn), rng, clock, col)
+        _run_writer(plan, view, fn, pass_rng, rng, clock, col)
         close = getattr(fn, "close", None)
         if callable(close):
             close()

@@ -42,8 +42,8 @@ from aether.store import EventStore, InMemoryEventStore, SQLiteEventStore
 if TYPE_CHECKING:
     from aether.display import show_source as show_source
     from aether.display import show_table as show_table
-    from aether.experiment import *
-    from aether.patterns import *
+    from aether.experiment import *  # noqa: F403
+    from aether.patterns import *  # noqa: F403
     from aether.plots import apply_style as apply_style
     from aether.plots import plot_latency as plot_latency
     from aether.plots import plot_outcomes as plot_outcomes
@@ -60,7 +60,7 @@ _LAZY_MODULES: dict[str, tuple[str, ...]] = {
         "AbsNormal", "Bindable", "CallRecord", "Constant", "Deferred", "Delay", "ExperimentInvariantError",
         "Exponential", "LatencySpike", "NetworkModel", "NetworkStore", "Outage", "RecordingStore",
         "RunContext", "RunResult", "RunSummary", "Uniform", "format_table", "pattern_name",
-        "run_contention", "summarize", "sweep", "verify_store",
+        "run_contention", "sweep", "verify_store",
     ),
     "aether.patterns": (
         "AdaptivePolicy", "Backoff", "BreakerState", "CircuitBreaker", "CircuitBreakerPolicy",

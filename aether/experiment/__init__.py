@@ -23,7 +23,7 @@ from aether.experiment.network import (
     Uniform,
 )
 from aether.experiment.recorder import CallRecord, RecordingStore
-from aether.experiment.summary import RunSummary, format_table, summarize
+from aether.experiment.summary import RunSummary, format_table
 
 __all__ = [
     "AbsNormal",
@@ -46,7 +46,6 @@ __all__ = [
     "format_table",
     "pattern_name",
     "run_contention",
-    "summarize",
     "sweep",
     "verify_store",
 ]

@@ -26,6 +26,15 @@ class CallRecord(NamedTuple):
     current_version: int | None
 
 
+def _result_of(error: BaseException) -> str:
+    """How a failed call is recorded: ``"conflict"``, ``"unavailable"`` or ``"error"``."""
+    if isinstance(error, VersionConflictError):
+        return "conflict"
+    if isinstance(error, StoreUnavailableError):
+        return "unavailable"
+    return "error"
+
+
 class RecordingStore:
     """The store as one writer sees it: every call is appended to ``records``.
 
@@ -66,14 +75,9 @@ class RecordingStore:
         start = self.clock.now() - self.origin
         try:
             self.store.save_event(event)
-        except VersionConflictError as conflict:
-            self._log("save_event", attempt, start, "conflict", event.version, conflict.current_version)
-            raise
-        except StoreUnavailableError:
-            self._log("save_event", attempt, start, "unavailable", event.version, None)
-            raise
-        except Exception:
-            self._log("save_event", attempt, start, "error", event.version, None)
+        except Exception as error:
+            current = error.current_version if isinstance(error, VersionConflictError) else None
+            self._log("save_event", attempt, start, _result_of(error), event.version, current)
             raise
         self.last_event = event
         self._log("save_event", attempt, start, "ok", event.version, event.version)
@@ -82,11 +86,8 @@ class RecordingStore:
         start = self.clock.now() - self.origin
         try:
             version: int = self.store.get_latest_version(actor_id)
-        except StoreUnavailableError:
-            self._log("get_latest_version", self.attempts + 1, start, "unavailable", None, None)
-            raise
-        except Exception:
-            self._log("get_latest_version", self.attempts + 1, start, "error", None, None)
+        except Exception as error:
+            self._log("get_latest_version", self.attempts + 1, start, _result_of(error), None, None)
             raise
         self._log("get_latest_version", self.attempts + 1, start, "ok", None, version)
         return version
@@ -95,11 +96,8 @@ class RecordingStore:
         start = self.clock.now() - self.origin
         try:
             events: list[Event] = self.store.get_events(actor_id, from_version)
-        except StoreUnavailableError:
-            self._log("get_events", self.attempts + 1, start, "unavailable", None, None)
-            raise
-        except Exception:
-            self._log("get_events", self.attempts + 1, start, "error", None, None)
+        except Exception as error:
+            self._log("get_events", self.attempts + 1, start, _result_of(error), None, None)
             raise
         self._log("get_events", self.attempts + 1, start, "ok", None, events[-1].version if events else None)
         return events

@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["RunSummary", "format_table", "summarize"]
+__all__ = ["RunSummary", "format_table"]
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ def _summarize_arrays(
     write_calls: int,
     ok_writes: int,
 ) -> RunSummary:
-    """The one place the summary arithmetic lives; see :func:`summarize`.
+    """The one place the summary arithmetic lives (called by :meth:`RunResult.summary`).
 
     ``latency`` and ``commit_delay`` hold committed saves only; ``settled`` is
     each save's start plus commit delay (NaN where nothing was stored).
@@ -148,30 +148,6 @@ def _summarize_arrays(
         commit_p50=_percentile(commit_delay, 0.50),
         commit_p95=_percentile(commit_delay, 0.95),
     )
-
-
-def summarize(saves: pd.DataFrame, calls: pd.DataFrame, *, pattern: str, writers: int, seed: int) -> RunSummary:
-    """Compute the :class:`RunSummary` of one run from its ``saves`` and ``calls`` tables."""
-    committed = saves[saves["outcome"] == "committed"]
-    writes = calls[calls["op"] == "save_event"]
-    return _summarize_arrays(
-        pattern=pattern,
-        writers=writers,
-        seed=seed,
-        outcomes=list(saves["outcome"]),
-        latency=committed["latency"].to_numpy(dtype=float),
-        commit_delay=committed["commit_delay"].to_numpy(dtype=float),
-        retries=saves["retries"].to_numpy(),
-        end=saves["end"].to_numpy(dtype=float),
-        settled=(saves["start"] + saves["commit_delay"]).to_numpy(dtype=float),
-        deferred=int(saves["deferred"].sum()) if "deferred" in saves.columns else 0,
-        calls=len(calls),
-        write_calls=len(writes),
-        ok_writes=int((writes["result"] == "ok").sum()),
-    )
-
-
-SUMMARY_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(RunSummary))
 
 
 def format_table(

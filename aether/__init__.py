@@ -20,6 +20,7 @@ from aether.clock import (
     Task,
     TaskClock,
 )
+from aether.contracts import Bindable, Deferred, Pattern, RunContext, pattern_name
 from aether.errors import (
     AetherError,
     CircuitBreakerOpenError,
@@ -40,6 +41,7 @@ from aether.events import Event, FrozenData
 from aether.store import EventStore, InMemoryEventStore, SQLiteEventStore
 
 if TYPE_CHECKING:
+    from aether.display import format_table as format_table
     from aether.display import show_source as show_source
     from aether.display import show_table as show_table
     from aether.experiment import *  # noqa: F403
@@ -57,10 +59,9 @@ __version__ = "0.1.0"
 
 _LAZY_MODULES: dict[str, tuple[str, ...]] = {
     "aether.experiment": (
-        "AbsNormal", "Bindable", "CallRecord", "Constant", "Deferred", "Delay", "ExperimentInvariantError",
+        "AbsNormal", "CallRecord", "Constant", "Delay", "ExperimentInvariantError",
         "Exponential", "LatencySpike", "NetworkModel", "NetworkStore", "Outage", "RecordingStore",
-        "RunContext", "RunResult", "RunSummary", "Uniform", "format_table", "pattern_name",
-        "run_contention", "sweep", "verify_store",
+        "RunResult", "RunSummary", "SaveRow", "Uniform", "run_contention", "sweep", "verify_store",
     ),
     "aether.patterns": (
         "AdaptivePolicy", "Backoff", "BreakerState", "CircuitBreaker", "CircuitBreakerPolicy",
@@ -71,7 +72,7 @@ _LAZY_MODULES: dict[str, tuple[str, ...]] = {
         "full_jitter", "immediate_retry", "jitter_retry", "no_jitter", "no_retry", "simple_retry",
         "store_unavailable", "store_unavailable_or_conflict",
     ),
-    "aether.display": ("show_source", "show_table"),
+    "aether.display": ("format_table", "show_source", "show_table"),
     "aether.plots": ("apply_style", "plot_latency", "plot_outcomes", "plot_retries", "plot_sweep",
                      "plot_timeline", "save_figure", "style"),
 }
@@ -95,9 +96,11 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "AetherError",
+    "Bindable",
     "CircuitBreakerOpenError",
     "Clock",
     "ConflictError",
+    "Deferred",
     "DuplicateEventIdError",
     "ErrCircuitBreakerOpen",
     "ErrVersionConflict",
@@ -106,8 +109,10 @@ __all__ = [
     "FrozenData",
     "InMemoryEventStore",
     "LockTimeoutError",
+    "Pattern",
     "RealClock",
     "RetriesExhaustedError",
+    "RunContext",
     "Signal",
     "SQLiteEventStore",
     "SimulatedClock",
@@ -120,5 +125,6 @@ __all__ = [
     "as_version_conflict",
     "is_version_conflict",
     "iter_exception_chain",
+    "pattern_name",
     *_LAZY,
 ]

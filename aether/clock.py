@@ -28,6 +28,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from greenlet import GreenletExit, getcurrent, greenlet
 
+from aether.checks import MAX_SECONDS, check_seconds
 from aether.errors import AetherError
 
 __all__ = [
@@ -114,28 +115,6 @@ class TaskClock(Clock, Protocol):
     def signal(self, name: str = "signal") -> Signal:
         """Make a :class:`Signal` whose ``wait`` runs in this clock's time."""
         ...
-
-
-def check_seconds(name: str, seconds: object) -> float:
-    """Return *seconds* as a float after checking it is a finite number ``>= 0``.
-
-    The one check behind every duration in the package: sleeps, timeouts,
-    backoff delays, network delays and fault windows. Raises
-    :class:`TypeError` for anything that is not a real number (``bool``
-    included: ``sleep(True)`` is a bug, not one second) and
-    :class:`ValueError` for negative, NaN or infinite values, naming *name*
-    and the bad value.
-    """
-    if isinstance(seconds, bool):
-        raise TypeError(f"{name} must be a number of seconds; got {seconds!r} (bool)")
-    try:
-        ok = 0.0 <= seconds < _INF  # type: ignore[operator]  # False for NaN
-        value = float(seconds)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number of seconds; got {seconds!r} ({type(seconds).__name__})") from None
-    if not ok:
-        raise ValueError(f"{name} must be a finite number of seconds >= 0; got {seconds!r}")
-    return value
 
 
 def _task_name(fn: Callable[..., Any], name: str | None) -> str:
@@ -436,7 +415,7 @@ class SimulatedClock:
         Outside a run, advance the clock by *seconds*, running every task
         due on the way (and re-raising an exception that escapes one).
         """
-        if seconds.__class__ is not float or not 0.0 <= seconds < _INF:
+        if seconds.__class__ is not float or not 0.0 <= seconds <= MAX_SECONDS:
             seconds = check_seconds("sleep duration", seconds)
         if self.sleeps is not None:
             self.sleeps.append(seconds)

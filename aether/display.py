@@ -7,15 +7,15 @@ plain text (never HTML, whose markup changes between library versions).
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from aether.experiment.summary import format_table
 
-__all__ = ["show_source", "show_table"]
+__all__ = ["format_table", "show_source", "show_table"]
 
 
 def show_source(obj: Any) -> None:
@@ -46,5 +46,44 @@ def show_table(
     columns: Sequence[str] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> None:
-    """Print *frame* as a fixed-format text table (see :func:`~aether.experiment.summary.format_table`)."""
+    """Print *frame* as a fixed-format text table (see :func:`format_table`)."""
     print(format_table(frame, formats, columns=columns, headers=headers))
+
+
+def format_table(
+    frame: pd.DataFrame,
+    formats: Mapping[str, str] | None = None,
+    *,
+    columns: Sequence[str] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> str:
+    """Render *frame* as a plain-text table with explicit number formats.
+
+    Notebook outputs are compared character by character, so tables are
+    printed with this instead of pandas' default repr (which changes between
+    pandas versions). ``formats`` maps a column to a format spec such as
+    ``".1f"``; ``headers`` renames columns for display.
+    """
+    formats = dict(formats or {})
+    headers = dict(headers or {})
+    cols = list(columns if columns is not None else (formats.keys() if formats else frame.columns))
+    missing = [c for c in cols if c not in frame.columns]
+    if missing:
+        raise KeyError(f"format_table: no column(s) {missing} in the frame; it has {list(frame.columns)}")
+
+    def cell(value: Any, spec: str) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+            return "-"
+        return format(value, spec) if spec else str(value)
+
+    body = [[cell(v, formats.get(c, "")) for c, v in zip(cols, row, strict=True)] for row in frame[cols].itertuples(index=False)]
+    head = [headers.get(c, c) for c in cols]
+    widths = [max([len(h)] + [len(r[i]) for r in body]) for i, h in enumerate(head)]
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in cols]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric, strict=True)).rstrip()
+
+    out = [line(head), "  ".join("-" * w for w in widths)]
+    out.extend(line(r) for r in body)
+    return "\n".join(out)

@@ -21,11 +21,11 @@ from aether.experiment import (
     Outage,
     RunContext,
     Uniform,
-    format_table,
     pattern_name,
     run_contention,
     sweep,
 )
+from aether.display import format_table
 from aether.patterns import immediate_retry, no_retry
 
 
@@ -381,13 +381,29 @@ def test_sweep_has_one_row_per_pattern_writer_count_and_seed() -> None:
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"writers": 0}, {"writers": 2.5}, {"writers": True}, {"writers": 2, "saves_per_writer": 0},
+    [{"writers": 0}, {"writers": 2, "saves_per_writer": 0}, {"writers": 10**9},
      {"writers": 2, "actors": 0}, {"writers": 2, "clock": "wall"}, {"writers": 2, "seed": -1},
-     {"writers": 2, "start_spread": -1.0}, {"writers": 2, "store": "postgres"}],
+     {"writers": 2, "start_spread": -1.0}, {"writers": 2, "start_spread": 10**400}, {"writers": 2, "store": "postgres"},
+     {"writers": 2, "event_type": ""}],
 )
-def test_bad_arguments_are_refused_clearly(kwargs: dict[str, Any]) -> None:
+def test_bad_argument_values_are_refused_clearly(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         run_contention(no_retry, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"writers": 2.5}, {"writers": True}, {"writers": 2, "start_spread": True}, {"writers": 2, "verify": "no"},
+     {"writers": 2, "event_type": 5}, {"writers": 2, "network": 5}],
+)
+def test_bad_argument_types_are_refused_clearly(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(TypeError):
+        run_contention(no_retry, **kwargs)
+
+
+def test_a_sweep_refuses_a_single_writer_count_that_is_not_a_list() -> None:
+    with pytest.raises(TypeError, match="writers must be an iterable"):
+        sweep(no_retry, writers=5)
 
 
 def test_format_table_uses_explicit_formats() -> None:
@@ -407,7 +423,7 @@ class TicketPattern:
         self.fail_every = fail_every
 
     def bind(self, ctx: RunContext) -> Any:
-        store = ctx.store_for("worker")
+        store = ctx.store_for()
         pending: list[Any] = []
         fail_every = self.fail_every
 

@@ -11,7 +11,7 @@ from patternhelpers import ACTOR, FailingStore, RivalStore
 
 from aether.clock import SimulatedClock
 from aether.errors import RetriesExhaustedError, StoreUnavailableError, VersionConflictError, is_version_conflict
-from aether.experiment.harness import run_contention
+from aether.experiment import run_contention
 from aether.patterns.adaptive import AdaptivePolicy, adaptive_delay, adaptive_retry
 
 # --------------------------------------------------------------------------- the delay policy

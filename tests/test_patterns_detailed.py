@@ -18,7 +18,7 @@ from aether.errors import (
     is_version_conflict,
 )
 from aether.events import Event
-from aether.experiment.harness import run_contention
+from aether.experiment import run_contention
 from aether.patterns.detailed import (
     ConflictHistoryError,
     ConflictRecord,

@@ -13,7 +13,7 @@ from patternhelpers import ACTOR, FailingStore, RivalStore
 
 from aether.clock import SimulatedClock
 from aether.errors import RetriesExhaustedError, StoreUnavailableError, VersionConflictError
-from aether.experiment.harness import run_contention
+from aether.experiment import run_contention
 from aether.patterns.jitter import (
     JITTERS,
     Backoff,

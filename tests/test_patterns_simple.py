@@ -7,7 +7,7 @@ import pytest
 from patternhelpers import ACTOR, FailingStore, RivalStore, recording_clock
 
 from aether.errors import RetriesExhaustedError, StoreUnavailableError, VersionConflictError, is_version_conflict
-from aether.experiment.harness import run_contention
+from aether.experiment import run_contention
 from aether.patterns.simple import simple_retry
 
 

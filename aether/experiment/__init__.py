@@ -1,16 +1,16 @@
-"""The contention experiment: network model, recorder, harness, summaries."""
+"""The contention experiment: network model, recorder, runners, results, the store check.
 
-from aether.experiment.harness import (
-    Bindable,
-    Deferred,
-    ExperimentInvariantError,
-    RunContext,
-    RunResult,
-    pattern_name,
-    run_contention,
-    sweep,
-    verify_store,
-)
+* :mod:`~aether.experiment.harness`: :func:`run_contention` and :func:`sweep`, the entry points;
+* :mod:`~aether.experiment.runners`: the writer loop and the three ways to run it;
+* :mod:`~aether.experiment.result`: :class:`RunResult` and its tables;
+* :mod:`~aether.experiment.summary`: :class:`RunSummary`, the headline numbers;
+* :mod:`~aether.experiment.verify`: :func:`verify_store`;
+* :mod:`~aether.experiment.network` and :mod:`~aether.experiment.recorder`: the wrappers
+  around the store.
+"""
+
+from aether.contracts import Bindable, Deferred, Pattern, RunContext, pattern_name
+from aether.experiment.harness import run_contention, sweep
 from aether.experiment.network import (
     AbsNormal,
     Constant,
@@ -23,7 +23,9 @@ from aether.experiment.network import (
     Uniform,
 )
 from aether.experiment.recorder import CallRecord, RecordingStore
-from aether.experiment.summary import RunSummary, format_table
+from aether.experiment.result import RunResult, SaveRow
+from aether.experiment.summary import RunSummary
+from aether.experiment.verify import ExperimentInvariantError, verify_store
 
 __all__ = [
     "AbsNormal",
@@ -38,12 +40,13 @@ __all__ = [
     "NetworkModel",
     "NetworkStore",
     "Outage",
+    "Pattern",
     "RecordingStore",
     "RunContext",
     "RunResult",
     "RunSummary",
+    "SaveRow",
     "Uniform",
-    "format_table",
     "pattern_name",
     "run_contention",
     "sweep",

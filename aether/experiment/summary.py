@@ -1,17 +1,20 @@
-"""Summaries of a contention run, and fixed-format text tables for notebooks."""
+"""The headline numbers of a contention run, computed in one place from its rows."""
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aether.experiment.recorder import CallRecord
+    from aether.experiment.result import SaveRow
 
 import numpy as np
-import pandas as pd
 
-__all__ = ["RunSummary", "format_table"]
+__all__ = ["RunSummary", "summarize"]
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,31 @@ def _percentile(values: np.ndarray, q: float) -> float:
     return float(np.percentile(values, q * 100)) if len(values) else math.nan
 
 
+def summarize(*, pattern: str, writers: int, seed: int, rows: Sequence[SaveRow],
+              records: Sequence[CallRecord]) -> RunSummary:
+    """The one place the summary arithmetic lives (called by :meth:`RunResult.summary`).
+
+    *rows* are the run's saves in the saves table's order, *records* its store calls.
+    """
+    committed = [r for r in rows if r.outcome == "committed"]
+    writes = [c.result for c in records if c.op == "save_event"]
+    return _summarize_arrays(
+        pattern=pattern,
+        writers=writers,
+        seed=seed,
+        outcomes=[r.outcome for r in rows],
+        latency=np.array([r.latency for r in committed], dtype=float),
+        commit_delay=np.array([r.commit_delay for r in committed], dtype=float),
+        retries=np.array([r.retries for r in rows], dtype=np.int64),
+        end=np.array([r.end for r in rows], dtype=float),
+        settled=np.array([r.start + r.commit_delay for r in rows], dtype=float),
+        deferred=sum(1 for r in rows if r.deferred),
+        calls=len(records),
+        write_calls=len(writes),
+        ok_writes=writes.count("ok"),
+    )
+
+
 def _summarize_arrays(
     *,
     pattern: str,
@@ -148,42 +176,3 @@ def _summarize_arrays(
         commit_p50=_percentile(commit_delay, 0.50),
         commit_p95=_percentile(commit_delay, 0.95),
     )
-
-
-def format_table(
-    frame: pd.DataFrame,
-    formats: Mapping[str, str] | None = None,
-    *,
-    columns: Sequence[str] | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> str:
-    """Render *frame* as a plain-text table with explicit number formats.
-
-    Notebook outputs are compared character by character, so tables are
-    printed with this instead of pandas' default repr (which changes between
-    pandas versions). ``formats`` maps a column to a format spec such as
-    ``".1f"``; ``headers`` renames columns for display.
-    """
-    formats = dict(formats or {})
-    headers = dict(headers or {})
-    cols = list(columns if columns is not None else (formats.keys() if formats else frame.columns))
-    missing = [c for c in cols if c not in frame.columns]
-    if missing:
-        raise KeyError(f"format_table: no column(s) {missing} in the frame; it has {list(frame.columns)}")
-
-    def cell(value: Any, spec: str) -> str:
-        if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-            return "-"
-        return format(value, spec) if spec else str(value)
-
-    body = [[cell(v, formats.get(c, "")) for c, v in zip(cols, row, strict=True)] for row in frame[cols].itertuples(index=False)]
-    head = [headers.get(c, c) for c in cols]
-    widths = [max([len(h)] + [len(r[i]) for r in body]) for i, h in enumerate(head)]
-    numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in cols]
-
-    def line(values: Sequence[str]) -> str:
-        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric, strict=True)).rstrip()
-
-    out = [line(head), "  ".join("-" * w for w in widths)]
-    out.extend(line(r) for r in body)
-    return "\n".join(out)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aether.clock import RealClock, check_seconds
+from aether.checks import check_int, check_seconds
+from aether.clock import RealClock
 from aether.events import Event
 from aether.store.base import EventStore
 
@@ -15,7 +16,6 @@ __all__ = [
     "check_backoff",
     "check_count",
     "check_delay",
-    "check_fraction",
     "next_event",
 ]
 
@@ -29,11 +29,7 @@ check_delay = check_seconds
 
 def check_count(name: str, value: object, minimum: int = 1) -> int:
     """Return *value* if it is an ``int >= minimum`` (``bool`` refused); raise otherwise."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int >= {minimum}; got {value!r} ({type(value).__name__})")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")
-    return value
+    return check_int(name, value, minimum)
 
 
 def check_backoff(base_delay: object, max_delay: object) -> tuple[float, float]:
@@ -43,16 +39,6 @@ def check_backoff(base_delay: object, max_delay: object) -> tuple[float, float]:
     if cap < base:
         raise ValueError(f"max_delay must be >= base_delay ({base!r} s); got {cap!r}")
     return base, cap
-
-
-def check_fraction(name: str, value: object, *, allow_zero: bool = True) -> float:
-    """Return *value* if it is a number in ``[0, 1]`` (``(0, 1]`` without *allow_zero*); raise otherwise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number between 0 and 1; got {value!r}")
-    low_ok = value >= 0 if allow_zero else value > 0
-    if not (low_ok and value <= 1):
-        raise ValueError(f"{name} must be between 0 and 1; got {value!r}")
-    return float(value)
 
 
 def capped_exponential(base: float, cap: float, retry: int) -> float:

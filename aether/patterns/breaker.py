@@ -41,7 +41,7 @@ from aether.patterns._common import (
 from aether.store.base import EventStore
 
 if TYPE_CHECKING:
-    from aether.experiment.harness import RunContext
+    from aether.contracts import RunContext
 
 __all__ = [
     "BreakerState",

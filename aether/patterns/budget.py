@@ -27,7 +27,7 @@ from aether.patterns._common import REAL_CLOCK, capped_exponential, check_backof
 from aether.store.base import EventStore
 
 if TYPE_CHECKING:
-    from aether.experiment.harness import RunContext
+    from aether.contracts import RunContext
 
 __all__ = ["RetryBudget", "RetryBudgetPolicy", "budgeted_retry"]
 

@@ -25,13 +25,13 @@ from aether.patterns._common import REAL_CLOCK, capped_exponential, check_count,
 from aether.store.base import EventStore
 
 if TYPE_CHECKING:
-    from aether.experiment.harness import RunContext
+    from aether.contracts import RunContext
 
 __all__ = ["QueuedWrites", "RetryQueue", "Ticket", "WorkerError"]
 
 
 class Ticket:
-    """The receipt for one queued write; it satisfies the experiment's ``Deferred`` protocol.
+    """The receipt for one queued write; it satisfies :class:`~aether.contracts.Deferred`.
 
     ``outcome`` is ``"pending"`` until the worker settles it as
     ``"committed"`` (``event`` is the stored event) or ``"dead_letter"``
@@ -306,6 +306,6 @@ class QueuedWrites:
 
     def bind(self, ctx: RunContext) -> RetryQueue:
         """The writer callable of one run: a started queue whose worker writes through its own store view."""
-        queue = self.new_queue(ctx.store_for("queue-worker"), ctx.clock).start()
+        queue = self.new_queue(ctx.store_for(), ctx.clock).start()
         self.queues.append(queue)
         return queue

@@ -1,0 +1,181 @@
+"""Parameter checks shared by every layer of the package.
+
+One rule everywhere: the wrong *type* is a :class:`TypeError`, the wrong
+*value* a :class:`ValueError`, and the message names the parameter and the
+value it got. Every public entry point checks its parameters with these
+before it touches a store, so a bad argument never half-runs an experiment.
+
+This module imports nothing else of :mod:`aether`, so any layer may use it.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable, Collection
+from typing import Any, TypeVar
+
+__all__ = [
+    "MAX_SECONDS",
+    "check_bool",
+    "check_callable",
+    "check_choice",
+    "check_int",
+    "check_methods",
+    "check_number",
+    "check_rng",
+    "check_seconds",
+    "check_text",
+]
+
+T = TypeVar("T")
+
+#: The longest duration any parameter accepts: about 31.7 years. Longer waits are
+#: typos (``1e300``), and ``time.sleep`` or a lock timeout would overflow on them.
+MAX_SECONDS = 1e9
+
+
+def _type_name(value: object) -> str:
+    return type(value).__name__
+
+
+def _show(value: object) -> str:
+    """``repr(value)``, shortened in the middle if it is long (a 400-digit int, a huge list)."""
+    try:
+        text = repr(value)
+    except Exception:  # a repr that fails must not hide the real error
+        text = f"<{_type_name(value)}>"
+    return text if len(text) <= 80 else f"{text[:38]}...{text[-38:]}"
+
+
+def check_int(name: str, value: object, minimum: int | None = None, maximum: int | None = None) -> int:
+    """*value* as an ``int`` if it is a whole number in ``[minimum, maximum]``.
+
+    NumPy integers are accepted (``operator.index``); ``bool`` and floats,
+    even ``2.0``, are refused with a :class:`TypeError`.
+    """
+    number: int | None
+    if isinstance(value, bool):
+        number = None
+    else:
+        try:
+            number = operator.index(value)  # type: ignore[arg-type]
+        except TypeError:
+            number = None
+    if number is None:
+        raise TypeError(f"{name} must be an int{_range_text(minimum, maximum)}; got {_show(value)} ({_type_name(value)})")
+    if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
+        raise ValueError(f"{name} must be an int{_range_text(minimum, maximum)}; got {_show(value)}")
+    return number
+
+
+def _range_text(minimum: int | None, maximum: int | None) -> str:
+    if minimum is not None and maximum is not None:
+        return f" between {minimum:,} and {maximum:,}".replace(",", "_")
+    if minimum is not None:
+        return f" >= {minimum}"
+    if maximum is not None:
+        return f" <= {maximum}"
+    return ""
+
+
+def check_number(
+    name: str,
+    value: object,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    above: float | None = None,
+    unit: str = "",
+) -> float:
+    """*value* as a finite ``float`` if it is a real number in range.
+
+    ``minimum`` / ``maximum`` are inclusive bounds, ``above`` an exclusive
+    lower bound (``above=0``: strictly positive). NaN, infinities and numbers
+    too large for a float (``10**400``) are a :class:`ValueError`; ``bool``
+    and non-numbers a :class:`TypeError`. *unit* (``"seconds"``) only words
+    the message.
+    """
+    what = f"a number of {unit}" if unit else "a number"
+    if isinstance(value, bool) or isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be {what}; got {_show(value)} ({_type_name(value)})")
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except OverflowError:
+        number = math.inf
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be {what}; got {_show(value)} ({_type_name(value)})") from None
+    unit_text = f" of {unit}" if unit else ""
+    if maximum is not None and math.isfinite(number) and number > maximum:
+        raise ValueError(f"{name} must be at most {maximum:g}{' ' + unit if unit else ''}; got {_show(value)}")
+    low = [f"> {above:g}"] if above is not None else []
+    low += [f">= {minimum:g}"] if minimum is not None else []
+    if not (math.isfinite(number) and (above is None or number > above) and (minimum is None or number >= minimum)):
+        bound = (" " + " and ".join(low)) if low else ""
+        raise ValueError(f"{name} must be a finite number{unit_text}{bound}; got {_show(value)}")
+    return number
+
+
+def check_seconds(name: str, value: object, *, positive: bool = False, maximum: float = MAX_SECONDS) -> float:
+    """*value* as a float of seconds: finite, ``>= 0`` (``> 0`` with *positive*), at most *maximum*.
+
+    The one check behind every duration in the package: sleeps, timeouts,
+    backoff delays, service and network delays and fault windows.
+    """
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a number of seconds; got {_show(value)} (bool)")
+    if positive:
+        return check_number(name, value, above=0.0, maximum=maximum, unit="seconds")
+    return check_number(name, value, minimum=0.0, maximum=maximum, unit="seconds")
+
+
+def check_bool(name: str, value: object) -> bool:
+    """*value* if it is a ``bool`` (``0``, ``1`` and ``"no"`` are refused)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False; got {_show(value)} ({_type_name(value)})")
+    return value
+
+
+def check_text(name: str, value: object, *, empty: bool = False) -> str:
+    """*value* if it is a ``str`` (non-empty unless *empty*)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str; got {_show(value)} ({_type_name(value)})")
+    if not empty and not value:
+        raise ValueError(f"{name} must be a non-empty str; got {_show(value)}")
+    return value
+
+
+def check_choice(name: str, value: object, choices: Collection[T]) -> T:
+    """*value* if it is one of *choices* (a :class:`ValueError` listing them otherwise)."""
+    try:
+        ok = value in choices
+    except TypeError:  # an unhashable value asked of a set
+        ok = False
+    if not ok:
+        listed = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {listed}; got {_show(value)}")
+    return value  # type: ignore[return-value]
+
+
+def check_callable(name: str, value: T, what: str = "a callable") -> T:
+    """*value* if it is callable."""
+    if not callable(value):
+        raise TypeError(f"{name} must be {what}; got {_show(value)} ({_type_name(value)})")
+    return value
+
+
+def check_rng(name: str, value: T) -> T:
+    """*value* if it has the ``random.Random`` methods the patterns draw from."""
+    for method in ("random", "uniform", "expovariate"):
+        if not callable(getattr(value, method, None)):
+            raise TypeError(f"{name} must be a random.Random (missing {method}()); got {_show(value)} "
+                            f"({_type_name(value)})")
+    return value
+
+
+def check_methods(name: str, value: T, methods: Collection[str], what: str) -> T:
+    """*value* if it has every one of *methods* as a callable attribute."""
+    for method in methods:
+        if not callable(getattr(value, method, None)):
+            raise TypeError(f"{name} must be {what} (missing {method}()); got {_show(value)} ({_type_name(value)})")
+    return value

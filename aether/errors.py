@@ -8,7 +8,10 @@ The hierarchy::
     ├── DuplicateEventIdError     (same event id re-used at another actor/version)
     ├── VersionOutOfRangeError    (a store cannot represent the version)
     ├── StoreUnavailableError     (the store could not be reached: outage, fault)
-    │   └── LockTimeoutError      (a database lock was not granted in time)
+    │   ├── LockTimeoutError      (a database lock was not granted in time)
+    │   ├── StoreOverloadedError  (the store's queue was full; the call was refused at once)
+    │   └── StoreTimeoutError     (the caller stopped waiting; the call may still commit)
+    ├── StoreCorruptedError       (the database file is damaged: not an outage, never retried)
     ├── RetriesExhaustedError     (a retry pattern gave up; ``__cause__`` is the last error)
     └── CircuitBreakerOpenError   (a breaker refused the call without trying)
 
@@ -34,6 +37,9 @@ __all__ = [
     "ErrVersionConflict",
     "LockTimeoutError",
     "RetriesExhaustedError",
+    "StoreCorruptedError",
+    "StoreOverloadedError",
+    "StoreTimeoutError",
     "StoreUnavailableError",
     "VersionConflictError",
     "VersionOutOfRangeError",
@@ -75,10 +81,11 @@ class VersionConflictError(ConflictError):
     """
 
     def __init__(self, actor_id: str, attempted_version: int, current_version: int) -> None:
+        # BaseException.__new__ has already set self.args; skipping Exception.__init__ keeps a
+        # conflict, the commonest error of a contention run, cheap to raise.
         self.actor_id = actor_id
         self.attempted_version = attempted_version
         self.current_version = current_version
-        super().__init__(actor_id, attempted_version, current_version)
 
     @property
     def distance(self) -> int:
@@ -178,6 +185,42 @@ class LockTimeoutError(StoreUnavailableError):
     Not a version conflict: nobody proved the version stale, the database was
     just too busy. Raised ``from`` the driver's own error.
     """
+
+
+class StoreOverloadedError(StoreUnavailableError):
+    """The store refused the call at once because its queue was full (load shedding).
+
+    Nothing was done, so a retry is safe; but a retry is more load on a store
+    that just said it has too much. Patterns that retry outages retry this too.
+    """
+
+
+class StoreTimeoutError(StoreUnavailableError):
+    """The caller stopped waiting for the store's reply (a client timeout).
+
+    The call itself was not cancelled: it may still run and, for a write,
+    commit. Retry a write only by re-sending the *same* event, which the
+    store accepts as a no-op if the first send committed.
+    """
+
+
+class StoreCorruptedError(AetherError):
+    """The database is damaged or is not an event store (a malformed file, a missing table).
+
+    Not an outage: retrying cannot help, so no pattern retries it, and a
+    breaker or a budget does not count it as the store being down. Raised
+    ``from`` the driver's own error.
+    """
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.message,), self.__dict__)
 
 
 class RetriesExhaustedError(AetherError):

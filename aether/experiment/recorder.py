@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from aether.clock import Clock
-from aether.errors import StoreUnavailableError, VersionConflictError
+from aether.errors import StoreOverloadedError, StoreTimeoutError, StoreUnavailableError, VersionConflictError
 from aether.events import Event
 
 __all__ = ["CallRecord", "RecordingStore"]
@@ -26,10 +26,18 @@ class CallRecord(NamedTuple):
     current_version: int | None
 
 
+_new_record = tuple.__new__  # CallRecord(...) without the generated Python __new__: one per store call
+
+
 def _result_of(error: BaseException) -> str:
-    """How a failed call is recorded: ``"conflict"``, ``"unavailable"`` or ``"error"``."""
+    """How a failed call is recorded: ``"conflict"``, ``"timeout"``, ``"overloaded"``, ``"unavailable"``
+    or ``"error"``."""
     if isinstance(error, VersionConflictError):
         return "conflict"
+    if isinstance(error, StoreTimeoutError):
+        return "timeout"
+    if isinstance(error, StoreOverloadedError):
+        return "overloaded"
     if isinstance(error, StoreUnavailableError):
         return "unavailable"
     return "error"
@@ -41,8 +49,9 @@ class RecordingStore:
     The experiment gives each writer its own ``RecordingStore`` and sets
     :attr:`save` before each logical save; ``attempt`` counts the
     ``save_event`` calls within that save (a read is labelled with the attempt
-    it prepares). ``result`` is ``"ok"``, ``"conflict"``, ``"unavailable"`` or
-    ``"error"``.
+    it prepares). ``result`` is ``"ok"``, ``"conflict"``, ``"timeout"`` (the
+    writer stopped waiting), ``"overloaded"`` (the store's queue refused it),
+    ``"unavailable"`` or ``"error"``.
     """
 
     def __init__(self, store: Any, clock: Clock, writer: int, records: list[CallRecord], origin: float = 0.0) -> None:
@@ -64,10 +73,8 @@ class RecordingStore:
 
     def _log(self, op: str, attempt: int, start: float, result: str, attempted: int | None, current: int | None) -> None:
         self._calls += 1
-        self.records.append(
-            CallRecord(self.writer, self.save, self._calls, op, attempt, start, self.clock.now() - self.origin,
-                       result, attempted, current)
-        )
+        self.records.append(_new_record(CallRecord, (self.writer, self.save, self._calls, op, attempt, start,
+                                                     self.clock.now() - self.origin, result, attempted, current)))
 
     def save_event(self, event: Event) -> None:
         self.attempts += 1

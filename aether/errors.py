@@ -81,11 +81,12 @@ class VersionConflictError(ConflictError):
     """
 
     def __init__(self, actor_id: str, attempted_version: int, current_version: int) -> None:
-        # BaseException.__new__ has already set self.args; skipping Exception.__init__ keeps a
-        # conflict, the commonest error of a contention run, cheap to raise.
+        # Set args directly instead of through Exception.__init__: a conflict is the commonest
+        # error of a contention run, so its construction is on the hot path.
         self.actor_id = actor_id
         self.attempted_version = attempted_version
         self.current_version = current_version
+        self.args = (actor_id, attempted_version, current_version)
 
     @property
     def distance(self) -> int:

@@ -62,9 +62,10 @@ __version__ = "0.1.0"
 
 _LAZY_MODULES: dict[str, tuple[str, ...]] = {
     "aether.experiment": (
-        "AbsNormal", "CallRecord", "Constant", "Delay", "ExperimentInvariantError",
-        "Exponential", "LatencySpike", "NetworkModel", "NetworkStore", "Outage", "RecordingStore",
-        "RunResult", "RunSummary", "SaveRow", "Uniform", "run_contention", "sweep", "verify_store",
+        "AbsNormal", "CallRecord", "Capacity", "Constant", "Delay", "ExperimentInvariantError",
+        "Exponential", "LatencySpike", "NetworkModel", "NetworkStore", "Outage", "Ramp", "RecordingStore",
+        "RunResult", "RunSummary", "SaveRow", "Slowdown", "StationRecord", "Step", "Uniform",
+        "run_contention", "run_load", "sweep", "verify_store",
     ),
     "aether.patterns": (
         "AdaptivePolicy", "Backoff", "BreakerState", "CircuitBreaker", "CircuitBreakerPolicy",

@@ -10,7 +10,9 @@
 """
 
 from aether.contracts import Bindable, Deferred, Pattern, RunContext, pattern_name
-from aether.experiment.harness import run_contention, sweep
+from aether.experiment.arrivals import Ramp, Step
+from aether.experiment.capacity import Capacity, Slowdown, StationRecord
+from aether.experiment.harness import run_contention, run_load, sweep
 from aether.experiment.network import (
     AbsNormal,
     Constant,
@@ -31,6 +33,7 @@ __all__ = [
     "AbsNormal",
     "Bindable",
     "CallRecord",
+    "Capacity",
     "Constant",
     "Deferred",
     "Delay",
@@ -41,14 +44,19 @@ __all__ = [
     "NetworkStore",
     "Outage",
     "Pattern",
+    "Ramp",
     "RecordingStore",
     "RunContext",
     "RunResult",
     "RunSummary",
     "SaveRow",
+    "Slowdown",
+    "StationRecord",
+    "Step",
     "Uniform",
     "pattern_name",
     "run_contention",
+    "run_load",
     "sweep",
     "verify_store",
 ]

@@ -17,6 +17,7 @@ seed. Under ``clock="real"`` the same pattern code runs on real threads
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import tempfile
 import time
@@ -29,6 +30,8 @@ import pandas as pd
 
 from aether.checks import check_bool, check_choice, check_int, check_seconds, check_text
 from aether.contracts import Bindable, Pattern, pattern_name
+from aether.experiment.arrivals import ARRIVALS, Rate, arrival_times, check_rate
+from aether.experiment.capacity import Capacity
 from aether.experiment.network import NetworkModel
 from aether.experiment.result import ClockKind, RunResult
 from aether.experiment.runners import (
@@ -44,7 +47,7 @@ from aether.experiment.verify import verify_store
 from aether.store.memory import InMemoryEventStore
 from aether.store.sqlite import SQLiteEventStore
 
-__all__ = ["EVENT_TYPE", "MAX_WRITERS", "run_contention", "sweep"]
+__all__ = ["EVENT_TYPE", "MAX_WRITERS", "run_contention", "run_load", "sweep"]
 
 EVENT_TYPE = "ContentionTested"
 
@@ -83,6 +86,7 @@ def run_contention(
     event_type: str = EVENT_TYPE,
     name: str | None = None,
     verify: bool = True,
+    capacity: Capacity | None = None,
 ) -> RunResult:
     """Run *writers* concurrent writers, each making *saves_per_writer* saves through *pattern*.
 
@@ -104,7 +108,12 @@ def run_contention(
       :class:`~aether.store.base.EventStore`, or a zero-argument factory;
     * ``start_spread``: writers start at uniform random times in ``[0, start_spread]`` s
       (``0``: all at once, the thundering herd);
-    * ``verify``: check the store after the run with :func:`~aether.experiment.verify.verify_store`.
+    * ``verify``: check the store after the run with :func:`~aether.experiment.verify.verify_store`;
+    * ``capacity``: the store's servers, service times and queue (:class:`~aether.experiment.capacity.Capacity`);
+      ``None`` (the default) is a store that serves every call in zero time. Real
+      processes on the SQLite store (``clock="real", store="sqlite"``) refuse it:
+      there the database's own locking is the capacity, and an emulated queue in
+      each process would not be one queue.
 
     Every parameter is checked before anything runs: a wrong type is a
     :class:`TypeError`, a wrong value a :class:`ValueError`, naming both.
@@ -123,35 +132,118 @@ def run_contention(
     if name is not None:
         check_text("name", name)
     verify = check_bool("verify", verify)
+    capacity = _check_capacity(capacity)
     base, cleanup = _make_store(store)
-    try:
-        actor_ids = sorted({actor_for(w, s, actors) for w in range(writers)
-                            for s in range(min(saves_per_writer, actors))})
-        baseline = {a: base.get_latest_version(a) for a in actor_ids}
-        delays = start_delays(writers, start_spread, seed)
-        plans = [WriterPlan(w, saves_per_writer, actors, delays[w], event_type) for w in range(writers)]
+    if clock == "real" and capacity is not None and isinstance(base, SQLiteEventStore):
+        if cleanup is not None:
+            cleanup()
+        raise ValueError("capacity cannot be emulated for real processes on the SQLite store: there the "
+                         "database's own locking is the capacity; use clock='simulated', or store='memory' "
+                         "for real threads behind an emulated capacity")
+    actor_ids = sorted({actor_for(w, s, actors) for w in range(writers) for s in range(min(saves_per_writer, actors))})
+    delays = start_delays(writers, start_spread, seed)
+    plans = [WriterPlan(w, saves_per_writer, actors, delays[w], event_type) for w in range(writers)]
+    settings = {"workload": "closed", "actors": actors, "network": network, "start_spread": start_spread,
+                "capacity": capacity}
+    return _execute(pattern, plans, clock=clock, base=base, cleanup=cleanup, network=network, capacity=capacity,
+                    seed=seed, actor_ids=actor_ids, verify=verify, label=name or pattern_name(pattern),
+                    writers=writers, saves_per_writer=saves_per_writer, settings=settings)
 
+
+def run_load(
+    pattern: Pattern | Bindable,
+    *,
+    rate: float | Rate,
+    duration: float,
+    actors: int = 100,
+    arrivals: str = "poisson",
+    capacity: Capacity | None = None,
+    network: NetworkModel | None = NetworkModel(),  # noqa: B008 - immutable default
+    seed: int = 0,
+    clock: ClockKind = "simulated",
+    store: Any = None,
+    event_type: str = EVENT_TYPE,
+    name: str | None = None,
+    verify: bool = True,
+) -> RunResult:
+    """Open loop: logical saves arrive at *rate* per second for *duration* seconds, each a fresh caller.
+
+    This is how a service meets its callers: arrivals do not wait for earlier
+    saves to finish, so when the store slows down work piles up instead of
+    the callers politely slowing down with it (as the closed loop of
+    :func:`run_contention` does). Caller *i* runs *pattern* once, on
+    ``actor-{i % actors}``, starting at its arrival time; the run lasts until
+    every caller has finished.
+
+    * ``rate``: saves per second, or a changing rate (:class:`~aether.experiment.arrivals.Step`,
+      :class:`~aether.experiment.arrivals.Ramp`);
+    * ``arrivals``: ``"poisson"`` (independent callers) or ``"even"`` (evenly spaced);
+    * ``capacity``, ``network``, ``store``, ``clock``, ``verify``: as for :func:`run_contention`
+      (``clock="real"`` runs each caller on a thread, so keep real runs small).
+
+    The result's ``saves`` has one row per caller (``writer`` is the caller's
+    number, ``save`` is 0); :meth:`~aether.experiment.result.RunResult.timeline`
+    bins load, goodput, queue and latency over time.
+    """
+    pattern = _check_pattern(pattern)
+    rate = check_rate(rate)
+    duration = check_seconds("duration", duration, positive=True)
+    actors = check_int("actors", actors, 1)
+    check_choice("arrivals", arrivals, ARRIVALS)
+    seed = check_int("seed", seed, 0)
+    check_choice("clock", clock, ("simulated", "real"))
+    if network is not None and not isinstance(network, NetworkModel):
+        raise TypeError(f"network must be a NetworkModel or None; got {network!r}")
+    event_type = check_text("event_type", event_type)
+    if name is not None:
+        check_text("name", name)
+    verify = check_bool("verify", verify)
+    capacity = _check_capacity(capacity)
+    times = arrival_times(rate, duration, arrivals, random.Random(f"{seed}/open-arrivals"))
+    plans = [WriterPlan(i, 1, actors, t, event_type) for i, t in enumerate(times)]
+    actor_ids = sorted({actor_for(i, 0, actors) for i in range(min(len(times), actors))})
+    base, cleanup = _make_store(store)
+    settings = {"workload": "open", "rate": rate, "duration": duration, "arrivals": arrivals, "actors": actors,
+                "network": network, "capacity": capacity}
+    return _execute(pattern, plans, clock=clock, base=base, cleanup=cleanup, network=network, capacity=capacity,
+                    seed=seed, actor_ids=actor_ids, verify=verify, label=name or pattern_name(pattern),
+                    writers=len(plans), saves_per_writer=1, settings=settings, open_loop=True)
+
+
+def _check_capacity(capacity: object) -> Capacity | None:
+    if capacity is not None and not isinstance(capacity, Capacity):
+        raise TypeError(f"capacity must be a Capacity or None; got {capacity!r} ({type(capacity).__name__})")
+    return capacity
+
+
+def _execute(pattern: Any, plans: list[WriterPlan], *, clock: str, base: Any, cleanup: Callable[[], None] | None,
+             network: NetworkModel | None, capacity: Capacity | None, seed: int, actor_ids: list[str], verify: bool,
+             label: str, writers: int, saves_per_writer: int, settings: dict[str, Any],
+             open_loop: bool = False) -> RunResult:
+    """Run the plans on the chosen clock, check the store, and wrap up the result (one path for both loops)."""
+    try:
+        baseline = {a: base.get_latest_version(a) for a in actor_ids}
         wall = time.perf_counter()
         if clock == "simulated":
-            col = run_simulated(pattern, plans, base, network, seed)
-        elif isinstance(base, SQLiteEventStore):
+            col = run_simulated(pattern, plans, base, network, seed, capacity, open_loop)
+        elif isinstance(base, SQLiteEventStore) and not open_loop:
             col = run_processes(pattern, plans, base, network, seed)
         else:
-            col = run_threads(pattern, plans, base, network, seed)
+            col = run_threads(pattern, plans, base, network, seed, capacity, open_loop)
         wall = time.perf_counter() - wall
-
-        label = name or pattern_name(pattern)
         _warn_about_errors(label, col)
         if verify:
-            verify_store(base, ((a, e, v) for _, a, e, v in col.committed), baseline, actor_ids)
+            verify_store(base, ((a, e, v) for _, a, e, v in col.committed), baseline, actor_ids,
+                         unacknowledged=col.unacknowledged)
     except BaseException:
         if cleanup is not None:  # a temporary database of a failed run is of no use to anyone
             cleanup()
         raise
-    result = RunResult(pattern=label, writers=writers, saves_per_writer=saves_per_writer, seed=seed, clock=clock,
-                       store=base, wall_seconds=wall,
-                       settings={"actors": actors, "network": network, "start_spread": start_spread},
-                       _rows=col.rows, _records=col.records)
+    result = RunResult(pattern=label, writers=writers, saves_per_writer=saves_per_writer, seed=seed,
+                       clock=clock,  # type: ignore[arg-type]
+                       store=base, wall_seconds=wall, settings=settings, _rows=col.rows, _records=col.records,
+                       _station=col.station.records if col.station is not None else None,
+                       _unacknowledged=col.unacknowledged)
     if cleanup is not None:
         weakref.finalize(result, cleanup)
     return result

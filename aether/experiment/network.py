@@ -1,4 +1,4 @@
-"""A network between writers and the store: delays per hop, think time, faults.
+"""A network between writers and the store: delays per hop, think time, faults, client timeouts.
 
 Patterns call the store directly; in an experiment that store is wrapped in a
 :class:`NetworkStore`, so every call costs a request hop and a response hop on
@@ -15,9 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from aether.clock import Clock, check_seconds
-from aether.errors import StoreUnavailableError
+from typing import TYPE_CHECKING, Any
+
+from aether.checks import check_seconds
+from aether.clock import Clock
+from aether.errors import StoreOverloadedError, StoreTimeoutError, StoreUnavailableError
 from aether.events import Event
+
+if TYPE_CHECKING:
+    from aether.experiment.capacity import ServiceStation
 
 __all__ = [
     "AbsNormal",
@@ -155,6 +161,7 @@ class LatencySpike:
 
     def __post_init__(self) -> None:
         check_seconds("LatencySpike.start", self.start)
+        check_seconds("LatencySpike.end", self.end)
         check_seconds("LatencySpike.extra", self.extra)
         if self.end <= self.start:
             raise ValueError(f"LatencySpike.end must be after start; got start={self.start!r}, end={self.end!r}")
@@ -170,7 +177,10 @@ class NetworkModel:
     * ``hop``: delay of each request and each response (default ``|N(10 ms, 2 ms)|``);
     * ``think_time``: optional delay between a writer reading the latest version
       and its next call (the work of building the event), which widens the race window;
-    * ``outages`` and ``spikes``: faults at fixed times from the run's start.
+    * ``outages`` and ``spikes``: faults at fixed times from the run's start;
+    * ``timeout``: the caller waits at most this many seconds for a reply, then
+      gets :class:`~aether.errors.StoreTimeoutError`. The call is not cancelled:
+      it still runs at the store, so a timed-out write may commit.
 
     ``NetworkModel.instant()`` is a network with no delay at all.
     """
@@ -179,20 +189,26 @@ class NetworkModel:
     think_time: Delay | None = None
     outages: Sequence[Outage] = ()
     spikes: Sequence[LatencySpike] = ()
+    timeout: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.hop, Delay):
             raise TypeError(f"NetworkModel.hop must be a Delay (e.g. AbsNormal()); got {self.hop!r}")
         if self.think_time is not None and not isinstance(self.think_time, Delay):
             raise TypeError(f"NetworkModel.think_time must be a Delay or None; got {self.think_time!r}")
-        object.__setattr__(self, "outages", tuple(self.outages))
-        object.__setattr__(self, "spikes", tuple(self.spikes))
+        for name in ("outages", "spikes"):
+            value = getattr(self, name)
+            if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+                raise TypeError(f"NetworkModel.{name} must be a sequence; got {value!r} ({type(value).__name__})")
+            object.__setattr__(self, name, tuple(value))
         for outage in self.outages:
             if not isinstance(outage, Outage):
                 raise TypeError(f"NetworkModel.outages takes Outage items; got {outage!r}")
         for spike in self.spikes:
             if not isinstance(spike, LatencySpike):
                 raise TypeError(f"NetworkModel.spikes takes LatencySpike items; got {spike!r}")
+        if self.timeout is not None:
+            object.__setattr__(self, "timeout", check_seconds("NetworkModel.timeout", self.timeout, positive=True))
 
     @classmethod
     def instant(cls) -> NetworkModel:
@@ -201,62 +217,178 @@ class NetworkModel:
 
 
 class NetworkStore:
-    """Wraps a store so that each call crosses the :class:`NetworkModel`.
+    """Wraps a store so that each call crosses the :class:`NetworkModel` (and queues at the store).
 
-    A call sleeps one request hop, runs on the store (or fails if an outage
-    covers that instant), then sleeps one response hop, all on *clock*.
-    ``origin`` is the clock time the fault windows are measured from.
+    A call sleeps one request hop and reaches the store (or fails if an
+    outage covers that instant). Without a *station* it takes effect at once;
+    with one (a :class:`~aether.experiment.capacity.ServiceStation`, shared by
+    every caller) it waits for a server and takes effect at the end of its
+    service. Then it sleeps one response hop, all on *clock*. With a
+    ``timeout`` the caller stops waiting at ``sent + timeout`` and raises
+    :class:`~aether.errors.StoreTimeoutError`, while the call still runs at the
+    store (on a task of its own if the caller has gone). ``origin`` is the
+    clock time the fault windows are measured from; *writer* labels the
+    station's records.
     """
 
-    def __init__(self, store: object, model: NetworkModel, clock: Clock, rng: random.Random, origin: float = 0.0) -> None:
+    def __init__(self, store: object, model: NetworkModel, clock: Clock, rng: random.Random, origin: float = 0.0,
+                 *, station: ServiceStation | None = None, writer: int = 0) -> None:
         self.store = store
         self.model = model
         self.clock = clock
         self.rng = rng
         self.origin = origin
+        self.station = station
+        self.writer = writer
         self._hop = model.hop
         self._faulty = bool(model.outages or model.spikes)
+        self._timeout = model.timeout
 
-    def _sleep_hop(self) -> None:
+    def _hop_delay(self) -> float:
         delay = self._hop.sample(self.rng)
         if self._faulty:
             t = self.clock.now() - self.origin
             for spike in self.model.spikes:
                 if spike.covers(t):
                     delay += spike.extra
+        return delay
+
+    def _sleep_hop(self) -> None:
+        delay = self._hop_delay()
         if delay:
             self.clock.sleep(delay)
 
-    def _arrive(self) -> None:
-        self._sleep_hop()
+    def _outage(self) -> StoreUnavailableError | None:
         if self.model.outages:
             t = self.clock.now() - self.origin
             for outage in self.model.outages:
                 if outage.covers(t):
-                    self._sleep_hop()
-                    raise StoreUnavailableError(f"event store unavailable (outage from {outage.start:g} s to {outage.end:g} s)")
+                    return StoreUnavailableError(
+                        f"event store unavailable (outage from {outage.start:g} s to {outage.end:g} s)")
+        return None
+
+    def _call(self, op: str, *args: Any) -> Any:
+        if self.station is None and self._timeout is None:
+            return self._direct(op, *args)
+        return self._queued(op, *args)
+
+    def _direct(self, op: str, *args: Any) -> Any:
+        """The call with unlimited capacity and no timeout: hop, take effect at once, hop."""
+        self._sleep_hop()
+        outage = self._outage()
+        if outage is not None:
+            self._sleep_hop()
+            raise outage
+        try:
+            return getattr(self.store, op)(*args)
+        finally:
+            self._sleep_hop()
+
+    def _queued(self, op: str, *args: Any) -> Any:
+        """The call through the store's queue and/or with a client timeout."""
+        clock = self.clock
+        sent = clock.now()
+        deadline = sent + self._timeout if self._timeout is not None else None
+        request = self._hop_delay()
+        if deadline is not None and sent + request >= deadline:
+            # The request is still on the wire when the caller gives up; it arrives and runs all the same.
+            clock.spawn(self._serve_later, request, op, args, name=f"late-{op}")
+            self._give_up(deadline, op)
+        if request:
+            clock.sleep(request)
+        outcome, value, end = self._serve(op, args, deadline)
+        if outcome == "gone":
+            self._give_up(deadline, op)
+        response = self._hop_delay()
+        if deadline is not None and end + response > deadline:
+            self._give_up(deadline, op)
+        if response:
+            clock.sleep(response)
+        if outcome == "raise":
+            raise value
+        return value
+
+    def _give_up(self, deadline: float | None, op: str) -> None:
+        assert deadline is not None
+        wait = deadline - self.clock.now()
+        if wait > 0:
+            self.clock.sleep(wait)
+        raise StoreTimeoutError(f"no reply from the event store to {op} within {self._timeout:g} s")
+
+    def _serve_later(self, delay: float, op: str, args: tuple[Any, ...]) -> None:
+        if delay:
+            self.clock.sleep(delay)
+        self._serve(op, args, None, abandoned=True)
+
+    def _serve(self, op: str, args: tuple[Any, ...], deadline: float | None,
+               abandoned: bool = False) -> tuple[str, Any, float]:
+        """The store's side of a call that has just arrived: ``(outcome, value, end)``.
+
+        *outcome* is ``"return"`` or ``"raise"`` (with the value or error for
+        the caller), or ``"gone"`` if the caller's deadline passes before the
+        call takes effect: the rest of the call then runs on a task of its own.
+        """
+        clock = self.clock
+        arrive = clock.now()
+        outage = self._outage()
+        if outage is not None:
+            return "raise", outage, arrive
+        station = self.station
+        if station is None:
+            start = end = arrive
+            refused = False
+        else:
+            start, end, refused = station.admit(op, arrive)
+        if deadline is not None and end > deadline:
+            clock.spawn(self._finish, op, args, arrive, start, end, refused, True, name=f"late-{op}")
+            return "gone", None, end
+        return (*self._finish(op, args, arrive, start, end, refused, abandoned), end)
+
+    def _finish(self, op: str, args: tuple[Any, ...], arrive: float, start: float, end: float, refused: bool,
+                abandoned: bool) -> tuple[str, Any]:
+        """Wait until the call's end, take effect at the store, and log it at the station."""
+        clock = self.clock
+        wait = end - clock.now()
+        if wait > 0:
+            clock.sleep(wait)
+        station = self.station
+        if refused:
+            assert station is not None
+            station.log(self.writer, op, arrive, start, end, "overloaded", abandoned)
+            queue = f" ({station.capacity.queue_limit} calls waiting)"
+            return "raise", StoreOverloadedError(f"event store overloaded: {op} refused{queue}")
+        try:
+            value = getattr(self.store, op)(*args)
+        except Exception as error:  # the caller gets it after the response hop
+            if station is not None:
+                station.log(self.writer, op, arrive, start, end, _store_result(error), abandoned)
+            return "raise", error
+        if station is not None:
+            result = "ok"
+            if op == "save_event":
+                event_id = args[0].id
+                if event_id in station.committed_ids:
+                    result = "duplicate"
+                else:
+                    station.committed_ids.add(event_id)
+            station.log(self.writer, op, arrive, start, end, result, abandoned)
+        return "return", value
 
     def save_event(self, event: Event) -> None:
-        self._arrive()
-        try:
-            self.store.save_event(event)  # type: ignore[attr-defined]
-        finally:
-            self._sleep_hop()
+        self._call("save_event", event)
 
     def get_latest_version(self, actor_id: str) -> int:
-        self._arrive()
-        try:
-            version: int = self.store.get_latest_version(actor_id)  # type: ignore[attr-defined]
-        finally:
-            self._sleep_hop()
+        version: int = self._call("get_latest_version", actor_id)
         if self.model.think_time is not None:
             self.clock.sleep(self.model.think_time.sample(self.rng))
         return version
 
     def get_events(self, actor_id: str, from_version: int = 1) -> list[Event]:
-        self._arrive()
-        try:
-            events: list[Event] = self.store.get_events(actor_id, from_version)  # type: ignore[attr-defined]
-        finally:
-            self._sleep_hop()
+        events: list[Event] = self._call("get_events", actor_id, from_version)
         return events
+
+
+def _store_result(error: BaseException) -> str:
+    from aether.errors import VersionConflictError
+
+    return "conflict" if isinstance(error, VersionConflictError) else "error"

@@ -49,13 +49,16 @@ class RecordingStore:
     The experiment gives each writer its own ``RecordingStore`` and sets
     :attr:`save` before each logical save; ``attempt`` counts the
     ``save_event`` calls within that save (a read is labelled with the attempt
-    it prepares). ``result`` is ``"ok"``, ``"conflict"``, ``"timeout"`` (the
+    it prepares); the ids of writes whose caller timed out are appended to
+    ``unacknowledged``. ``result`` is ``"ok"``, ``"conflict"``, ``"timeout"`` (the
     writer stopped waiting), ``"overloaded"`` (the store's queue refused it),
     ``"unavailable"`` or ``"error"``.
     """
 
-    def __init__(self, store: Any, clock: Clock, writer: int, records: list[CallRecord], origin: float = 0.0) -> None:
+    def __init__(self, store: Any, clock: Clock, writer: int, records: list[CallRecord], origin: float = 0.0,
+                 unacknowledged: list[str] | None = None) -> None:
         self.store = store
+        self.unacknowledged = unacknowledged if unacknowledged is not None else []
         self.clock = clock
         self.writer = writer
         self.records = records
@@ -84,7 +87,10 @@ class RecordingStore:
             self.store.save_event(event)
         except Exception as error:
             current = error.current_version if isinstance(error, VersionConflictError) else None
-            self._log("save_event", attempt, start, _result_of(error), event.version, current)
+            result = _result_of(error)
+            if result == "timeout":  # the write may still commit at the store: not lost if it does
+                self.unacknowledged.append(event.id)
+            self._log("save_event", attempt, start, result, event.version, current)
             raise
         self.last_event = event
         self._log("save_event", attempt, start, "ok", event.version, event.version)

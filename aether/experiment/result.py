@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from aether.checks import check_seconds
+from aether.experiment.capacity import StationRecord
 from aether.experiment.recorder import CallRecord
 from aether.experiment.summary import RunSummary, summarize
 
@@ -37,6 +40,7 @@ class SaveRow(NamedTuple):
 
 SAVE_COLUMNS = list(SaveRow._fields)
 CALL_COLUMNS = list(CallRecord._fields)
+STATION_COLUMNS = list(StationRecord._fields)
 
 
 @dataclass
@@ -63,6 +67,8 @@ class RunResult:
     settings: dict[str, Any] = field(default_factory=dict)
     _rows: list[SaveRow] = field(default_factory=list, repr=False)
     _records: list[CallRecord] = field(default_factory=list, repr=False)
+    _station: list[StationRecord] | None = field(default=None, repr=False)
+    _unacknowledged: list[str] = field(default_factory=list, repr=False)
 
     @functools.cached_property
     def saves(self) -> pd.DataFrame:
@@ -74,11 +80,52 @@ class RunResult:
         """One row per store call (built on first use)."""
         return calls_frame(self._records, self.pattern, self.writers, self.seed)
 
+    @functools.cached_property
+    def station(self) -> pd.DataFrame:
+        """One row per call as the store served it (a run with a :class:`~aether.experiment.capacity.Capacity`).
+
+        Columns: writer, op, arrive, start, end, result, abandoned (see
+        :class:`~aether.experiment.capacity.StationRecord`), plus ``wait``
+        (``start - arrive``: time in the queue) and ``service`` (``end - start``).
+        Empty for a run without capacity.
+        """
+        frame = pd.DataFrame(_columns(self._station or [], STATION_COLUMNS))
+        for name in ("arrive", "start", "end"):
+            frame[name] = frame[name].astype("float64")
+        frame["writer"] = frame["writer"].astype("int64")
+        frame["abandoned"] = frame["abandoned"].astype(bool)
+        frame["wait"] = frame["start"] - frame["arrive"]
+        frame["service"] = frame["end"] - frame["start"]
+        return frame.sort_values(["arrive", "writer"], kind="stable").reset_index(drop=True)
+
     def summary(self) -> RunSummary:
         """The headline numbers (see :class:`~aether.experiment.summary.RunSummary`)."""
         rows = sorted(self._rows, key=_save_order)  # the saves table's order, so sums round the same way
+        capacity = self.settings.get("capacity")
         return summarize(pattern=self.pattern, writers=self.writers, seed=self.seed, rows=rows,
-                         records=self._records)
+                         records=self._records, station=self._station,
+                         workers=capacity.workers if capacity is not None else None)
+
+    def timeline(self, bin: float = 0.1) -> pd.DataFrame:  # noqa: A002 - the issue's own word for it
+        """Load, goodput, queue and latency per time bin of *bin* seconds: one row per bin.
+
+        Columns (rates are per second; times in seconds from the run's start):
+
+        * ``start``: the bin's start;
+        * ``offered``: logical saves that arrived (started);
+        * ``calls``: store calls the callers made (attempts, reads included);
+        * ``commits``: writes that took effect at the store (a write that committed
+          after its caller timed out counts here);
+        * ``goodput``: logical saves whose caller was told of success (a deferred
+          save counts when its event was stored);
+        * ``rejected`` / ``timeouts``: calls refused by a full queue / given up on by their caller;
+        * ``queue_depth``: mean number of calls waiting for a server; ``in_store``:
+          mean number of calls at the store (waiting or in service);
+          ``utilisation``: the fraction of server time busy (both NaN without a capacity);
+        * ``p50`` / ``p99``: latency of the saves that finished in the bin (any outcome).
+        """
+        width = check_seconds("bin", bin, positive=True)
+        return timeline_frame(self, width)
 
     def __repr__(self) -> str:
         return (f"<RunResult {self.pattern!r}: {self.writers} writers x {self.saves_per_writer} saves, "
@@ -143,3 +190,78 @@ def calls_frame(records: list[CallRecord], pattern: str, writers: int, seed: int
             column = np.array(values, dtype=object)[order]
         data[name] = column
     return _with_run(pd.DataFrame(data), pattern, writers, seed)
+
+
+def _integral(starts: np.ndarray, ends: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """For each edge x: the integral from 0 to x of the number of intervals ``[start, end)`` covering t."""
+    a = np.sort(starts)
+    b = np.sort(ends)
+    ca = np.concatenate([[0.0], np.cumsum(a)])
+    cb = np.concatenate([[0.0], np.cumsum(b)])
+    ka = np.searchsorted(a, edges, side="left")
+    kb = np.searchsorted(b, edges, side="left")
+    return (ka * edges - ca[ka]) - (kb * edges - cb[kb])
+
+
+def _mean_count(starts: np.ndarray, ends: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """The time-averaged number of intervals open in each bin between consecutive *edges*."""
+    integral = _integral(starts, ends, edges)
+    return np.diff(integral) / np.diff(edges)
+
+
+def timeline_frame(result: RunResult, width: float) -> pd.DataFrame:
+    """The per-bin table behind :meth:`RunResult.timeline`."""
+    rows, records, station = result._rows, result._records, result._station
+    start = np.array([r.start for r in rows], dtype=float)
+    end = np.array([r.end for r in rows], dtype=float)
+    latency = np.array([r.latency for r in rows], dtype=float)
+    told = np.array([r.start + r.commit_delay for r in rows if r.outcome == "committed"], dtype=float)
+    call_start = np.array([c.start for c in records], dtype=float)
+    call_end = np.array([c.end for c in records], dtype=float)
+    results = np.array([c.result for c in records], dtype=object)
+    ops = np.array([c.op for c in records], dtype=object)
+    horizon = max([0.0, *end, *told, *call_end] + ([s.end for s in station] if station else []))
+    bins = max(1, math.ceil(horizon / width - 1e-9))
+    edges = np.arange(bins + 1, dtype=float) * width
+
+    def rate(times: np.ndarray) -> np.ndarray:
+        counts, _ = np.histogram(times, bins=edges)
+        return counts / width
+
+    if station:
+        st_op = np.array([s.op for s in station], dtype=object)
+        st_result = np.array([s.result for s in station], dtype=object)
+        st_arrive = np.array([s.arrive for s in station], dtype=float)
+        st_start = np.array([s.start for s in station], dtype=float)
+        st_end = np.array([s.end for s in station], dtype=float)
+        commits = rate(st_end[(st_op == "save_event") & (st_result == "ok")])
+        served = st_result != "overloaded"
+        queue_depth = _mean_count(st_arrive[served], st_start[served], edges)
+        in_store = _mean_count(st_arrive, st_end, edges)
+        capacity = result.settings.get("capacity")
+        workers = capacity.workers if capacity is not None else 1
+        utilisation = _mean_count(st_start, st_end, edges) / workers
+    else:
+        commits = rate(call_end[(ops == "save_event") & (results == "ok")])
+        queue_depth = in_store = utilisation = np.full(bins, np.nan)
+    which = np.clip(np.searchsorted(edges, end, side="right") - 1, 0, bins - 1)
+    p50 = np.full(bins, np.nan)
+    p99 = np.full(bins, np.nan)
+    for k in np.unique(which):
+        values = latency[which == k]
+        p50[k] = np.percentile(values, 50)
+        p99[k] = np.percentile(values, 99)
+    return pd.DataFrame({
+        "start": edges[:-1],
+        "offered": rate(start),
+        "calls": rate(call_start),
+        "commits": commits,
+        "goodput": rate(told),
+        "rejected": rate(call_end[results == "overloaded"]),
+        "timeouts": rate(call_end[results == "timeout"]),
+        "queue_depth": queue_depth,
+        "in_store": in_store,
+        "utilisation": utilisation,
+        "p50": p50,
+        "p99": p99,
+    })

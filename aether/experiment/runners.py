@@ -29,6 +29,7 @@ from aether.clock import RealClock, SimulatedClock
 from aether.contracts import Bindable, Deferred, RunContext, pattern_name
 from aether.errors import AetherError, CircuitBreakerOpenError, RetriesExhaustedError, VersionConflictError
 from aether.events import Event
+from aether.experiment.capacity import Capacity, ServiceStation
 from aether.experiment.network import NetworkModel, NetworkStore
 from aether.experiment.recorder import CallRecord, RecordingStore
 from aether.experiment.result import SaveRow
@@ -79,12 +80,14 @@ def actor_for(writer: int, save: int, actors: int) -> str:
 
 
 def run_writer(plan: WriterPlan, view: RecordingStore, fn: Callable[..., Any], pass_rng: bool,
-               rng: random.Random, clock: Any, out: Collected) -> None:
+               rng: random.Random | None, clock: Any, out: Collected) -> None:
     """Perform one writer's logical saves, appending a row per save to the writer's own *out*."""
     rows, tickets, committed_ids, errors = out.rows, out.tickets, out.committed, out.errors
-    if plan.start_delay:
-        clock.sleep(plan.start_delay)
     origin = view.origin
+    if plan.start_delay:
+        wait = plan.start_delay - (clock.now() - origin)
+        if wait > 0:
+            clock.sleep(wait)
     for save in range(plan.saves):
         actor = actor_for(plan.writer, save, plan.actors)
         view.begin_save(save)
@@ -162,6 +165,8 @@ class Collected:
     tickets: list[tuple[int, Any]] = field(default_factory=list)
     committed: list[tuple[int, str, str, int]] = field(default_factory=list)
     errors: list[tuple[str, str, bool]] = field(default_factory=list)  # (type, message, is an AetherError)
+    unacknowledged: list[str] = field(default_factory=list)  # ids of writes whose caller timed out
+    station: ServiceStation | None = None
     origin: float = 0.0
 
     def absorb(self, part: Collected) -> None:
@@ -171,6 +176,7 @@ class Collected:
         self.tickets.extend((base + i, ticket) for i, ticket in part.tickets)
         self.committed.extend((base + i, a, e, v) for i, a, e, v in part.committed)
         self.errors.extend(part.errors)
+        self.unacknowledged.extend(part.unacknowledged)
 
 
 def _settle_tickets(col: Collected) -> None:
@@ -196,24 +202,30 @@ def _settle_tickets(col: Collected) -> None:
 
 
 class _Views:
-    """Makes each participant's view of the store: networked (if a model is given), then recorded."""
+    """Makes each participant's view of the store: queued and networked (if modelled), then recorded."""
 
-    def __init__(self, store: Any, network: NetworkModel | None, clock: Any, seed: int,
-                 records: list[CallRecord]) -> None:
-        self.store, self.network, self.clock, self.seed, self.records = store, network, clock, seed, records
+    def __init__(self, store: Any, network: NetworkModel | None, clock: Any, seed: int, col: Collected,
+                 station: ServiceStation | None = None) -> None:
+        self.store, self.network, self.clock, self.seed, self.col = store, network, clock, seed, col
+        self.station = station
+        if station is not None and network is None:
+            self.network = NetworkModel.instant()
         self.made: list[RecordingStore] = []
 
     def __call__(self, writer: int) -> RecordingStore:
         if self.network is None:
             inner = self.store
         else:
-            inner = NetworkStore(self.store, self.network, self.clock, _network_rng(self.seed, writer))
-        view = RecordingStore(inner, self.clock, writer, self.records)
+            inner = NetworkStore(self.store, self.network, self.clock, _network_rng(self.seed, writer),
+                                 station=self.station, writer=writer)
+        view = RecordingStore(inner, self.clock, writer, self.col.records, unacknowledged=self.col.unacknowledged)
         self.made.append(view)
         return view
 
     def set_origin(self, origin: float) -> None:
         """Measure call times and fault windows from *origin* (the run's start on the clock)."""
+        if self.station is not None:
+            self.station.set_origin(origin)
         for view in self.made:
             view.origin = origin
             if isinstance(view.store, NetworkStore):
@@ -221,10 +233,15 @@ class _Views:
 
 
 def _prepare(pattern: Any, store: Any, network: NetworkModel | None, clock: Any, seed: int, shared: str = "shared",
-             first_participant: int = -1) -> tuple[Collected, _Views, Callable[..., Any], bool]:
+             first_participant: int = -1, capacity: Capacity | None = None,
+             ) -> tuple[Collected, _Views, Callable[..., Any], bool]:
     """What every way of running needs: the collection, the view factory, the bound pattern."""
     col = Collected()
-    make_view = _Views(store, network, clock, seed, col.records)
+    if capacity is not None:
+        # The store's service times: a stream of their own, so turning capacity on leaves every
+        # network delay as it was.
+        col.station = ServiceStation(capacity, origin=clock.now(), rng=random.Random(f"{seed}/service"))
+    make_view = _Views(store, network, clock, seed, col, col.station)
     ctx = RunContext(clock=clock, rng=random.Random(f"{seed}/{shared}"), seed=seed, _make_view=make_view,
                      _next_participant=first_participant)
     fn = _bind(pattern, ctx)
@@ -232,32 +249,56 @@ def _prepare(pattern: Any, store: Any, network: NetworkModel | None, clock: Any,
 
 
 def run_simulated(pattern: Any, plans: list[WriterPlan], store: Any, network: NetworkModel | None,
-                   seed: int) -> Collected:
-    clock = SimulatedClock()
-    col, make_view, fn, pass_rng = _prepare(pattern, store, network, clock, seed)
-    tasks, parts = [], [Collected() for _ in plans]
-    for plan, part in zip(plans, parts, strict=True):
-        tasks.append(clock.spawn(run_writer, plan, make_view(plan.writer), fn, pass_rng,
-                                 _pattern_rng(seed, plan.writer), clock, part, name=f"writer-{plan.writer}"))
-    close = getattr(fn, "close", None)
-    if callable(close):
-        def closer() -> None:
-            for task in tasks:
-                task.join()
-            close()
-        clock.spawn(closer, name="close-pattern")
+                  seed: int, capacity: Capacity | None = None, open_loop: bool = False) -> Collected:
+    """Every writer a greenlet on one :class:`~aether.clock.SimulatedClock`.
+
+    With *open_loop* the plans are callers in order of arrival: one task starts
+    each at its arrival time (so only the callers in the system are alive),
+    instead of every writer starting at once and sleeping until its start.
+    """
     with _fewer_collections():
+        clock = SimulatedClock()
+        col, make_view, fn, pass_rng = _prepare(pattern, store, network, clock, seed, capacity=capacity)
+        tasks: list[Any] = []
+        # One writer runs at a time, so open-loop callers can share one collection; closed-loop writers
+        # keep one each, so that rows come out grouped by writer whatever the interleaving.
+        parts = [col] * len(plans) if open_loop else [Collected() for _ in plans]
+
+        def start(plan: WriterPlan, part: Collected) -> Any:
+            rng = _pattern_rng(seed, plan.writer) if pass_rng else None
+            return clock.spawn(run_writer, plan, make_view(plan.writer), fn, pass_rng, rng, clock, part,
+                               name=f"writer-{plan.writer}")
+
+        if open_loop:
+            def arrivals() -> None:
+                for plan in plans:
+                    wait = plan.start_delay - clock.now()
+                    if wait > 0:
+                        clock.sleep(wait)
+                    tasks.append(start(plan, col))
+            tasks.append(clock.spawn(arrivals, name="arrivals"))
+        else:
+            tasks.extend(start(plan, part) for plan, part in zip(plans, parts, strict=True))
+        close = getattr(fn, "close", None)
+        if callable(close):
+            def closer() -> None:
+                for task in tasks:  # the arrivals task appends callers while it runs: they are joined too
+                    task.join()
+                close()
+            clock.spawn(closer, name="close-pattern")
         clock.run()
-    for part in parts:
-        col.absorb(part)
-    _settle_tickets(col)
+        if not open_loop:
+            for part in parts:
+                col.absorb(part)
+        _settle_tickets(col)
     return col
 
 
 def run_threads(pattern: Any, plans: list[WriterPlan], store: Any, network: NetworkModel | None,
-                 seed: int) -> Collected:
+                seed: int, capacity: Capacity | None = None, open_loop: bool = False) -> Collected:
+    """Every writer a real thread, with wall-clock sleeps (capacity emulated under a lock)."""
     clock = RealClock()
-    col, make_view, fn, pass_rng = _prepare(pattern, store, network, clock, seed)
+    col, make_view, fn, pass_rng = _prepare(pattern, store, network, clock, seed, capacity=capacity)
     go = threading.Event()
     failures: list[BaseException] = []
 

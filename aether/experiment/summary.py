@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from aether.experiment.capacity import StationRecord
     from aether.experiment.recorder import CallRecord
     from aether.experiment.result import SaveRow
 
@@ -30,6 +31,10 @@ class RunSummary:
     * ``makespan``: from the run's start until the last save returned (or, for a deferred
       save, was committed);
       ``throughput``: committed saves per second of makespan;
+    * ``utilisation``: the fraction of the store's server time that was busy over the
+      makespan, and ``mean_queue_wait`` the mean time a call waited for a server (both
+      NaN without a :class:`~aether.experiment.capacity.Capacity`); ``timeouts``: calls
+      whose caller stopped waiting; ``overloaded``: calls a full queue refused;
     * ``deferred``: saves a pattern accepted for later (a retry queue's tickets); for them
       ``p50``… measure how long the *caller* waited, and ``commit_p50`` / ``commit_p95`` how long
       until the event was stored (for other saves the two are the same).
@@ -60,6 +65,10 @@ class RunSummary:
     dead_letters: int = 0
     commit_p50: float = math.nan
     commit_p95: float = math.nan
+    utilisation: float = math.nan
+    mean_queue_wait: float = math.nan
+    timeouts: int = 0
+    overloaded: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """The fields as a plain dict, in declaration order."""
@@ -82,6 +91,11 @@ class RunSummary:
             ("store calls", f"{self.calls} ({self.write_calls} writes, {self.wasted_calls} wasted)"),
             ("makespan", f"{self.makespan * ms:.1f} ms"),
             ("throughput", f"{self.throughput:.1f} commits/s"),
+            *([("store utilisation", f"{self.utilisation:.1%}"),
+               ("mean queue wait", f"{self.mean_queue_wait * ms:.1f} ms")]
+              if not math.isnan(self.utilisation) else []),
+            *([("timeouts / overloaded", f"{self.timeouts} / {self.overloaded}")]
+              if self.timeouts or self.overloaded else []),
         ]
         width = max(len(k) for k, _ in rows)
         return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
@@ -96,14 +110,17 @@ def _percentile(values: np.ndarray, q: float) -> float:
 
 
 def summarize(*, pattern: str, writers: int, seed: int, rows: Sequence[SaveRow],
-              records: Sequence[CallRecord]) -> RunSummary:
+              records: Sequence[CallRecord], station: Sequence[StationRecord] | None = None,
+              workers: int | None = None) -> RunSummary:
     """The one place the summary arithmetic lives (called by :meth:`RunResult.summary`).
 
-    *rows* are the run's saves in the saves table's order, *records* its store calls.
+    *rows* are the run's saves in the saves table's order, *records* its store calls,
+    *station* the store's own records of a run with a capacity of *workers* servers.
     """
     committed = [r for r in rows if r.outcome == "committed"]
     writes = [c.result for c in records if c.op == "save_event"]
-    return _summarize_arrays(
+    results = [c.result for c in records]
+    summary = _summarize_arrays(
         pattern=pattern,
         writers=writers,
         seed=seed,
@@ -118,6 +135,14 @@ def summarize(*, pattern: str, writers: int, seed: int, rows: Sequence[SaveRow],
         write_calls=len(writes),
         ok_writes=writes.count("ok"),
     )
+    extra: dict[str, Any] = {"timeouts": results.count("timeout"), "overloaded": results.count("overloaded")}
+    if station is not None and workers:
+        served = [s for s in station if s.result != "overloaded"]
+        busy = sum(s.end - s.start for s in station)
+        span = max([summary.makespan, *(s.end for s in station)])
+        extra["utilisation"] = busy / (workers * span) if span > 0 else math.nan
+        extra["mean_queue_wait"] = float(np.mean([s.start - s.arrive for s in served])) if served else math.nan
+    return replace(summary, **extra)
 
 
 def _summarize_arrays(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import math
+import os
 import subprocess
 import sys
 import textwrap
@@ -325,7 +326,7 @@ def test_a_run_without_capacity_has_no_queue_figures() -> None:
 # --------------------------------------------------------------------------- determinism and compatibility
 
 
-DIGEST_SCRIPT = textwrap.dedent("""
+DIGEST_SCRIPT = textwrap.dedent("""\
     import hashlib
 import heapq
     from aether.experiment import Capacity, Exponential, NetworkModel, Slowdown, run_contention, run_load
@@ -340,7 +341,7 @@ import heapq
 
 def test_runs_with_capacity_are_identical_in_fresh_interpreters() -> None:
     digests = {subprocess.run([sys.executable, "-c", DIGEST_SCRIPT], capture_output=True, text=True, check=True,
-                              env={"PYTHONHASHSEED": str(hash_seed), "PATH": ""}).stdout
+                              env={**os.environ, "PYTHONHASHSEED": str(hash_seed)}).stdout
                for hash_seed in (1, 2)}
     assert len(digests) == 1 and len(next(iter(digests)).strip()) == 64
 

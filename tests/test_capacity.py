@@ -328,7 +328,6 @@ def test_a_run_without_capacity_has_no_queue_figures() -> None:
 
 DIGEST_SCRIPT = textwrap.dedent("""\
     import hashlib
-import heapq
     from aether.experiment import Capacity, Exponential, NetworkModel, Slowdown, run_contention, run_load
     from aether.patterns import jitter_retry, immediate_retry
     cap = Capacity(workers=2, service=Exponential(0.003), queue_limit=20, faults=[Slowdown(0.05, 0.2, 3)])

@@ -51,6 +51,8 @@ if TYPE_CHECKING:
     from aether.patterns import *  # noqa: F403
     from aether.plots import apply_style as apply_style
     from aether.plots import plot_latency as plot_latency
+    from aether.plots import plot_latency_vs_load as plot_latency_vs_load
+    from aether.plots import plot_load as plot_load
     from aether.plots import plot_outcomes as plot_outcomes
     from aether.plots import plot_retries as plot_retries
     from aether.plots import plot_sweep as plot_sweep
@@ -65,7 +67,7 @@ _LAZY_MODULES: dict[str, tuple[str, ...]] = {
         "AbsNormal", "CallRecord", "Capacity", "Constant", "Delay", "ExperimentInvariantError",
         "Exponential", "LatencySpike", "NetworkModel", "NetworkStore", "Outage", "Ramp", "RecordingStore",
         "RunResult", "RunSummary", "SaveRow", "Slowdown", "StationRecord", "Step", "Uniform",
-        "run_contention", "run_load", "sweep", "verify_store",
+        "run_contention", "run_load", "sweep", "sweep_load", "verify_store",
     ),
     "aether.patterns": (
         "AdaptivePolicy", "Backoff", "BreakerState", "CircuitBreaker", "CircuitBreakerPolicy",
@@ -77,8 +79,8 @@ _LAZY_MODULES: dict[str, tuple[str, ...]] = {
         "store_unavailable", "store_unavailable_or_conflict",
     ),
     "aether.display": ("format_table", "show_source", "show_table"),
-    "aether.plots": ("apply_style", "plot_latency", "plot_outcomes", "plot_retries", "plot_sweep",
-                     "plot_timeline", "save_figure", "style"),
+    "aether.plots": ("apply_style", "plot_latency", "plot_latency_vs_load", "plot_load", "plot_outcomes",
+                     "plot_retries", "plot_sweep", "plot_timeline", "save_figure", "style"),
 }
 
 

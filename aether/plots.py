@@ -7,7 +7,8 @@ DataFrames produced by :mod:`aether.experiment`:
 
 * ``saves``: one row per logical save (``latency``, ``retries``, ``outcome``, ...);
 * ``calls``: one row per store call (``op``, ``start``, ``end``, ``result``, ...);
-* ``sweep``: one row per run (``writers``, ``seed``, ``p95``, ``write_calls``, ...).
+* ``sweep``: one row per run (``writers``, ``seed``, ``p95``, ``write_calls``, ...);
+* a run's ``timeline(bin)``: one row per time bin (``offered``, ``calls``, ``goodput``, ...).
 
 Every plotting function accepts ``ax=None`` (draw into a new figure) or an existing
 :class:`~matplotlib.axes.Axes` (draw into a subplot you arranged), and returns the
@@ -43,8 +44,12 @@ __all__ = [
     "STYLE",
     "SWEEP_LABELS",
     "TIME_UNITS",
+    "LOAD_COLORS",
     "apply_style",
     "color_for",
+    "fault_windows",
+    "plot_latency_vs_load",
+    "plot_load",
     "plot_latency",
     "plot_outcomes",
     "plot_retries",
@@ -104,7 +109,19 @@ RESULT_COLORS: dict[str, str] = {
     "conflict": "#D55E00",
     "read": "#9A9A9A",
     "unavailable": "#56B4E9",
+    "timeout": "#8C510A",
+    "overloaded": "#762A83",
     "error": "#000000",
+}
+
+#: Colours of the series of :func:`plot_load` (load, work and goodput), and the shading of faults.
+LOAD_COLORS: dict[str, str] = {
+    "offered": "#000000",
+    "calls": "#D55E00",
+    "goodput": "#009E73",
+    "queue_depth": "#0072B2",
+    "utilisation": "#E69F00",
+    "fault": "#BDBDBD",
 }
 
 #: Matplotlib settings of the lab's look: large enough to read on a projector.
@@ -155,9 +172,14 @@ SWEEP_LABELS: dict[str, str] = {
     "wasted_calls": "wasted store calls (count)",
     "makespan": "completion time ({unit})",
     "throughput": "throughput (commits/s)",
+    "rate": "offered saves per second",
+    "utilisation": "store utilisation (%)",
+    "mean_queue_wait": "mean queue wait ({unit})",
+    "timeouts": "timed-out calls (count)",
+    "overloaded": "calls refused by a full queue (count)",
 }
 
-_TIME_COLUMNS = frozenset({"p50", "p95", "p99", "makespan"})
+_TIME_COLUMNS = frozenset({"p50", "p95", "p99", "makespan", "mean_queue_wait"})
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -696,6 +718,8 @@ def _call_kind(op: pd.Series, result: pd.Series) -> pd.Series:
     kind[op != "save_event"] = "read"
     kind[(op == "save_event") & (result == "conflict")] = "conflict"
     kind[result == "unavailable"] = "unavailable"
+    kind[result == "timeout"] = "timeout"
+    kind[result == "overloaded"] = "overloaded"
     kind[result == "error"] = "error"
     return kind
 
@@ -789,3 +813,117 @@ def _row_thickness(ax: Axes, rows: int) -> float:
     inches = figure.get_figheight() if figure is not None else STYLE["figure.figsize"][1]
     height_points = ax.get_position().height * inches * 72.0
     return float(np.clip(0.7 * height_points / max(rows, 1), 1.5, 18.0))
+
+
+# --------------------------------------------------------------------------------------
+# load over time, and latency against load
+
+
+def fault_windows(settings: Mapping[str, Any]) -> list[tuple[float, float, str]]:
+    """The fault windows of a run, ``(start, end, label)``, from its ``settings``.
+
+    Outages and latency spikes come from the run's network model, slowdowns from its capacity.
+    """
+    windows: list[tuple[float, float, str]] = []
+    network = settings.get("network")
+    if network is not None:
+        windows += [(o.start, o.end, "outage") for o in getattr(network, "outages", ())]
+        windows += [(s.start, s.end, f"latency +{s.extra * 1000:g} ms") for s in getattr(network, "spikes", ())]
+    capacity = settings.get("capacity")
+    if capacity is not None:
+        windows += [(f.start, f.end, f"slowdown x{f.factor:g}") for f in getattr(capacity, "faults", ())]
+    return windows
+
+
+@_styled
+def plot_load(
+    result: Any,
+    *,
+    bin: float = 0.25,  # noqa: A002 - the timeline's own word
+    faults: Sequence[tuple[float, float, str]] | None = None,
+    title: str | None = None,
+    fig: Figure | None = None,
+) -> Figure:
+    """Load, work and goodput over time (top), and the store's queue (bottom), faults shaded.
+
+    Use it to see how a pattern meets load: ``offered`` is the saves arriving,
+    ``store calls`` the work the callers make of them (retries included) and
+    ``goodput`` the saves whose caller was told of success. When the calls line
+    stays high above goodput after a fault has ended, retries are keeping the
+    store busy with work that no longer helps: a retry storm. *result* is a
+    :class:`~aether.experiment.RunResult` (its timeline is binned at *bin*
+    seconds and its faults shaded) or a timeline frame (pass *faults*).
+    """
+    if isinstance(result, pd.DataFrame):
+        timeline, windows = result, list(faults or [])
+    else:
+        timeline = result.timeline(bin=bin)
+        windows = list(faults) if faults is not None else fault_windows(result.settings)
+    _require(timeline, ["start", "offered", "calls", "goodput", "queue_depth", "utilisation"], name="timeline")
+    if timeline.empty:
+        raise ValueError("timeline is empty: there is nothing to plot")
+    width = float(timeline["start"].iloc[1] - timeline["start"].iloc[0]) if len(timeline) > 1 else bin
+    mid = timeline["start"].to_numpy(float) + width / 2
+    has_queue = not timeline["queue_depth"].isna().all()
+    if fig is None:
+        fig = plt.figure(figsize=(10.0, 6.5 if has_queue else 4.8))
+    axes = fig.subplots(2, 1, sharex=True, height_ratios=[2, 1]) if has_queue else [fig.subplots()]
+    top = axes[0]
+    for column, label in (("offered", "offered saves"), ("calls", "store calls"), ("goodput", "goodput")):
+        top.plot(mid, timeline[column], color=LOAD_COLORS[column], label=label,
+                 linestyle="--" if column == "offered" else "-")
+    for ax in axes:
+        for start, end, label in windows:
+            ax.axvspan(start, end, color=LOAD_COLORS["fault"], alpha=0.45, linewidth=0,
+                       label=label if ax is top else None)
+    _finish(top, title=title or "Load, store work and goodput over time", xlabel="" if has_queue else
+            "time since the run's start (s)", ylabel="per second", legend=False)
+    top.set_ylim(bottom=0)
+    top.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=STYLE["legend.fontsize"])
+    if has_queue:
+        bottom = axes[1]
+        bottom.plot(mid, timeline["queue_depth"], color=LOAD_COLORS["queue_depth"], label="calls waiting")
+        _finish(bottom, title="", xlabel="time since the run's start (s)", ylabel="calls waiting", legend=False)
+        bottom.set_ylim(bottom=0)
+        twin = bottom.twinx()
+        twin.plot(mid, 100 * timeline["utilisation"], color=LOAD_COLORS["utilisation"], linestyle=":",
+                  label="server busy")
+        twin.set_ylim(0, 105)
+        twin.set_ylabel("server busy (%)", fontsize=STYLE["axes.labelsize"])
+        twin.grid(False)
+        lines = bottom.get_lines() + twin.get_lines()
+        bottom.legend(lines, [line.get_label() for line in lines], loc="upper left", bbox_to_anchor=(1.08, 1.0),
+                      fontsize=STYLE["legend.fontsize"])
+    return fig
+
+
+@_styled
+def plot_latency_vs_load(
+    sweep: pd.DataFrame,
+    *,
+    x: str = "rate",
+    y: str = "p99",
+    by: str = "pattern",
+    unit: str = "ms",
+    logy: bool = True,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
+    """Latency against offered load, one line per pattern: the hockey stick.
+
+    *sweep* is a frame of run summaries from :func:`~aether.experiment.sweep_load`
+    (or any frame with *x*, *y* and *by* columns; *x* is the offered ``rate`` by
+    default, the same for every seed). Latency stays flat while the
+    store has spare capacity and turns up sharply as utilisation nears 100%:
+    queueing, not the store's own speed, is what callers then wait for.
+    """
+    _require(sweep, list(dict.fromkeys([x, y, by])), name="sweep")
+    frame = sweep.copy()
+    if x == "utilisation":
+        frame[x] = 100 * frame[x]
+    ax = plot_sweep(frame, x=x, y=y, by=by, unit=unit, logy=logy, ax=ax, title=title or "Latency against load")
+    if x == "utilisation":
+        ax.set_xlabel("store utilisation (%)", fontsize=STYLE["axes.labelsize"])
+    elif x == "rate":
+        ax.set_xlabel("offered saves per second", fontsize=STYLE["axes.labelsize"])
+    return ax

@@ -23,6 +23,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Polygon
 
 from aether import plots
+from aether.experiment import Outage
+from aether.plots import plot_latency_vs_load, plot_load
 
 matplotlib.use("Agg")
 
@@ -627,3 +629,52 @@ def test_colour_clashes_avoid_yellow_while_other_colours_are_free() -> None:
     colors = _colors_for(["committed", "gave_up"])
     assert len(set(colors.values())) == 2
     assert PALETTE[-1] not in colors.values()
+
+
+# --------------------------------------------------------------------------- load figures
+
+
+def _load_run() -> object:
+    from aether.experiment import Capacity, Exponential, NetworkModel, Slowdown, run_load
+    from aether.patterns import no_retry
+
+    capacity = Capacity(service=Exponential(0.002), faults=[Slowdown(0.5, 1.0, 3)])
+    return run_load(no_retry, rate=150, duration=2.0, actors=500, capacity=capacity,
+                    network=NetworkModel(outages=[Outage(1.2, 1.4)]), seed=1)
+
+
+def test_plot_load_draws_load_work_goodput_and_the_queue_with_faults_shaded() -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = _load_run()
+    fig = plot_load(result, bin=0.1)
+    top, bottom = fig.axes[0], fig.axes[1]
+    labels = [line.get_label() for line in top.get_lines()]
+    assert labels == ["offered saves", "store calls", "goodput"]
+    assert len(top.patches) == 2  # the slowdown and the outage, shaded
+    assert {t.get_text() for t in top.get_legend().get_texts()} >= {"slowdown x3", "outage"}
+    assert bottom.get_ylabel() == "calls waiting"
+    timeline = result.timeline(bin=0.1)
+    assert list(top.get_lines()[2].get_ydata()) == list(timeline["goodput"])
+    plt.close(fig)
+
+
+def test_plot_load_of_a_run_without_capacity_has_no_queue_panel() -> None:
+    from aether.experiment import run_load
+    from aether.patterns import no_retry
+
+    fig = plot_load(run_load(no_retry, rate=50, duration=1.0, actors=100), bin=0.1)
+    assert len(fig.axes) == 1
+    plt.close(fig)
+
+
+def test_plot_latency_vs_load_draws_one_line_per_pattern_against_the_rate() -> None:
+    sweep = pd.DataFrame({"pattern": ["a", "a", "b", "b"], "rate": [10, 20, 10, 20], "p99": [0.01, 0.1, 0.02, 0.2],
+                          "seed": [0, 0, 0, 0]})
+    ax = plot_latency_vs_load(sweep)
+    assert ax.get_xlabel() == "offered saves per second"
+    assert ax.get_yscale() == "log"
+    assert [line.get_label() for line in ax.get_lines()] == ["a", "b"]
+    plt.close(ax.figure)

@@ -12,7 +12,7 @@
 from aether.contracts import Bindable, Deferred, Pattern, RunContext, pattern_name
 from aether.experiment.arrivals import Ramp, Step
 from aether.experiment.capacity import Capacity, Slowdown, StationRecord
-from aether.experiment.harness import run_contention, run_load, sweep
+from aether.experiment.harness import run_contention, run_load, sweep, sweep_load
 from aether.experiment.network import (
     AbsNormal,
     Constant,
@@ -58,5 +58,6 @@ __all__ = [
     "run_contention",
     "run_load",
     "sweep",
+    "sweep_load",
     "verify_store",
 ]

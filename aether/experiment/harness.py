@@ -47,7 +47,7 @@ from aether.experiment.verify import verify_store
 from aether.store.memory import InMemoryEventStore
 from aether.store.sqlite import SQLiteEventStore
 
-__all__ = ["EVENT_TYPE", "MAX_WRITERS", "run_contention", "run_load", "sweep"]
+__all__ = ["EVENT_TYPE", "MAX_WRITERS", "run_contention", "run_load", "sweep", "sweep_load"]
 
 EVENT_TYPE = "ContentionTested"
 
@@ -278,8 +278,61 @@ def _check_pattern(pattern: object) -> Any:
                     f"or a Bindable; got {pattern!r} ({type(pattern).__name__})")
 
 
-def _summary_row(label: str, pattern: Any, writers: int, seed: int, run_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+def _contention_row(label: str, pattern: Any, writers: int, seed: int, run_kwargs: Mapping[str, Any]) -> dict[str, Any]:
     return run_contention(pattern, writers=writers, seed=seed, name=label, **run_kwargs).summary().as_dict()
+
+
+def _load_row(label: str, pattern: Any, rate: float, seed: int, run_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    row = run_load(pattern, rate=rate, seed=seed, name=label, **run_kwargs).summary().as_dict()
+    row["rate"] = rate
+    return row
+
+
+def _named_patterns(patterns: Mapping[str, Any] | Sequence[Any] | Any) -> list[tuple[str, Any]]:
+    if isinstance(patterns, Mapping):
+        named = list(patterns.items())
+    elif isinstance(patterns, (list, tuple)):
+        named = [(pattern_name(p), p) for p in patterns]
+    else:
+        named = [(pattern_name(patterns), patterns)]
+    for label, p in named:
+        check_text("pattern label", label)
+        _check_pattern(p)
+    return named
+
+
+def _values(name: str, values: object, example: str) -> list[Any]:
+    if isinstance(values, (int, float, str, bytes)) or not isinstance(values, Iterable):
+        raise TypeError(f"{name} must be an iterable, e.g. {example}; got {values!r}")
+    return list(values)
+
+
+def _run_grid(row: Callable[..., dict[str, Any]], named: list[tuple[str, Any]], xs: list[Any], seeds: list[int],
+              jobs: object, progress: bool | None, run_kwargs: Mapping[str, Any]) -> pd.DataFrame:
+    """One summary row per pattern x value x seed, in that order, sequential or on *jobs* processes."""
+    jobs = check_int("jobs", jobs, -1)
+    if jobs == 0:
+        raise ValueError("jobs must be a positive int or -1 (one per core); got 0")
+    if not named or not xs or not seeds:
+        raise ValueError("a sweep needs at least one pattern, one value to sweep and one seed")
+    from tqdm.auto import tqdm
+
+    show = _progress_default() if progress is None else check_bool("progress", progress)
+    runs = [(label, p, x, s) for label, p in named for x in xs for s in seeds]
+    rows: list[dict[str, Any]] = []
+    with tqdm(total=len(runs), desc="sweep", unit="run", disable=not show, leave=False) as bar:
+        if jobs == 1 or len(runs) == 1:
+            for label, p, x, s in runs:
+                rows.append(row(label, p, x, s, run_kwargs))
+                bar.update()
+        else:
+            from joblib import Parallel, delayed
+
+            parallel = Parallel(n_jobs=jobs, backend="loky", return_as="generator")
+            for result in parallel(delayed(row)(label, p, x, s, run_kwargs) for label, p, x, s in runs):
+                rows.append(result)  # in submission order, so the frame matches a sequential sweep
+                bar.update()
+    return pd.DataFrame(rows)
 
 
 def sweep(
@@ -295,50 +348,36 @@ def sweep(
 
     ``patterns`` is a mapping of display name to pattern (or a list, named by
     :func:`~aether.contracts.pattern_name`). ``run_kwargs`` go to every run
-    (``saves_per_writer``, ``network``, ...). With ``jobs=N`` (``-1``: one per
-    core) the runs go to N worker processes (joblib's loky backend, which also
-    carries patterns defined in a notebook); the frame is exactly the one a
-    sequential sweep returns, row for row. A progress bar is shown unless
-    ``progress=False``, the environment sets ``AETHER_PROGRESS=0``, or it runs
-    under pytest.
+    (``saves_per_writer``, ``network``, ``capacity``, ...). With ``jobs=N``
+    (``-1``: one per core) the runs go to N worker processes (joblib's loky
+    backend, which also carries patterns defined in a notebook); the frame is
+    exactly the one a sequential sweep returns, row for row. A progress bar is
+    shown unless ``progress=False``, the environment sets ``AETHER_PROGRESS=0``,
+    or it runs under pytest.
     """
-    if isinstance(patterns, Mapping):
-        named = list(patterns.items())
-    elif isinstance(patterns, (list, tuple)):
-        named = [(pattern_name(p), p) for p in patterns]
-    else:
-        named = [(pattern_name(patterns), patterns)]
-    if isinstance(writers, (int, str, bytes)) or not isinstance(writers, Iterable):
-        raise TypeError(f"writers must be an iterable of writer counts, e.g. [1, 10, 100]; got {writers!r}")
-    if isinstance(seeds, (int, str, bytes)) or not isinstance(seeds, Iterable):
-        raise TypeError(f"seeds must be an iterable of seeds, e.g. range(5); got {seeds!r}")
-    writer_counts = [check_int("writers", w, 1, MAX_WRITERS) for w in writers]
-    seed_list = [check_int("seed", s, 0) for s in seeds]
-    jobs = check_int("jobs", jobs, -1)
-    if jobs == 0:
-        raise ValueError("jobs must be a positive int or -1 (one per core); got 0")
-    if not named or not writer_counts or not seed_list:
-        raise ValueError("sweep needs at least one pattern, one writer count and one seed")
-    for label, p in named:
-        check_text("pattern label", label)
-        _check_pattern(p)
-    from tqdm.auto import tqdm
+    named = _named_patterns(patterns)
+    counts = [check_int("writers", w, 1, MAX_WRITERS) for w in _values("writers", writers, "[1, 10, 100]")]
+    seed_list = [check_int("seed", s, 0) for s in _values("seeds", seeds, "range(5)")]
+    return _run_grid(_contention_row, named, counts, seed_list, jobs, progress, run_kwargs)
 
-    show = _progress_default() if progress is None else check_bool("progress", progress)
-    runs = [(label, p, w, s) for label, p in named for w in writer_counts for s in seed_list]
-    bar = tqdm(total=len(runs), desc="sweep", unit="run", disable=not show, leave=False)
-    with bar:
-        if jobs == 1 or len(runs) == 1:
-            rows = []
-            for label, p, w, s in runs:
-                rows.append(_summary_row(label, p, w, s, run_kwargs))
-                bar.update()
-        else:
-            from joblib import Parallel, delayed
 
-            parallel = Parallel(n_jobs=jobs, backend="loky", return_as="generator")
-            rows = []
-            for row in parallel(delayed(_summary_row)(label, p, w, s, run_kwargs) for label, p, w, s in runs):
-                rows.append(row)  # in submission order, so the frame matches a sequential sweep
-                bar.update()
-    return pd.DataFrame(rows)
+def sweep_load(
+    patterns: Mapping[str, Any] | Sequence[Any] | Any,
+    *,
+    rates: Iterable[float],
+    seeds: Iterable[int] = (0, 1, 2),
+    jobs: int = 1,
+    progress: bool | None = None,
+    **run_kwargs: Any,
+) -> pd.DataFrame:
+    """Run :func:`run_load` for every pattern x arrival rate x seed; one summary row per run.
+
+    The open-loop counterpart of :func:`sweep`: ``run_kwargs`` go to every run
+    (``duration`` is required; ``capacity``, ``network``, ...), and each row
+    also has the run's ``rate``. Plot latency against load with
+    :func:`~aether.plots.plot_latency_vs_load` to see the hockey stick.
+    """
+    named = _named_patterns(patterns)
+    rate_list = [check_rate(r) for r in _values("rates", rates, "[50, 100, 150]")]
+    seed_list = [check_int("seed", s, 0) for s in _values("seeds", seeds, "range(5)")]
+    return _run_grid(_load_row, named, rate_list, seed_list, jobs, progress, run_kwargs)

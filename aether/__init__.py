@@ -29,6 +29,7 @@ from aether.errors import (
     ErrCircuitBreakerOpen,
     ErrVersionConflict,
     LockTimeoutError,
+    RequestThrottledError,
     RetriesExhaustedError,
     StoreCorruptedError,
     StoreOverloadedError,
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from aether.experiment import *  # noqa: F403
     from aether.patterns import *  # noqa: F403
     from aether.plots import apply_style as apply_style
+    from aether.plots import plot_goodput as plot_goodput
     from aether.plots import plot_latency as plot_latency
     from aether.plots import plot_latency_vs_load as plot_latency_vs_load
     from aether.plots import plot_load as plot_load
@@ -70,17 +72,17 @@ _LAZY_MODULES: dict[str, tuple[str, ...]] = {
         "run_contention", "run_load", "sweep", "sweep_load", "verify_store",
     ),
     "aether.patterns": (
-        "AdaptivePolicy", "Backoff", "BreakerState", "CircuitBreaker", "CircuitBreakerPolicy",
-        "ConflictHistoryError", "ConflictRecord", "JITTERS", "QueuedWrites", "RetryBudget",
-        "RetryBudgetPolicy", "RetryQueue", "ThrashingError", "ThrashingPolicy", "ThrashingVerdict",
-        "Ticket", "Transition", "WorkerError", "adaptive_delay", "adaptive_retry", "budgeted_retry",
-        "circuit_breaker_retry", "conflict_detailed_retry", "decorrelated_jitter", "equal_jitter",
-        "full_jitter", "immediate_retry", "jitter_retry", "no_jitter", "no_retry", "simple_retry",
-        "store_unavailable", "store_unavailable_or_conflict",
+        "AdaptivePolicy", "AdaptiveThrottlingPolicy", "Backoff", "BreakerState", "CircuitBreaker",
+        "CircuitBreakerPolicy", "ClientThrottle", "ConflictHistoryError", "ConflictRecord", "JITTERS",
+        "QueuedWrites", "RetryBudget", "RetryBudgetPolicy", "RetryQueue", "ThrashingError", "ThrashingPolicy",
+        "ThrashingVerdict", "Ticket", "Transition", "WorkerError", "adaptive_delay", "adaptive_retry",
+        "adaptive_throttling", "budgeted_retry", "circuit_breaker_retry", "conflict_detailed_retry",
+        "decorrelated_jitter", "equal_jitter", "full_jitter", "immediate_retry", "jitter_retry", "no_jitter",
+        "no_retry", "retry_on_failure", "simple_retry", "store_unavailable", "store_unavailable_or_conflict",
     ),
     "aether.display": ("format_table", "show_source", "show_table"),
-    "aether.plots": ("apply_style", "plot_latency", "plot_latency_vs_load", "plot_load", "plot_outcomes",
-                     "plot_retries", "plot_sweep", "plot_timeline", "save_figure", "style"),
+    "aether.plots": ("apply_style", "plot_goodput", "plot_latency", "plot_latency_vs_load", "plot_load",
+                     "plot_outcomes", "plot_retries", "plot_sweep", "plot_timeline", "save_figure", "style"),
 }
 
 
@@ -117,6 +119,7 @@ __all__ = [
     "LockTimeoutError",
     "Pattern",
     "RealClock",
+    "RequestThrottledError",
     "RetriesExhaustedError",
     "RunContext",
     "Signal",

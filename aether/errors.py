@@ -13,7 +13,8 @@ The hierarchy::
     │   └── StoreTimeoutError     (the caller stopped waiting; the call may still commit)
     ├── StoreCorruptedError       (the database file is damaged: not an outage, never retried)
     ├── RetriesExhaustedError     (a retry pattern gave up; ``__cause__`` is the last error)
-    └── CircuitBreakerOpenError   (a breaker refused the call without trying)
+    ├── CircuitBreakerOpenError   (a breaker refused the call without trying)
+    └── RequestThrottledError     (the client's own throttle refused the attempt without sending it)
 
 Every error here keeps its fields through ``pickle`` and ``copy.deepcopy``, so it
 can cross a process boundary (an experiment's worker processes) intact.
@@ -36,6 +37,7 @@ __all__ = [
     "DuplicateEventIdError",
     "ErrVersionConflict",
     "LockTimeoutError",
+    "RequestThrottledError",
     "RetriesExhaustedError",
     "StoreCorruptedError",
     "StoreOverloadedError",
@@ -265,6 +267,25 @@ class CircuitBreakerOpenError(AetherError):
 
 
 ErrCircuitBreakerOpen = CircuitBreakerOpenError
+
+
+class RequestThrottledError(AetherError):
+    """The client's adaptive throttle rejected an attempt locally, without sending it to the store.
+
+    ``attempt`` is the attempt it refused (1: the save was never tried).
+    Raised ``from`` the last store error, if any.
+    """
+
+    def __init__(self, actor_id: str, attempt: int) -> None:
+        self.actor_id = actor_id
+        self.attempt = attempt
+        super().__init__(actor_id, attempt)
+
+    def __str__(self) -> str:
+        return f"attempt {self.attempt} for actor {self.actor_id!r} throttled by the client"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.actor_id, self.attempt), self.__dict__)
 
 
 def iter_exception_chain(exc: BaseException | None) -> Iterator[BaseException]:

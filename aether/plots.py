@@ -48,6 +48,7 @@ __all__ = [
     "apply_style",
     "color_for",
     "fault_windows",
+    "plot_goodput",
     "plot_latency_vs_load",
     "plot_load",
     "plot_latency",
@@ -98,6 +99,11 @@ PATTERN_COLORS: dict[str, str] = {
     "circuit breaker": "#56B4E9",
     "retry budget": "#CC79A7",
     "budgeted_retry": "#CC79A7",
+    "adaptive_throttling": "#0072B2",
+    "adaptive throttling": "#0072B2",
+    "retry_on_failure": "#E69F00",
+    "retry at once": "#E69F00",
+    "no retries": "#000000",
     # outcomes, when a figure is split by outcome
     "committed": "#009E73",
     "gave_up": "#000000",
@@ -117,7 +123,7 @@ RESULT_COLORS: dict[str, str] = {
 #: Colours of the series of :func:`plot_load` (load, work and goodput), and the shading of faults.
 LOAD_COLORS: dict[str, str] = {
     "offered": "#000000",
-    "calls": "#D55E00",
+    "calls": "#666666",
     "goodput": "#009E73",
     "queue_depth": "#0072B2",
     "utilisation": "#E69F00",
@@ -177,6 +183,9 @@ SWEEP_LABELS: dict[str, str] = {
     "mean_queue_wait": "mean queue wait ({unit})",
     "timeouts": "timed-out calls (count)",
     "overloaded": "calls refused by a full queue (count)",
+    "failure_rate": "store failure rate (fraction of calls)",
+    "success_rate": "saves that succeed (fraction)",
+    "calls_per_save": "store calls per save (load)",
 }
 
 _TIME_COLUMNS = frozenset({"p50", "p95", "p99", "makespan", "mean_queue_wait"})
@@ -926,4 +935,40 @@ def plot_latency_vs_load(
         ax.set_xlabel("store utilisation (%)", fontsize=STYLE["axes.labelsize"])
     elif x == "rate":
         ax.set_xlabel("offered saves per second", fontsize=STYLE["axes.labelsize"])
+    return ax
+
+
+@_styled
+def plot_goodput(
+    runs: Mapping[str, Any],
+    *,
+    bin: float = 0.5,  # noqa: A002 - the timeline's own word
+    column: str = "goodput",
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
+    """One line per run of a timeline column over time (goodput by default), the first run's faults shaded.
+
+    Use it to compare how patterns ride out the same fault: *runs* maps a label
+    to a :class:`~aether.experiment.RunResult` of the same scenario. The offered
+    rate of the first run is drawn dashed for reference.
+    """
+    if not runs:
+        raise ValueError("runs is empty: there is nothing to plot")
+    ax = _new_axes(ax)
+    colors = _colors_for(list(runs))
+    first = next(iter(runs.values()))
+    for start, end, label in fault_windows(first.settings):
+        ax.axvspan(start, end, color=LOAD_COLORS["fault"], alpha=0.45, linewidth=0, label=label)
+    offered = first.timeline(bin=bin)
+    ax.plot(offered["start"] + bin / 2, offered["offered"], color=LOAD_COLORS["offered"], linestyle="--",
+            linewidth=1.4, label="offered saves")
+    for label, run in runs.items():
+        timeline = run.timeline(bin=bin)
+        _require(timeline, ["start", column], name="timeline")
+        ax.plot(timeline["start"] + bin / 2, timeline[column], color=colors[label], label=str(label))
+    ax.set_ylim(bottom=0)
+    _finish(ax, title=title or f"{column.capitalize()} over time", xlabel="time since the run's start (s)",
+            ylabel=f"{column} (per second)" if column != "utilisation" else "utilisation (fraction)", legend=False)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=STYLE["legend.fontsize"])
     return ax

@@ -92,7 +92,7 @@ def run_contention(
 
     Each save's ``outcome`` is ``"committed"``; ``"gave_up"`` (the pattern raised
     :class:`~aether.errors.RetriesExhaustedError`); ``"rejected"`` (a circuit
-    breaker refused it); ``"conflict"`` (a conflict escaped the pattern, as with
+    breaker or the client's throttle refused it); ``"conflict"`` (a conflict escaped the pattern, as with
     :func:`~aether.patterns.no_retry`); ``"failed"`` (any other error, named in
     ``error``); or, for a pattern that defers work (:class:`Deferred`), whatever
     its ticket says once settled, such as ``"dead_letter"``.

@@ -17,7 +17,7 @@ from typing import Protocol, runtime_checkable
 
 from typing import TYPE_CHECKING, Any
 
-from aether.checks import check_seconds
+from aether.checks import check_number, check_seconds
 from aether.clock import Clock
 from aether.errors import StoreOverloadedError, StoreTimeoutError, StoreUnavailableError
 from aether.events import Event
@@ -180,7 +180,10 @@ class NetworkModel:
     * ``outages`` and ``spikes``: faults at fixed times from the run's start;
     * ``timeout``: the caller waits at most this many seconds for a reply, then
       gets :class:`~aether.errors.StoreTimeoutError`. The call is not cancelled:
-      it still runs at the store, so a timed-out write may commit.
+      it still runs at the store, so a timed-out write may commit;
+    * ``failure_rate``: the chance that a call reaching the store fails at once
+      with :class:`~aether.errors.StoreUnavailableError`, changing nothing (a
+      flaky dependency: the "failure rate" of the retry-budget literature).
 
     ``NetworkModel.instant()`` is a network with no delay at all.
     """
@@ -190,6 +193,7 @@ class NetworkModel:
     outages: Sequence[Outage] = ()
     spikes: Sequence[LatencySpike] = ()
     timeout: float | None = None
+    failure_rate: float = 0.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.hop, Delay):
@@ -209,6 +213,8 @@ class NetworkModel:
                 raise TypeError(f"NetworkModel.spikes takes LatencySpike items; got {spike!r}")
         if self.timeout is not None:
             object.__setattr__(self, "timeout", check_seconds("NetworkModel.timeout", self.timeout, positive=True))
+        object.__setattr__(self, "failure_rate",
+                           check_number("NetworkModel.failure_rate", self.failure_rate, minimum=0.0, maximum=1.0))
 
     @classmethod
     def instant(cls) -> NetworkModel:
@@ -243,6 +249,7 @@ class NetworkStore:
         self._hop = model.hop
         self._faulty = bool(model.outages or model.spikes)
         self._timeout = model.timeout
+        self._failure_rate = model.failure_rate
 
     def _hop_delay(self) -> float:
         delay = self._hop.sample(self.rng)
@@ -259,6 +266,8 @@ class NetworkStore:
             self.clock.sleep(delay)
 
     def _outage(self) -> StoreUnavailableError | None:
+        if self._failure_rate and self.rng.random() < self._failure_rate:
+            return StoreUnavailableError(f"event store failed the call (failure rate {self._failure_rate:g})")
         if self.model.outages:
             t = self.clock.now() - self.origin
             for outage in self.model.outages:

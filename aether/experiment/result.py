@@ -10,7 +10,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import pandas as pd
 
-from aether.checks import check_seconds
+from aether.checks import check_int, check_number, check_seconds
 from aether.experiment.capacity import StationRecord
 from aether.experiment.recorder import CallRecord
 from aether.experiment.summary import RunSummary, summarize
@@ -126,6 +126,38 @@ class RunResult:
         """
         width = check_seconds("bin", bin, positive=True)
         return timeline_frame(self, width)
+
+    def recovery_time(self, after: float, *, bin: float = 0.5, level: float = 0.8,  # noqa: A002
+                      hold: int = 3) -> float:
+        """Seconds from *after* (e.g. the end of a fault) until goodput is back, or ``inf`` if it never is.
+
+        Goodput is back in the first bin (of *bin* seconds, starting at or
+        after *after*) from which it stays at least *level* x the offered rate
+        for *hold* bins in a row; the offered rate is the run's ``rate`` (the
+        mean arrival rate of an open-loop run). A run that never gets there
+        before its arrivals stop returns ``math.inf``.
+        """
+        after = check_seconds("after", after)
+        width = check_seconds("bin", bin, positive=True)
+        level = check_number("level", level, above=0.0, maximum=1.0)
+        hold = check_int("hold", hold, 1)
+        rate = self.settings.get("rate")
+        duration = self.settings.get("duration")
+        if not isinstance(rate, (int, float)) or duration is None:
+            raise ValueError("recovery_time needs an open-loop run with a constant rate (run_load)")
+        timeline = timeline_frame(self, width)
+        starts = timeline["start"].to_numpy()
+        good = (timeline["goodput"].to_numpy() >= level * rate) & (starts + width <= duration)
+        for k in np.flatnonzero(starts >= after - 1e-9):
+            if k + hold <= len(good) and good[k:k + hold].all():
+                return float(starts[k] - after)
+        return math.inf
+
+    def amplification(self, *, bin: float = 0.5) -> float:  # noqa: A002
+        """The most store calls per offered save in any bin while saves arrived (work amplification)."""
+        timeline = timeline_frame(self, check_seconds("bin", bin, positive=True))
+        busy = timeline[timeline["offered"] > 0]
+        return float((busy["calls"] / busy["offered"]).max()) if len(busy) else math.nan
 
     def __repr__(self) -> str:
         return (f"<RunResult {self.pattern!r}: {self.writers} writers x {self.saves_per_writer} saves, "

@@ -27,7 +27,13 @@ from typing import Any
 
 from aether.clock import RealClock, SimulatedClock
 from aether.contracts import Bindable, Deferred, RunContext, pattern_name
-from aether.errors import AetherError, CircuitBreakerOpenError, RetriesExhaustedError, VersionConflictError
+from aether.errors import (
+    AetherError,
+    CircuitBreakerOpenError,
+    RequestThrottledError,
+    RetriesExhaustedError,
+    VersionConflictError,
+)
 from aether.events import Event
 from aether.experiment.capacity import Capacity, ServiceStation
 from aether.experiment.network import NetworkModel, NetworkStore
@@ -101,7 +107,7 @@ def run_writer(plan: WriterPlan, view: RecordingStore, fn: Callable[..., Any], p
                 result = fn(view, actor, plan.event_type, data, clock=clock)
         except RetriesExhaustedError:
             outcome = "gave_up"
-        except CircuitBreakerOpenError:
+        except (CircuitBreakerOpenError, RequestThrottledError):
             outcome = "rejected"
         except VersionConflictError:
             outcome = "conflict"

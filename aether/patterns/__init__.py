@@ -44,16 +44,20 @@ from aether.patterns.jitter import (
     jitter_retry,
     no_jitter,
 )
+from aether.patterns.failure import retry_on_failure
 from aether.patterns.queue import QueuedWrites, RetryQueue, Ticket, WorkerError
 from aether.patterns.simple import simple_retry
+from aether.patterns.throttle import AdaptiveThrottlingPolicy, ClientThrottle, adaptive_throttling
 
 __all__ = [
     "JITTERS",
     "AdaptivePolicy",
+    "AdaptiveThrottlingPolicy",
     "Backoff",
     "BreakerState",
     "CircuitBreaker",
     "CircuitBreakerPolicy",
+    "ClientThrottle",
     "ConflictHistoryError",
     "ConflictRecord",
     "QueuedWrites",
@@ -68,6 +72,7 @@ __all__ = [
     "WorkerError",
     "adaptive_delay",
     "adaptive_retry",
+    "adaptive_throttling",
     "budgeted_retry",
     "circuit_breaker_retry",
     "conflict_detailed_retry",
@@ -78,6 +83,7 @@ __all__ = [
     "jitter_retry",
     "no_jitter",
     "no_retry",
+    "retry_on_failure",
     "simple_retry",
     "store_unavailable",
     "store_unavailable_or_conflict",

@@ -557,3 +557,15 @@ def test_a_seeded_run_is_identical_in_fresh_interpreters_with_different_hash_see
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
         digests.add(out.stdout.strip())
     assert len(digests) == 1
+
+
+def test_a_sweep_can_add_measured_columns_to_each_row() -> None:
+    table = sweep(no_retry, writers=[2, 3], seeds=[0], measure=lambda r: {"rows": len(r.saves)})
+    assert table["rows"].tolist() == [2, 3]
+
+
+def test_a_parallel_sweep_returns_exactly_the_sequential_frame() -> None:
+    kwargs = {"writers": [2, 8], "seeds": [0, 1], "measure": lambda r: {"calls_seen": len(r.calls)}}
+    sequential = sweep({"none": no_retry, "backoff": backoff_retry}, **kwargs)
+    parallel = sweep({"none": no_retry, "backoff": backoff_retry}, jobs=2, **kwargs)
+    pd.testing.assert_frame_equal(sequential, parallel)

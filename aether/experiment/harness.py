@@ -28,7 +28,7 @@ from typing import Any
 
 import pandas as pd
 
-from aether.checks import check_bool, check_choice, check_int, check_seconds, check_text
+from aether.checks import check_bool, check_callable, check_choice, check_int, check_seconds, check_text
 from aether.contracts import Bindable, Pattern, pattern_name
 from aether.experiment.arrivals import ARRIVALS, Rate, arrival_times, check_rate
 from aether.experiment.capacity import Capacity
@@ -278,12 +278,27 @@ def _check_pattern(pattern: object) -> Any:
                     f"or a Bindable; got {pattern!r} ({type(pattern).__name__})")
 
 
-def _contention_row(label: str, pattern: Any, writers: int, seed: int, run_kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    return run_contention(pattern, writers=writers, seed=seed, name=label, **run_kwargs).summary().as_dict()
+Measure = Callable[[RunResult], Mapping[str, Any]]
 
 
-def _load_row(label: str, pattern: Any, rate: float, seed: int, run_kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    row = run_load(pattern, rate=rate, seed=seed, name=label, **run_kwargs).summary().as_dict()
+def _measured(result: RunResult, measure: Measure | None) -> dict[str, Any]:
+    row = result.summary().as_dict()
+    if measure is not None:
+        extra = measure(result)
+        if not isinstance(extra, Mapping):
+            raise TypeError(f"measure must return a mapping of column to value; got {extra!r}")
+        row.update(extra)
+    return row
+
+
+def _contention_row(label: str, pattern: Any, writers: int, seed: int, run_kwargs: Mapping[str, Any],
+                    measure: Measure | None) -> dict[str, Any]:
+    return _measured(run_contention(pattern, writers=writers, seed=seed, name=label, **run_kwargs), measure)
+
+
+def _load_row(label: str, pattern: Any, rate: float, seed: int, run_kwargs: Mapping[str, Any],
+              measure: Measure | None) -> dict[str, Any]:
+    row = _measured(run_load(pattern, rate=rate, seed=seed, name=label, **run_kwargs), measure)
     row["rate"] = rate
     return row
 
@@ -308,13 +323,16 @@ def _values(name: str, values: object, example: str) -> list[Any]:
 
 
 def _run_grid(row: Callable[..., dict[str, Any]], named: list[tuple[str, Any]], xs: list[Any], seeds: list[int],
-              jobs: object, progress: bool | None, run_kwargs: Mapping[str, Any]) -> pd.DataFrame:
+              jobs: object, progress: bool | None, run_kwargs: Mapping[str, Any],
+              measure: Measure | None) -> pd.DataFrame:
     """One summary row per pattern x value x seed, in that order, sequential or on *jobs* processes."""
     jobs = check_int("jobs", jobs, -1)
     if jobs == 0:
         raise ValueError("jobs must be a positive int or -1 (one per core); got 0")
     if not named or not xs or not seeds:
         raise ValueError("a sweep needs at least one pattern, one value to sweep and one seed")
+    if measure is not None:
+        check_callable("measure", measure, "a callable taking a RunResult")
     from tqdm.auto import tqdm
 
     show = _progress_default() if progress is None else check_bool("progress", progress)
@@ -323,13 +341,13 @@ def _run_grid(row: Callable[..., dict[str, Any]], named: list[tuple[str, Any]], 
     with tqdm(total=len(runs), desc="sweep", unit="run", disable=not show, leave=False) as bar:
         if jobs == 1 or len(runs) == 1:
             for label, p, x, s in runs:
-                rows.append(row(label, p, x, s, run_kwargs))
+                rows.append(row(label, p, x, s, run_kwargs, measure))
                 bar.update()
         else:
             from joblib import Parallel, delayed
 
             parallel = Parallel(n_jobs=jobs, backend="loky", return_as="generator")
-            for result in parallel(delayed(row)(label, p, x, s, run_kwargs) for label, p, x, s in runs):
+            for result in parallel(delayed(row)(label, p, x, s, run_kwargs, measure) for label, p, x, s in runs):
                 rows.append(result)  # in submission order, so the frame matches a sequential sweep
                 bar.update()
     return pd.DataFrame(rows)
@@ -342,6 +360,7 @@ def sweep(
     seeds: Iterable[int] = (0, 1, 2),
     jobs: int = 1,
     progress: bool | None = None,
+    measure: Measure | None = None,
     **run_kwargs: Any,
 ) -> pd.DataFrame:
     """Run :func:`run_contention` for every pattern x writer count x seed; one summary row per run.
@@ -353,12 +372,14 @@ def sweep(
     backend, which also carries patterns defined in a notebook); the frame is
     exactly the one a sequential sweep returns, row for row. A progress bar is
     shown unless ``progress=False``, the environment sets ``AETHER_PROGRESS=0``,
-    or it runs under pytest.
+    or it runs under pytest. ``measure(result)``, if given, returns extra
+    columns for the run's row (e.g. ``{"recovery": result.recovery_time(4.0)}``);
+    it runs where the run ran, so the result itself need not travel.
     """
     named = _named_patterns(patterns)
     counts = [check_int("writers", w, 1, MAX_WRITERS) for w in _values("writers", writers, "[1, 10, 100]")]
     seed_list = [check_int("seed", s, 0) for s in _values("seeds", seeds, "range(5)")]
-    return _run_grid(_contention_row, named, counts, seed_list, jobs, progress, run_kwargs)
+    return _run_grid(_contention_row, named, counts, seed_list, jobs, progress, run_kwargs, measure)
 
 
 def sweep_load(
@@ -368,6 +389,7 @@ def sweep_load(
     seeds: Iterable[int] = (0, 1, 2),
     jobs: int = 1,
     progress: bool | None = None,
+    measure: Measure | None = None,
     **run_kwargs: Any,
 ) -> pd.DataFrame:
     """Run :func:`run_load` for every pattern x arrival rate x seed; one summary row per run.
@@ -380,4 +402,4 @@ def sweep_load(
     named = _named_patterns(patterns)
     rate_list = [check_rate(r) for r in _values("rates", rates, "[50, 100, 150]")]
     seed_list = [check_int("seed", s, 0) for s in _values("seeds", seeds, "range(5)")]
-    return _run_grid(_load_row, named, rate_list, seed_list, jobs, progress, run_kwargs)
+    return _run_grid(_load_row, named, rate_list, seed_list, jobs, progress, run_kwargs, measure)

@@ -68,7 +68,8 @@ _LAZY_MODULES: dict[str, tuple[str, ...]] = {
     ),
     "aether.patterns": (
         "AdaptivePolicy", "Backoff", "BreakerState", "CircuitBreaker", "CircuitBreakerPolicy",
-        "ConflictHistoryError", "ConflictRecord", "JITTERS", "QueuedWrites", "RetryBudget",
+        "ConflictHistoryError", "ConflictRecord", "DurableOutbox", "JITTERS", "OutboxEntry", "OutboxError",
+        "OutboxTicket", "QueuedWrites", "RetryBudget",
         "RetryBudgetPolicy", "RetryQueue", "ThrashingError", "ThrashingPolicy", "ThrashingVerdict",
         "Ticket", "Transition", "WorkerError", "adaptive_delay", "adaptive_retry", "budgeted_retry",
         "circuit_breaker_retry", "conflict_detailed_retry", "decorrelated_jitter", "equal_jitter",

@@ -44,6 +44,7 @@ from aether.patterns.jitter import (
     jitter_retry,
     no_jitter,
 )
+from aether.patterns.outbox import DurableOutbox, OutboxEntry, OutboxError, OutboxTicket
 from aether.patterns.queue import QueuedWrites, RetryQueue, Ticket, WorkerError
 from aether.patterns.simple import simple_retry
 
@@ -56,6 +57,10 @@ __all__ = [
     "CircuitBreakerPolicy",
     "ConflictHistoryError",
     "ConflictRecord",
+    "DurableOutbox",
+    "OutboxEntry",
+    "OutboxError",
+    "OutboxTicket",
     "QueuedWrites",
     "RetryBudget",
     "RetryBudgetPolicy",

@@ -6,6 +6,7 @@ import collections
 import contextlib
 import json
 import math
+import random
 import signal
 import sqlite3
 import subprocess
@@ -22,7 +23,9 @@ from aether.clock import RealClock, SimulatedClock
 from aether.contracts import Deferred
 from aether.errors import DuplicateEventIdError, StoreUnavailableError
 from aether.events import Event
+from aether.experiment import Constant, NetworkModel, NetworkStore
 from aether.patterns.outbox import DurableOutbox, OutboxEntry, OutboxTicket
+from aether.store.memory import InMemoryEventStore
 from aether.store.sqlite import SQLiteEventStore
 
 
@@ -322,6 +325,16 @@ def test_a_ticket_can_be_waited_on_and_refuses_a_bad_timeout(path: Path) -> None
     assert ticket.wait(timeout=0.5) is False
     assert ticket.wait() is True and (sim.now(), ticket.outcome) == (1.0, "committed")
     outbox.close()
+
+
+def test_on_a_simulated_clock_delivery_takes_the_store_calls_virtual_time(path: Path) -> None:
+    clock, inner = SimulatedClock(), InMemoryEventStore()
+    remote = NetworkStore(inner, NetworkModel(hop=Constant(0.010)), clock, random.Random(0))
+    outbox = make_outbox(path, remote, clock).start()
+    tickets = [outbox.enqueue("order-7", "ItemAdded", {"sku": sku}) for sku in ("A1", "B2", "C3")]
+    outbox.close()  # a read and a save per write, each a 10 ms hop there and back: 40 ms a write
+    assert [round(t.delay, 6) for t in tickets if t.delay is not None] == [0.04, 0.08, 0.12]
+    assert [e.data["sku"] for e in inner.get_events("order-7")] == ["A1", "B2", "C3"]
 
 
 # --------------------------------------------------------------------------- real threads, the real store

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
+import re
+import subprocess
+import sys
+import textwrap
 import threading
+from pathlib import Path
 
 import pytest
 from patternhelpers import ACTOR, ScriptedStore
 
 from aether.clock import RealClock, SimulatedClock
 from aether.errors import StoreUnavailableError
+from aether.events import Event
 from aether.experiment import Deferred, NetworkModel, run_contention
 from aether.patterns.queue import QueuedWrites, RetryQueue, Ticket
 
@@ -134,18 +142,97 @@ def test_an_unexpected_error_dead_letters_the_write_records_it_and_the_worker_ca
     assert fine.outcome == "committed"
 
 
-def test_a_worker_killed_by_an_error_is_recorded_and_close_reports_the_unsaved_writes() -> None:
-    class Abort(BaseException):
-        """Something no retry loop should swallow (like KeyboardInterrupt)."""
+class Abort(BaseException):
+    """Something no retry loop should swallow (like KeyboardInterrupt)."""
 
+
+class InterruptedAfterSaving(ScriptedStore):
+    """A store whose first save lands and then raises KeyboardInterrupt (the reply and the worker are lost)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.interrupted = False
+
+    def save_event(self, event: Event) -> None:
+        super().save_event(event)
+        if not self.interrupted:
+            self.interrupted = True
+            raise KeyboardInterrupt
+
+
+def test_a_worker_killed_by_an_error_is_recorded_and_close_reports_every_unsaved_write() -> None:
     abort = Abort()
     queue = RetryQueue(ScriptedStore([abort]), clock=RealClock())
-    queue.enqueue(ACTOR, "Placed", {"n": 0})
-    queue.enqueue(ACTOR, "Placed", {"n": 1})
+    held = queue.enqueue(ACTOR, "Placed", {"n": 0})
+    queued = queue.enqueue(ACTOR, "Placed", {"n": 1})
     queue.start()
-    with pytest.raises(RuntimeError, match="1 write"):
+    with pytest.raises(RuntimeError, match="2 write"):
         queue.close()
-    assert [e.error for e in queue.errors] == [abort]
+    assert [(e.ticket, e.error) for e in queue.errors] == [(held, abort)]
+    assert (held.outcome, queued.outcome, queue.pending()) == ("dead_letter", "dead_letter", 0)
+
+
+def test_close_after_a_killed_worker_dead_letters_the_unsaved_writes_with_the_cause() -> None:
+    queue = RetryQueue(ScriptedStore([KeyboardInterrupt()]), clock=RealClock())
+    tickets = [queue.enqueue(ACTOR, "Placed", {"n": n}) for n in range(3)]
+    queue.start()
+    with pytest.raises(RuntimeError, match="3 write"):
+        queue.close()
+    assert [t.outcome for t in tickets] == ["dead_letter"] * 3
+    assert queue.dead_letters == tickets
+    for ticket in tickets:
+        assert isinstance(ticket.error, RuntimeError) and "closed before" in str(ticket.error)
+        assert isinstance(ticket.error.__cause__, KeyboardInterrupt)
+        assert ticket.wait(timeout=0) is True
+
+
+@pytest.mark.parametrize("clock_kind", ["simulated", "real"])
+def test_a_write_whose_worker_was_interrupted_is_saved_by_the_restarted_worker(clock_kind: str) -> None:
+    store = ScriptedStore([KeyboardInterrupt()])
+    clock = SimulatedClock() if clock_kind == "simulated" else RealClock()
+    queue = RetryQueue(store, clock=clock)
+    tickets = [queue.enqueue(ACTOR, "Placed", {"n": n}) for n in range(3)]
+    queue.start()
+    if clock_kind == "simulated":
+        with pytest.raises(KeyboardInterrupt):  # a simulated task's error comes out of the run
+            queue.stop()
+    else:
+        assert queue.stop(timeout=5.0) is True  # the worker thread died
+    assert [t.outcome for t in tickets] == ["pending"] * 3
+    assert (queue.depth, queue.pending()) == (3, 3)  # the write in hand went back to the head of the queue
+    assert [(e.ticket, type(e.error)) for e in queue.errors] == [(tickets[0], KeyboardInterrupt)]
+    queue.start().close()
+    assert [t.outcome for t in tickets] == ["committed"] * 3
+    assert writers_in_store(store) == [0, 1, 2]
+    assert [t.event.version for t in tickets if t.event is not None] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("clock_kind", ["simulated", "real"])
+def test_a_write_interrupted_after_it_landed_is_not_stored_twice_after_a_restart(clock_kind: str) -> None:
+    store = InterruptedAfterSaving()
+    clock = SimulatedClock() if clock_kind == "simulated" else RealClock()
+    queue = RetryQueue(store, clock=clock)
+    ticket = queue.enqueue(ACTOR, "Placed", {"n": 0})
+    queue.start()
+    with contextlib.suppress(KeyboardInterrupt):
+        queue.stop(timeout=5.0)
+    assert ticket.outcome == "pending"
+    queue.start().close()
+    assert ticket.outcome == "committed"
+    assert writers_in_store(store) == [0]
+    assert ticket.event == store.inner.get_events(ACTOR)[0]  # the same event, re-sent: a no-op
+
+
+def test_an_interrupted_worker_of_several_leaves_its_write_to_the_others() -> None:
+    store = ScriptedStore([KeyboardInterrupt()])
+    queue = RetryQueue(store, clock=RealClock(), workers=2)
+    tickets = [queue.enqueue(f"order-{n}", "Placed", {"n": n}) for n in range(6)]
+    queue.start()
+    for ticket in tickets:
+        assert ticket.wait(timeout=5.0) is True
+    queue.close()
+    assert [t.outcome for t in tickets] == ["committed"] * 6
+    assert sum(len(store.inner.get_events(f"order-{n}")) for n in range(6)) == 6
 
 
 # --------------------------------------------------------------------------- stopping
@@ -214,6 +301,21 @@ def test_a_ticket_can_be_waited_on_in_clock_time() -> None:
     assert (sim.now(), ticket.settled_at, ticket.outcome) == (1.0, 1.0, "committed")
 
 
+@pytest.mark.parametrize("clock_kind", ["simulated", "real"])
+@pytest.mark.parametrize(("timeout", "error"), [
+    ("1", TypeError), (True, TypeError), ([1.0], TypeError),
+    (-1, ValueError), (math.nan, ValueError), (math.inf, ValueError),
+])
+def test_a_ticket_refuses_a_timeout_that_is_not_a_duration(clock_kind: str, timeout: object,
+                                                           error: type[Exception]) -> None:
+    clock = SimulatedClock() if clock_kind == "simulated" else RealClock()
+    queue = RetryQueue(ScriptedStore(), clock=clock)
+    ticket = queue.enqueue(ACTOR, "Placed")  # not started yet: stays pending
+    with pytest.raises(error, match="timeout"):
+        ticket.wait(timeout)  # type: ignore[arg-type]
+    queue.start().close()
+
+
 # --------------------------------------------------------------------------- metrics
 
 
@@ -238,12 +340,51 @@ def test_depth_is_sampled_at_every_enqueue_and_dequeue() -> None:
     ({"base_delay": -1}, "base_delay"),
     ({"base_delay": 2.0, "max_delay": 1.0}, "max_delay"),
     ({"workers": 0}, "workers"),
+    ({"max_attempts": "3"}, "max_attempts"),
+    ({"max_attempts": True}, "max_attempts"),
+    ({"max_attempts": 2.0}, "max_attempts"),
+    ({"base_delay": math.nan}, "base_delay"),
+    ({"base_delay": "0.1"}, "base_delay"),
+    ({"max_delay": math.inf}, "max_delay"),
+    ({"workers": 1.5}, "workers"),
+    ({"name": ""}, "name"),
+    ({"name": 7}, "name"),
 ])
 def test_bad_settings_are_refused_naming_the_setting(settings: dict[str, object], message: str) -> None:
     with pytest.raises((ValueError, TypeError), match=message):
         RetryQueue(ScriptedStore(), clock=SimulatedClock(), **settings)  # type: ignore[arg-type]
     with pytest.raises((ValueError, TypeError), match=message):
         QueuedWrites(**settings)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("settings", "error"), [
+    ({"max_attempts": "3"}, TypeError), ({"max_attempts": 0}, ValueError),
+    ({"base_delay": math.nan}, ValueError), ({"name": 7}, TypeError),
+])
+def test_a_bad_setting_is_a_type_or_value_error_that_shows_the_value(settings: dict[str, object],
+                                                                     error: type[Exception]) -> None:
+    (name, value), = settings.items()
+    with pytest.raises(error, match=f"{name}.*{re.escape(repr(value))}"):
+        RetryQueue(ScriptedStore(), clock=SimulatedClock(), **settings)  # type: ignore[arg-type]
+
+
+def test_a_store_without_the_store_methods_is_refused() -> None:
+    with pytest.raises(TypeError, match="store"):
+        RetryQueue(object(), clock=SimulatedClock())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("arguments", "error", "message"), [
+    ({"drain": "no"}, TypeError, "drain"),
+    ({"drain": 0}, TypeError, "drain"),
+    ({"timeout": -1}, ValueError, "timeout"),
+    ({"timeout": "1"}, TypeError, "timeout"),
+])
+def test_stop_refuses_bad_arguments_before_stopping(arguments: dict[str, object], error: type[Exception],
+                                                    message: str) -> None:
+    queue = started(ScriptedStore())
+    with pytest.raises(error, match=message):
+        queue.stop(**arguments)  # type: ignore[arg-type]
+    queue.enqueue(ACTOR, "Placed")  # still accepting: the bad call changed nothing
 
 
 def test_a_clock_that_cannot_run_a_worker_is_refused() -> None:
@@ -312,3 +453,52 @@ def test_the_queue_runs_with_real_threads_in_the_experiment() -> None:
                             network=NetworkModel.instant(), seed=0)
     assert (result.saves["outcome"] == "committed").all()
     assert len(result.saves) == 40
+
+
+# --------------------------------------------------------------------------- writes lost at exit
+
+EXIT_SCRIPT = textwrap.dedent("""
+    import sys, threading, time
+    from aether import InMemoryEventStore, RealClock, RetryQueue
+
+    class StuckStore(InMemoryEventStore):
+        # A store whose saves never return, so the worker holds its write until the process ends.
+        def save_event(self, event):
+            threading.Event().wait()
+
+    mode = sys.argv[1]
+    queue = RetryQueue(InMemoryEventStore() if mode == "closed" else StuckStore(), clock=RealClock(), name="audit")
+    for n in range(5):
+        queue.enqueue("order-1", "Placed", {"n": n})
+    if mode == "stuck":
+        queue.start()
+        deadline = time.monotonic() + 10
+        while queue.depth != 4 and time.monotonic() < deadline:
+            time.sleep(0.001)  # until the worker holds the first write
+    if mode == "closed":
+        queue.start().close()
+    print("unsaved", queue.pending(), "queued", queue.depth, flush=True)
+""")
+
+
+def exit_without_close(tmp_path: Path, mode: str) -> subprocess.CompletedProcess[str]:
+    """Run the script above in a fresh interpreter; it exits at its end, whatever the queue holds."""
+    script = tmp_path / "exit_without_close.py"
+    script.write_text(EXIT_SCRIPT)
+    return subprocess.run([sys.executable, str(script), mode], capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(("mode", "queued"), [("stuck", 4), ("never-started", 5)])
+def test_a_process_that_exits_without_close_warns_how_many_accepted_writes_it_drops(
+        tmp_path: Path, mode: str, queued: int) -> None:
+    done = exit_without_close(tmp_path, mode)
+    print(f"{mode}: exit status {done.returncode}; stdout {done.stdout.strip()!r}; stderr {done.stderr.strip()!r}")
+    assert done.stdout.split() == ["unsaved", "5", "queued", str(queued)]  # one in the worker's hand, if started
+    assert "RuntimeWarning: retry queue 'audit' ended without close() with 5 accepted write(s) never saved" \
+        in done.stderr
+    assert "DurableOutbox" in done.stderr  # and it says what to use instead
+
+
+def test_a_process_whose_queue_was_closed_exits_without_a_warning(tmp_path: Path) -> None:
+    done = exit_without_close(tmp_path, "closed")
+    assert (done.returncode, done.stdout.split(), done.stderr) == (0, ["unsaved", "0", "queued", "0"], "")

@@ -45,6 +45,7 @@ from aether.patterns.jitter import (
     no_jitter,
 )
 from aether.patterns.failure import retry_on_failure
+from aether.patterns.outbox import DurableOutbox, OutboxEntry, OutboxError, OutboxTicket
 from aether.patterns.queue import QueuedWrites, RetryQueue, Ticket, WorkerError
 from aether.patterns.simple import simple_retry
 from aether.patterns.throttle import AdaptiveThrottlingPolicy, ClientThrottle, adaptive_throttling
@@ -60,6 +61,10 @@ __all__ = [
     "ClientThrottle",
     "ConflictHistoryError",
     "ConflictRecord",
+    "DurableOutbox",
+    "OutboxEntry",
+    "OutboxError",
+    "OutboxTicket",
     "QueuedWrites",
     "RetryBudget",
     "RetryBudgetPolicy",

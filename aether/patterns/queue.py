@@ -8,20 +8,31 @@ with its last error. Use it when callers must not wait for the store (a web
 request that records an audit event); the risk is that "accepted" is not
 "stored": readers may not see the write yet, and a backlog grows if writes
 arrive faster than the worker can save them, so watch the depth and the delay.
+
+This queue lives in memory, which makes it the right thing to teach with and
+the wrong thing to trust with writes that must outlive the process: a program
+that exits (or crashes) before :meth:`RetryQueue.close` drops every write not
+yet saved. It says so on the way out (a :class:`RuntimeWarning` naming how
+many writes were lost); :class:`~aether.patterns.outbox.DurableOutbox` keeps
+accepted writes in an SQLite file instead, so a restarted program delivers them.
 """
 
 from __future__ import annotations
 
 import collections
+import os
 import threading
+import warnings
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
-from aether.clock import Signal, Task, TaskClock
+from aether.checks import check_bool, check_int, check_methods, check_seconds, check_text
+from aether.clock import Signal, SimulatedClock, Task, TaskClock
 from aether.errors import StoreUnavailableError, VersionConflictError
 from aether.events import Event
-from aether.patterns._common import REAL_CLOCK, capped_exponential, check_count, check_delay, next_event
+from aether.patterns._common import REAL_CLOCK, capped_exponential, next_event
 from aether.store.base import EventStore
 
 if TYPE_CHECKING:
@@ -37,7 +48,8 @@ class Ticket:
     ``"committed"`` (``event`` is the stored event) or ``"dead_letter"``
     (``error`` is the last error). Times are on the queue's clock:
     ``enqueued_at``, ``settled_at`` and ``delay`` (enqueue to commit).
-    :meth:`wait` blocks until the ticket is settled.
+    :meth:`wait` blocks until the ticket is settled. ``attempts`` counts every
+    save attempt made for the write, by whichever worker made it.
     """
 
     def __init__(self, actor_id: str, event_type: str, data: Mapping[str, Any], enqueued_at: float,
@@ -52,6 +64,9 @@ class Ticket:
         self.attempts = 0
         self.error: BaseException | None = None
         self._settled = settled
+        # The event being sent, kept while a send may have landed (a lost reply, an interrupted
+        # worker), so that the next attempt re-sends this very event: a no-op if it is stored.
+        self._in_hand: Event | None = None
 
     @property
     def delay(self) -> float | None:
@@ -61,21 +76,54 @@ class Ticket:
         return self.settled_at - self.enqueued_at
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait (in clock time) until the write is settled or *timeout* passes; return whether it is settled."""
+        """Wait (in clock time) until the write is settled or *timeout* seconds pass; return whether it is settled.
+
+        *timeout* is a number of seconds ``>= 0`` or ``None`` (wait as long as
+        it takes); anything else is refused before waiting.
+        """
+        if timeout is not None:
+            timeout = check_seconds("timeout", timeout)
         return self._settled.wait(timeout)
 
     def __repr__(self) -> str:
         return f"<Ticket {self.actor_id!r} {self.event_type!r}: {self.outcome} after {self.attempts} attempt(s)>"
 
 
-def _check_settings(max_attempts: int, base_delay: float, max_delay: float, workers: int) -> None:
-    """Check a queue's settings; raise naming the bad parameter and value."""
-    check_count("max_attempts", max_attempts)
-    check_delay("base_delay", base_delay)
-    check_delay("max_delay", max_delay)
-    if max_delay < base_delay:
-        raise ValueError(f"max_delay must be >= base_delay ({base_delay!r} s); got {max_delay!r}")
-    check_count("workers", workers)
+def _check_settings(max_attempts: object, base_delay: object, max_delay: object, workers: object,
+                    name: object) -> tuple[int, float, float, int, str]:
+    """Check a queue's settings and return them normalised; raise naming the bad parameter and value."""
+    attempts = check_int("max_attempts", max_attempts, 1)
+    base = check_seconds("base_delay", base_delay)
+    cap = check_seconds("max_delay", max_delay)
+    if cap < base:
+        raise ValueError(f"max_delay must be >= base_delay ({base!r} s); got {max_delay!r}")
+    return attempts, base, cap, check_int("workers", workers, 1), check_text("name", name)
+
+
+class _Unsaved:
+    """The count of a queue's accepted but unsettled writes, shared with its exit check.
+
+    Kept apart from the queue so that the check (a :func:`weakref.finalize`
+    callback) can read it without keeping the queue alive.
+    """
+
+    __slots__ = ("count", "pid")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.pid = os.getpid()
+
+
+def _warn_unsaved(unsaved: _Unsaved, name: str) -> None:
+    """Warn that a queue ended (process exit or garbage collection) with writes never saved."""
+    if unsaved.count > 0 and unsaved.pid == os.getpid():  # a forked child did not accept them
+        warnings.warn(
+            f"retry queue {name!r} ended without close() with {unsaved.count} accepted write(s) never saved: "
+            "they are lost, because this queue keeps writes in memory only (use DurableOutbox for writes "
+            "that must survive an exit or a crash)",
+            RuntimeWarning,
+            stacklevel=1,
+        )
 
 
 class WorkerError(NamedTuple):
@@ -107,20 +155,36 @@ class RetryQueue:
     land is then a no-op). Any other error dead-letters the write at once and
     is recorded in :attr:`errors`; the worker carries on.
 
+    A worker killed by a :class:`BaseException` (``KeyboardInterrupt``,
+    ``SystemExit``, raised inside the store's save) puts the write it was
+    holding back at the head of the queue, records the error in
+    :attr:`errors` and lets it propagate (on a simulated clock it comes out of
+    the call that runs the simulation). A later :meth:`start` saves the write,
+    re-sending the very event it had in hand (a no-op if that had landed), so
+    nothing is stored twice; another worker, if there are several, takes it at
+    once. :meth:`close` turns whatever no worker can save any more into dead
+    letters (with the error that killed the worker as the cause) and raises.
+
+    The queue lives in memory: writes not saved when the process exits are
+    lost. A queue on a real clock that ends without :meth:`close` (the process
+    exits, or the queue is garbage-collected) warns with a
+    :class:`RuntimeWarning` naming how many accepted writes were never saved;
+    a simulated queue does not (its writes end with the simulation). For
+    writes that must survive, use :class:`~aether.patterns.outbox.DurableOutbox`.
+
     Metrics: :attr:`depth_samples` ``(time, depth)`` at every enqueue and
-    dequeue, :attr:`max_depth`, :attr:`delays`, :attr:`committed` and
-    :attr:`dead_letters`.
+    dequeue, :attr:`max_depth`, :attr:`delays`, :attr:`committed`,
+    :attr:`dead_letters` and :meth:`pending`.
     """
 
     def __init__(self, store: EventStore, *, clock: TaskClock = REAL_CLOCK, max_attempts: int = 10,
                  base_delay: float = 0.010, max_delay: float = 1.0, workers: int = 1,
                  name: str = "retry_queue") -> None:
-        if not (callable(getattr(clock, "spawn", None)) and callable(getattr(clock, "signal", None))):
-            raise TypeError(f"clock must be able to spawn tasks and make signals (RealClock, SimulatedClock); "
-                            f"got {clock!r}")
-        _check_settings(max_attempts, base_delay, max_delay, workers)
-        self.max_attempts, self.workers = max_attempts, workers
-        self.base_delay, self.max_delay = float(base_delay), float(max_delay)
+        check_methods("store", store, ("get_latest_version", "save_event"), "an event store")
+        check_methods("clock", clock, ("now", "sleep", "spawn", "signal"),
+                      "a clock that can spawn tasks and make signals (RealClock, SimulatedClock)")
+        settings = _check_settings(max_attempts, base_delay, max_delay, workers, name)
+        self.max_attempts, self.base_delay, self.max_delay, self.workers, name = settings
         self.store = store
         self.clock = clock
         self.name = name
@@ -135,6 +199,9 @@ class RetryQueue:
         self._stopping = False  # no new writes; workers leave once the queue is empty
         self._halting = False  # workers leave after the write in hand, even if writes remain
         self._tasks: list[Task] = []
+        self._unsaved = _Unsaved()  # accepted and not settled: queued or in a worker's hand
+        if not isinstance(clock, SimulatedClock):
+            weakref.finalize(self, _warn_unsaved, self._unsaved, name)
 
     # -- the caller's side --------------------------------------------------------
 
@@ -146,6 +213,7 @@ class RetryQueue:
             if self._stopping:
                 raise RuntimeError(f"retry queue {self.name!r} is stopped; it accepts no new writes")
             self._items.append(ticket)
+            self._unsaved.count += 1
             self._sample()
         self._work.set()
         return ticket
@@ -159,6 +227,10 @@ class RetryQueue:
     def depth(self) -> int:
         """Writes waiting in the queue (not counting the ones being saved)."""
         return len(self._items)
+
+    def pending(self) -> int:
+        """Writes accepted and not settled yet: the queued ones and those a worker is saving."""
+        return self._unsaved.count
 
     @property
     def max_depth(self) -> int:
@@ -183,21 +255,38 @@ class RetryQueue:
         ``drain=False`` they leave after the write in hand and the rest stay
         queued for a later :meth:`start`. Returns True once every worker has left.
         """
+        check_bool("drain", drain)
+        deadline = None if timeout is None else self.clock.now() + check_seconds("timeout", timeout)
         with self._lock:
             self._stopping = True
             self._halting = self._halting or not drain
         self._work.set()
-        deadline = None if timeout is None else self.clock.now() + check_delay("timeout", timeout)
         for task in self._tasks:
             task.join(None if deadline is None else max(0.0, deadline - self.clock.now()))
         return all(task.done() for task in self._tasks)
 
     def close(self) -> None:
-        """Stop with drain and wait; raise ``RuntimeError`` if a write was left unsaved (a worker died)."""
+        """Stop with drain and wait; if writes are left unsaved (a worker died), dead-letter them and raise.
+
+        Each write left over becomes a dead letter whose ``error`` is a
+        ``RuntimeError`` caused by the error that killed the last worker (if
+        any), and ``close`` raises a ``RuntimeError`` naming how many.
+        """
         self.stop(drain=True)
-        if self._items:
-            raise RuntimeError(f"retry queue {self.name!r} closed with {len(self._items)} write(s) not saved; "
-                               f"worker errors: {[e.error for e in self.errors]}")
+        with self._lock:
+            left, self._items = list(self._items), collections.deque()
+            if left:
+                self._sample()
+            fatal = self.errors[-1].error if self.errors else None
+        if not left:
+            return
+        for ticket in left:
+            error = RuntimeError(f"retry queue {self.name!r} closed before this write was saved")
+            error.__cause__ = fatal
+            ticket.error = error
+            self._settle(ticket, "dead_letter", None)
+        raise RuntimeError(f"retry queue {self.name!r} closed with {len(left)} write(s) not saved "
+                           f"(now dead letters); worker errors: {[e.error for e in self.errors]}")
 
     def __enter__(self) -> Self:
         return self.start()
@@ -208,7 +297,8 @@ class RetryQueue:
     # -- the worker's side ----------------------------------------------------------
 
     def _run_worker(self) -> None:
-        """Take writes one by one until stopped; record (and re-raise) anything that kills the worker."""
+        """Take writes one by one until stopped; put back the write in hand if something kills the worker."""
+        ticket: Ticket | None = None
         try:
             while (ticket := self._next()) is not None:
                 try:
@@ -217,8 +307,12 @@ class RetryQueue:
                     ticket.error = error
                     self._record_error(ticket, error)
                     self._settle(ticket, "dead_letter", None)
-        except BaseException as error:
-            self._record_error(None, error)
+        except BaseException as error:  # KeyboardInterrupt, SystemExit...: keep the write, then die
+            held = ticket if ticket is not None and ticket.outcome == "pending" else None
+            if held is not None:
+                held.error = error
+                self._put_back(held)
+            self._record_error(held, error)
             raise
 
     def _next(self) -> Ticket | None:
@@ -238,27 +332,35 @@ class RetryQueue:
 
     def _deliver(self, ticket: Ticket) -> None:
         """Save one write, retrying with backoff; settle it as committed or dead-lettered."""
-        event: Event | None = None
         for attempt in range(1, self.max_attempts + 1):
             if attempt > 1:
                 self.clock.sleep(capped_exponential(self.base_delay, self.max_delay, attempt - 2))
-            ticket.attempts = attempt
+            ticket.attempts += 1
             try:
-                if event is None:
-                    event = next_event(self.store, ticket.actor_id, ticket.event_type, ticket.data)
-                self.store.save_event(event)
+                if ticket._in_hand is None:
+                    ticket._in_hand = next_event(self.store, ticket.actor_id, ticket.event_type, ticket.data)
+                self.store.save_event(ticket._in_hand)
             except (VersionConflictError, StoreUnavailableError) as error:
                 ticket.error = error
                 if isinstance(error, VersionConflictError):
-                    event = None  # stale: read the version again
+                    ticket._in_hand = None  # stale: read the version again
             else:
-                self._settle(ticket, "committed", event)
+                self._settle(ticket, "committed", ticket._in_hand)
                 return
         self._settle(ticket, "dead_letter", None)
+
+    def _put_back(self, ticket: Ticket) -> None:
+        """Return a write whose worker was killed to the head of the queue, for the next worker."""
+        with self._lock:
+            self._items.appendleft(ticket)
+            self._sample()
+        self._work.set()
 
     def _settle(self, ticket: Ticket, outcome: str, event: Event | None) -> None:
         with self._lock:
             ticket.outcome, ticket.event, ticket.settled_at = outcome, event, self.clock.now()
+            ticket._in_hand = None
+            self._unsaved.count -= 1
             if outcome == "committed":
                 self.committed += 1
                 self.delays.append(ticket.settled_at - ticket.enqueued_at)
@@ -297,7 +399,7 @@ class QueuedWrites:
     queues: list[RetryQueue] = field(default_factory=list, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        _check_settings(self.max_attempts, self.base_delay, self.max_delay, self.workers)
+        _check_settings(self.max_attempts, self.base_delay, self.max_delay, self.workers, self.name)
 
     def new_queue(self, store: EventStore, clock: TaskClock) -> RetryQueue:
         """A queue with these settings (not started)."""

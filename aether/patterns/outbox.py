@@ -1,0 +1,450 @@
+"""Durable outbox: accept a write by committing it to an SQLite file, deliver it to the store later.
+
+:class:`~aether.patterns.queue.RetryQueue` keeps accepted writes in memory, so
+a process that exits or crashes before the worker saved them loses them.
+:class:`DurableOutbox` is the same deal made durable: :meth:`DurableOutbox.enqueue`
+returns only once the write is a committed row of an ``outbox`` table in its
+own SQLite file, and a worker delivers the rows to the event store in
+acceptance order. Rows that were not delivered when the process died (even by
+``SIGKILL``) are delivered by the next :meth:`DurableOutbox.start` of an outbox
+on that file, each exactly once.
+
+How a re-send stays idempotent although the version is only known at delivery:
+the event *id* (and its timestamp) is fixed when the write is accepted and
+stored in the row. Delivery reads the actor's latest version and saves the
+event with that id at the next version. If the store already holds the id, the
+write was delivered before (the process died between the store's commit and
+the row being marked) and the store says so with
+:class:`~aether.errors.DuplicateEventIdError`, naming the version it holds it
+at: the row is marked delivered at that version, and nothing is stored twice.
+
+Use it when an accepted write must never be lost, not even by a crash; the
+price is a disk write (an fsync with the default ``synchronous="FULL"``) per
+accepted write and per delivery. In production the outbox table usually lives
+in the application's own database, so that a business change and its outbox
+row commit in one transaction; this lab has no application database, so the
+outbox is a file of its own, next to any event store (in memory or SQLite).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any, NamedTuple, Self
+
+from aether.checks import check_bool, check_choice, check_methods, check_seconds, check_text
+from aether.clock import Signal, Task, TaskClock
+from aether.errors import DuplicateEventIdError, StoreUnavailableError, VersionConflictError
+from aether.events import Event
+from aether.patterns._common import REAL_CLOCK, capped_exponential
+from aether.patterns.queue import Ticket, _check_settings
+from aether.store.base import EventStore
+
+__all__ = ["OUTBOX_SYNCHRONOUS_MODES", "DurableOutbox", "OutboxEntry", "OutboxError", "OutboxTicket"]
+
+OUTBOX_SYNCHRONOUS_MODES = ("NORMAL", "FULL", "EXTRA")
+"""The ``PRAGMA synchronous`` modes an outbox accepts. In WAL mode ``"NORMAL"``
+survives a crash of the process (``SIGKILL`` included) but may lose the last
+accepted writes on a power loss; ``"FULL"`` and ``"EXTRA"`` survive both.
+``"OFF"`` is refused: an outbox that may lose what it accepted is no outbox."""
+
+_STATES = ("pending", "delivered", "dead_letter")
+_COLUMNS = ("seq", "event_id", "actor_id", "event_type", "data", "timestamp_us", "state", "attempts", "version",
+            "error")
+_SCHEMA = (  # the table, then its index (after checking an existing table's columns)
+    # seq is the acceptance order (AUTOINCREMENT: never reused); event_id is fixed at acceptance.
+    """CREATE TABLE IF NOT EXISTS outbox (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id     TEXT    NOT NULL UNIQUE,
+        actor_id     TEXT    NOT NULL,
+        event_type   TEXT    NOT NULL,
+        data         TEXT    NOT NULL,
+        timestamp_us INTEGER NOT NULL,
+        state        TEXT    NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'dead_letter')),
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        version      INTEGER,
+        error        TEXT
+    )""",
+    "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (seq) WHERE state = 'pending'",
+)
+_SQL_INSERT = "INSERT INTO outbox (event_id, actor_id, event_type, data, timestamp_us) VALUES (?, ?, ?, ?, ?)"
+_SQL_NEXT = f"SELECT {', '.join(_COLUMNS)} FROM outbox WHERE state = 'pending' ORDER BY seq LIMIT 1"
+_SQL_SETTLE = "UPDATE outbox SET state = ?, attempts = ?, version = ?, error = ? WHERE seq = ?"
+_SQL_PENDING = "SELECT COUNT(*) FROM outbox WHERE state = 'pending'"
+_SQL_ENTRIES = f"SELECT {', '.join(_COLUMNS)} FROM outbox"
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_MICROSECOND = timedelta(microseconds=1)
+
+
+class OutboxEntry(NamedTuple):
+    """One row of an outbox: an accepted write and how far it got.
+
+    ``seq`` is the acceptance order, ``event_id`` the id the stored event has
+    (fixed at acceptance), ``state`` one of ``"pending"``, ``"delivered"`` or
+    ``"dead_letter"``. Once settled, ``attempts`` counts the save attempts of
+    the delivery that settled it, ``version`` is the version the event is
+    stored at (delivered rows) and ``error`` the last error, as text (dead
+    letters).
+    """
+
+    seq: int
+    event_id: str
+    actor_id: str
+    event_type: str
+    data: dict[str, Any]
+    timestamp: datetime
+    state: str
+    attempts: int
+    version: int | None
+    error: str | None
+
+    def event(self, version: int) -> Event:
+        """The event this row stands for, at *version*: the same id and timestamp on every re-send."""
+        return Event(actor_id=self.actor_id, event_type=self.event_type, version=version, data=self.data,
+                     id=self.event_id, timestamp=self.timestamp)
+
+
+class OutboxError(NamedTuple):
+    """An error the outbox's worker caught at clock time ``time`` while on ``entry`` (``None``: between rows)."""
+
+    time: float
+    entry: OutboxEntry | None
+    error: BaseException
+
+
+class OutboxTicket(Ticket):
+    """The receipt for a write accepted by a :class:`DurableOutbox` (a :class:`~aether.patterns.queue.Ticket`).
+
+    Besides the ticket's fields it carries ``event_id``, the id the stored
+    event will have, and ``seq``, its row in the outbox. The ticket lives in
+    the accepting process only; after a restart, look the write up with
+    :meth:`DurableOutbox.entries` (or in the store, by its event id).
+    """
+
+    def __init__(self, actor_id: str, event_type: str, data: Mapping[str, Any], enqueued_at: float,
+                 settled: Signal, event_id: str, seq: int) -> None:
+        super().__init__(actor_id, event_type, data, enqueued_at, settled)
+        self.event_id = event_id
+        self.seq = seq
+
+    def __repr__(self) -> str:
+        return (f"<OutboxTicket #{self.seq} {self.actor_id!r} {self.event_type!r}: {self.outcome} "
+                f"after {self.attempts} attempt(s)>")
+
+
+class DurableOutbox:
+    """Writes accepted into an SQLite file and delivered to an event store by a background worker.
+
+    Use it instead of :class:`~aether.patterns.queue.RetryQueue` when an
+    accepted write must survive the process: ``enqueue`` commits the write to
+    the outbox file before it returns, and whatever is not delivered when the
+    process dies is delivered after a restart, exactly once::
+
+        outbox = DurableOutbox("outbox.db", SQLiteEventStore("events.db")).start()
+        ticket = outbox.enqueue("order-7", "ItemAdded", {"sku": "A1"})
+        ...
+        outbox.close()          # delivers what is left, then closes the file
+
+    ``path`` is the outbox's own SQLite file (created if missing; its
+    directory must exist), ``store`` the event store it delivers to and
+    ``clock`` a clock that can ``spawn`` tasks and make signals, as for the
+    retry queue (on a :class:`~aether.clock.SimulatedClock` the file's I/O
+    takes no virtual time). One worker delivers the rows one at a time in
+    acceptance order, so each actor's writes are stored in the order they were
+    accepted; a row being retried holds back the rows behind it.
+
+    A delivery reads the actor's latest version and saves the event with the
+    row's event id at the next version. It retries a conflict (at the new next
+    version, same id) and a :class:`~aether.errors.StoreUnavailableError`
+    (re-sending the same event) after ``min(max_delay, base_delay * 2**n)``
+    seconds, up to ``max_attempts`` attempts, then marks the row a dead letter
+    with its last error. A :class:`~aether.errors.DuplicateEventIdError` for
+    the same actor means the store already holds the event: the row is marked
+    delivered at the version the store holds it at. Any other error dead-letters
+    the row at once and is recorded in :attr:`errors` (so does an event id the
+    store holds for another actor). A
+    :class:`BaseException` (``KeyboardInterrupt``) kills the worker and is
+    re-raised; the row stays pending in the file for the next :meth:`start`.
+
+    Open one outbox per file at a time: two on one file would still store
+    each write once (the event id), but could deliver an actor's writes out of
+    order. ``synchronous`` is the file's ``PRAGMA synchronous``, one of
+    :data:`OUTBOX_SYNCHRONOUS_MODES`; the file runs in WAL mode.
+
+    Metrics: :attr:`delivered` (rows this outbox delivered), :meth:`pending`,
+    :attr:`dead_letters`, :meth:`entries` and :attr:`errors`.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], store: EventStore, *, clock: TaskClock = REAL_CLOCK,
+                 max_attempts: int = 10, base_delay: float = 0.010, max_delay: float = 1.0,
+                 synchronous: str = "FULL", name: str = "outbox") -> None:
+        self.path = _outbox_path(path)
+        check_methods("store", store, ("get_latest_version", "save_event"), "an event store")
+        check_methods("clock", clock, ("now", "sleep", "spawn", "signal"),
+                      "a clock that can spawn tasks and make signals (RealClock, SimulatedClock)")
+        self.max_attempts, self.base_delay, self.max_delay, _, self.name = _check_settings(
+            max_attempts, base_delay, max_delay, 1, name)
+        mode = check_text("synchronous", synchronous)
+        self.synchronous: str = check_choice("synchronous", mode.upper(), OUTBOX_SYNCHRONOUS_MODES)
+        self.store = store
+        self.clock = clock
+        self.delivered = 0
+        self.errors: list[OutboxError] = []
+        self._lock = threading.Lock()  # guards the connection, the flags and _tickets; never held while waiting
+        self._db: sqlite3.Connection | None = _open(self.path, self.synchronous)
+        self._tickets: dict[int, OutboxTicket] = {}  # this process's unsettled tickets, by seq
+        self._work = clock.signal(f"{self.name}: work")
+        self._stopping = False
+        self._halting = False
+        self._worker_died = False
+        self._task: Task | None = None
+
+    # -- the caller's side --------------------------------------------------------
+
+    def enqueue(self, actor_id: str, event_type: str, data: Mapping[str, Any] | None = None) -> OutboxTicket:
+        """Accept one write: commit it to the outbox file, then return its :class:`OutboxTicket`.
+
+        The write is validated first, and its event id and timestamp fixed.
+        Once this returns the write survives a crash of the process; if it
+        raises (a bad write, a stopped outbox, a disk error) nothing was accepted.
+        """
+        probe = Event(actor_id=actor_id, event_type=event_type, version=1, data=data)  # validates, fixes the id
+        row = (probe.id, probe.actor_id, probe.event_type, probe.data.to_json(), _microseconds(probe.timestamp))
+        with self._lock:
+            db = self._connection()
+            if self._stopping:
+                raise RuntimeError(f"outbox {self.name!r} is stopped; it accepts no new writes")
+            seq = db.execute(_SQL_INSERT, row).lastrowid  # autocommit: durable once execute returns
+            assert seq is not None
+            ticket = OutboxTicket(probe.actor_id, probe.event_type, probe.data, self.clock.now(),
+                                  self.clock.signal(f"ticket #{seq}"), probe.id, seq)
+            self._tickets[seq] = ticket
+        self._work.set()
+        return ticket
+
+    def pending(self) -> int:
+        """Rows accepted and not yet delivered or dead-lettered (from earlier runs too)."""
+        with self._lock:
+            return int(self._connection().execute(_SQL_PENDING).fetchone()[0])
+
+    def entries(self, state: str | None = None) -> list[OutboxEntry]:
+        """Every row of the outbox (or those in *state*), in acceptance order."""
+        if state is not None:
+            check_choice("state", state, _STATES)
+        sql, args = (_SQL_ENTRIES, ()) if state is None else (_SQL_ENTRIES + " WHERE state = ?", (state,))
+        with self._lock:
+            rows = self._connection().execute(sql + " ORDER BY seq", args).fetchall()
+        return [_entry(row) for row in rows]
+
+    @property
+    def dead_letters(self) -> list[OutboxEntry]:
+        """The rows given up on, with their last error (read from the file, so earlier runs' too)."""
+        return self.entries("dead_letter")
+
+    # -- starting and stopping ------------------------------------------------------
+
+    def start(self) -> Self:
+        """Start the worker; it delivers every pending row, earlier runs' first. Returns the outbox."""
+        with self._lock:
+            self._connection()
+            if self._task is not None and not self._task.done():
+                raise RuntimeError(f"outbox {self.name!r} is already running")
+            self._stopping = self._halting = self._worker_died = False
+        self._task = self.clock.spawn(self._run_worker, name=f"{self.name}-worker")
+        return self
+
+    def stop(self, drain: bool = True, timeout: float | None = None) -> bool:
+        """Stop accepting writes and wait (clock time, at most *timeout*) for the worker to leave.
+
+        With ``drain=True`` the worker first delivers every pending row; with
+        ``drain=False`` it leaves after the row in hand and the rest stay in
+        the file for a later :meth:`start`. Returns True once the worker has left.
+        """
+        check_bool("drain", drain)
+        if timeout is not None:
+            timeout = check_seconds("timeout", timeout)
+        with self._lock:
+            self._stopping = True
+            self._halting = self._halting or not drain
+        self._work.set()
+        task = self._task
+        return task is None or task.join(timeout)
+
+    def close(self) -> None:
+        """Stop with drain, wait, and close the file; raise ``RuntimeError`` if the worker died leaving rows.
+
+        Rows left behind are not lost: they stay pending in the file and are
+        delivered by the next outbox started on it. Only a worker that died
+        (of a ``KeyboardInterrupt``, or a failing file) makes ``close`` raise;
+        an outbox never started, or stopped with ``drain=False``, closes
+        quietly and its rows wait the same way.
+        """
+        self.stop(drain=True)
+        with self._lock:
+            if self._db is None:
+                return
+            left = int(self._db.execute(_SQL_PENDING).fetchone()[0])
+            self._db.close()
+            self._db = None
+        if left and self._worker_died:
+            raise RuntimeError(f"outbox {self.name!r} closed with {left} write(s) not delivered; they stay in "
+                               f"{self.path!r} for the next start(); worker errors: {[e.error for e in self.errors]}")
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- the worker's side ----------------------------------------------------------
+
+    def _run_worker(self) -> None:
+        """Deliver rows one by one until stopped; record (and re-raise) anything that kills the worker.
+
+        What kills it (a ``KeyboardInterrupt``, or the outbox file failing)
+        leaves the row in hand pending in the file, for the next :meth:`start`.
+        """
+        entry: OutboxEntry | None = None
+        try:
+            while (entry := self._next()) is not None:
+                self._deliver(entry)
+            entry = None
+        except BaseException as error:
+            self._record_error(entry, error)
+            self._worker_died = True
+            raise
+
+    def _next(self) -> OutboxEntry | None:
+        """The oldest pending row, waiting for one; ``None`` when the worker should leave."""
+        while True:
+            with self._lock:
+                if self._halting or self._db is None:
+                    return None
+                row = self._db.execute(_SQL_NEXT).fetchone()
+                if row is not None:
+                    return _entry(row)
+                if self._stopping:
+                    return None
+                self._work.clear()  # under the lock: an enqueue after this check sets it again
+            self._work.wait()
+
+    def _deliver(self, entry: OutboxEntry) -> None:
+        """Save one row's event at the actor's next version, retrying with backoff; settle the row."""
+        event: Event | None = None
+        error: Exception | None = None
+        ticket = self._tickets.get(entry.seq)  # None for a row accepted by an earlier run
+        for attempt in range(1, self.max_attempts + 1):
+            if attempt > 1:
+                self.clock.sleep(capped_exponential(self.base_delay, self.max_delay, attempt - 2))
+            if ticket is not None:
+                ticket.attempts += 1
+            try:
+                if event is None:
+                    event = entry.event(self.store.get_latest_version(entry.actor_id) + 1)
+                self.store.save_event(event)
+            except DuplicateEventIdError as duplicate:
+                if duplicate.stored_actor_id == entry.actor_id:  # stored by an earlier delivery: done
+                    self._settle(entry, "delivered", attempt, duplicate.stored_version, None)
+                    return
+                self._record_error(entry, duplicate)  # the id is another actor's event's: not ours to deliver
+                error = duplicate
+                break
+            except (VersionConflictError, StoreUnavailableError) as failure:
+                error = failure
+                if isinstance(failure, VersionConflictError):
+                    event = None  # stale: read the version again (the id stays the same)
+            except Exception as unexpected:  # noqa: BLE001 - a bug or a bad write: dead-letter it, keep working
+                self._record_error(entry, unexpected)
+                error = unexpected
+                break
+            else:
+                self._settle(entry, "delivered", attempt, event.version, None)
+                return
+        self._settle(entry, "dead_letter", attempt, None, error)
+
+    def _settle(self, entry: OutboxEntry, state: str, attempts: int, version: int | None,
+                error: BaseException | None) -> None:
+        """Mark the row delivered or dead-lettered (committed), then settle its ticket if this process has it."""
+        text = None if error is None else f"{type(error).__name__}: {error}"
+        with self._lock:
+            self._connection().execute(_SQL_SETTLE, (state, attempts, version, text, entry.seq))
+            ticket = self._tickets.pop(entry.seq, None)
+            if state == "delivered":
+                self.delivered += 1
+            if ticket is not None:
+                ticket.outcome = "committed" if state == "delivered" else "dead_letter"
+                ticket.event = None if version is None else entry.event(version)
+                ticket.error = error
+                ticket.settled_at = self.clock.now()
+        if ticket is not None:
+            ticket._settled.set()
+
+    def _record_error(self, entry: OutboxEntry | None, error: BaseException) -> None:
+        with self._lock:
+            self.errors.append(OutboxError(self.clock.now(), entry, error))
+
+    def _connection(self) -> sqlite3.Connection:
+        """The open connection (call with the lock held); ``RuntimeError`` once closed."""
+        if self._db is None:
+            raise RuntimeError(f"outbox {self.name!r} is closed; open a new DurableOutbox on {self.path!r}")
+        return self._db
+
+    def __repr__(self) -> str:
+        state = "closed" if self._db is None else f"delivered {self.delivered}"
+        return f"<DurableOutbox {self.name!r} on {os.path.basename(self.path)!r}: {state}>"
+
+
+# --------------------------------------------------------------------------- the file
+
+
+def _outbox_path(path: object) -> str:
+    """Validate *path* and return it absolute."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike; got {path!r} ({type(path).__name__})")
+    name = os.fsdecode(os.fspath(path))
+    if name in ("", ":memory:") or name.startswith("file::memory:"):
+        raise ValueError(f"path must name a file (an outbox in memory would not survive the process); got {name!r}")
+    full = os.path.abspath(name)
+    if os.path.isdir(full):
+        raise ValueError(f"path must name a file, not a directory; got {name!r}")
+    if not os.path.isdir(os.path.dirname(full)):
+        raise FileNotFoundError(f"cannot create the outbox {name!r}: its directory does not exist")
+    return full
+
+
+def _open(path: str, synchronous: str) -> sqlite3.Connection:
+    """Open (and if new, create) the outbox file; refuse a file that is not one."""
+    try:
+        db = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise OSError(f"cannot open the outbox at {path!r}: {exc}") from exc
+    try:
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute(f"PRAGMA synchronous = {synchronous}")
+        db.execute(_SCHEMA[0])
+        columns = tuple(row[1] for row in db.execute("PRAGMA table_info(outbox)"))
+        if columns != _COLUMNS:
+            raise ValueError(f"{path!r} has an 'outbox' table with other columns {columns}; expected {_COLUMNS}")
+        db.execute(_SCHEMA[1])
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        raise ValueError(f"cannot use {path!r} as an outbox: {exc}") from exc
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _microseconds(moment: datetime) -> int:
+    return (moment - _EPOCH) // _ONE_MICROSECOND
+
+
+def _entry(row: tuple[Any, ...]) -> OutboxEntry:
+    seq, event_id, actor_id, event_type, data, timestamp_us, state, attempts, version, error = row
+    return OutboxEntry(seq, event_id, actor_id, event_type, json.loads(data), _EPOCH + timestamp_us * _ONE_MICROSECOND,
+                       state, attempts, version, error)

@@ -31,6 +31,7 @@ from aether.errors import (
     ErrCircuitBreakerOpen,
     ErrVersionConflict,
     LockTimeoutError,
+    RequestThrottledError,
     StoreCorruptedError,
     StoreOverloadedError,
     StoreTimeoutError,
@@ -453,6 +454,7 @@ SAMPLES: list[tuple[type[AetherError], tuple[Any, ...], dict[str, Any]]] = [
         {"actor_id": "order-7", "attempts": 5, "reason": "deadline passed"},
     ),
     (CircuitBreakerOpenError, ("orders-db", 0.25), {"name": "orders-db", "retry_after": 0.25}),
+    (RequestThrottledError, ("order-7", 2), {"actor_id": "order-7", "attempt": 2}),
 ]
 SAMPLE_IDS = [cls.__name__ for cls, _, _ in SAMPLES]
 

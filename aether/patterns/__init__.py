@@ -4,10 +4,17 @@ Every pattern is plain synchronous code with the same call shape::
 
     pattern(store, actor_id, event_type, data=None, *, clock=..., rng=..., <settings>) -> Event
 
-It reads the latest version, builds the next event, saves, and on a
-:class:`~aether.errors.VersionConflictError` decides what to do from the
-error's fields; giving up raises :class:`~aether.errors.RetriesExhaustedError`
-from the last error. The conflict retries (simple, detailed, jitter, adaptive)
+and the same loop: read the latest version, build the next event, save, and
+on a :class:`~aether.errors.VersionConflictError` decide from the error's
+fields, wait, and repeat; the chapters differ only in the decision and the
+wait. One vocabulary across them: ``max_attempts`` counts every try, the first
+included (``RetriesExhaustedError.attempts`` counts the same way), and the
+backoffs default to the named presets :data:`GO_BACKOFF` (10 ms doubling up to
+1 s) and :data:`AWS_BACKOFF` (5 ms doubling up to 2 s). The retry functions
+check all of their arguments before their first store call (a ``TypeError``
+or ``ValueError`` naming the parameter and the value), so a bad call never
+saves half-way. Giving up raises :class:`~aether.errors.RetriesExhaustedError` from
+the last error. The conflict retries (simple, detailed, jitter, adaptive)
 let any other error propagate unchanged. The resilience patterns differ where
 their job requires it: the circuit breaker and the retry budget also retry a
 :class:`~aether.errors.StoreUnavailableError` (and the breaker fails fast with
@@ -16,6 +23,16 @@ queue returns a :class:`Ticket` at once instead of the stored event.
 """
 
 from aether.patterns.adaptive import AdaptivePolicy, adaptive_delay, adaptive_retry
+from aether.patterns.backoff import (
+    AWS_BACKOFF,
+    GO_BACKOFF,
+    JITTERS,
+    Backoff,
+    decorrelated_jitter,
+    equal_jitter,
+    full_jitter,
+    no_jitter,
+)
 from aether.patterns.basic import immediate_retry, no_retry
 from aether.patterns.breaker import (
     BreakerState,
@@ -35,19 +52,13 @@ from aether.patterns.detailed import (
     ThrashingVerdict,
     conflict_detailed_retry,
 )
-from aether.patterns.jitter import (
-    JITTERS,
-    Backoff,
-    decorrelated_jitter,
-    equal_jitter,
-    full_jitter,
-    jitter_retry,
-    no_jitter,
-)
+from aether.patterns.jitter import jitter_retry
 from aether.patterns.queue import QueuedWrites, RetryQueue, Ticket, WorkerError
 from aether.patterns.simple import simple_retry
 
 __all__ = [
+    "AWS_BACKOFF",
+    "GO_BACKOFF",
     "JITTERS",
     "AdaptivePolicy",
     "Backoff",

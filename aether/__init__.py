@@ -67,7 +67,8 @@ _LAZY_MODULES: dict[str, tuple[str, ...]] = {
         "RunResult", "RunSummary", "SaveRow", "Uniform", "run_contention", "sweep", "verify_store",
     ),
     "aether.patterns": (
-        "AWS_BACKOFF", "GO_BACKOFF", "AdaptivePolicy", "Backoff", "BreakerState", "CircuitBreaker", "CircuitBreakerPolicy",
+        "AWS_BACKOFF", "GO_BACKOFF",
+        "AdaptivePolicy", "Backoff", "BreakerState", "CircuitBreaker", "CircuitBreakerPolicy",
         "ConflictHistoryError", "ConflictRecord", "JITTERS", "QueuedWrites", "RetryBudget",
         "RetryBudgetPolicy", "RetryQueue", "ThrashingError", "ThrashingPolicy", "ThrashingVerdict",
         "Ticket", "Transition", "WorkerError", "adaptive_delay", "adaptive_retry", "budgeted_retry",

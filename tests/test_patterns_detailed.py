@@ -253,6 +253,24 @@ def test_on_conflict_receives_the_records_the_error_carries_when_thrashing_stops
     assert tuple(history) == info.value.history
 
 
+def test_a_verdict_stops_the_save_before_the_wait_its_last_record_names() -> None:
+    sim = recording_clock()
+    with pytest.raises(ThrashingError) as info:
+        conflict_detailed_retry(StuckStore(), ACTOR, "Placed", clock=sim, max_attempts=11)
+    assert sim.sleeps == [0.010, 0.020]
+    assert [r.delay for r in info.value.history] == [0.010, 0.020, 0.040]
+
+
+def test_an_error_raised_by_on_conflict_propagates_after_the_save_that_lost() -> None:
+    def refuse(record: ConflictRecord) -> None:
+        raise CircuitBreakerOpenError("orders", 1.0)
+
+    store = RivalStore([1])
+    with pytest.raises(CircuitBreakerOpenError):
+        conflict_detailed_retry(store, ACTOR, "Placed", clock=recording_clock(), on_conflict=refuse)
+    assert store.writes == 1
+
+
 def test_thrashing_error_survives_pickling_with_history_and_verdict() -> None:
     with pytest.raises(ThrashingError) as info:
         conflict_detailed_retry(StuckStore(), ACTOR, "Placed", clock=recording_clock(), max_attempts=11)

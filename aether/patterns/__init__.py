@@ -13,8 +13,8 @@ backoffs default to the named presets :data:`GO_BACKOFF` (10 ms doubling up to
 1 s) and :data:`AWS_BACKOFF` (5 ms doubling up to 2 s). The retry functions
 check all of their arguments before their first store call (a ``TypeError``
 or ``ValueError`` naming the parameter and the value), so a bad call never
-saves half-way. Giving up raises :class:`~aether.errors.RetriesExhaustedError` from
-the last error. The conflict retries (simple, detailed, jitter, adaptive)
+saves half-way. Giving up raises :class:`~aether.errors.RetriesExhaustedError`
+from the last error. The conflict retries (simple, detailed, jitter, adaptive)
 let any other error propagate unchanged. The resilience patterns differ where
 their job requires it: the circuit breaker and the retry budget also retry a
 :class:`~aether.errors.StoreUnavailableError` (and the breaker fails fast with
@@ -23,16 +23,7 @@ queue returns a :class:`Ticket` at once instead of the stored event.
 """
 
 from aether.patterns.adaptive import AdaptivePolicy, adaptive_delay, adaptive_retry
-from aether.patterns.backoff import (
-    AWS_BACKOFF,
-    GO_BACKOFF,
-    JITTERS,
-    Backoff,
-    decorrelated_jitter,
-    equal_jitter,
-    full_jitter,
-    no_jitter,
-)
+from aether.patterns.backoff import AWS_BACKOFF, GO_BACKOFF
 from aether.patterns.basic import immediate_retry, no_retry
 from aether.patterns.breaker import (
     BreakerState,
@@ -52,7 +43,15 @@ from aether.patterns.detailed import (
     ThrashingVerdict,
     conflict_detailed_retry,
 )
-from aether.patterns.jitter import jitter_retry
+from aether.patterns.jitter import (
+    JITTERS,
+    Backoff,
+    decorrelated_jitter,
+    equal_jitter,
+    full_jitter,
+    jitter_retry,
+    no_jitter,
+)
 from aether.patterns.queue import QueuedWrites, RetryQueue, Ticket, WorkerError
 from aether.patterns.simple import simple_retry
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aether.checks import check_int, check_methods, check_seconds, check_text
+from aether.checks import check_callable, check_int, check_methods, check_seconds, check_text
 from aether.clock import RealClock
 from aether.events import Event, FrozenData
 from aether.store.base import EventStore
@@ -16,6 +16,7 @@ __all__ = [
     "check_backoff",
     "check_count",
     "check_delay",
+    "check_hook",
     "check_save",
     "next_event",
 ]
@@ -44,6 +45,12 @@ def check_backoff(base_delay: object, max_delay: object) -> tuple[float, float]:
     if cap < base:
         raise ValueError(f"max_delay must be >= base_delay ({base!r} s); got {cap!r}")
     return base, cap
+
+
+def check_hook(name: str, value: object) -> None:
+    """Check an optional callback (``None`` or a callable), naming it in the error."""
+    if value is not None:
+        check_callable(name, value, "a callable or None")
 
 
 def check_save(store: object, actor_id: object, event_type: object, data: object,

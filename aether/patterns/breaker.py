@@ -37,6 +37,7 @@ from aether.patterns._common import (
     check_backoff,
     check_count,
     check_delay,
+    check_hook,
     check_save,
     next_event,
 )
@@ -126,8 +127,7 @@ class CircuitBreaker:
         self.half_open_max_calls = check_count("half_open_max_calls", half_open_max_calls)
         self.counts_as_failure = check_callable("counts_as_failure", counts_as_failure,
                                                 "a callable error -> bool")
-        if on_transition is not None:
-            check_callable("on_transition", on_transition, "a callable transition -> None")
+        check_hook("on_transition", on_transition)
         self.name = check_text("name", name)
         self.clock = clock
         self.on_transition = on_transition

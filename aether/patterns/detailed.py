@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from aether.checks import check_callable, check_methods
+from aether.checks import check_methods
 from aether.clock import Clock
 from aether.errors import RetriesExhaustedError, VersionConflictError
 from aether.events import Event
@@ -27,6 +27,7 @@ from aether.patterns._common import (
     capped_exponential,
     check_backoff,
     check_count,
+    check_hook,
     check_save,
     next_event,
 )
@@ -97,6 +98,12 @@ class ThrashingError(ConflictHistoryError):
                  history: Sequence[ConflictRecord] = (), verdict: str = "thrashing") -> None:
         super().__init__(actor_id, attempts, reason, history)
         self.verdict = verdict
+
+    @classmethod
+    def from_verdict(cls, verdict: ThrashingVerdict) -> ThrashingError:
+        """The error for a save stopped by *verdict*: one attempt per conflict of its history."""
+        return cls(verdict.actor_id, len(verdict.history), f"{verdict.kind}: {verdict.reason}",
+                   verdict.history, verdict.kind)
 
 
 @dataclass(frozen=True)
@@ -195,19 +202,17 @@ def conflict_detailed_retry(store: EventStore, actor_id: str, event_type: str,
                             ) -> Event:
     """Save the next event; after a conflict, wait and retry at the version the conflict names.
 
-    Waits like :func:`~aether.patterns.simple.simple_retry` (``min(max_delay,
-    base_delay * 2**n)``; defaults 4 attempts and
-    :data:`~aether.patterns.backoff.GO_BACKOFF`) but reads the store only
-    once: each retry goes to ``conflict.current_version + 1``. Every conflict
-    becomes a :class:`ConflictRecord`, handed to ``on_conflict(record)`` (on
-    success too) and logged on the ``aether.patterns.detailed`` logger with the
-    ``extra`` fields actor_id, attempted_version, current_version, attempt,
-    distance and delay. If *thrashing* finds a verdict it stops at once: it
-    calls ``on_thrashing(verdict)`` (e.g. to open a circuit breaker; an error
-    raised there propagates instead) and raises :class:`ThrashingError`.
-    After the last attempt it raises :class:`ConflictHistoryError`. Both are
-    :class:`~aether.errors.RetriesExhaustedError` raised ``from`` the last
-    conflict, with the records in ``history``.
+    Waits like :func:`~aether.patterns.simple.simple_retry` (defaults: 4
+    attempts, :data:`~aether.patterns.backoff.GO_BACKOFF`) but reads the store
+    once: each retry goes to ``conflict.current_version + 1``. Each conflict
+    becomes one :class:`ConflictRecord`, handed to ``on_conflict(record)`` (on
+    success too) and logged on the ``aether.patterns.detailed`` logger with
+    ``extra`` fields (actor_id, attempted_version, current_version, attempt,
+    distance, delay). A *thrashing* verdict stops the save at once: it goes to
+    ``on_thrashing(verdict)`` (say, to open a breaker; an error raised there
+    propagates instead), then :class:`ThrashingError` is raised. After the
+    last attempt it raises :class:`ConflictHistoryError`. Both carry the
+    records in ``history`` and are raised ``from`` the last conflict.
 
     Use it to diagnose contention and to stop wasting attempts on a stuck
     actor. Skipping the re-read saves store calls, not conflicts: against a
@@ -217,10 +222,8 @@ def conflict_detailed_retry(store: EventStore, actor_id: str, event_type: str,
     check_count("max_attempts", max_attempts)
     base_delay, max_delay = check_backoff(base_delay, max_delay)
     check_methods("thrashing", thrashing, ("judge",), "a ThrashingPolicy")
-    if on_conflict is not None:
-        check_callable("on_conflict", on_conflict, "a callable record -> None")
-    if on_thrashing is not None:
-        check_callable("on_thrashing", on_thrashing, "a callable verdict -> None")
+    check_hook("on_conflict", on_conflict)
+    check_hook("on_thrashing", on_thrashing)
     history: list[ConflictRecord] = []
     last: VersionConflictError | None = None
     event = next_event(store, actor_id, event_type, data)
@@ -242,8 +245,7 @@ def conflict_detailed_retry(store: EventStore, actor_id: str, event_type: str,
         if verdict is not None:
             if on_thrashing is not None:
                 on_thrashing(verdict)
-            raise ThrashingError(actor_id, attempt, f"{verdict.kind}: {verdict.reason}", history,
-                                 verdict.kind) from last
+            raise ThrashingError.from_verdict(verdict) from last
         if attempt < max_attempts:
             clock.sleep(delay)
             event = event.replace(version=last.current_version + 1)

@@ -162,7 +162,7 @@ def test_call_on_an_open_breaker_fails_fast_without_calling() -> None:
     ({"reset_timeout": -1.0}, "reset_timeout"),
     ({"half_open_max_calls": 0}, "half_open_max_calls"),
     ({"counts_as_failure": "StoreUnavailableError"}, "counts_as_failure"),
-    ({"max_retries": -1}, "max_retries"),
+    ({"max_attempts": 0}, "max_attempts"),
     ({"base_delay": 0.5, "max_delay": 0.1}, "max_delay"),
 ])
 def test_bad_settings_are_refused_naming_the_setting(settings: dict[str, object], message: str) -> None:
@@ -210,11 +210,11 @@ def test_retry_fails_fast_once_the_breaker_opens_chained_to_the_last_error() -> 
     assert info.value.retry_after == pytest.approx(1.0 - 0.4)  # opened at 0.3 (after waits of 0.1, 0.2), now 0.7
 
 
-def test_retry_gives_up_after_max_retries_from_the_last_conflict() -> None:
+def test_retry_gives_up_after_max_attempts_from_the_last_conflict() -> None:
     sim = SimulatedClock()
     store = ScriptedStore(["rival"] * 3)
     with pytest.raises(RetriesExhaustedError) as info:
-        circuit_breaker_retry(store, ACTOR, "Placed", breaker=breaker(sim), clock=sim, max_retries=2)
+        circuit_breaker_retry(store, ACTOR, "Placed", breaker=breaker(sim), clock=sim, max_attempts=3)
     assert info.value.attempts == 3
     assert is_version_conflict(info.value)
     assert isinstance(info.value.__cause__, VersionConflictError)

@@ -103,7 +103,7 @@ def test_eight_threads_sharing_a_budget_get_exactly_what_it_holds() -> None:
     ({"unavailable_cost": "10"}, "unavailable_cost"),
     ({"success_refund": True}, "success_refund"),
     ({"threshold": 500}, "threshold"),
-    ({"max_retries": -1}, "max_retries"),
+    ({"max_attempts": 0}, "max_attempts"),
     ({"base_delay": 0.5, "max_delay": 0.1}, "max_delay"),
 ])
 def test_bad_settings_are_refused_naming_the_setting(settings: dict[str, object], message: str) -> None:
@@ -146,8 +146,8 @@ def test_the_last_attempt_does_not_spend_tokens() -> None:
     budget = RetryBudget()
     with pytest.raises(RetriesExhaustedError) as info:
         budgeted_retry(ScriptedStore(["down"] * 3), ACTOR, "Placed", budget=budget, clock=SimulatedClock(),
-                       max_retries=2)
-    assert info.value.reason == "all 2 retries failed"
+                       max_attempts=3)
+    assert info.value.reason == "retry limit reached"
     assert isinstance(info.value.__cause__, StoreUnavailableError)
     assert budget.tokens == 480  # two retries, not three
 

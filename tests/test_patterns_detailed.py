@@ -81,14 +81,14 @@ def test_waits_like_simple_retry_10_20_40_ms() -> None:
 
 def test_delay_is_capped_at_max_delay() -> None:
     sim = recording_clock()
-    conflict_detailed_retry(RivalStore([1] * 5), ACTOR, "Placed", clock=sim, max_retries=5, base_delay=0.1,
+    conflict_detailed_retry(RivalStore([1] * 5), ACTOR, "Placed", clock=sim, max_attempts=6, base_delay=0.1,
                             max_delay=0.3)
     assert sim.sleeps == [0.1, 0.2, 0.3, 0.3, 0.3]
 
 
-def test_history_list_receives_a_record_per_conflict_even_on_success() -> None:
+def test_on_conflict_receives_a_record_per_conflict_even_on_success() -> None:
     history: list[ConflictRecord] = []
-    conflict_detailed_retry(RivalStore([2, 1]), ACTOR, "Placed", clock=recording_clock(), history=history)
+    conflict_detailed_retry(RivalStore([2, 1]), ACTOR, "Placed", clock=recording_clock(), on_conflict=history.append)
     assert history == [
         ConflictRecord(attempt=1, time=0.0, attempted=1, current=2, distance=2, delay=0.010),
         ConflictRecord(attempt=2, time=0.010, attempted=3, current=3, distance=1, delay=0.020),
@@ -122,12 +122,12 @@ def test_a_non_conflict_error_propagates_at_once_unchanged() -> None:
     assert info.value is error and sim.sleeps == []
 
 
-def test_an_error_during_a_retry_propagates_and_the_history_so_far_is_kept() -> None:
+def test_an_error_during_a_retry_propagates_after_on_conflict_saw_the_history_so_far() -> None:
     error = StoreUnavailableError("outage")
     store = FailingStore(error, [2], healthy_saves=1)
     history: list[ConflictRecord] = []
     with pytest.raises(StoreUnavailableError) as info:
-        conflict_detailed_retry(store, ACTOR, "Placed", clock=recording_clock(), history=history)
+        conflict_detailed_retry(store, ACTOR, "Placed", clock=recording_clock(), on_conflict=history.append)
     assert info.value is error
     assert [(r.attempted, r.current) for r in history] == [(1, 2)]
 
@@ -135,7 +135,7 @@ def test_an_error_during_a_retry_propagates_and_the_history_so_far_is_kept() -> 
 @pytest.mark.parametrize(
     ("kwargs", "error", "named"),
     [
-        ({"max_retries": -1}, ValueError, "max_retries"),
+        ({"max_attempts": 0}, ValueError, "max_attempts"),
         ({"base_delay": -0.01}, ValueError, "base_delay"),
         ({"base_delay": 0.5, "max_delay": 0.1}, ValueError, "max_delay must be >= base_delay"),
         ({"thrashing": "never"}, TypeError, "thrashing"),
@@ -166,7 +166,7 @@ def test_each_retried_conflict_is_logged_with_structured_fields(caplog: pytest.L
 def test_giving_up_is_logged_as_a_warning_with_the_verdict(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER)
     with pytest.raises(ThrashingError):
-        conflict_detailed_retry(StuckStore(), ACTOR, "Placed", clock=recording_clock(), max_retries=10)
+        conflict_detailed_retry(StuckStore(), ACTOR, "Placed", clock=recording_clock(), max_attempts=11)
     warning = caplog.records[-1]
     assert (warning.levelno, warning.verdict, warning.current_version, warning.attempt) == (logging.WARNING,
                                                                                             "stuck", 7, 3)
@@ -178,7 +178,7 @@ def test_giving_up_is_logged_as_a_warning_with_the_verdict(caplog: pytest.LogCap
 def test_a_stuck_actor_stops_the_retries_after_three_conflicts_at_the_same_version() -> None:
     store = StuckStore()
     with pytest.raises(ThrashingError) as info:
-        conflict_detailed_retry(store, ACTOR, "Placed", clock=recording_clock(), max_retries=10)
+        conflict_detailed_retry(store, ACTOR, "Placed", clock=recording_clock(), max_attempts=11)
     err = info.value
     assert (err.verdict, err.attempts, store.writes) == ("stuck", 3, 3)
     assert [r.current for r in err.history] == [7, 7, 7]
@@ -188,9 +188,9 @@ def test_a_stuck_actor_stops_the_retries_after_three_conflicts_at_the_same_versi
 def test_against_a_stuck_actor_detailed_retry_does_less_work_than_simple_retry_with_the_same_limit() -> None:
     simple_store, detailed_store = StuckStore(), StuckStore()
     with pytest.raises(RetriesExhaustedError):
-        simple_retry(simple_store, ACTOR, "Placed", clock=recording_clock(), max_retries=10)
+        simple_retry(simple_store, ACTOR, "Placed", clock=recording_clock(), max_attempts=11)
     with pytest.raises(ThrashingError):
-        conflict_detailed_retry(detailed_store, ACTOR, "Placed", clock=recording_clock(), max_retries=10)
+        conflict_detailed_retry(detailed_store, ACTOR, "Placed", clock=recording_clock(), max_attempts=11)
     assert (simple_store.writes, simple_store.reads) == (11, 11)
     assert (detailed_store.writes, detailed_store.reads) == (3, 1)
 
@@ -198,20 +198,20 @@ def test_against_a_stuck_actor_detailed_retry_does_less_work_than_simple_retry_w
 def test_a_store_that_barely_moves_stops_the_retries_as_no_progress() -> None:
     store = ScriptedConflictsStore([7, 7, 8, 8, 9, 9])
     with pytest.raises(ThrashingError) as info:
-        conflict_detailed_retry(store, ACTOR, "Placed", clock=recording_clock(), max_retries=10)
+        conflict_detailed_retry(store, ACTOR, "Placed", clock=recording_clock(), max_attempts=11)
     assert (info.value.verdict, info.value.attempts, store.writes) == ("no_progress", 4, 4)
     assert "moved 1 version(s) over the last 4 conflicts" in str(info.value)
 
 
 def test_steady_contention_of_one_commit_per_conflict_is_not_thrashing() -> None:
     store = ScriptedConflictsStore([7, 8, 9, 10, 11])
-    event = conflict_detailed_retry(store, ACTOR, "Placed", clock=recording_clock(), max_retries=10)
+    event = conflict_detailed_retry(store, ACTOR, "Placed", clock=recording_clock(), max_attempts=11)
     assert event.version == 12
 
 
 def test_one_stale_conflict_report_is_tolerated() -> None:
     store = ScriptedConflictsStore([7, 7, 8, 9, 10])
-    event = conflict_detailed_retry(store, ACTOR, "Placed", clock=recording_clock(), max_retries=10)
+    event = conflict_detailed_retry(store, ACTOR, "Placed", clock=recording_clock(), max_attempts=11)
     assert event.version == 11
 
 
@@ -230,7 +230,7 @@ def test_without_a_give_up_distance_a_large_distance_is_retried() -> None:
 def test_on_thrashing_receives_the_verdict_before_the_error_is_raised() -> None:
     verdicts: list[ThrashingVerdict] = []
     with pytest.raises(ThrashingError):
-        conflict_detailed_retry(StuckStore(), ACTOR, "Placed", clock=recording_clock(), max_retries=10,
+        conflict_detailed_retry(StuckStore(), ACTOR, "Placed", clock=recording_clock(), max_attempts=11,
                                 on_thrashing=verdicts.append)
     [verdict] = verdicts
     assert (verdict.kind, verdict.actor_id, len(verdict.history)) == ("stuck", ACTOR, 3)
@@ -241,20 +241,39 @@ def test_an_error_raised_by_on_thrashing_replaces_the_thrashing_error() -> None:
         raise CircuitBreakerOpenError("orders", 1.0)
 
     with pytest.raises(CircuitBreakerOpenError):
-        conflict_detailed_retry(StuckStore(), ACTOR, "Placed", clock=recording_clock(), max_retries=10,
+        conflict_detailed_retry(StuckStore(), ACTOR, "Placed", clock=recording_clock(), max_attempts=11,
                                 on_thrashing=open_breaker)
 
 
-def test_history_list_receives_the_records_when_thrashing_stops_the_retries() -> None:
+def test_on_conflict_receives_the_records_the_error_carries_when_thrashing_stops_the_retries() -> None:
     history: list[ConflictRecord] = []
     with pytest.raises(ThrashingError) as info:
-        conflict_detailed_retry(StuckStore(), ACTOR, "Placed", clock=recording_clock(), max_retries=10, history=history)
+        conflict_detailed_retry(StuckStore(), ACTOR, "Placed", clock=recording_clock(), max_attempts=11,
+                                on_conflict=history.append)
     assert tuple(history) == info.value.history
+
+
+def test_a_verdict_stops_the_save_before_the_wait_its_last_record_names() -> None:
+    sim = recording_clock()
+    with pytest.raises(ThrashingError) as info:
+        conflict_detailed_retry(StuckStore(), ACTOR, "Placed", clock=sim, max_attempts=11)
+    assert sim.sleeps == [0.010, 0.020]
+    assert [r.delay for r in info.value.history] == [0.010, 0.020, 0.040]
+
+
+def test_an_error_raised_by_on_conflict_propagates_after_the_save_that_lost() -> None:
+    def refuse(record: ConflictRecord) -> None:
+        raise CircuitBreakerOpenError("orders", 1.0)
+
+    store = RivalStore([1])
+    with pytest.raises(CircuitBreakerOpenError):
+        conflict_detailed_retry(store, ACTOR, "Placed", clock=recording_clock(), on_conflict=refuse)
+    assert store.writes == 1
 
 
 def test_thrashing_error_survives_pickling_with_history_and_verdict() -> None:
     with pytest.raises(ThrashingError) as info:
-        conflict_detailed_retry(StuckStore(), ACTOR, "Placed", clock=recording_clock(), max_retries=10)
+        conflict_detailed_retry(StuckStore(), ACTOR, "Placed", clock=recording_clock(), max_attempts=11)
     copy = pickle.loads(pickle.dumps(info.value))
     assert (copy.verdict, copy.history, copy.attempts, str(copy)) == (
         info.value.verdict, info.value.history, 3, str(info.value))

@@ -14,15 +14,17 @@ from patternhelpers import ACTOR, FailingStore, RivalStore
 from aether.clock import SimulatedClock
 from aether.errors import RetriesExhaustedError, StoreUnavailableError, VersionConflictError
 from aether.experiment import run_contention
-from aether.patterns.jitter import (
+from aether.patterns.backoff import (
+    AWS_BACKOFF,
+    GO_BACKOFF,
     JITTERS,
     Backoff,
     decorrelated_jitter,
     equal_jitter,
     full_jitter,
-    jitter_retry,
     no_jitter,
 )
+from aether.patterns.jitter import jitter_retry
 
 BASE, CAP = 0.005, 0.2
 
@@ -39,26 +41,26 @@ def exponential(n: int, base: float = BASE, cap: float = CAP) -> float:
 
 
 def test_no_jitter_is_the_capped_exponential_sequence() -> None:
-    assert first(8, Backoff("none", BASE, CAP), random.Random(0)) == [0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.2, 0.2]
+    assert first(8, Backoff(BASE, CAP, "none"), random.Random(0)) == [0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.2, 0.2]
 
 
 def test_no_jitter_draws_nothing_from_the_rng() -> None:
     rng = random.Random(1)
     state = rng.getstate()
-    first(5, Backoff("none"), rng)
+    first(5, AWS_BACKOFF, rng)
     assert rng.getstate() == state
 
 
 def test_full_jitter_is_uniform_between_zero_and_the_exponential_delay_for_the_same_seed() -> None:
     ref = random.Random(42)
     expected = [ref.uniform(0, exponential(n)) for n in range(10)]
-    assert first(10, Backoff("full", BASE, CAP), random.Random(42)) == expected
+    assert first(10, Backoff(BASE, CAP, "full"), random.Random(42)) == expected
 
 
 def test_equal_jitter_is_half_the_delay_plus_uniform_of_the_other_half_for_the_same_seed() -> None:
     ref = random.Random(42)
     expected = [exponential(n) / 2 + ref.uniform(0, exponential(n) / 2) for n in range(10)]
-    assert first(10, Backoff("equal", BASE, CAP), random.Random(42)) == expected
+    assert first(10, Backoff(BASE, CAP, "equal"), random.Random(42)) == expected
 
 
 def test_decorrelated_jitter_grows_from_the_previous_delay_starting_at_base_for_the_same_seed() -> None:
@@ -66,7 +68,7 @@ def test_decorrelated_jitter_grows_from_the_previous_delay_starting_at_base_for_
     for _ in range(10):
         previous = min(CAP, ref.uniform(BASE, 3 * previous))
         expected.append(previous)
-    assert first(10, Backoff("decorrelated", BASE, CAP), random.Random(42)) == expected
+    assert first(10, Backoff(BASE, CAP, "decorrelated"), random.Random(42)) == expected
 
 
 def test_full_jitter_spreads_evenly_over_zero_to_v() -> None:
@@ -97,19 +99,30 @@ def test_no_jitter_function_returns_v_itself() -> None:
 
 @pytest.mark.parametrize("jitter", JITTERS)
 def test_no_strategy_ever_exceeds_the_cap(jitter: str) -> None:
-    delays = first(300, Backoff(jitter, BASE, CAP), random.Random(3))
+    delays = first(300, Backoff(BASE, CAP, jitter), random.Random(3))
     assert max(delays) <= CAP
     assert min(delays) >= 0.0
 
 
 def test_decorrelated_jitter_reaches_the_cap() -> None:
-    delays = first(200, Backoff("decorrelated", BASE, CAP), random.Random(3))
+    delays = first(200, Backoff(BASE, CAP, "decorrelated"), random.Random(3))
     assert CAP in delays
 
 
-def test_backoff_defaults_are_5_ms_capped_at_2_s() -> None:
-    assert first(12, Backoff("none"), random.Random(0))[0] == 0.005
-    assert first(12, Backoff("none"), random.Random(0))[-1] == 2.0
+def test_the_aws_preset_is_5_ms_capped_at_2_s() -> None:
+    assert first(12, AWS_BACKOFF, random.Random(0))[0] == 0.005
+    assert first(12, AWS_BACKOFF, random.Random(0))[-1] == 2.0
+
+
+def test_the_go_preset_is_10_ms_doubling_up_to_1_s_without_jitter() -> None:
+    assert first(9, GO_BACKOFF, random.Random(0)) == [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.0, 1.0]
+    assert GO_BACKOFF.jitter == AWS_BACKOFF.jitter == "none"
+
+
+def test_with_jitter_keeps_the_delays_and_changes_only_the_jitter() -> None:
+    backoff = AWS_BACKOFF.with_jitter("equal")
+    assert (backoff.base_delay, backoff.max_delay, backoff.jitter) == (0.005, 2.0, "equal")
+    assert AWS_BACKOFF.jitter == "none"
 
 
 @pytest.mark.parametrize(
@@ -123,7 +136,7 @@ def test_backoff_defaults_are_5_ms_capped_at_2_s() -> None:
 )
 def test_backoff_refuses_bad_parameters_naming_them(kwargs: dict, error: type, named: str) -> None:
     with pytest.raises(error, match=named):
-        Backoff(**kwargs)
+        Backoff(**{"base_delay": BASE, "max_delay": CAP, **kwargs})
 
 
 # --------------------------------------------------------------------------- the pattern
@@ -134,7 +147,7 @@ def test_jitter_retry_sleeps_the_backoff_delays_of_its_rng(jitter: str) -> None:
     store, sim = RivalStore([1, 1, 1, 1]), SimulatedClock(record_sleeps=True)
     event = jitter_retry(store, ACTOR, "Placed", clock=sim, rng=random.Random(9), jitter=jitter,
                          base_delay=BASE, max_delay=CAP)
-    assert sim.sleeps == first(4, Backoff(jitter, BASE, CAP), random.Random(9))
+    assert sim.sleeps == first(4, Backoff(BASE, CAP, jitter), random.Random(9))
     assert event.version == 5
 
 
@@ -143,13 +156,13 @@ def test_each_call_starts_its_decorrelated_backoff_afresh() -> None:
     for rivals in ([1] * 6, [1] * 2):
         sim = SimulatedClock(record_sleeps=True)
         jitter_retry(RivalStore(rivals), ACTOR, "Placed", clock=sim, rng=rng, jitter="decorrelated")
-        assert sim.sleeps == first(len(rivals), Backoff("decorrelated"), ref)
+        assert sim.sleeps == first(len(rivals), AWS_BACKOFF.with_jitter("decorrelated"), ref)
 
 
 def test_jitter_retry_defaults_to_full_jitter() -> None:
     sim = SimulatedClock(record_sleeps=True)
     jitter_retry(RivalStore([1] * 5), ACTOR, "Placed", clock=sim, rng=random.Random(2))
-    assert sim.sleeps == first(5, Backoff("full", 0.005, 2.0), random.Random(2))
+    assert sim.sleeps == first(5, Backoff(0.005, 2.0, "full"), random.Random(2))
 
 
 def test_jitter_retry_gives_up_after_50_attempts_by_default_from_the_last_conflict() -> None:

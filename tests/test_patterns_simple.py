@@ -1,4 +1,4 @@
-"""Specification of simple_retry: capped exponential backoff, a few retries, honest give-up."""
+"""Specification of simple_retry: capped exponential backoff, a few attempts, honest give-up."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def test_commits_on_the_first_attempt_without_sleeping_when_nobody_competes() ->
     assert store.inner.get_events(ACTOR) == [event]
 
 
-def test_waits_10_20_40_ms_before_the_three_default_retries() -> None:
+def test_waits_10_20_40_ms_before_the_three_retries_of_the_four_default_attempts() -> None:
     store, sim = RivalStore([1, 1, 1]), recording_clock()
     event = simple_retry(store, ACTOR, "Placed", clock=sim)
     assert sim.sleeps == [0.010, 0.020, 0.040]
@@ -27,7 +27,7 @@ def test_waits_10_20_40_ms_before_the_three_default_retries() -> None:
 
 def test_delay_doubles_until_it_reaches_max_delay() -> None:
     store, sim = RivalStore([1] * 6), recording_clock()
-    simple_retry(store, ACTOR, "Placed", clock=sim, max_retries=6, base_delay=0.1, max_delay=0.5)
+    simple_retry(store, ACTOR, "Placed", clock=sim, max_attempts=7, base_delay=0.1, max_delay=0.5)
     assert sim.sleeps == [0.1, 0.2, 0.4, 0.5, 0.5, 0.5]
 
 
@@ -38,7 +38,7 @@ def test_reads_the_latest_version_again_before_each_retry() -> None:
     assert (store.reads, store.writes) == (2, 2)
 
 
-def test_gives_up_after_max_retries_plus_one_attempts_without_a_final_sleep() -> None:
+def test_gives_up_after_max_attempts_without_a_final_sleep() -> None:
     store, sim = RivalStore([1] * 10), recording_clock()
     with pytest.raises(RetriesExhaustedError) as info:
         simple_retry(store, ACTOR, "Placed", clock=sim)
@@ -57,10 +57,10 @@ def test_give_up_is_raised_from_the_last_conflict() -> None:
     assert is_version_conflict(info.value)
 
 
-def test_max_retries_zero_means_a_single_attempt() -> None:
+def test_max_attempts_one_means_a_single_attempt() -> None:
     store, sim = RivalStore([1]), recording_clock()
     with pytest.raises(RetriesExhaustedError) as info:
-        simple_retry(store, ACTOR, "Placed", clock=sim, max_retries=0)
+        simple_retry(store, ACTOR, "Placed", clock=sim, max_attempts=1)
     assert (info.value.attempts, store.writes, sim.sleeps) == (1, 1, [])
 
 
@@ -76,8 +76,8 @@ def test_a_non_conflict_error_propagates_at_once_unchanged() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "error", "named"),
     [
-        ({"max_retries": -1}, ValueError, "max_retries"),
-        ({"max_retries": 2.5}, TypeError, "max_retries"),
+        ({"max_attempts": 0}, ValueError, "max_attempts"),
+        ({"max_attempts": 2.5}, TypeError, "max_attempts"),
         ({"base_delay": -0.01}, ValueError, "base_delay"),
         ({"max_delay": float("nan")}, ValueError, "max_delay"),
         ({"base_delay": 0.5, "max_delay": 0.1}, ValueError, "max_delay must be >= base_delay"),

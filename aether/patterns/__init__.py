@@ -4,9 +4,16 @@ Every pattern is plain synchronous code with the same call shape::
 
     pattern(store, actor_id, event_type, data=None, *, clock=..., rng=..., <settings>) -> Event
 
-It reads the latest version, builds the next event, saves, and on a
-:class:`~aether.errors.VersionConflictError` decides what to do from the
-error's fields; giving up raises :class:`~aether.errors.RetriesExhaustedError`
+and the same loop: read the latest version, build the next event, save, and
+on a :class:`~aether.errors.VersionConflictError` decide from the error's
+fields, wait, and repeat; the chapters differ only in the decision and the
+wait. One vocabulary across them: ``max_attempts`` counts every try, the first
+included (``RetriesExhaustedError.attempts`` counts the same way), and the
+backoffs default to the named presets :data:`GO_BACKOFF` (10 ms doubling up to
+1 s) and :data:`AWS_BACKOFF` (5 ms doubling up to 2 s). The retry functions
+check all of their arguments before their first store call (a ``TypeError``
+or ``ValueError`` naming the parameter and the value), so a bad call never
+saves half-way. Giving up raises :class:`~aether.errors.RetriesExhaustedError`
 from the last error. The conflict retries (simple, detailed, jitter, adaptive)
 let any other error propagate unchanged. The resilience patterns differ where
 their job requires it: the circuit breaker and the retry budget also retry a
@@ -16,6 +23,7 @@ queue returns a :class:`Ticket` at once instead of the stored event.
 """
 
 from aether.patterns.adaptive import AdaptivePolicy, adaptive_delay, adaptive_retry
+from aether.patterns.backoff import AWS_BACKOFF, GO_BACKOFF
 from aether.patterns.basic import immediate_retry, no_retry
 from aether.patterns.breaker import (
     BreakerState,
@@ -51,6 +59,8 @@ from aether.patterns.simple import simple_retry
 from aether.patterns.throttle import AdaptiveThrottlingPolicy, ClientThrottle, adaptive_throttling
 
 __all__ = [
+    "AWS_BACKOFF",
+    "GO_BACKOFF",
     "JITTERS",
     "AdaptivePolicy",
     "AdaptiveThrottlingPolicy",

@@ -17,11 +17,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from aether.checks import check_bool, check_rng
 from aether.clock import Clock
 from aether.errors import RetriesExhaustedError, VersionConflictError
 from aether.events import Event
-from aether.patterns._common import REAL_CLOCK, capped_exponential, check_count, check_delay, next_event
-from aether.patterns.jitter import equal_jitter
+from aether.patterns._common import (
+    REAL_CLOCK,
+    capped_exponential,
+    check_count,
+    check_delay,
+    check_save,
+    next_event,
+)
+from aether.patterns.backoff import equal_jitter
 from aether.store.base import EventStore
 
 __all__ = ["DEFAULT_ADAPTIVE_POLICY", "AdaptivePolicy", "adaptive_delay", "adaptive_retry"]
@@ -53,13 +61,15 @@ class AdaptivePolicy:
         check_delay("per_version", self.per_version)
         check_delay("max_delay", self.max_delay)
         if self.max_delay < self.light_delay:
-            raise ValueError(f"max_delay must be >= light_delay ({self.light_delay!r} s); got {self.max_delay!r}")
+            raise ValueError(f"max_delay must be >= light_delay ({self.light_delay!r} s); "
+                             f"got {self.max_delay!r}")
 
 
 DEFAULT_ADAPTIVE_POLICY = AdaptivePolicy()
 
 
-def adaptive_delay(distance: int, attempt: int, policy: AdaptivePolicy = DEFAULT_ADAPTIVE_POLICY) -> float:
+def adaptive_delay(distance: int, attempt: int,
+                   policy: AdaptivePolicy = DEFAULT_ADAPTIVE_POLICY) -> float:
     """Seconds to wait after a conflict of *distance*, before retry *attempt* (0-based).
 
     A pure function of its arguments (see :class:`AdaptivePolicy` for the
@@ -78,11 +88,12 @@ def adaptive_delay(distance: int, attempt: int, policy: AdaptivePolicy = DEFAULT
     return capped_exponential(policy.per_version * policy.moderate_up_to, policy.max_delay, attempt)
 
 
-def adaptive_retry(store: EventStore, actor_id: str, event_type: str, data: Mapping[str, Any] | None = None, *,
-                   clock: Clock = REAL_CLOCK, rng: random.Random | None = None,
+def adaptive_retry(store: EventStore, actor_id: str, event_type: str,
+                   data: Mapping[str, Any] | None = None, *, clock: Clock = REAL_CLOCK,
+                   rng: random.Random | None = None,
                    policy: AdaptivePolicy = DEFAULT_ADAPTIVE_POLICY, jitter: bool = False,
                    max_attempts: int = 10) -> Event:
-    """Save the next event, waiting after each conflict as :func:`adaptive_delay` says for its distance.
+    """Save the next event, waiting after each conflict as :func:`adaptive_delay` says.
 
     Use it when contention comes and goes: quiet periods retry quickly, hot
     spots back off hard. ``jitter=True`` draws each wait as equal jitter
@@ -93,12 +104,13 @@ def adaptive_retry(store: EventStore, actor_id: str, event_type: str, data: Mapp
     Raises :class:`~aether.errors.RetriesExhaustedError` ``from`` the last
     conflict when every attempt lost; any other error propagates at once.
     """
+    data = check_save(store, actor_id, event_type, data, clock)
+    check_count("max_attempts", max_attempts)
     if not isinstance(policy, AdaptivePolicy):
         raise TypeError(f"policy must be an AdaptivePolicy; got {policy!r}")
-    check_count("max_attempts", max_attempts)
-    if not isinstance(jitter, bool):
-        raise TypeError(f"jitter must be True or False; got {jitter!r}")
-    if jitter and rng is None:
+    if rng is not None:
+        check_rng("rng", rng)
+    if check_bool("jitter", jitter) and rng is None:
         rng = random.Random()
     last: VersionConflictError | None = None
     for attempt in range(1, max_attempts + 1):
@@ -111,4 +123,4 @@ def adaptive_retry(store: EventStore, actor_id: str, event_type: str, data: Mapp
         if attempt < max_attempts:
             delay = adaptive_delay(last.distance, attempt - 1, policy)
             clock.sleep(equal_jitter(delay, rng) if jitter and rng is not None else delay)
-    raise RetriesExhaustedError(actor_id, max_attempts, f"all {max_attempts} attempts lost") from last
+    raise RetriesExhaustedError(actor_id, max_attempts, "retry limit reached") from last

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
+from aether.checks import check_callable, check_methods, check_text
 from aether.clock import Clock
 from aether.errors import (
     CircuitBreakerOpenError,
@@ -36,8 +37,11 @@ from aether.patterns._common import (
     check_backoff,
     check_count,
     check_delay,
+    check_hook,
+    check_save,
     next_event,
 )
+from aether.patterns.backoff import GO_BACKOFF
 from aether.store.base import EventStore
 
 if TYPE_CHECKING:
@@ -55,6 +59,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+
+#: What :func:`circuit_breaker_retry` calls on its breaker.
+BREAKER_METHODS = ("can_retry", "record_success", "record_error", "retry_after")
 
 
 class BreakerState(enum.Enum):
@@ -109,17 +116,19 @@ class CircuitBreaker:
     never held while a call runs, so it is safe under a simulated clock.
     """
 
-    def __init__(self, *, clock: Clock = REAL_CLOCK, failure_threshold: int = 5, reset_timeout: float = 0.5,
-                 half_open_max_calls: int = 1,
+    def __init__(self, *, clock: Clock = REAL_CLOCK, failure_threshold: int = 5,
+                 reset_timeout: float = 0.5, half_open_max_calls: int = 1,
                  counts_as_failure: Callable[[BaseException], bool] = store_unavailable,
-                 name: str = "breaker", on_transition: Callable[[Transition], None] | None = None) -> None:
+                 name: str = "breaker",
+                 on_transition: Callable[[Transition], None] | None = None) -> None:
+        check_methods("clock", clock, ("now",), "a Clock")
         self.failure_threshold = check_count("failure_threshold", failure_threshold)
         self.reset_timeout = check_delay("reset_timeout", reset_timeout)
         self.half_open_max_calls = check_count("half_open_max_calls", half_open_max_calls)
-        if not callable(counts_as_failure):
-            raise TypeError(f"counts_as_failure must be a callable error -> bool; got {counts_as_failure!r}")
-        self.counts_as_failure = counts_as_failure
-        self.name = name
+        self.counts_as_failure = check_callable("counts_as_failure", counts_as_failure,
+                                                "a callable error -> bool")
+        check_hook("on_transition", on_transition)
+        self.name = check_text("name", name)
         self.clock = clock
         self.on_transition = on_transition
         self.transitions: list[Transition] = []
@@ -157,22 +166,24 @@ class CircuitBreaker:
 
     def _refresh(self) -> None:
         """Turn OPEN into HALF_OPEN once the reset timeout has passed."""
-        if self._state is BreakerState.OPEN and self.clock.now() >= self._opened_at + self.reset_timeout:
-            self._move(BreakerState.HALF_OPEN, at=self._opened_at + self.reset_timeout)
+        reopen_at = self._opened_at + self.reset_timeout
+        if self._state is BreakerState.OPEN and self.clock.now() >= reopen_at:
+            self._move(BreakerState.HALF_OPEN, at=reopen_at)
             self._trials = 0
 
     def _move(self, target: BreakerState, at: float | None = None) -> None:
         change = Transition(self.clock.now() if at is None else at, self._state, target)
         self._state = target
         self.transitions.append(change)
-        logger.info("circuit breaker %r: %s -> %s at %.6f", self.name, change.source.value, target.value, change.time)
+        logger.info("circuit breaker %r: %s -> %s at %.6f", self.name, change.source.value,
+                    target.value, change.time)
         if self.on_transition is not None:
             self.on_transition(change)
 
     # -- admitting calls and recording their outcome -----------------------------
 
     def can_retry(self) -> bool:
-        """Admit one call (True) or refuse it (False). Pair every True with one ``record_*`` call."""
+        """Admit one call (True) or refuse it (False). Pair every True with a ``record_*`` call."""
         with self._lock:
             self._refresh()
             if self._state is BreakerState.HALF_OPEN:
@@ -187,7 +198,7 @@ class CircuitBreaker:
             return True
 
     def record_success(self) -> None:
-        """Report that an admitted call worked: closes a half-open breaker, resets the failure count."""
+        """Report that an admitted call worked: close a half-open breaker, reset the failures."""
         with self._lock:
             self.successes += 1
             self._refresh()
@@ -197,7 +208,11 @@ class CircuitBreaker:
                 self._consecutive_failures = 0
 
     def record_failure(self) -> None:
-        """Report that an admitted call failed: may open a closed breaker; re-opens a half-open one."""
+        """Report that an admitted call failed.
+
+        A closed breaker opens after ``failure_threshold`` failures in a row; a half-open
+        one reopens.
+        """
         with self._lock:
             self.failures += 1
             self._refresh()
@@ -212,14 +227,17 @@ class CircuitBreaker:
             self._move(BreakerState.OPEN)
 
     def record_error(self, error: BaseException) -> None:
-        """Report that an admitted call raised *error*: a failure if ``counts_as_failure(error)``, else a success."""
+        """Report that an admitted call raised *error*.
+
+        It is a failure if ``counts_as_failure(error)``, else a success.
+        """
         if self.counts_as_failure(error):
             self.record_failure()
         else:
             self.record_success()
 
     def call(self, fn: Callable[[], T]) -> T:
-        """Run ``fn()`` through the breaker; raise :class:`CircuitBreakerOpenError` without calling it if open."""
+        """Run ``fn()`` through the breaker, or raise :class:`CircuitBreakerOpenError` if open."""
         if not self.can_retry():
             raise CircuitBreakerOpenError(self.name, self.retry_after())
         try:
@@ -235,44 +253,51 @@ class CircuitBreaker:
                 f"rejected {self.rejected}, successes {self.successes}, failures {self.failures}>")
 
 
-def circuit_breaker_retry(store: EventStore, actor_id: str, event_type: str, data: Mapping[str, Any] | None = None,
-                          *, breaker: CircuitBreaker, clock: Clock = REAL_CLOCK, max_retries: int = 10,
-                          base_delay: float = 0.010, max_delay: float = 1.0) -> Event:
+def circuit_breaker_retry(store: EventStore, actor_id: str, event_type: str,
+                          data: Mapping[str, Any] | None = None, *, breaker: CircuitBreaker,
+                          clock: Clock = REAL_CLOCK, max_attempts: int = 11,
+                          base_delay: float = GO_BACKOFF.base_delay,
+                          max_delay: float = GO_BACKOFF.max_delay) -> Event:
     """Save the next event, retrying conflicts and outages with backoff, unless the breaker is open.
 
     Every attempt first asks *breaker*; while it is open the save fails fast
     with :class:`~aether.errors.CircuitBreakerOpenError` (``from`` the last
     error). A conflict or :class:`~aether.errors.StoreUnavailableError` is
-    retried after ``min(max_delay, base_delay * 2**n)`` seconds; after an
-    outage the *same* event is saved again (a save that did land is then a
-    no-op), after a conflict the version is read again. Any other error
-    propagates unchanged. Use it through :class:`CircuitBreakerPolicy` so that
-    all writers of a run share one breaker.
+    retried after ``min(max_delay, base_delay * 2**n)`` seconds (defaults:
+    :data:`~aether.patterns.backoff.GO_BACKOFF`), at most *max_attempts* (11)
+    times in all; after an outage the *same* event is saved again (a save that
+    did land is then a no-op), after a conflict the version is read again. Any
+    other error propagates unchanged. Use it through :class:`CircuitBreakerPolicy`
+    so that all writers of a run share one breaker.
     """
-    check_count("max_retries", max_retries, minimum=0)
-    check_backoff(base_delay, max_delay)
-    last: Exception | None = None
+    data = check_save(store, actor_id, event_type, data, clock)
+    check_methods("breaker", breaker, BREAKER_METHODS, "a CircuitBreaker")
+    check_text("breaker.name", getattr(breaker, "name", None))
+    check_count("max_attempts", max_attempts)
+    base_delay, max_delay = check_backoff(base_delay, max_delay)
+    last: VersionConflictError | StoreUnavailableError | None = None
     event: Event | None = None
-    for retry in range(max_retries + 1):
-        if retry:
-            clock.sleep(capped_exponential(base_delay, max_delay, retry - 1))
+    for attempt in range(1, max_attempts + 1):
         if not breaker.can_retry():
             raise CircuitBreakerOpenError(breaker.name, breaker.retry_after()) from last
         try:
             if event is None:
                 event = next_event(store, actor_id, event_type, data)
             store.save_event(event)
-        except Exception as error:
+        except (VersionConflictError, StoreUnavailableError) as error:
             breaker.record_error(error)
-            if not isinstance(error, (VersionConflictError, StoreUnavailableError)):
-                raise
             last = error
-            if isinstance(error, VersionConflictError):
-                event = None  # stale: read the version again
+        except Exception as error:
+            breaker.record_error(error)  # the store answered (or a bug): release the breaker
+            raise
         else:
             breaker.record_success()
             return event
-    raise RetriesExhaustedError(actor_id, max_retries + 1, f"all {max_retries} retries failed") from last
+        if isinstance(last, VersionConflictError):
+            event = None  # stale: read the version again
+        if attempt < max_attempts:
+            clock.sleep(capped_exponential(base_delay, max_delay, attempt - 1))
+    raise RetriesExhaustedError(actor_id, max_attempts, "retry limit reached") from last
 
 
 @dataclass(frozen=True)
@@ -290,26 +315,28 @@ class CircuitBreakerPolicy:
     reset_timeout: float = 0.5
     half_open_max_calls: int = 1
     counts_as_failure: Callable[[BaseException], bool] = store_unavailable
-    max_retries: int = 10
-    base_delay: float = 0.010
-    max_delay: float = 1.0
+    max_attempts: int = 11
+    base_delay: float = GO_BACKOFF.base_delay
+    max_delay: float = GO_BACKOFF.max_delay
     name: str = "circuit_breaker"
     breakers: list[CircuitBreaker] = field(default_factory=list, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        check_count("max_retries", self.max_retries, minimum=0)
+        check_count("max_attempts", self.max_attempts)
         check_backoff(self.base_delay, self.max_delay)
         self.new_breaker(REAL_CLOCK)  # validates the breaker's settings now, not at the first run
 
     def new_breaker(self, clock: Clock) -> CircuitBreaker:
         """A fresh breaker with these settings on *clock*."""
-        return CircuitBreaker(clock=clock, failure_threshold=self.failure_threshold, reset_timeout=self.reset_timeout,
-                              half_open_max_calls=self.half_open_max_calls, counts_as_failure=self.counts_as_failure,
-                              name=self.name)
+        return CircuitBreaker(clock=clock, failure_threshold=self.failure_threshold,
+                              reset_timeout=self.reset_timeout,
+                              half_open_max_calls=self.half_open_max_calls,
+                              counts_as_failure=self.counts_as_failure, name=self.name)
 
     def bind(self, ctx: RunContext) -> Callable[..., Event]:
-        """The writer callable of one run: :func:`circuit_breaker_retry` on a breaker made for this run."""
+        """The writers' callable for one run: :func:`circuit_breaker_retry` on a new breaker."""
         breaker = self.new_breaker(ctx.clock)
         self.breakers.append(breaker)
-        return functools.partial(circuit_breaker_retry, breaker=breaker, max_retries=self.max_retries,
-                                 base_delay=self.base_delay, max_delay=self.max_delay)
+        return functools.partial(circuit_breaker_retry, breaker=breaker,
+                                 max_attempts=self.max_attempts, base_delay=self.base_delay,
+                                 max_delay=self.max_delay)

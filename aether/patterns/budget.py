@@ -14,16 +14,24 @@ fast instead of waiting it out.
 from __future__ import annotations
 
 import functools
-import math
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from aether.checks import check_methods, check_number
 from aether.clock import Clock
 from aether.errors import RetriesExhaustedError, StoreUnavailableError, VersionConflictError
 from aether.events import Event
-from aether.patterns._common import REAL_CLOCK, capped_exponential, check_backoff, check_count, next_event
+from aether.patterns._common import (
+    REAL_CLOCK,
+    capped_exponential,
+    check_backoff,
+    check_count,
+    check_save,
+    next_event,
+)
+from aether.patterns.backoff import GO_BACKOFF
 from aether.store.base import EventStore
 
 if TYPE_CHECKING:
@@ -32,13 +40,13 @@ if TYPE_CHECKING:
 __all__ = ["RetryBudget", "RetryBudgetPolicy", "budgeted_retry"]
 
 
+#: What :func:`budgeted_retry` calls on its budget.
+BUDGET_METHODS = ("allow_retry", "record_success")
+
+
 def _check_tokens(name: str, value: object) -> float:
     """Return *value* as float if it is a finite number of tokens ``>= 0``; raise otherwise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number of tokens; got {value!r} ({type(value).__name__})")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number of tokens >= 0; got {value!r}")
-    return float(value)
+    return check_number(name, value, minimum=0.0, unit="tokens")
 
 
 class RetryBudget:
@@ -56,15 +64,17 @@ class RetryBudget:
     unbudgeted baseline to compare with.
     """
 
-    def __init__(self, *, max_tokens: float = 500, retry_cost: float = 5, unavailable_cost: float = 10,
-                 success_refund: float = 1, threshold: float = 0) -> None:
+    def __init__(self, *, max_tokens: float = 500, retry_cost: float = 5,
+                 unavailable_cost: float = 10, success_refund: float = 1,
+                 threshold: float = 0) -> None:
         self.max_tokens = _check_tokens("max_tokens", max_tokens)
         self.retry_cost = _check_tokens("retry_cost", retry_cost)
         self.unavailable_cost = _check_tokens("unavailable_cost", unavailable_cost)
         self.success_refund = _check_tokens("success_refund", success_refund)
         self.threshold = _check_tokens("threshold", threshold)
         if self.threshold >= self.max_tokens:
-            raise ValueError(f"threshold must be below max_tokens ({max_tokens!r}); got {threshold!r}")
+            raise ValueError(f"threshold must be below max_tokens ({max_tokens!r}); "
+                             f"got {threshold!r}")
         self._tokens = self.max_tokens
         self._lock = threading.Lock()
         self.spent = 0.0
@@ -72,9 +82,12 @@ class RetryBudget:
 
     @classmethod
     def grpc(cls, max_tokens: float = 10, token_ratio: float = 0.1) -> RetryBudget:
-        """gRPC's retry throttling: each retry costs 1, each success adds *token_ratio*, retries need > half."""
-        return cls(max_tokens=max_tokens, retry_cost=1, unavailable_cost=1, success_refund=token_ratio,
-                   threshold=max_tokens / 2)
+        """gRPC's retry throttling: a retry costs 1, a success adds *token_ratio*.
+
+        Retries are allowed only while the bucket holds more than half of *max_tokens*.
+        """
+        return cls(max_tokens=max_tokens, retry_cost=1, unavailable_cost=1,
+                   success_refund=token_ratio, threshold=max_tokens / 2)
 
     @property
     def tokens(self) -> float:
@@ -82,11 +95,17 @@ class RetryBudget:
         return self._tokens
 
     def cost_of(self, error: BaseException) -> float:
-        """What a retry after *error* costs: ``unavailable_cost`` after an outage, else ``retry_cost``."""
-        return self.unavailable_cost if isinstance(error, StoreUnavailableError) else self.retry_cost
+        """The cost of a retry after *error*.
+
+        ``unavailable_cost`` after an outage (:class:`~aether.errors.StoreUnavailableError`),
+        ``retry_cost`` after anything else.
+        """
+        if isinstance(error, StoreUnavailableError):
+            return self.unavailable_cost
+        return self.retry_cost
 
     def allow_retry(self, error: BaseException) -> bool:
-        """Pay for one retry after *error* and return True, or return False (paying nothing) if it cannot."""
+        """Pay for one retry after *error* and return True, or return False (paying nothing)."""
         cost = self.cost_of(error)
         with self._lock:
             if self._tokens <= self.threshold or self._tokens < cost:
@@ -104,45 +123,51 @@ class RetryBudget:
             self.successes += 1
 
     def __repr__(self) -> str:
-        return (f"<RetryBudget {self._tokens:g}/{self.max_tokens:g} tokens: {self.retries_allowed} retries allowed, "
-                f"{self.retries_refused} refused>")
+        return (f"<RetryBudget {self._tokens:g}/{self.max_tokens:g} tokens: "
+                f"{self.retries_allowed} retries allowed, {self.retries_refused} refused>")
 
 
-def budgeted_retry(store: EventStore, actor_id: str, event_type: str, data: Mapping[str, Any] | None = None, *,
-                   budget: RetryBudget, clock: Clock = REAL_CLOCK, max_retries: int = 10,
-                   base_delay: float = 0.010, max_delay: float = 1.0) -> Event:
+def budgeted_retry(store: EventStore, actor_id: str, event_type: str,
+                   data: Mapping[str, Any] | None = None, *, budget: RetryBudget,
+                   clock: Clock = REAL_CLOCK, max_attempts: int = 11,
+                   base_delay: float = GO_BACKOFF.base_delay,
+                   max_delay: float = GO_BACKOFF.max_delay) -> Event:
     """Save the next event, retrying conflicts and outages with backoff while *budget* pays for it.
 
     A conflict or :class:`~aether.errors.StoreUnavailableError` is retried
-    after ``min(max_delay, base_delay * 2**n)`` seconds if ``budget.allow_retry``
-    says so; after an outage the *same* event is saved again (a save that did
-    land is then a no-op), after a conflict the version is read again. With
-    the budget spent it raises :class:`~aether.errors.RetriesExhaustedError`
-    (reason ``"retry budget exhausted"``) ``from`` the last error; any other
-    error propagates unchanged. Use it through :class:`RetryBudgetPolicy` so
-    that all writers of a run share one budget.
+    after ``min(max_delay, base_delay * 2**n)`` seconds (defaults:
+    :data:`~aether.patterns.backoff.GO_BACKOFF`) if ``budget.allow_retry``
+    says so, at most *max_attempts* (11) times in all; after an outage the
+    *same* event is saved again (a save that did land is then a no-op), after
+    a conflict the version is read again. With the budget spent it raises
+    :class:`~aether.errors.RetriesExhaustedError` (reason ``"retry budget
+    exhausted"``) ``from`` the last error; any other error propagates
+    unchanged. Use it through :class:`RetryBudgetPolicy` so that all writers of
+    a run share one budget.
     """
-    check_count("max_retries", max_retries, minimum=0)
-    check_backoff(base_delay, max_delay)
+    data = check_save(store, actor_id, event_type, data, clock)
+    check_methods("budget", budget, BUDGET_METHODS, "a RetryBudget")
+    check_count("max_attempts", max_attempts)
+    base_delay, max_delay = check_backoff(base_delay, max_delay)
     last: VersionConflictError | StoreUnavailableError | None = None
     event: Event | None = None
-    for retry in range(max_retries + 1):
-        if retry:
-            clock.sleep(capped_exponential(base_delay, max_delay, retry - 1))
+    for attempt in range(1, max_attempts + 1):
         try:
             if event is None:
                 event = next_event(store, actor_id, event_type, data)
             store.save_event(event)
         except (VersionConflictError, StoreUnavailableError) as error:
             last = error
-            if isinstance(error, VersionConflictError):
-                event = None  # stale: read the version again
-            if retry < max_retries and not budget.allow_retry(error):
-                raise RetriesExhaustedError(actor_id, retry + 1, "retry budget exhausted") from error
         else:
             budget.record_success()
             return event
-    raise RetriesExhaustedError(actor_id, max_retries + 1, f"all {max_retries} retries failed") from last
+        if isinstance(last, VersionConflictError):
+            event = None  # stale: read the version again
+        if attempt < max_attempts:
+            if not budget.allow_retry(last):
+                raise RetriesExhaustedError(actor_id, attempt, "retry budget exhausted") from last
+            clock.sleep(capped_exponential(base_delay, max_delay, attempt - 1))
+    raise RetriesExhaustedError(actor_id, max_attempts, "retry limit reached") from last
 
 
 @dataclass(frozen=True)
@@ -161,26 +186,26 @@ class RetryBudgetPolicy:
     unavailable_cost: float = 10
     success_refund: float = 1
     threshold: float = 0
-    max_retries: int = 10
-    base_delay: float = 0.010
-    max_delay: float = 1.0
+    max_attempts: int = 11
+    base_delay: float = GO_BACKOFF.base_delay
+    max_delay: float = GO_BACKOFF.max_delay
     name: str = "budgeted_retry"
     budgets: list[RetryBudget] = field(default_factory=list, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        check_count("max_retries", self.max_retries, minimum=0)
+        check_count("max_attempts", self.max_attempts)
         check_backoff(self.base_delay, self.max_delay)
         self.new_budget()  # validates the bucket's settings now, not at the first run
 
     def new_budget(self) -> RetryBudget:
         """A full bucket with these settings."""
         return RetryBudget(max_tokens=self.max_tokens, retry_cost=self.retry_cost,
-                           unavailable_cost=self.unavailable_cost, success_refund=self.success_refund,
-                           threshold=self.threshold)
+                           unavailable_cost=self.unavailable_cost,
+                           success_refund=self.success_refund, threshold=self.threshold)
 
     def bind(self, ctx: RunContext) -> Callable[..., Event]:
-        """The writer callable of one run: :func:`budgeted_retry` on a budget made for this run."""
+        """The writers' callable for one run: :func:`budgeted_retry` on a budget made for it."""
         budget = self.new_budget()
         self.budgets.append(budget)
-        return functools.partial(budgeted_retry, budget=budget, max_retries=self.max_retries,
+        return functools.partial(budgeted_retry, budget=budget, max_attempts=self.max_attempts,
                                  base_delay=self.base_delay, max_delay=self.max_delay)

@@ -1,4 +1,4 @@
-"""Conflict-detailed retry: read each conflict, keep its history, and stop when retrying is hopeless.
+"""Conflict-detailed retry: read each conflict, keep its history, stop when retrying is hopeless.
 
 A :class:`~aether.errors.VersionConflictError` says where the store is (``current_version``),
 so this pattern retries at ``current_version + 1`` directly and skips the store read that
@@ -15,13 +15,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal
 
+from aether.checks import check_methods
 from aether.clock import Clock
 from aether.errors import RetriesExhaustedError, VersionConflictError
 from aether.events import Event
-from aether.patterns._common import REAL_CLOCK, capped_exponential, check_backoff, check_count, next_event
+from aether.patterns._common import (
+    REAL_CLOCK,
+    capped_exponential,
+    check_backoff,
+    check_count,
+    check_hook,
+    check_save,
+    next_event,
+)
+from aether.patterns.backoff import GO_BACKOFF
 from aether.store.base import EventStore
 
 __all__ = [
@@ -43,11 +53,12 @@ ThrashingKind = Literal["stuck", "no_progress", "hopeless"]
 
 @dataclass(frozen=True)
 class ConflictRecord:
-    """One lost save: which *attempt* (1-based), at what clock *time*, the versions and the *delay* that followed.
+    """One lost save: which *attempt* (1-based), at what clock *time*, the versions, the *delay*.
 
     ``attempted`` and ``current`` are the conflict's versions, ``distance``
-    the commits by others since our read, and ``delay`` the seconds slept
-    before the next attempt (``0.0`` when the pattern stopped there).
+    the commits by others since our read, and ``delay`` the seconds the
+    backoff waits before the next attempt: ``0.0`` after the last attempt.
+    A thrashing verdict on this record stops the save before that wait.
     """
 
     attempt: int
@@ -60,7 +71,7 @@ class ConflictRecord:
 
 @dataclass(frozen=True)
 class ThrashingVerdict:
-    """Why retrying is pointless: the *kind*, a readable *reason*, and the conflicts that show it."""
+    """Why retrying is pointless: the *kind*, a readable *reason*, the conflicts that show it."""
 
     kind: ThrashingKind
     reason: str
@@ -69,7 +80,10 @@ class ThrashingVerdict:
 
 
 class ConflictHistoryError(RetriesExhaustedError):
-    """:class:`~aether.errors.RetriesExhaustedError` that carries the ``history`` of conflicts (ConflictRecords)."""
+    """A :class:`~aether.errors.RetriesExhaustedError` with the ``history`` of the save's conflicts.
+
+    ``history`` is a tuple of :class:`ConflictRecord`, oldest first.
+    """
 
     def __init__(self, actor_id: str, attempts: int, reason: str = "retry limit reached",
                  history: Sequence[ConflictRecord] = ()) -> None:
@@ -78,12 +92,18 @@ class ConflictHistoryError(RetriesExhaustedError):
 
 
 class ThrashingError(ConflictHistoryError):
-    """The pattern stopped early because retrying was hopeless; ``verdict`` is the :data:`ThrashingKind`."""
+    """The pattern stopped early because retrying was hopeless; ``verdict`` is the kind of it."""
 
     def __init__(self, actor_id: str, attempts: int, reason: str = "thrashing",
                  history: Sequence[ConflictRecord] = (), verdict: str = "thrashing") -> None:
         super().__init__(actor_id, attempts, reason, history)
         self.verdict = verdict
+
+    @classmethod
+    def from_verdict(cls, verdict: ThrashingVerdict) -> ThrashingError:
+        """The error for a save stopped by *verdict*: one attempt per conflict of its history."""
+        return cls(verdict.actor_id, len(verdict.history), f"{verdict.kind}: {verdict.reason}",
+                   verdict.history, verdict.kind)
 
 
 @dataclass(frozen=True)
@@ -131,96 +151,102 @@ class ThrashingPolicy:
         last = history[-1]
         if self.give_up_distance is None or last.distance < self.give_up_distance:
             return None
-        return "hopeless", f"{last.distance} commits since our read (give_up_distance={self.give_up_distance})"
+        return "hopeless", (f"{last.distance} commits since our read "
+                            f"(give_up_distance={self.give_up_distance})")
 
     def _stuck(self, history: Sequence[ConflictRecord]) -> tuple[ThrashingKind, str] | None:
         recent = {record.current for record in history[-self.stuck_after:]}
         if len(history) < self.stuck_after or len(recent) != 1:
             return None
         current = history[-1].current
-        return "stuck", f"current version {current} in {self.stuck_after} consecutive conflicts; version {current + 1} is held"
+        return "stuck", (f"current version {current} in {self.stuck_after} consecutive conflicts; "
+                         f"version {current + 1} is held")
 
     def _no_progress(self, history: Sequence[ConflictRecord]) -> tuple[ThrashingKind, str] | None:
         window = history[-self.no_progress_window:]
         moved = window[-1].current - window[0].current
         if len(window) < self.no_progress_window or moved > self.no_progress_versions:
             return None
-        return "no_progress", f"the store moved {moved} version(s) over the last {len(window)} conflicts"
+        return "no_progress", (f"the store moved {moved} version(s) over the last {len(window)} "
+                               f"conflicts")
 
 
 DEFAULT_THRASHING_POLICY = ThrashingPolicy()
 
 
-def _fields(actor_id: str, record: ConflictRecord) -> dict[str, Any]:
-    """The structured ``extra=`` fields of a conflict's log record."""
-    return {"actor_id": actor_id, "attempted_version": record.attempted, "current_version": record.current,
-            "attempt": record.attempt, "distance": record.distance, "delay": record.delay}
+def _log(actor_id: str, record: ConflictRecord, verdict: ThrashingVerdict | None,
+         final: bool) -> None:
+    """Log one conflict with structured fields: INFO if a retry follows, WARNING if it stops."""
+    fields = {"actor_id": actor_id, "attempted_version": record.attempted,
+              "current_version": record.current, "attempt": record.attempt,
+              "distance": record.distance, "delay": record.delay}
+    if verdict is not None:
+        logger.warning("stopping retries for %r after %d conflict(s): %s", actor_id, record.attempt,
+                       verdict.reason, extra={**fields, "verdict": verdict.kind})
+    elif final:
+        logger.warning("giving up on %r after %d conflict(s)", actor_id, record.attempt,
+                       extra=fields)
+    else:
+        logger.info("version conflict for %r: attempted %d, current %d; retrying at %d in %.3f s",
+                    actor_id, record.attempted, record.current, record.current + 1, record.delay,
+                    extra=fields)
 
 
-def _thrashing(verdict: ThrashingVerdict, on_thrashing: Callable[[ThrashingVerdict], None] | None) -> ThrashingError:
-    """Log the verdict, hand it to *on_thrashing*, and build the error to raise."""
-    record = verdict.history[-1]
-    logger.warning("stopping retries for %r after %d conflict(s): %s", verdict.actor_id, record.attempt,
-                   verdict.reason, extra={**_fields(verdict.actor_id, record), "verdict": verdict.kind})
-    if on_thrashing is not None:
-        on_thrashing(verdict)
-    return ThrashingError(verdict.actor_id, record.attempt, f"{verdict.kind}: {verdict.reason}",
-                          verdict.history, verdict.kind)
-
-
-def conflict_detailed_retry(store: EventStore, actor_id: str, event_type: str, data: Mapping[str, Any] | None = None,
-                            *, clock: Clock = REAL_CLOCK, max_retries: int = 3, base_delay: float = 0.010,
-                            max_delay: float = 1.0, thrashing: ThrashingPolicy = DEFAULT_THRASHING_POLICY,
-                            history: list[ConflictRecord] | None = None,
-                            on_thrashing: Callable[[ThrashingVerdict], None] | None = None) -> Event:
+def conflict_detailed_retry(store: EventStore, actor_id: str, event_type: str,
+                            data: Mapping[str, Any] | None = None, *, clock: Clock = REAL_CLOCK,
+                            max_attempts: int = 4, base_delay: float = GO_BACKOFF.base_delay,
+                            max_delay: float = GO_BACKOFF.max_delay,
+                            thrashing: ThrashingPolicy = DEFAULT_THRASHING_POLICY,
+                            on_conflict: Callable[[ConflictRecord], None] | None = None,
+                            on_thrashing: Callable[[ThrashingVerdict], None] | None = None,
+                            ) -> Event:
     """Save the next event; after a conflict, wait and retry at the version the conflict names.
 
-    Waits like :func:`~aether.patterns.simple.simple_retry` (``min(max_delay,
-    base_delay * 2**n)``; defaults 3 retries, 10 ms, 1 s) but reads the store
-    only once: each retry goes to ``conflict.current_version + 1``. Every
-    conflict is logged on the ``aether.patterns.detailed`` logger with the
-    ``extra`` fields actor_id, attempted_version, current_version, attempt,
-    distance and delay. If *thrashing* finds a verdict it stops at once: it
-    calls ``on_thrashing(verdict)`` (e.g. to open a circuit breaker; an error
-    raised there propagates instead) and raises :class:`ThrashingError`.
-    After the last retry it raises :class:`ConflictHistoryError`. Both are
-    :class:`~aether.errors.RetriesExhaustedError` raised ``from`` the last
-    conflict. Pass a list as *history* to receive the records even on success.
+    Waits like :func:`~aether.patterns.simple.simple_retry` (defaults: 4
+    attempts, :data:`~aether.patterns.backoff.GO_BACKOFF`) but reads the store
+    once: each retry goes to ``conflict.current_version + 1``. Each conflict
+    becomes one :class:`ConflictRecord`, handed to ``on_conflict(record)`` (on
+    success too) and logged on the ``aether.patterns.detailed`` logger with
+    ``extra`` fields (actor_id, attempted_version, current_version, attempt,
+    distance, delay). A *thrashing* verdict stops the save at once: it goes to
+    ``on_thrashing(verdict)`` (say, to open a breaker; an error raised there
+    propagates instead), then :class:`ThrashingError` is raised. After the
+    last attempt it raises :class:`ConflictHistoryError`. Both carry the
+    records in ``history`` and are raised ``from`` the last conflict.
 
     Use it to diagnose contention and to stop wasting attempts on a stuck
     actor. Skipping the re-read saves store calls, not conflicts: against a
     herd of healthy competitors it wins no more often than simple retry.
     """
-    check_count("max_retries", max_retries, minimum=0)
+    data = check_save(store, actor_id, event_type, data, clock)
+    check_count("max_attempts", max_attempts)
     base_delay, max_delay = check_backoff(base_delay, max_delay)
-    if not isinstance(thrashing, ThrashingPolicy):
-        raise TypeError(f"thrashing must be a ThrashingPolicy; got {thrashing!r}")
-    records: list[ConflictRecord] = []
+    check_methods("thrashing", thrashing, ("judge",), "a ThrashingPolicy")
+    check_hook("on_conflict", on_conflict)
+    check_hook("on_thrashing", on_thrashing)
+    history: list[ConflictRecord] = []
+    last: VersionConflictError | None = None
     event = next_event(store, actor_id, event_type, data)
-    try:
-        for attempt in range(1, max_retries + 2):
-            try:
-                store.save_event(event)
-                return event
-            except VersionConflictError as conflict:
-                last = conflict
-            records.append(ConflictRecord(attempt, clock.now(), last.attempted_version, last.current_version,
-                                          last.distance))
-            verdict = thrashing.judge(actor_id, records)
-            if verdict is not None:
-                raise _thrashing(verdict, on_thrashing) from last
-            if attempt > max_retries:
-                break
-            delay = capped_exponential(base_delay, max_delay, attempt - 1)
-            records[-1] = replace(records[-1], delay=delay)
-            logger.info("version conflict for %r: attempted %d, current %d; retrying at %d in %.3f s", actor_id,
-                        last.attempted_version, last.current_version, last.current_version + 1, delay,
-                        extra=_fields(actor_id, records[-1]))
+    for attempt in range(1, max_attempts + 1):
+        try:
+            store.save_event(event)
+            return event
+        except VersionConflictError as conflict:
+            last = conflict
+        final = attempt == max_attempts
+        delay = 0.0 if final else capped_exponential(base_delay, max_delay, attempt - 1)
+        record = ConflictRecord(attempt, clock.now(), last.attempted_version, last.current_version,
+                                last.distance, delay)
+        history.append(record)
+        if on_conflict is not None:
+            on_conflict(record)
+        verdict = thrashing.judge(actor_id, history)
+        _log(actor_id, record, verdict, final)
+        if verdict is not None:
+            if on_thrashing is not None:
+                on_thrashing(verdict)
+            raise ThrashingError.from_verdict(verdict) from last
+        if attempt < max_attempts:
             clock.sleep(delay)
             event = event.replace(version=last.current_version + 1)
-        logger.warning("giving up on %r after %d conflict(s)", actor_id, len(records),
-                       extra=_fields(actor_id, records[-1]))
-        raise ConflictHistoryError(actor_id, len(records), f"all {max_retries} retries lost", records) from last
-    finally:
-        if history is not None:
-            history.extend(records)
+    raise ConflictHistoryError(actor_id, max_attempts, "retry limit reached", history) from last

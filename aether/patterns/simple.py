@@ -1,4 +1,4 @@
-"""Simple retry: a few retries with capped exponential backoff.
+"""Simple retry: a few attempts with capped exponential backoff.
 
 After a conflict the writer waits, reads the latest version again and tries
 once more, doubling the wait each time (10 ms, 20 ms, 40 ms, ... never more
@@ -6,7 +6,7 @@ than the cap). It is the pattern most code starts with, and the right one
 when conflicts are rare: a short, bounded wait gives the competing writer
 time to finish. Its risk is that every writer waits the same amounts, so
 writers that collided once tend to collide again, and under heavy contention
-many saves give up after their few retries.
+many saves give up after their few attempts.
 """
 
 from __future__ import annotations
@@ -17,21 +17,30 @@ from typing import Any
 from aether.clock import Clock
 from aether.errors import RetriesExhaustedError, VersionConflictError
 from aether.events import Event
-from aether.patterns._common import REAL_CLOCK, capped_exponential, check_backoff, check_count, next_event
+from aether.patterns._common import (
+    REAL_CLOCK,
+    capped_exponential,
+    check_backoff,
+    check_count,
+    check_save,
+    next_event,
+)
+from aether.patterns.backoff import GO_BACKOFF
 from aether.store.base import EventStore
 
 __all__ = ["simple_retry"]
 
 
-def simple_retry(store: EventStore, actor_id: str, event_type: str, data: Mapping[str, Any] | None = None, *,
-                 clock: Clock = REAL_CLOCK, max_retries: int = 3, base_delay: float = 0.010,
-                 max_delay: float = 1.0) -> Event:
-    """Save the next event, retrying up to *max_retries* times after a conflict.
+def simple_retry(store: EventStore, actor_id: str, event_type: str,
+                 data: Mapping[str, Any] | None = None, *, clock: Clock = REAL_CLOCK,
+                 max_attempts: int = 4, base_delay: float = GO_BACKOFF.base_delay,
+                 max_delay: float = GO_BACKOFF.max_delay) -> Event:
+    """Save the next event, trying at most *max_attempts* times (the first try included).
 
     Before retry *n* (0-based) it sleeps ``min(max_delay, base_delay * 2**n)``
-    seconds, then reads the latest version again. The defaults (3 retries,
-    so at most 4 attempts; base 10 ms; cap 1 s) mirror the original Go
-    example: waits of 10, 20 and 40 ms.
+    seconds, then reads the latest version again. The defaults (4 attempts:
+    the first and 3 retries; :data:`~aether.patterns.backoff.GO_BACKOFF`,
+    base 10 ms, cap 1 s) mirror the original Go example: waits of 10, 20 and 40 ms.
 
     Use it when conflicts are occasional and a few short waits settle them.
     Under heavy contention prefer :func:`~aether.patterns.jitter.jitter_retry`
@@ -41,16 +50,17 @@ def simple_retry(store: EventStore, actor_id: str, event_type: str, data: Mappin
     Raises :class:`~aether.errors.RetriesExhaustedError` ``from`` the last
     conflict when every attempt lost; any other error propagates at once.
     """
-    check_count("max_retries", max_retries, minimum=0)
+    data = check_save(store, actor_id, event_type, data, clock)
+    check_count("max_attempts", max_attempts)
     base_delay, max_delay = check_backoff(base_delay, max_delay)
     last: VersionConflictError | None = None
-    for retry in range(max_retries + 1):
-        if retry:
-            clock.sleep(capped_exponential(base_delay, max_delay, retry - 1))
+    for attempt in range(1, max_attempts + 1):
         event = next_event(store, actor_id, event_type, data)
         try:
             store.save_event(event)
             return event
         except VersionConflictError as conflict:
             last = conflict
-    raise RetriesExhaustedError(actor_id, max_retries + 1, f"all {max_retries} retries lost") from last
+        if attempt < max_attempts:
+            clock.sleep(capped_exponential(base_delay, max_delay, attempt - 1))
+    raise RetriesExhaustedError(actor_id, max_attempts, "retry limit reached") from last

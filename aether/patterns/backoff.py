@@ -1,0 +1,116 @@
+"""How long a pattern waits before a retry: capped exponential backoff, with or without jitter.
+
+Before retry ``n`` (0 for the first retry) the exponential delay is
+``v = min(max_delay, base_delay * 2**n)``. Jitter draws the wait at random
+around it, following the AWS Architecture Blog's "Exponential Backoff And
+Jitter": *full* jitter waits ``uniform(0, v)``, *equal* jitter
+``v/2 + uniform(0, v/2)``, and *decorrelated* jitter
+``min(max_delay, uniform(base_delay, 3 * previous))``.
+
+The lab uses two settings, named here so that no pattern repeats the numbers:
+:data:`GO_BACKOFF` (10 ms doubling up to 1 s, the original Go examples) and
+:data:`AWS_BACKOFF` (5 ms doubling up to 2 s, the AWS post's experiment). The
+strategies are plain functions and a :class:`Backoff` object, so a notebook
+can draw their distributions without running a store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+from aether.checks import check_choice
+from aether.patterns._common import capped_exponential, check_backoff
+
+__all__ = [
+    "AWS_BACKOFF",
+    "GO_BACKOFF",
+    "JITTERS",
+    "Backoff",
+    "Jitter",
+    "decorrelated_jitter",
+    "equal_jitter",
+    "full_jitter",
+    "no_jitter",
+]
+
+Jitter = Literal["none", "full", "equal", "decorrelated"]
+#: The jitter strategies :class:`Backoff` and :func:`~aether.patterns.jitter.jitter_retry` accept.
+JITTERS: tuple[str, ...] = get_args(Jitter)
+
+
+def no_jitter(v: float, rng: random.Random) -> float:
+    """The exponential delay *v* itself (*rng* is not used)."""
+    return v
+
+
+def full_jitter(v: float, rng: random.Random) -> float:
+    """``uniform(0, v)``: anywhere from no wait to the full exponential delay."""
+    return rng.uniform(0.0, v)
+
+
+def equal_jitter(v: float, rng: random.Random) -> float:
+    """``v/2 + uniform(0, v/2)``: at least half the exponential delay, the rest at random."""
+    return v / 2 + rng.uniform(0.0, v / 2)
+
+
+def decorrelated_jitter(previous: float, base: float, cap: float, rng: random.Random) -> float:
+    """``min(cap, uniform(base, 3 * previous))``: grows from the previous wait, not the count."""
+    return min(cap, rng.uniform(base, 3 * previous))
+
+
+_EXPONENTIAL_JITTERS = {"none": no_jitter, "full": full_jitter, "equal": equal_jitter}
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """A backoff: the first delay ``base_delay``, the cap ``max_delay`` (seconds) and a jitter.
+
+    Use one of the presets, :data:`GO_BACKOFF` or :data:`AWS_BACKOFF`, or
+    your own. :meth:`delays` gives the waits before retry 0, 1, 2, ... for one
+    writer, e.g. to plot their distribution::
+
+        backoff = AWS_BACKOFF.with_jitter("full")
+        waits = list(itertools.islice(backoff.delays(random.Random(1)), 10))
+    """
+
+    base_delay: float
+    max_delay: float
+    jitter: Jitter = "none"
+
+    def __post_init__(self) -> None:
+        check_backoff(self.base_delay, self.max_delay)
+        check_choice("jitter", self.jitter, JITTERS)
+
+    def with_jitter(self, jitter: Jitter) -> Backoff:
+        """This backoff with another *jitter*: one of :data:`JITTERS`."""
+        return dataclasses.replace(self, jitter=jitter)
+
+    def delays(self, rng: random.Random | None = None) -> Iterator[float]:
+        """Yield the delay before each retry, forever, drawing from *rng* (default: ``Random()``).
+
+        Each call starts afresh: decorrelated jitter's "previous" wait starts at
+        ``base_delay``, so give every writer (or every save) its own iterator.
+        """
+        rng = random.Random() if rng is None else rng
+        previous = self.base_delay
+        for retry in itertools.count():
+            if self.jitter == "decorrelated":
+                previous = decorrelated_jitter(previous, self.base_delay, self.max_delay, rng)
+                yield previous
+            else:
+                v = capped_exponential(self.base_delay, self.max_delay, retry)
+                yield _EXPONENTIAL_JITTERS[self.jitter](v, rng)
+
+
+#: The original Go examples' backoff: 10 ms, doubling, at most 1 s, no jitter (waits of 10, 20,
+#: 40 ms, ...). The default of simple, conflict-detailed, circuit-breaker and budgeted retry.
+GO_BACKOFF = Backoff(base_delay=0.010, max_delay=1.0)
+
+#: The AWS post's experiment: 5 ms, doubling, at most 2 s. The default of :func:`jitter_retry`,
+#: which adds full jitter to it (``AWS_BACKOFF.with_jitter("full")``).
+AWS_BACKOFF = Backoff(base_delay=0.005, max_delay=2.0)

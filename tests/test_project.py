@@ -98,6 +98,15 @@ def test_ci_entry_point_installs_from_the_repo_and_runs_pytest() -> None:
     assert re.search(r"^pytest\s*$", text, re.M)
 
 
+def test_ci_lints_the_code_and_the_notebooks_before_the_tests() -> None:
+    text = (ROOT / ".ci" / "run").read_text()
+    lint = re.search(r"^ruff check aether tests notebooks bench\s*$", text, re.M)
+    tests = re.search(r"^pytest\s*$", text, re.M)
+    assert lint and tests and lint.start() < tests.start()
+    dev = {_requirement_name(s) for s in _pyproject()["project"]["optional-dependencies"]["dev"]}
+    assert "ruff" in dev
+
+
 def test_the_package_declares_its_license_as_an_spdx_expression_with_the_file() -> None:
     pyproject = _pyproject()
     assert pyproject["project"]["license"] == "MIT"

@@ -19,11 +19,19 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from aether.checks import check_methods, check_rng
+from aether.checks import check_rng
 from aether.clock import Clock
 from aether.errors import RetriesExhaustedError, StoreUnavailableError, VersionConflictError
 from aether.events import Event
-from aether.patterns._common import REAL_CLOCK, capped_exponential, check_backoff, check_count, next_event
+from aether.patterns._common import (
+    REAL_CLOCK,
+    capped_exponential,
+    check_backoff,
+    check_count,
+    check_save,
+    next_event,
+)
+from aether.patterns.backoff import GO_BACKOFF
 from aether.store.base import EventStore
 
 __all__ = ["retry_on_failure"]
@@ -31,20 +39,21 @@ __all__ = ["retry_on_failure"]
 _DEFAULT_RNG = random.Random(0)
 
 
-def retry_on_failure(store: EventStore, actor_id: str, event_type: str, data: Mapping[str, Any] | None = None,
-                     *, clock: Clock = REAL_CLOCK, rng: random.Random = _DEFAULT_RNG, max_attempts: int = 3,
-                     base_delay: float = 0.0, max_delay: float = 1.0) -> Event:
+def retry_on_failure(store: EventStore, actor_id: str, event_type: str,
+                     data: Mapping[str, Any] | None = None, *, clock: Clock = REAL_CLOCK,
+                     rng: random.Random = _DEFAULT_RNG, max_attempts: int = 3,
+                     base_delay: float = 0.0, max_delay: float = GO_BACKOFF.max_delay) -> Event:
     """Save the next event, retrying conflicts and store failures, at once or after a jittered wait.
 
     Between attempts it sleeps ``uniform(0, min(max_delay, base_delay * 2**n))``
     seconds (full jitter; nothing with ``base_delay=0``). Raises
     :class:`~aether.errors.RetriesExhaustedError` ``from`` the last error after
     *max_attempts*; any other error propagates at once. Use it as the baseline
-    of an overload experiment, or with a ``base_delay`` as "capped retries with
-    jitter"; where the store can be overloaded, add a budget, a breaker or a
-    throttle on top (chapters 06-08).
+    of an overload experiment, or with a ``base_delay`` as "capped retries
+    with jitter"; where the store can be overloaded, add a budget, a breaker
+    or a throttle on top (chapters 06-08).
     """
-    check_methods("clock", clock, ("now", "sleep"), "a clock")
+    data = check_save(store, actor_id, event_type, data, clock)
     check_rng("rng", rng)
     check_count("max_attempts", max_attempts)
     base_delay, max_delay = check_backoff(base_delay, max_delay)
@@ -62,5 +71,6 @@ def retry_on_failure(store: EventStore, actor_id: str, event_type: str, data: Ma
         else:
             return event
         if attempt < max_attempts and base_delay > 0:
-            clock.sleep(rng.uniform(0.0, capped_exponential(base_delay, max_delay, attempt - 1)))
-    raise RetriesExhaustedError(actor_id, max_attempts, f"all {max_attempts} attempts failed") from last
+            wait = capped_exponential(base_delay, max_delay, attempt - 1)
+            clock.sleep(rng.uniform(0.0, wait))
+    raise RetriesExhaustedError(actor_id, max_attempts, "retry limit reached") from last

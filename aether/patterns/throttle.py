@@ -29,9 +29,22 @@ from typing import TYPE_CHECKING, Any
 
 from aether.checks import check_int, check_methods, check_number, check_rng, check_seconds
 from aether.clock import Clock
-from aether.errors import RequestThrottledError, RetriesExhaustedError, StoreUnavailableError, VersionConflictError
+from aether.errors import (
+    RequestThrottledError,
+    RetriesExhaustedError,
+    StoreUnavailableError,
+    VersionConflictError,
+)
 from aether.events import Event
-from aether.patterns._common import REAL_CLOCK, capped_exponential, check_backoff, check_count, next_event
+from aether.patterns._common import (
+    REAL_CLOCK,
+    capped_exponential,
+    check_backoff,
+    check_count,
+    check_save,
+    next_event,
+)
+from aether.patterns.backoff import GO_BACKOFF
 from aether.store.base import EventStore
 
 if TYPE_CHECKING:
@@ -50,8 +63,8 @@ class ClientThrottle:
       :meth:`should_reject`.
     """
 
-    def __init__(self, *, window: float = 120.0, k: float = 2.0, buckets: int = 12, clock: Clock = REAL_CLOCK,
-                 rng: random.Random | None = None) -> None:
+    def __init__(self, *, window: float = 120.0, k: float = 2.0, buckets: int = 12,
+                 clock: Clock = REAL_CLOCK, rng: random.Random | None = None) -> None:
         self.window = check_seconds("window", window, positive=True)
         self.k = check_number("k", k, above=0.0)
         self.buckets = check_int("buckets", buckets, 1, 10_000)
@@ -79,7 +92,7 @@ class ClientThrottle:
             return sum(s[1] for s in self._slices), sum(s[2] for s in self._slices)
 
     def rejection_probability(self) -> float:
-        """``max(0, (requests - k * accepts) / (requests + 1))`` for the counts in the window now."""
+        """``max(0, (requests - k * accepts) / (requests + 1))`` for the counts now."""
         requests, accepts = self.counts()
         return max(0.0, (requests - self.k * accepts) / (requests + 1))
 
@@ -103,13 +116,15 @@ class ClientThrottle:
 
     def __repr__(self) -> str:
         requests, accepts = self.counts()
-        return f"<ClientThrottle k={self.k:g} window={self.window:g}s requests={requests:g} accepts={accepts:g}>"
+        return (f"<ClientThrottle k={self.k:g} window={self.window:g}s "
+                f"requests={requests:g} accepts={accepts:g}>")
 
 
 def adaptive_throttling(store: EventStore, actor_id: str, event_type: str,
                         data: Mapping[str, Any] | None = None, *, throttle: ClientThrottle,
-                        clock: Clock = REAL_CLOCK, max_attempts: int = 3, base_delay: float = 0.010,
-                        max_delay: float = 1.0) -> Event:
+                        clock: Clock = REAL_CLOCK, max_attempts: int = 3,
+                        base_delay: float = GO_BACKOFF.base_delay,
+                        max_delay: float = GO_BACKOFF.max_delay) -> Event:
     """Save the next event, retrying conflicts and outages, unless the client throttles the attempt.
 
     Before every attempt the shared *throttle* may reject it locally: the save
@@ -120,8 +135,8 @@ def adaptive_throttling(store: EventStore, actor_id: str, event_type: str,
     event after ``min(max_delay, base_delay * 2**n)`` seconds. Use it through
     :class:`AdaptiveThrottlingPolicy` so all callers of a run share one throttle.
     """
+    data = check_save(store, actor_id, event_type, data, clock)
     check_methods("throttle", throttle, ("should_reject", "record_accept"), "a ClientThrottle")
-    check_methods("clock", clock, ("now", "sleep"), "a clock")
     check_count("max_attempts", max_attempts)
     base_delay, max_delay = check_backoff(base_delay, max_delay)
     last: Exception | None = None
@@ -143,7 +158,7 @@ def adaptive_throttling(store: EventStore, actor_id: str, event_type: str,
             return event
         if attempt < max_attempts:
             clock.sleep(capped_exponential(base_delay, max_delay, attempt - 1))
-    raise RetriesExhaustedError(actor_id, max_attempts, f"all {max_attempts} attempts failed") from last
+    raise RetriesExhaustedError(actor_id, max_attempts, "retry limit reached") from last
 
 
 @dataclass(frozen=True)
@@ -159,8 +174,8 @@ class AdaptiveThrottlingPolicy:
     k: float = 2.0
     buckets: int = 12
     max_attempts: int = 3
-    base_delay: float = 0.010
-    max_delay: float = 1.0
+    base_delay: float = GO_BACKOFF.base_delay
+    max_delay: float = GO_BACKOFF.max_delay
     name: str = "adaptive_throttling"
     throttles: list[ClientThrottle] = field(default_factory=list, compare=False, repr=False)
 
@@ -171,7 +186,9 @@ class AdaptiveThrottlingPolicy:
 
     def bind(self, ctx: RunContext) -> Callable[..., Event]:
         """The callers' pattern for one run: a fresh throttle on the run's clock and generator."""
-        throttle = ClientThrottle(window=self.window, k=self.k, buckets=self.buckets, clock=ctx.clock, rng=ctx.rng)
+        throttle = ClientThrottle(window=self.window, k=self.k, buckets=self.buckets,
+                                  clock=ctx.clock, rng=ctx.rng)
         self.throttles.append(throttle)
-        return functools.partial(adaptive_throttling, throttle=throttle, max_attempts=self.max_attempts,
-                                 base_delay=self.base_delay, max_delay=self.max_delay)
+        return functools.partial(adaptive_throttling, throttle=throttle,
+                                 max_attempts=self.max_attempts, base_delay=self.base_delay,
+                                 max_delay=self.max_delay)

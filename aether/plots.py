@@ -944,31 +944,37 @@ def plot_goodput(
     *,
     bin: float = 0.5,  # noqa: A002 - the timeline's own word
     column: str = "goodput",
+    faults: Sequence[tuple[float, float, str]] | None = None,
     ax: Axes | None = None,
     title: str | None = None,
 ) -> Axes:
-    """One line per run of a timeline column over time (goodput by default), the first run's faults shaded.
+    """One line per run of a timeline column over time (goodput by default), faults shaded.
 
     Use it to compare how patterns ride out the same fault: *runs* maps a label
-    to a :class:`~aether.experiment.RunResult` of the same scenario. The offered
-    rate of the first run is drawn dashed for reference.
+    to a :class:`~aether.experiment.RunResult` of the same scenario, or to its
+    timeline frame (then pass *faults*; a sweep's ``measure`` can return
+    ``result.timeline(bin)`` so no run needs repeating). The offered rate of
+    the first run is drawn dashed for reference.
     """
     if not runs:
         raise ValueError("runs is empty: there is nothing to plot")
     ax = _new_axes(ax)
     colors = _colors_for(list(runs))
+    timelines = {label: run if isinstance(run, pd.DataFrame) else run.timeline(bin=bin) for label, run in runs.items()}
     first = next(iter(runs.values()))
-    for start, end, label in fault_windows(first.settings):
+    windows = list(faults) if faults is not None else ([] if isinstance(first, pd.DataFrame)
+                                                        else fault_windows(first.settings))
+    for start, end, label in windows:
         ax.axvspan(start, end, color=LOAD_COLORS["fault"], alpha=0.45, linewidth=0, label=label)
-    offered = first.timeline(bin=bin)
-    ax.plot(offered["start"] + bin / 2, offered["offered"], color=LOAD_COLORS["offered"], linestyle="--",
+    offered = next(iter(timelines.values()))
+    width = float(offered["start"].iloc[1] - offered["start"].iloc[0]) if len(offered) > 1 else bin
+    ax.plot(offered["start"] + width / 2, offered["offered"], color=LOAD_COLORS["offered"], linestyle="--",
             linewidth=1.4, label="offered saves")
-    for label, run in runs.items():
-        timeline = run.timeline(bin=bin)
+    for label, timeline in timelines.items():
         _require(timeline, ["start", column], name="timeline")
-        ax.plot(timeline["start"] + bin / 2, timeline[column], color=colors[label], label=str(label))
+        ax.plot(timeline["start"] + width / 2, timeline[column], color=colors[label], label=str(label))
     ax.set_ylim(bottom=0)
     _finish(ax, title=title or f"{column.capitalize()} over time", xlabel="time since the run's start (s)",
-            ylabel=f"{column} (per second)" if column != "utilisation" else "utilisation (fraction)", legend=False)
+            ylabel=f"{column} (per second)", legend=False)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=STYLE["legend.fontsize"])
     return ax

@@ -36,6 +36,7 @@ from aether.errors import (
 )
 from aether.events import Event
 from aether.experiment.capacity import Capacity, ServiceStation
+from aether.experiment.libraries import guard_blocking_sleeps, is_library_give_up
 from aether.experiment.network import NetworkModel, NetworkStore
 from aether.experiment.recorder import CallRecord, RecordingStore
 from aether.experiment.result import SaveRow
@@ -112,8 +113,11 @@ def run_writer(plan: WriterPlan, view: RecordingStore, fn: Callable[..., Any], p
         except VersionConflictError:
             outcome = "conflict"
         except Exception as exc:  # any other error is data about the pattern, not a harness failure
-            outcome, error = "failed", type(exc).__name__
-            errors.append((type(exc).__name__, str(exc), isinstance(exc, AetherError)))
+            if is_library_give_up(exc):  # tenacity's RetryError: a retry library gave up
+                outcome = "gave_up"
+            else:
+                outcome, error = "failed", type(exc).__name__
+                errors.append((type(exc).__name__, str(exc), isinstance(exc, AetherError)))
         else:
             if isinstance(result, Event) or result is None:
                 event = result if isinstance(result, Event) else view.last_event
@@ -292,7 +296,8 @@ def run_simulated(pattern: Any, plans: list[WriterPlan], store: Any, network: Ne
                     task.join()
                 close()
             clock.spawn(closer, name="close-pattern")
-        clock.run()
+        with guard_blocking_sleeps(clock, pattern_name(pattern)):  # a time.sleep in a writer: simulated, warned
+            clock.run()
         if not open_loop:
             for part in parts:
                 col.absorb(part)

@@ -66,10 +66,11 @@ __version__ = "0.1.0"
 
 _LAZY_MODULES: dict[str, tuple[str, ...]] = {
     "aether.experiment": (
-        "AbsNormal", "CallRecord", "Capacity", "Constant", "Delay", "ExperimentInvariantError",
+        "AbsNormal", "BlockingSleepWarning", "BlockingSleeps", "CallRecord", "Capacity", "Constant", "Delay", "ExperimentInvariantError",
         "Exponential", "LatencySpike", "NetworkModel", "NetworkStore", "Outage", "Ramp", "RecordingStore",
         "RunResult", "RunSummary", "SaveRow", "Slowdown", "StationRecord", "Step", "Uniform",
-        "run_contention", "run_load", "sweep", "sweep_load", "verify_store",
+        "LIBRARY_GIVE_UPS", "guard_blocking_sleeps", "is_library_give_up", "run_contention", "run_load", "sweep",
+        "sweep_load", "verify_store",
     ),
     "aether.patterns": (
         "AWS_BACKOFF", "AdaptivePolicy", "AdaptiveThrottlingPolicy", "Backoff", "BreakerState", "CircuitBreaker",

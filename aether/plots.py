@@ -631,7 +631,10 @@ def plot_sweep(
 
 def _seeds_note(by: str, runs: pd.DataFrame, spread: str) -> str:
     """Legend title saying what the line and the band summarise."""
-    seeds = f"{runs['seed'].nunique()} seeds" if "seed" in runs.columns else "seeds"
+    count = runs["seed"].nunique() if "seed" in runs.columns else None
+    if count == 1:
+        return f"{_by_label(by)} (one seed)"
+    seeds = f"{count} seeds" if count is not None else "seeds"
     band = {"minmax": "; band: min–max", "iqr": "; band: IQR", "none": ""}[spread]
     return f"{_by_label(by)} (line: mean of {seeds}{band})"
 
@@ -901,7 +904,7 @@ def plot_load(
         twin.set_ylabel("server busy (%)", fontsize=STYLE["axes.labelsize"])
         twin.grid(False)
         lines = bottom.get_lines() + twin.get_lines()
-        bottom.legend(lines, [line.get_label() for line in lines], loc="upper left", bbox_to_anchor=(1.08, 1.0),
+        bottom.legend(lines, [line.get_label() for line in lines], loc="upper left", bbox_to_anchor=(1.12, 1.0),
                       fontsize=STYLE["legend.fontsize"])
     return fig
 

@@ -13,6 +13,13 @@ from aether.contracts import Bindable, Deferred, Pattern, RunContext, pattern_na
 from aether.experiment.arrivals import Ramp, Step
 from aether.experiment.capacity import Capacity, Slowdown, StationRecord
 from aether.experiment.harness import run_contention, run_load, sweep, sweep_load
+from aether.experiment.libraries import (
+    LIBRARY_GIVE_UPS,
+    BlockingSleeps,
+    BlockingSleepWarning,
+    guard_blocking_sleeps,
+    is_library_give_up,
+)
 from aether.experiment.network import (
     AbsNormal,
     Constant,
@@ -30,7 +37,10 @@ from aether.experiment.summary import RunSummary
 from aether.experiment.verify import ExperimentInvariantError, verify_store
 
 __all__ = [
+    "LIBRARY_GIVE_UPS",
     "AbsNormal",
+    "BlockingSleepWarning",
+    "BlockingSleeps",
     "Bindable",
     "CallRecord",
     "Capacity",
@@ -54,6 +64,8 @@ __all__ = [
     "StationRecord",
     "Step",
     "Uniform",
+    "guard_blocking_sleeps",
+    "is_library_give_up",
     "pattern_name",
     "run_contention",
     "run_load",

@@ -5,6 +5,7 @@ Usage (from the repository root)::
     python -m aether.notebooks run                    # every notebook under notebooks/
     python -m aether.notebooks run 01_simple_retry    # only the ones named (stem or path)
     python -m aether.notebooks list
+    python -m aether.notebooks student DEST           # attendee copies, without solution cells
 
 Each notebook runs top to bottom in a fresh ``python3`` kernel with its own
 folder as working directory, the same environment ``pytest`` gives nbval
@@ -40,6 +41,9 @@ from typing import Any
 __all__ = [
     "NOTEBOOK_ENV",
     "REQUIRED_MODULES",
+    "SOLUTION_TAG",
+    "student_copy",
+    "write_student_copies",
     "execute_notebook",
     "find_notebooks",
     "main",
@@ -220,6 +224,53 @@ def execute_notebook(path: Path, timeout: int = 300) -> float:
     return elapsed
 
 
+SOLUTION_TAG = "solution"
+
+
+def student_copy(nb: Any) -> tuple[Any, int]:
+    """*nb* as an attendee gets it: without the cells tagged ``solution``; returns ``(copy, removed)``.
+
+    The check cell that follows each solution keeps its code but loses its
+    output, which would give the answer away; the attendee writes their own
+    answer cell in the solution's place and runs the check.
+    """
+    import copy as _copy
+
+    out = _copy.deepcopy(nb)
+    kept: list[Any] = []
+    removed = 0
+    after_solution = False
+    for cell in out.cells:
+        if SOLUTION_TAG in cell.get("metadata", {}).get("tags", []):
+            removed += 1
+            after_solution = True
+            continue
+        if after_solution and cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+        after_solution = False
+        kept.append(cell)
+    out.cells = kept
+    return out, removed
+
+
+def write_student_copies(folder: Path, dest: Path, names: Sequence[str] = ()) -> list[tuple[Path, int]]:
+    """Write attendee copies of the notebooks in *folder* (or those named) to *dest*: ``[(path, removed)]``."""
+    import nbformat
+
+    paths = find_notebooks(folder, names)
+    if dest.resolve() == folder.resolve():
+        raise SystemExit("the student copies must go to another folder than the notebooks themselves")
+    dest.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in paths:
+        copy, removed = student_copy(nbformat.read(path, as_version=4))
+        target = dest / path.name
+        nbformat.write(copy, target)
+        written.append((target, removed))
+    return written
+
+
 def _run_one(args: tuple[Path, int]) -> tuple[Path, float, str | None]:
     path, timeout = args
     try:
@@ -240,6 +291,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="notebooks run at once")
     run.add_argument("--timeout", type=int, default=300, help="seconds allowed per cell")
     sub.add_parser("list", help="list the notebooks")
+    student = sub.add_parser("student", help="write attendee copies without the solution cells")
+    student.add_argument("dest", type=Path, help="folder to write the copies to")
+    student.add_argument("names", nargs="*", help="notebooks to copy (default: all)")
     args = parser.parse_args(argv)
 
     folder: Path = args.folder
@@ -248,6 +302,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "list":
         for path in find_notebooks(folder):
             print(path.name)
+        return 0
+    if args.command == "student":
+        if missing_modules(("nbformat",)):
+            print('python -m aether.notebooks student needs nbformat: pip install -e ".[notebooks]"', file=sys.stderr)
+            return 2
+        for target, removed in write_student_copies(folder, args.dest, args.names):
+            print(f"  {target}  ({removed} solution cell(s) removed)")
         return 0
 
     paths = find_notebooks(folder, args.names)

@@ -209,3 +209,49 @@ def test_listing_notebooks_needs_no_extra(tmp_path: Path, monkeypatch: Any, caps
 def test_the_runner_checks_each_module_of_the_extra(name: str, monkeypatch: Any) -> None:
     monkeypatch.setitem(sys.modules, name, None)
     assert missing_modules() == [name]
+
+
+# --------------------------------------------------------------------------- attendee copies
+
+
+def test_student_copies_drop_the_solutions_and_hide_the_checks_output(tmp_path: Path) -> None:
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+    from aether.notebooks import main
+
+    folder, dest = tmp_path / "notebooks", tmp_path / "students"
+    folder.mkdir()
+    check = new_code_cell("assert answer_1 == 2\nprint('Exercise 1: correct')",
+                          outputs=[new_output("stream", name="stdout", text="Exercise 1: correct\n")])
+    nb = new_notebook(cells=[
+        new_markdown_cell("**1.** What is 1 + 1? Store it in `answer_1`."),
+        new_code_cell("answer_1 = 1 + 1", metadata={"tags": ["solution"], "jupyter": {"source_hidden": True}}),
+        check,
+        new_code_cell("print('kept')", outputs=[new_output("stream", name="stdout", text="kept\n")]),
+    ])
+    nbformat.write(nb, folder / "08_demo.ipynb")
+    assert main(["--folder", str(folder), "student", str(dest)]) == 0
+    copy = nbformat.read(dest / "08_demo.ipynb", as_version=4)
+    sources = [cell.source for cell in copy.cells]
+    assert "answer_1 = 1 + 1" not in sources and len(copy.cells) == 3
+    assert copy.cells[1].source.startswith("assert answer_1") and copy.cells[1].outputs == []
+    assert copy.cells[2].outputs[0]["text"] == "kept\n"
+    original = nbformat.read(folder / "08_demo.ipynb", as_version=4)
+    assert len(original.cells) == 4  # the notebooks themselves are untouched
+
+
+def test_every_solution_of_the_collection_is_removed_from_the_student_copies(tmp_path: Path) -> None:
+    import nbformat
+
+    from aether.notebooks import SOLUTION_TAG, write_student_copies
+
+    written = write_student_copies(Path("notebooks"), tmp_path)
+    assert written, "no notebooks were copied"
+    for target, removed in written:
+        original = nbformat.read(Path("notebooks") / target.name, as_version=4)
+        tagged = sum(SOLUTION_TAG in c.get("metadata", {}).get("tags", []) for c in original.cells)
+        copy = nbformat.read(target, as_version=4)
+        assert removed == tagged
+        assert not any(SOLUTION_TAG in c.get("metadata", {}).get("tags", []) for c in copy.cells)
+        assert len(copy.cells) == len(original.cells) - tagged

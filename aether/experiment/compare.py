@@ -1,0 +1,146 @@
+"""Every pattern on the same scenarios: one measured row per pattern, scenario and seed.
+
+:func:`compare` is what chapter 10 stands on: a :class:`Scenario` is a named
+set of :func:`~aether.experiment.run_load` settings (and, if it has a fault,
+the time the fault ends), and each run is measured the same way, so a table
+can put every pattern side by side. :func:`complexity` measures a pattern's
+own source, so "complexity" is a number too.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import inspect
+import math
+import textwrap
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from aether.checks import check_int, check_seconds, check_text
+from aether.experiment.harness import sweep_load
+from aether.experiment.result import RunResult
+
+__all__ = ["Scenario", "compare", "complexity", "measure_run"]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A named workload: :func:`~aether.experiment.run_load` keyword arguments, and when its fault ends.
+
+    ``settings`` must include ``rate`` and ``duration``; ``fault_end`` (seconds
+    from the start) is where :meth:`~aether.experiment.result.RunResult.recovery_time`
+    is measured from, ``None`` for a scenario without a fault.
+    """
+
+    name: str
+    settings: Mapping[str, Any]
+    fault_end: float | None = None
+    description: str = ""
+    bin: float = field(default=0.25)
+
+    def __post_init__(self) -> None:
+        check_text("Scenario.name", self.name)
+        for key in ("rate", "duration"):
+            if key not in self.settings:
+                raise ValueError(f"Scenario.settings needs {key!r}; got {sorted(self.settings)!r}")
+        if self.fault_end is not None:
+            check_seconds("Scenario.fault_end", self.fault_end)
+        check_seconds("Scenario.bin", self.bin, positive=True)
+
+
+def measure_run(result: RunResult, *, fault_end: float | None = None, bin: float = 0.25) -> dict[str, Any]:  # noqa: A002
+    """The comparison's measurements of one run (every save counts, committed or not).
+
+    ``p50``/``p99``: latency of every save; ``goodput``: committed saves per
+    second of offered time; ``work``: store writes per committed save;
+    ``gave_up``: saves that failed (gave up, rejected, dead-lettered, failed);
+    ``amplification``: the worst store calls per offered save in any bin;
+    ``recovery``: seconds from the fault's end until goodput is back (NaN
+    without a fault, ``inf`` if it never came back).
+    """
+    saves = result.saves
+    committed = int((saves["outcome"] == "committed").sum())
+    writes = int((result.calls["op"] == "save_event").sum())
+    duration = float(result.settings["duration"])
+    return {
+        "p50": float(saves["latency"].quantile(0.50)),
+        "p99": float(saves["latency"].quantile(0.99)),
+        "goodput": committed / duration,
+        "committed_share": committed / len(saves) if len(saves) else math.nan,
+        "work": writes / committed if committed else math.inf,
+        "gave_up": int(len(saves) - committed),
+        "dead_letters": int((saves["outcome"] == "dead_letter").sum()),
+        "amplification": result.amplification(bin=bin),
+        "recovery": result.recovery_time(fault_end, bin=bin) if fault_end is not None else math.nan,
+    }
+
+
+def _measure_for(scenario: Scenario) -> Callable[[RunResult], dict[str, Any]]:
+    return functools.partial(measure_run, fault_end=scenario.fault_end, bin=scenario.bin)
+
+
+def compare(patterns: Mapping[str, Any], scenarios: Sequence[Scenario], *, seeds: Sequence[int] = (0, 1, 2),
+            jobs: int = 1) -> pd.DataFrame:
+    """Run every pattern through every scenario for every seed; one measured row per run.
+
+    The columns are the run's summary, the :func:`measure_run` figures and
+    ``scenario``. With ``jobs=2`` runs go to two processes (see
+    :func:`~aether.experiment.sweep_load`); the frame is the same either way.
+    """
+    if not scenarios:
+        raise ValueError("compare needs at least one scenario")
+    seed_list = [check_int("seed", s, 0) for s in seeds]
+    frames = []
+    for scenario in scenarios:
+        if not isinstance(scenario, Scenario):
+            raise TypeError(f"scenarios takes Scenario items; got {scenario!r}")
+        settings = dict(scenario.settings)
+        rate = settings.pop("rate")
+        frame = sweep_load(patterns, rates=[rate], seeds=seed_list, jobs=jobs, measure=_measure_for(scenario),
+                           **settings)
+        frames.append(frame.assign(scenario=scenario.name))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _function_of(pattern: Any) -> Callable[..., Any]:
+    """The function whose source is the pattern: a partial's function, a policy's retry function."""
+    while isinstance(pattern, functools.partial):
+        pattern = pattern.func
+    if inspect.isfunction(pattern):
+        return pattern
+    target = getattr(pattern, "function", None)
+    if callable(target):
+        return _function_of(target)
+    raise TypeError(f"cannot find the function behind {pattern!r}; give complexity() the function itself")
+
+
+def complexity(pattern: Any, *, helpers: Sequence[Any] = ()) -> dict[str, int]:
+    """Lines of code and parameters of a pattern's own source (its docstring and comments excluded).
+
+    ``lines`` counts the non-blank code lines of the function (and of *helpers*
+    it needs, such as a breaker class); ``parameters`` the keyword settings a
+    user can turn (everything after ``data``, ``clock`` and ``rng`` excluded).
+    """
+    function = _function_of(pattern)
+    lines = 0
+    for obj in (function, *helpers):
+        source = textwrap.dedent(inspect.getsource(obj))
+        tree = ast.parse(source)
+        doc_lines: set[int] = set()
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and \
+                    isinstance(getattr(body[0], "value", None), ast.Constant) and \
+                    isinstance(body[0].value.value, str):
+                doc_lines.update(range(body[0].lineno, (body[0].end_lineno or body[0].lineno) + 1))
+        for number, line in enumerate(source.splitlines(), start=1):
+            stripped = line.strip()
+            if stripped and not stripped.startswith("#") and number not in doc_lines:
+                lines += 1
+    params = inspect.signature(function).parameters
+    settings = [name for name in list(params)[4:] if name not in ("clock", "rng")]
+    return {"lines": lines, "parameters": len(settings)}

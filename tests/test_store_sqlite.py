@@ -162,15 +162,6 @@ def test_data_is_stored_as_json(store: SQLiteEventStore, db_path: Path) -> None:
     assert json.loads(stored) == {"sku": "A1", "qty": 2}
 
 
-def test_text_that_is_not_valid_utf8_is_refused_and_changes_nothing(store: SQLiteEventStore) -> None:
-    fill(store, "a", 1)
-
-    with pytest.raises(ValueError, match="surrogates"):
-        store.save_event(make_event("a", 2, data={"lone surrogate": "\ud800"}))
-
-    assert store.get_latest_version("a") == 1
-
-
 # -- paths --------------------------------------------------------------------------
 
 

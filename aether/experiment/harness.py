@@ -83,6 +83,7 @@ def run_contention(
     event_type: str = EVENT_TYPE,
     name: str | None = None,
     verify: bool = True,
+    timeout: float = 60.0,
 ) -> RunResult:
     """Run *writers* concurrent writers, each making *saves_per_writer* saves through *pattern*.
 
@@ -104,7 +105,11 @@ def run_contention(
       :class:`~aether.store.base.EventStore`, or a zero-argument factory;
     * ``start_spread``: writers start at uniform random times in ``[0, start_spread]`` s
       (``0``: all at once, the thundering herd);
-    * ``verify``: check the store after the run with :func:`~aether.experiment.verify.verify_store`.
+    * ``verify``: check the store after the run with :func:`~aether.experiment.verify.verify_store`;
+    * ``timeout``: seconds a real-process run (``clock="real"`` on an SQLite store) may take in all;
+      a writer still running then (stopped, stuck) ends the run with a :class:`TimeoutError` that
+      names it, as a writer process that dies ends it with a :class:`RuntimeError` at once. Other
+      runs accept it and do not use it.
 
     Every parameter is checked before anything runs: a wrong type is a
     :class:`TypeError`, a wrong value a :class:`ValueError`, naming both.
@@ -123,6 +128,7 @@ def run_contention(
     if name is not None:
         check_text("name", name)
     verify = check_bool("verify", verify)
+    timeout = check_seconds("timeout", timeout, positive=True)
     base, cleanup = _make_store(store)
     try:
         actor_ids = sorted({actor_for(w, s, actors) for w in range(writers)
@@ -135,7 +141,7 @@ def run_contention(
         if clock == "simulated":
             col = run_simulated(pattern, plans, base, network, seed)
         elif isinstance(base, SQLiteEventStore):
-            col = run_processes(pattern, plans, base, network, seed)
+            col = run_processes(pattern, plans, base, network, seed, timeout=timeout)
         else:
             col = run_threads(pattern, plans, base, network, seed)
         wall = time.perf_counter() - wall

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-__all__ = ["MAX_DATA_DEPTH", "MAX_DATA_INT", "MIN_DATA_INT", "Event", "FrozenData"]
+__all__ = ["MAX_DATA_DEPTH", "MAX_DATA_INT_DIGITS", "Event", "FrozenData"]
 
 #: The deepest nesting of mappings and lists that event data may have; the data
 #: mapping itself is level 1. Real event data is a few levels deep; deeper data
@@ -23,19 +23,20 @@ __all__ = ["MAX_DATA_DEPTH", "MAX_DATA_INT", "MIN_DATA_INT", "Event", "FrozenDat
 #: of overflowing the stack in a store's JSON encoder or decoder.
 MAX_DATA_DEPTH = 100
 
-#: The smallest integer event data may hold: ``-2**63``.
-MIN_DATA_INT = -(2**63)
-
-#: The largest integer event data may hold: ``2**63 - 1``.
+#: The most decimal digits an integer in event data may have (sign not counted).
 #:
-#: Integers in data are 64-bit signed, the range SQLite's integers and its JSON
-#: functions hold exactly and the same for every store, so an event the
-#: in-memory store accepts is one the SQLite store stores and reads back equal.
-#: (Python's own JSON would go further, up to its int-to-str limit of 4300
-#: digits, but other readers of the file would not.) Store a larger number as
-#: a string.
-MAX_DATA_INT = 2**63 - 1
+#: It is what every store round-trips: the SQLite store keeps data as JSON
+#: text, and Python converts integers to and from text only up to its
+#: int-to-str limit, 4300 digits by default (:func:`sys.get_int_max_str_digits`).
+#: The rule is checked when the event is built, so the in-memory store refuses
+#: what the SQLite store could not write. (An interpreter set to a lower limit
+#: refuses such numbers only when it encodes or decodes them.) Integers beyond
+#: 64 bits round-trip exactly through both stores, but SQL's own JSON functions
+#: read them as approximate floats: keep numbers other programs query in range.
+MAX_DATA_INT_DIGITS = 4300
 
+_INT_LIMIT = 10**MAX_DATA_INT_DIGITS  # |n| below this has at most MAX_DATA_INT_DIGITS digits
+_NEGATIVE_INT_LIMIT = -_INT_LIMIT
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -162,11 +163,11 @@ def _shorten(text: str) -> str:
 
 
 def _check_int(value: int, path: str) -> int:
-    if MIN_DATA_INT <= value <= MAX_DATA_INT:
+    if _NEGATIVE_INT_LIMIT < value < _INT_LIMIT:
         return value
     raise ValueError(
-        f"Event.data{path} must be an integer between -2**63 and 2**63 - 1 (64-bit, what every store holds "
-        f"exactly); got an integer of {value.bit_length()} bits (store larger numbers as strings)"
+        f"Event.data{path} must be an integer of at most MAX_DATA_INT_DIGITS={MAX_DATA_INT_DIGITS} digits "
+        f"(what every store can write as JSON and read back); got one of {value.bit_length()} bits"
     )
 
 
@@ -226,7 +227,7 @@ def _check_depth(path: str, depth: int) -> None:
         )
 
 
-def _flat_scalars(data: dict[Any, Any], _lo: int = MIN_DATA_INT, _hi: int = MAX_DATA_INT,
+def _flat_scalars(data: dict[Any, Any], _low: int = -_INT_LIMIT, _high: int = _INT_LIMIT,
                   _isfinite: Any = math.isfinite) -> bool:
     """True if *data* maps str keys to valid JSON scalars only (the common case, frozen by a plain copy).
 
@@ -238,7 +239,7 @@ def _flat_scalars(data: dict[Any, Any], _lo: int = MIN_DATA_INT, _hi: int = MAX_
             return False
         kind = type(value)
         if kind is int:
-            if _lo <= value <= _hi:
+            if _low < value < _high:
                 continue
             return False
         if kind is str:
@@ -310,8 +311,8 @@ class Event:
 
     One rule for every store, checked here so that the stores cannot disagree:
     text (``actor_id``, ``event_type``, ``id``, data keys and values) must be
-    encodable as UTF-8 (no lone surrogates); integers in ``data`` are 64-bit
-    (:data:`MIN_DATA_INT` to :data:`MAX_DATA_INT`); ``data`` nests at most
+    encodable as UTF-8 (no lone surrogates); integers in ``data`` have at most
+    :data:`MAX_DATA_INT_DIGITS` digits; ``data`` nests at most
     :data:`MAX_DATA_DEPTH` levels and must not contain itself. Anything else
     is a :class:`ValueError` naming the field.
     """

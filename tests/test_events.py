@@ -6,6 +6,7 @@ import copy
 import json
 import math
 import pickle
+import sys
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -15,8 +16,7 @@ from hypothesis import strategies as st
 
 from aether.events import (
     MAX_DATA_DEPTH,
-    MAX_DATA_INT,
-    MIN_DATA_INT,
+    MAX_DATA_INT_DIGITS,
     Event,
     FrozenData,
     validate_actor_id,
@@ -169,21 +169,27 @@ def test_data_keys_with_a_lone_surrogate_are_refused(data: dict[str, Any]) -> No
         make_event(data=data)
 
 
-def test_data_integers_are_64_bit() -> None:
-    assert (MIN_DATA_INT, MAX_DATA_INT) == (-(2**63), 2**63 - 1)
+def test_data_integers_may_have_as_many_digits_as_python_converts_to_text_by_default() -> None:
+    assert MAX_DATA_INT_DIGITS == sys.int_info.default_max_str_digits == 4300
 
 
-@pytest.mark.parametrize("value", [MIN_DATA_INT, -1, 0, MAX_DATA_INT], ids=repr)
-def test_data_integers_within_64_bits_are_kept(value: int) -> None:
-    assert make_event(data={"n": value, "nested": [value]}).data == {"n": value, "nested": [value]}
+LONGEST = 10**MAX_DATA_INT_DIGITS - 1  # 4300 nines
 
 
-@pytest.mark.parametrize("value", [MAX_DATA_INT + 1, MIN_DATA_INT - 1, 2**80, 10**5000, -(10**5000)],
-                         ids=["max+1", "min-1", "2**80", "5001 digits", "-5001 digits"])
+@pytest.mark.parametrize("value", [-LONGEST, -(2**63), -1, 0, 2**80, LONGEST],
+                         ids=["-4300 digits", "-2**63", "-1", "0", "2**80", "4300 digits"])
+def test_data_integers_up_to_the_digit_limit_are_kept_and_encoded(value: int) -> None:
+    event = make_event(data={"n": value, "nested": [value]})
+    assert event.data == {"n": value, "nested": [value]}
+    assert json.loads(event.data.to_json()) == {"n": value, "nested": [value]}
+
+
+@pytest.mark.parametrize("value", [LONGEST + 1, -LONGEST - 1, 10**5000], ids=["4301 digits", "-4301 digits",
+                                                                                "5001 digits"])
 @pytest.mark.parametrize("nested", [False, True], ids=["flat", "nested"])
-def test_data_integers_beyond_64_bits_are_refused_naming_the_path(value: int, nested: bool) -> None:
+def test_data_integers_beyond_the_digit_limit_are_refused_naming_the_path(value: int, nested: bool) -> None:
     data: dict[str, Any] = {"outer": [value]} if nested else {"n": value}
-    with pytest.raises(ValueError, match="between -2\\*\\*63 and 2\\*\\*63 - 1") as info:
+    with pytest.raises(ValueError, match=f"at most MAX_DATA_INT_DIGITS={MAX_DATA_INT_DIGITS} digits") as info:
         make_event(data=data)
     assert str(info.value).startswith("Event.data['outer'][0] " if nested else "Event.data['n'] ")
     assert len(str(info.value)) < 300  # a 5,000-digit number is described, not printed
@@ -341,7 +347,7 @@ def test_to_json_keeps_the_original_key_order() -> None:
 
 
 json_scalars = (
-    st.none() | st.booleans() | st.integers(MIN_DATA_INT, MAX_DATA_INT)
+    st.none() | st.booleans() | st.integers()
     | st.floats(allow_nan=False, allow_infinity=False) | st.text()
 )
 json_values = st.recursive(

@@ -9,7 +9,7 @@ import pytest
 from storehelpers import STORE_KINDS, fill, make_event, make_store
 
 from aether.errors import DuplicateEventIdError, VersionConflictError
-from aether.events import Event
+from aether.events import MAX_DATA_INT_DIGITS, Event
 from aether.store.base import EventStore
 
 ODD_TEXT = "ördér 'single' \"double\" back\\slash\nnew line\ttab\x00nul ☃ 🎉 ; DROP TABLE events; --"
@@ -41,7 +41,7 @@ def test_versions_are_gapless_from_one(store: EventStore) -> None:
 
 def test_events_read_back_equal_the_events_written(store: EventStore) -> None:
     written = [
-        make_event("a", 1, event_type="Created", data={"nested": {"list": [1, 2.5, None, True]}, "big": 2**63 - 1, "small": -(2**63)}),
+        make_event("a", 1, event_type="Created", data={"nested": {"list": [1, 2.5, None, True]}, "big": 2**80}),
         make_event("a", 2, timestamp=datetime(2024, 2, 29, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-5)))),
         make_event("a", 3, id="explicit-id", data={}),
     ]
@@ -49,6 +49,14 @@ def test_events_read_back_equal_the_events_written(store: EventStore) -> None:
         store.save_event(event)
 
     assert store.get_events("a") == written
+
+
+def test_integers_in_data_read_back_exactly_up_to_the_digit_limit(store: EventStore) -> None:
+    longest = 10**MAX_DATA_INT_DIGITS - 1
+    event = make_event("a", 1, data={"longest": longest, "negative": -longest, "int64": [-(2**63), 2**63 - 1]})
+    store.save_event(event)
+
+    assert store.get_events("a") == [event]
 
 
 def test_timestamps_read_back_as_the_same_instant_in_utc(store: EventStore) -> None:

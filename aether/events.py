@@ -10,11 +10,34 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-__all__ = ["Event", "FrozenData"]
+__all__ = ["MAX_DATA_DEPTH", "MAX_DATA_INT_DIGITS", "Event", "FrozenData"]
+
+#: The deepest nesting of mappings and lists that event data may have; the data
+#: mapping itself is level 1. Real event data is a few levels deep; deeper data
+#: (or data that contains itself) is refused with a :class:`ValueError` instead
+#: of overflowing the stack in a store's JSON encoder or decoder.
+MAX_DATA_DEPTH = 100
+
+#: The most decimal digits an integer in event data may have (sign not counted).
+#:
+#: It is what every store round-trips: the SQLite store keeps data as JSON
+#: text, and Python converts integers to and from text only up to its
+#: int-to-str limit, 4300 digits by default (:func:`sys.get_int_max_str_digits`).
+#: The rule is checked when the event is built, so the in-memory store refuses
+#: what the SQLite store could not write. (An interpreter set to a lower limit
+#: refuses such numbers only when it encodes or decodes them.) Integers beyond
+#: 64 bits round-trip exactly through both stores, but SQL's own JSON functions
+#: read them as approximate floats: keep numbers other programs query in range.
+MAX_DATA_INT_DIGITS = 4300
+
+_INT_LIMIT = 10**MAX_DATA_INT_DIGITS  # |n| below this has at most MAX_DATA_INT_DIGITS digits
+_NEGATIVE_INT_LIMIT = -_INT_LIMIT
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class FrozenData(Mapping[str, Any]):
@@ -29,22 +52,30 @@ class FrozenData(Mapping[str, Any]):
     changing the original afterwards cannot change the frozen copy.
     """
 
-    __slots__ = ("_items", "_hash")
+    __slots__ = ("_items", "_hash", "_depth")
 
     _items: dict[str, Any]
     _hash: int | None
+    _depth: int
 
     def __init__(self, items: Mapping[str, Any] | None = None) -> None:
         frozen = _freeze_root(items)
         self._items = frozen._items
         self._hash = frozen._hash
+        self._depth = frozen._depth
 
     @classmethod
-    def _wrap(cls, items: dict[str, Any]) -> FrozenData:
-        """Wrap *items*, already frozen and owned by the caller, without copying."""
+    def _wrap(cls, items: dict[str, Any], depth: int = 1) -> FrozenData:
+        """Wrap *items*, already frozen and owned by the caller, without copying.
+
+        *depth* is how deeply the frozen items nest (``1``: no mapping or list
+        inside), so that nesting frozen data inside other data stays within
+        :data:`MAX_DATA_DEPTH`.
+        """
         self = cls.__new__(cls)
         self._items = items
         self._hash = None
+        self._depth = depth
         return self
 
     def __getitem__(self, key: str) -> Any:
@@ -105,38 +136,119 @@ def _thaw(value: Any) -> Any:
 _EMPTY = FrozenData._wrap({})
 
 
-def _freeze(value: Any, path: str) -> Any:
-    # bool is an int subclass and is valid JSON; NaN and infinities are not.
-    if value is None or isinstance(value, (str, bool, int)):
+def _is_utf8(text: str) -> bool:
+    """True if *text* can be encoded as UTF-8: it holds no lone surrogate (``"\\ud800"``)."""
+    return text.isascii() or _SURROGATE.search(text) is None
+
+
+def check_utf8(name: str, text: str) -> str:
+    """Return *text* if it can be encoded as UTF-8; a :class:`ValueError` naming *name* otherwise.
+
+    Every store keeps text as UTF-8, so a string with a lone surrogate (what
+    ``"\\ud800"`` or a badly decoded file name gives) is refused when the event
+    is built rather than by one store and not by another.
+    """
+    if not _is_utf8(text):
+        found = _SURROGATE.search(text)
+        where = f" at index {found.start()}" if found is not None else ""
+        raise ValueError(
+            f"{name} must be text that can be encoded as UTF-8; got {_shorten(text)} with a lone surrogate{where}"
+        )
+    return text
+
+
+def _shorten(text: str) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= 80 else f"{shown[:38]}...{shown[-38:]}"
+
+
+def _check_int(value: int, path: str) -> int:
+    if _NEGATIVE_INT_LIMIT < value < _INT_LIMIT:
         return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"Event.data{path} must be JSON-serialisable; got non-finite float {value!r}")
-        return value
-    if isinstance(value, FrozenData):
-        return value
-    if isinstance(value, Mapping):
-        items: dict[str, Any] = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise TypeError(f"Event.data{path} keys must be str; got {key!r} ({type(key).__name__})")
-            items[key] = _freeze(item, f"{path}[{key!r}]")
-        return FrozenData._wrap(items)
-    if isinstance(value, (list, tuple)):
-        return tuple(_freeze(item, f"{path}[{i}]") for i, item in enumerate(value))
-    raise TypeError(
-        f"Event.data{path} must be JSON-serialisable; got {value!r} ({type(value).__name__})"
+    raise ValueError(
+        f"Event.data{path} must be an integer of at most MAX_DATA_INT_DIGITS={MAX_DATA_INT_DIGITS} digits "
+        f"(what every store can write as JSON and read back); got one of {value.bit_length()} bits"
     )
 
 
-def _flat_scalars(data: dict[Any, Any]) -> bool:
-    """True if *data* maps str keys to JSON scalars only (the common case, frozen by a plain copy)."""
+def _freeze(value: Any, path: str, depth: int, active: set[int]) -> tuple[Any, int]:
+    """Freeze *value* found at *path*, *depth* levels down; return it and how deep it nests.
+
+    *active* holds the ids of the containers being frozen around *value*, so a
+    container that contains itself is refused instead of recursing forever.
+    """
+    # bool is an int subclass and is valid JSON; NaN and infinities are not.
+    if value is None or isinstance(value, bool):
+        return value, 0
+    if isinstance(value, str):
+        return check_utf8(f"Event.data{path}", value), 0
+    if isinstance(value, int):
+        return _check_int(value, path), 0
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"Event.data{path} must be JSON-serialisable; got non-finite float {value!r}")
+        return value, 0
+    if isinstance(value, FrozenData):
+        _check_depth(path, depth + value._depth - 1)
+        return value, value._depth
+    if not isinstance(value, (Mapping, list, tuple)):
+        raise TypeError(f"Event.data{path} must be JSON-serialisable; got {value!r} ({type(value).__name__})")
+    _check_depth(path, depth)
+    if id(value) in active:
+        raise ValueError(f"Event.data{path} contains itself (a reference cycle); event data must be a tree")
+    active.add(id(value))
+    deepest = 0
+    try:
+        if isinstance(value, Mapping):
+            items: dict[str, Any] = {}
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise TypeError(f"Event.data{path} keys must be str; got {key!r} ({type(key).__name__})")
+                check_utf8(f"Event.data{path} keys", key)
+                items[key], below = _freeze(item, f"{path}[{key!r}]", depth + 1, active)
+                deepest = max(deepest, below)
+            return FrozenData._wrap(items, deepest + 1), deepest + 1
+        frozen: list[Any] = []
+        for i, item in enumerate(value):
+            element, below = _freeze(item, f"{path}[{i}]", depth + 1, active)
+            frozen.append(element)
+            deepest = max(deepest, below)
+        return tuple(frozen), deepest + 1
+    finally:
+        active.discard(id(value))
+
+
+def _check_depth(path: str, depth: int) -> None:
+    if depth > MAX_DATA_DEPTH:
+        where = path if len(path) <= 60 else f"{path[:57]}..."
+        raise ValueError(
+            f"Event.data is nested more than MAX_DATA_DEPTH={MAX_DATA_DEPTH} levels deep (at Event.data{where}); "
+            "event data must be a tree of at most that depth"
+        )
+
+
+def _flat_scalars(data: dict[Any, Any], _low: int = -_INT_LIMIT, _high: int = _INT_LIMIT,
+                  _isfinite: Any = math.isfinite) -> bool:
+    """True if *data* maps str keys to valid JSON scalars only (the common case, frozen by a plain copy).
+
+    Anything else (nested data, a value to refuse) takes the full check in :func:`_freeze`.
+    The defaults bind constants locally: this runs for every event a simulated writer builds.
+    """
     for key, value in data.items():
-        kind = type(value)
-        if type(key) is not str or not (
-            kind is str or kind is int or value is None or kind is bool or (kind is float and math.isfinite(value))
-        ):
+        if type(key) is not str or not (key.isascii() or _is_utf8(key)):
             return False
+        kind = type(value)
+        if kind is int:
+            if _low < value < _high:
+                continue
+            return False
+        if kind is str:
+            if value.isascii() or _is_utf8(value):
+                continue
+            return False
+        if value is None or kind is bool or (kind is float and _isfinite(value)):
+            continue
+        return False
     return True
 
 
@@ -149,7 +261,7 @@ def _freeze_root(data: Any) -> FrozenData:
         return FrozenData._wrap(dict(data))
     if not isinstance(data, Mapping):
         raise TypeError(f"Event.data must be a mapping; got {data!r} ({type(data).__name__})")
-    frozen = _freeze(data, "")
+    frozen, _ = _freeze(data, "", 1, set())
     assert isinstance(frozen, FrozenData)
     return frozen
 
@@ -163,12 +275,12 @@ def _new_id() -> str:
 
 
 def validate_actor_id(actor_id: object) -> str:
-    """Return *actor_id* if it is a non-empty ``str``; raise otherwise."""
+    """Return *actor_id* if it is a non-empty ``str`` that can be encoded as UTF-8; raise otherwise."""
     if not isinstance(actor_id, str):
         raise TypeError(f"actor_id must be a non-empty str; got {actor_id!r} ({type(actor_id).__name__})")
     if not actor_id:
         raise ValueError("actor_id must be a non-empty str; got ''")
-    return actor_id
+    return check_utf8("actor_id", actor_id)
 
 
 def validate_version(version: object, name: str = "version") -> int:
@@ -196,6 +308,13 @@ class Event:
     current UTC time. ``data`` must be a JSON-serialisable mapping; it is kept
     as a read-only deep copy (:class:`FrozenData`), so nobody can change an
     event after it was stored.
+
+    One rule for every store, checked here so that the stores cannot disagree:
+    text (``actor_id``, ``event_type``, ``id``, data keys and values) must be
+    encodable as UTF-8 (no lone surrogates); integers in ``data`` have at most
+    :data:`MAX_DATA_INT_DIGITS` digits; ``data`` nests at most
+    :data:`MAX_DATA_DEPTH` levels and must not contain itself. Anything else
+    is a :class:`ValueError` naming the field.
     """
 
     __slots__ = ("id", "event_type", "actor_id", "version", "data", "timestamp")
@@ -218,16 +337,17 @@ class Event:
         timestamp: datetime | None = None,
     ) -> None:
         setattr_ = object.__setattr__
-        if type(actor_id) is not str or not actor_id:
+        if type(actor_id) is not str or not actor_id or not actor_id.isascii():
             actor_id = validate_actor_id(actor_id)
         setattr_(self, "actor_id", actor_id)
-        if type(event_type) is not str or not event_type:
+        if type(event_type) is not str or not event_type or not event_type.isascii():
             if not isinstance(event_type, str):
                 raise TypeError(
                     f"event_type must be a non-empty str; got {event_type!r} ({type(event_type).__name__})"
                 )
             if not event_type:
                 raise ValueError("event_type must be a non-empty str; got ''")
+            check_utf8("event_type", event_type)
         setattr_(self, "event_type", event_type)
         if type(version) is not int or version < 1:
             version = validate_version(version)
@@ -239,6 +359,8 @@ class Event:
             raise TypeError(f"id must be a non-empty str; got {id!r} ({type(id).__name__})")
         elif not id:
             raise ValueError("id must be a non-empty str; got ''")
+        elif not id.isascii():
+            check_utf8("id", id)
         setattr_(self, "id", id)
         if timestamp is None:
             timestamp = datetime.now(timezone.utc)

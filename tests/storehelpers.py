@@ -1,18 +1,22 @@
 """Shared pieces of the event-store test suites: store factories, events, worker functions.
 
-Worker functions live here (not in a test module) so that a child process
-started with ``spawn`` can import them by name.
+Worker functions and patterns live here (not in a test module) so that a
+child process started with ``spawn`` or ``forkserver`` can import them by
+name, quickly (this module does not import pytest).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.context
+import os
+import signal
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from aether.contracts import RunContext
 from aether.errors import LockTimeoutError, VersionConflictError
 from aether.events import Event
 from aether.store.base import EventStore
@@ -102,3 +106,70 @@ def process_writer(
         results.put((writer, save_until_done(store, actor_id, writer, count, start, pause)))
     except BaseException as exc:  # noqa: BLE001 - report anything to the parent instead of dying silently
         results.put((writer, repr(exc)))
+
+
+# -- patterns for real-process runs ----------------------------------------------------
+
+
+def save_next(store: Any, actor_id: str, event_type: str, data: Any = None, **extra: Any) -> Event:
+    """Save at latest + 1, retrying on conflict; *extra* goes into the event's data."""
+    while True:
+        event = Event(actor_id=actor_id, event_type=event_type, version=store.get_latest_version(actor_id) + 1,
+                      data={**(data or {}), **extra})
+        try:
+            store.save_event(event)
+        except VersionConflictError:
+            continue
+        return event
+
+
+def report_parent(store: Any, actor_id: str, event_type: str, data: Any = None, *, clock: Any) -> Event:
+    """A pattern that records, in each event, the pid of the writer process's parent."""
+    return save_next(store, actor_id, event_type, data, ppid=os.getppid())
+
+
+class Saboteur:
+    """A pattern one of whose writer processes dies (SIGKILL) or stops (SIGSTOP) at a chosen moment.
+
+    *when* is ``"start"`` (at the start line, while slower writers still get
+    ready), ``"save"`` (during its second save) or ``"stop"`` (it stops in its
+    first save). The victim writes its pid to ``folder/victim``. The other
+    writers take *pause* seconds per save.
+    """
+
+    name = "saboteur"
+
+    def __init__(self, folder: Path, when: str, pause: float = 0.0) -> None:
+        self.folder, self.when, self.pause = str(folder), when, pause
+
+    def bind(self, ctx: RunContext) -> Any:
+        try:
+            fd = os.open(os.path.join(self.folder, "victim"), os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        except FileExistsError:
+            victim = False
+        else:
+            os.write(fd, str(os.getpid()).encode())
+            os.close(fd)
+            victim = True
+        if self.when == "start":
+            if victim:  # die while waiting at the start line
+                threading.Thread(target=lambda: (time.sleep(0.1), os.kill(os.getpid(), signal.SIGKILL)),
+                                 daemon=True).start()
+            else:
+                time.sleep(0.4)  # get ready late, after the victim died
+        saves = [0]
+
+        def pattern(store: Any, actor_id: str, event_type: str, data: Any = None, *, clock: Any) -> Event:
+            saves[0] += 1
+            if victim and self.when == "save" and saves[0] == 2:
+                os.kill(os.getpid(), signal.SIGKILL)
+            if victim and self.when == "stop":
+                os.kill(os.getpid(), signal.SIGSTOP)
+            if not victim:
+                clock.sleep(self.pause)
+            return save_next(store, actor_id, event_type, data)
+
+        return pattern
+
+    def victim_pid(self) -> int:
+        return int(Path(self.folder, "victim").read_text())

@@ -6,6 +6,7 @@ import copy
 import json
 import math
 import pickle
+import sys
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -13,7 +14,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aether.events import Event, FrozenData, validate_actor_id, validate_version
+from aether.events import (
+    MAX_DATA_DEPTH,
+    MAX_DATA_INT_DIGITS,
+    Event,
+    FrozenData,
+    validate_actor_id,
+    validate_version,
+)
 
 FIXED_TIME = datetime(2024, 5, 17, 12, 30, tzinfo=UTC)
 
@@ -54,6 +62,25 @@ def test_non_string_field_is_rejected_with_type_error_naming_field_and_value(fie
 
 def test_validate_actor_id_returns_a_valid_actor_id_unchanged() -> None:
     assert validate_actor_id("order-7") == "order-7"
+
+
+@pytest.mark.parametrize("field", ["actor_id", "event_type", "id"])
+@pytest.mark.parametrize("bad", ["\ud800", "order-\udfff", "é\udc80"], ids=ascii)
+def test_text_fields_with_a_lone_surrogate_are_refused_naming_the_field(field: str, bad: str) -> None:
+    with pytest.raises(ValueError, match=f"^{field} must be text that can be encoded as UTF-8") as info:
+        make_event(**{field: bad})
+    assert repr(bad) in str(info.value)
+
+
+def test_validate_actor_id_refuses_a_lone_surrogate() -> None:
+    with pytest.raises(ValueError, match="^actor_id .*UTF-8"):
+        validate_actor_id("order-\ud800")
+
+
+@pytest.mark.parametrize("field", ["actor_id", "event_type", "id"])
+def test_text_fields_take_any_text_that_utf8_can_encode(field: str) -> None:
+    text = "ördér ☃ 🎉 \x00"
+    assert getattr(make_event(**{field: text}), field) == text
 
 
 # --- version -----------------------------------------------------------------------------------
@@ -122,6 +149,112 @@ def test_non_json_data_is_rejected_with_the_path_to_the_bad_value(
     with pytest.raises(exc_type) as info:
         make_event(data=data)
     assert str(info.value).startswith(f"Event.data{path} ")
+
+
+@pytest.mark.parametrize(
+    ("data", "path"),
+    [({"note": "\ud800"}, "['note']"), ({"lines": ["ok", {"n": "x\udfffy"}]}, "['lines'][1]['n']"),
+     ({"k": "é\udc80"}, "['k']")],
+    ids=["flat", "nested", "non-ascii"],
+)
+def test_data_text_with_a_lone_surrogate_is_refused_naming_the_path(data: dict[str, Any], path: str) -> None:
+    with pytest.raises(ValueError, match="UTF-8") as info:
+        make_event(data=data)
+    assert str(info.value).startswith(f"Event.data{path} ")
+
+
+@pytest.mark.parametrize("data", [{"\ud800": 1}, {"outer": {"\udc00": 1}}], ids=["flat", "nested"])
+def test_data_keys_with_a_lone_surrogate_are_refused(data: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match=r"^Event\.data.* keys must be text that can be encoded as UTF-8"):
+        make_event(data=data)
+
+
+def test_data_integers_may_have_as_many_digits_as_python_converts_to_text_by_default() -> None:
+    assert MAX_DATA_INT_DIGITS == sys.int_info.default_max_str_digits == 4300
+
+
+LONGEST = 10**MAX_DATA_INT_DIGITS - 1  # 4300 nines
+
+
+@pytest.mark.parametrize("value", [-LONGEST, -(2**63), -1, 0, 2**80, LONGEST],
+                         ids=["-4300 digits", "-2**63", "-1", "0", "2**80", "4300 digits"])
+def test_data_integers_up_to_the_digit_limit_are_kept_and_encoded(value: int) -> None:
+    event = make_event(data={"n": value, "nested": [value]})
+    assert event.data == {"n": value, "nested": [value]}
+    assert json.loads(event.data.to_json()) == {"n": value, "nested": [value]}
+
+
+@pytest.mark.parametrize("value", [LONGEST + 1, -LONGEST - 1, 10**5000], ids=["4301 digits", "-4301 digits",
+                                                                                "5001 digits"])
+@pytest.mark.parametrize("nested", [False, True], ids=["flat", "nested"])
+def test_data_integers_beyond_the_digit_limit_are_refused_naming_the_path(value: int, nested: bool) -> None:
+    data: dict[str, Any] = {"outer": [value]} if nested else {"n": value}
+    with pytest.raises(ValueError, match=f"at most MAX_DATA_INT_DIGITS={MAX_DATA_INT_DIGITS} digits") as info:
+        make_event(data=data)
+    assert str(info.value).startswith("Event.data['outer'][0] " if nested else "Event.data['n'] ")
+    assert len(str(info.value)) < 300  # a 5,000-digit number is described, not printed
+
+
+def test_data_that_contains_itself_is_refused() -> None:
+    data: dict[str, Any] = {"name": "loop"}
+    data["self"] = data
+    with pytest.raises(ValueError, match=r"^Event\.data\['self'\] contains itself"):
+        make_event(data=data)
+
+
+def test_a_list_in_data_that_contains_itself_is_refused() -> None:
+    lines: list[Any] = [1]
+    lines.append(lines)
+    with pytest.raises(ValueError, match=r"^Event\.data\['lines'\]\[1\] contains itself"):
+        make_event(data={"lines": lines})
+
+
+def test_the_same_value_twice_in_data_is_not_a_cycle() -> None:
+    shared = {"sku": "A1"}
+    assert make_event(data={"first": shared, "second": [shared, shared]}).data.thaw() == {
+        "first": {"sku": "A1"}, "second": [{"sku": "A1"}, {"sku": "A1"}]}
+
+
+def nested_data(levels: int) -> dict[str, Any]:
+    """Data that is *levels* mappings deep (``{}`` is one level)."""
+    data: dict[str, Any] = {}
+    for _ in range(levels - 1):
+        data = {"x": data}
+    return data
+
+
+def test_data_nested_as_deep_as_the_limit_is_kept() -> None:
+    event = make_event(data=nested_data(MAX_DATA_DEPTH))
+    assert json.loads(event.data.to_json()) == nested_data(MAX_DATA_DEPTH)
+
+
+@pytest.mark.parametrize("levels", [MAX_DATA_DEPTH + 1, 100_000])
+def test_data_nested_deeper_than_the_limit_is_refused_naming_data(levels: int) -> None:
+    with pytest.raises(ValueError, match=f"^Event\\.data is nested more than MAX_DATA_DEPTH={MAX_DATA_DEPTH}"):
+        make_event(data=nested_data(levels))
+
+
+def test_lists_count_towards_the_depth_limit() -> None:
+    data: Any = []
+    for _ in range(MAX_DATA_DEPTH):
+        data = [data]
+    with pytest.raises(ValueError, match="MAX_DATA_DEPTH"):
+        make_event(data={"lists": data})
+
+
+def wrapped(value: Any, levels: int) -> dict[str, Any]:
+    """*value* under *levels* mappings (``wrapped(v, 1) == {"x": v}``)."""
+    for _ in range(levels):
+        value = {"x": value}
+    return value
+
+
+def test_frozen_data_nested_in_other_data_counts_towards_the_depth_limit() -> None:
+    inner = FrozenData(nested_data(60))
+
+    assert make_event(data=wrapped(inner, MAX_DATA_DEPTH - 60)).data  # 40 levels above 60: exactly the limit
+    with pytest.raises(ValueError, match="MAX_DATA_DEPTH"):
+        make_event(data=wrapped(inner, MAX_DATA_DEPTH - 59))
 
 
 @pytest.mark.parametrize("key", [1, None, ("a",), b"a"], ids=repr)
@@ -213,7 +346,10 @@ def test_to_json_keeps_the_original_key_order() -> None:
     assert make_event(data={"b": 1, "a": 2}).data.to_json() == '{"b":1,"a":2}'
 
 
-json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
+json_scalars = (
+    st.none() | st.booleans() | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text()
+)
 json_values = st.recursive(
     json_scalars,
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4),

@@ -9,7 +9,7 @@ import pytest
 from storehelpers import STORE_KINDS, fill, make_event, make_store
 
 from aether.errors import DuplicateEventIdError, VersionConflictError
-from aether.events import Event
+from aether.events import MAX_DATA_INT_DIGITS, Event
 from aether.store.base import EventStore
 
 ODD_TEXT = "ördér 'single' \"double\" back\\slash\nnew line\ttab\x00nul ☃ 🎉 ; DROP TABLE events; --"
@@ -49,6 +49,14 @@ def test_events_read_back_equal_the_events_written(store: EventStore) -> None:
         store.save_event(event)
 
     assert store.get_events("a") == written
+
+
+def test_integers_in_data_read_back_exactly_up_to_the_digit_limit(store: EventStore) -> None:
+    longest = 10**MAX_DATA_INT_DIGITS - 1
+    event = make_event("a", 1, data={"longest": longest, "negative": -longest, "int64": [-(2**63), 2**63 - 1]})
+    store.save_event(event)
+
+    assert store.get_events("a") == [event]
 
 
 def test_timestamps_read_back_as_the_same_instant_in_utc(store: EventStore) -> None:
@@ -116,7 +124,9 @@ def test_get_events_from_beyond_latest_is_empty(store: EventStore, from_version:
 
 
 @pytest.mark.parametrize(
-    ("actor_id", "error"), [("", ValueError), (None, TypeError), (7, TypeError), (b"a", TypeError)]
+    ("actor_id", "error"),
+    [("", ValueError), ("a\ud800", ValueError), (None, TypeError), (7, TypeError), (b"a", TypeError)],
+    ids=ascii,
 )
 def test_bad_actor_ids_are_rejected_by_readers(store: EventStore, actor_id: object, error: type[Exception]) -> None:
     with pytest.raises(error, match="actor_id"):

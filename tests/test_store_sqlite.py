@@ -21,11 +21,12 @@ from aether.errors import (
     ConflictError,
     DuplicateEventIdError,
     LockTimeoutError,
+    StoreCorruptedError,
     StoreUnavailableError,
     VersionConflictError,
     VersionOutOfRangeError,
 )
-from aether.store.sqlite import _INHERITED_CONNECTIONS, MAX_VERSION, SQLiteEventStore
+from aether.store.sqlite import _INHERITED_CONNECTIONS, MAX_BUSY_TIMEOUT, MAX_VERSION, SQLiteEventStore
 
 
 @pytest.fixture
@@ -141,6 +142,18 @@ def test_bad_busy_timeouts_are_refused(db_path: Path, timeout: object, error: ty
         SQLiteEventStore(db_path, busy_timeout=timeout)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("timeout", [2**31 / 1000, 3e6, 1e7], ids=repr)
+def test_busy_timeouts_beyond_what_sqlite_can_count_are_refused(db_path: Path, timeout: float) -> None:
+    # SQLite takes a signed 32-bit count of milliseconds: 2**31 ms would wrap to no wait at all.
+    with pytest.raises(ValueError, match=f"^busy_timeout .*got {timeout!r}"):
+        SQLiteEventStore(db_path, busy_timeout=timeout)
+
+
+def test_the_longest_busy_timeout_reaches_sqlite_unchanged(db_path: Path) -> None:
+    with SQLiteEventStore(db_path, busy_timeout=MAX_BUSY_TIMEOUT) as store:
+        assert store._connection().execute("PRAGMA busy_timeout").fetchone()[0] == 2**31 - 1
+
+
 def test_timestamps_round_trip_to_the_microsecond_at_the_extremes(store: SQLiteEventStore) -> None:
     extremes = [
         datetime(1, 1, 1, tzinfo=timezone.utc),
@@ -160,15 +173,6 @@ def test_data_is_stored_as_json(store: SQLiteEventStore, db_path: Path) -> None:
         (stored,) = conn.execute("SELECT data FROM events").fetchone()
     conn.close()
     assert json.loads(stored) == {"sku": "A1", "qty": 2}
-
-
-def test_text_that_is_not_valid_utf8_is_refused_and_changes_nothing(store: SQLiteEventStore) -> None:
-    fill(store, "a", 1)
-
-    with pytest.raises(ValueError, match="surrogates"):
-        store.save_event(make_event("a", 2, data={"lone surrogate": "\ud800"}))
-
-    assert store.get_latest_version("a") == 1
 
 
 # -- paths --------------------------------------------------------------------------
@@ -208,6 +212,36 @@ def test_a_database_of_another_application_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match="invoices"):
         SQLiteEventStore(path)
+
+
+def test_a_file_with_the_schema_version_but_no_tables_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "empty.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 1")
+    conn.close()
+
+    with pytest.raises(ValueError, match=r"^cannot use .*empty\.db.* as an SQLite event store: .*no 'events' table"):
+        SQLiteEventStore(path)
+
+
+def test_a_file_whose_tables_have_other_columns_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "lookalike.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE events (actor_id TEXT, version INTEGER)")
+        conn.execute("CREATE TABLE actors (seq INTEGER PRIMARY KEY, actor_id TEXT NOT NULL)")
+        conn.execute("PRAGMA user_version = 1")
+    conn.close()
+
+    with pytest.raises(ValueError, match=r"^cannot use .*lookalike\.db.* 'events' table is \(actor_id TEXT, version"):
+        SQLiteEventStore(path)
+
+
+def test_a_store_file_opens_again_after_the_schema_check(db_path: Path) -> None:
+    with SQLiteEventStore(db_path) as first:
+        fill(first, "a", 2)
+
+    with SQLiteEventStore(db_path) as second:
+        assert second.get_latest_version("a") == 2
 
 
 @pytest.mark.parametrize("path", [None, 3, b"events.db"])
@@ -427,3 +461,104 @@ def test_readers_are_not_blocked_by_a_writer(
 
     assert impatient.get_latest_version("a") == 0
     assert impatient.get_events("a") == []
+
+
+# -- damaged, deleted and replaced files --------------------------------------------------
+
+
+def corrupt_events_table(path: Path) -> None:
+    """Overwrite the root page of the ``events`` table with garbage, as a failing disk could."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        (root,) = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'events'").fetchone()
+        (page_size,) = conn.execute("PRAGMA page_size").fetchone()
+    conn.close()
+    with open(path, "r+b") as file:
+        file.seek((root - 1) * page_size)
+        file.write(b"\xff" * page_size)
+
+
+@pytest.fixture
+def corrupted(db_path: Path) -> SQLiteEventStore:
+    """A store opened on a file whose events table was then damaged."""
+    with SQLiteEventStore(db_path) as writer:
+        fill(writer, "a", 50)
+    store = SQLiteEventStore(db_path)
+    corrupt_events_table(db_path)
+    return store
+
+
+def test_reading_a_damaged_file_is_store_corrupted_not_an_outage(corrupted: SQLiteEventStore) -> None:
+    with pytest.raises(StoreCorruptedError, match="malformed") as caught:
+        corrupted.get_events("a")
+
+    assert not isinstance(caught.value, StoreUnavailableError)
+    assert type(caught.value.__cause__) is sqlite3.DatabaseError
+
+
+def test_saving_into_a_damaged_file_is_store_corrupted_not_an_outage(corrupted: SQLiteEventStore) -> None:
+    with pytest.raises(StoreCorruptedError, match="malformed") as caught:
+        corrupted.save_event(make_event("a", 51))
+
+    assert not isinstance(caught.value, StoreUnavailableError)
+    assert isinstance(caught.value.__cause__, sqlite3.DatabaseError)
+
+
+def test_the_latest_version_of_a_damaged_file_is_store_corrupted(corrupted: SQLiteEventStore) -> None:
+    with pytest.raises(StoreCorruptedError):
+        corrupted.get_latest_version("a")
+
+
+def test_tables_dropped_while_in_use_are_store_corrupted_not_an_outage(store: SQLiteEventStore, db_path: Path) -> None:
+    fill(store, "a", 1)
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("DROP TABLE events")
+    conn.close()
+
+    with pytest.raises(StoreCorruptedError, match="no such table") as caught:
+        store.save_event(make_event("a", 2))
+
+    assert not isinstance(caught.value, StoreUnavailableError)
+
+
+def test_a_save_into_a_deleted_file_is_refused_not_acknowledged(store: SQLiteEventStore, db_path: Path) -> None:
+    fill(store, "a", 1)
+    db_path.unlink()
+
+    with pytest.raises(StoreCorruptedError, match="deleted"):
+        store.save_event(make_event("a", 2))
+
+    with SQLiteEventStore(db_path) as fresh:  # what any other writer sees on the path now
+        assert fresh.get_latest_version("a") == 0
+
+
+def test_a_save_into_a_replaced_file_is_refused(store: SQLiteEventStore, db_path: Path, tmp_path: Path) -> None:
+    fill(store, "a", 1)
+    with SQLiteEventStore(tmp_path / "other.db") as other:
+        fill(other, "a", 1)
+    os.replace(tmp_path / "other.db", db_path)
+
+    with pytest.raises(StoreCorruptedError, match="replaced"):
+        store.save_event(make_event("a", 2))
+
+
+def test_a_new_connection_to_a_deleted_file_is_refused_and_creates_nothing(
+    store: SQLiteEventStore, db_path: Path
+) -> None:
+    fill(store, "a", 1)
+    store.close()
+    db_path.unlink()
+
+    with pytest.raises(StoreCorruptedError, match="deleted"):
+        store.get_latest_version("a")
+
+    assert not db_path.exists()
+
+
+def test_a_new_connection_to_a_damaged_file_is_store_corrupted(store: SQLiteEventStore, db_path: Path) -> None:
+    fill(store, "a", 1)
+    store.close()
+    db_path.write_bytes(b"not a database any more\n" * 400)
+
+    with pytest.raises(StoreCorruptedError, match="not a database"):
+        store.get_latest_version("a")

@@ -87,6 +87,7 @@ def run_contention(
     name: str | None = None,
     verify: bool = True,
     capacity: Capacity | None = None,
+    timeout: float = 60.0,
 ) -> RunResult:
     """Run *writers* concurrent writers, each making *saves_per_writer* saves through *pattern*.
 
@@ -113,7 +114,11 @@ def run_contention(
       ``None`` (the default) is a store that serves every call in zero time. Real
       processes on the SQLite store (``clock="real", store="sqlite"``) refuse it:
       there the database's own locking is the capacity, and an emulated queue in
-      each process would not be one queue.
+      each process would not be one queue;
+    * ``timeout``: seconds a real-process run (``clock="real"`` on an SQLite store) may take in all;
+      a writer still running then (stopped, stuck) ends the run with a :class:`TimeoutError` that
+      names it, as a writer process that dies ends it with a :class:`RuntimeError` at once. Other
+      runs accept it and do not use it.
 
     Every parameter is checked before anything runs: a wrong type is a
     :class:`TypeError`, a wrong value a :class:`ValueError`, naming both.
@@ -133,6 +138,7 @@ def run_contention(
         check_text("name", name)
     verify = check_bool("verify", verify)
     capacity = _check_capacity(capacity)
+    timeout = check_seconds("timeout", timeout, positive=True)
     base, cleanup = _make_store(store)
     if clock == "real" and capacity is not None and isinstance(base, SQLiteEventStore):
         if cleanup is not None:
@@ -147,7 +153,7 @@ def run_contention(
                 "capacity": capacity}
     return _execute(pattern, plans, clock=clock, base=base, cleanup=cleanup, network=network, capacity=capacity,
                     seed=seed, actor_ids=actor_ids, verify=verify, label=name or pattern_name(pattern),
-                    writers=writers, saves_per_writer=saves_per_writer, settings=settings)
+                    writers=writers, saves_per_writer=saves_per_writer, settings=settings, timeout=timeout)
 
 
 def run_load(
@@ -219,7 +225,7 @@ def _check_capacity(capacity: object) -> Capacity | None:
 def _execute(pattern: Any, plans: list[WriterPlan], *, clock: str, base: Any, cleanup: Callable[[], None] | None,
              network: NetworkModel | None, capacity: Capacity | None, seed: int, actor_ids: list[str], verify: bool,
              label: str, writers: int, saves_per_writer: int, settings: dict[str, Any],
-             open_loop: bool = False) -> RunResult:
+             open_loop: bool = False, timeout: float = 60.0) -> RunResult:
     """Run the plans on the chosen clock, check the store, and wrap up the result (one path for both loops)."""
     try:
         baseline = {a: base.get_latest_version(a) for a in actor_ids}
@@ -227,7 +233,7 @@ def _execute(pattern: Any, plans: list[WriterPlan], *, clock: str, base: Any, cl
         if clock == "simulated":
             col = run_simulated(pattern, plans, base, network, seed, capacity, open_loop)
         elif isinstance(base, SQLiteEventStore) and not open_loop:
-            col = run_processes(pattern, plans, base, network, seed)
+            col = run_processes(pattern, plans, base, network, seed, timeout=timeout)
         else:
             col = run_threads(pattern, plans, base, network, seed, capacity, open_loop)
         wall = time.perf_counter() - wall

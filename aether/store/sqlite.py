@@ -10,32 +10,48 @@ the same contract.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import json
-import math
 import os
+import pathlib
 import sqlite3
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from types import TracebackType
 from typing import Any, Self
 
+from aether.checks import check_seconds
 from aether.errors import (
+    AetherError,
     DuplicateEventIdError,
     LockTimeoutError,
+    StoreCorruptedError,
     StoreUnavailableError,
     VersionConflictError,
     VersionOutOfRangeError,
 )
 from aether.events import Event, validate_actor_id, validate_version
 
-__all__ = ["MAX_VERSION", "SYNCHRONOUS_MODES", "SQLiteEventStore"]
+__all__ = ["FORK_DRAIN_SECONDS", "MAX_BUSY_TIMEOUT", "MAX_VERSION", "SYNCHRONOUS_MODES", "SQLiteEventStore"]
 
 MAX_VERSION = 2**63 - 1
 """The largest version SQLite can store: its integers are signed 64-bit."""
 
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
 """The values ``PRAGMA synchronous`` accepts, from fastest to most durable."""
+
+MAX_BUSY_TIMEOUT = (2**31 - 1) / 1000
+"""The longest ``busy_timeout`` in seconds (about 24.8 days): SQLite counts it in
+milliseconds in a signed 32-bit int, and a longer one would wrap to no wait at all."""
+
+FORK_DRAIN_SECONDS = 0.5
+"""How long ``os.fork()`` waits for other threads to leave SQLite before it forks anyway.
+
+A child forked while another thread is inside SQLite refuses to use SQLite
+(see :class:`SQLiteEventStore`); waiting this long first lets a fork that
+lands during a short save produce a child that works."""
 
 _SCHEMA_VERSION = 1
 _SCHEMA = (
@@ -70,6 +86,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ONE_MICROSECOND = timedelta(microseconds=1)
 _SQLITE_BUSY = 5
 _SQLITE_LOCKED = 6
+_SQLITE_CORRUPT = 11
+_SQLITE_NOTADB = 26
 
 
 # Connections a forked child inherited from its parent. They are kept alive and
@@ -78,17 +96,124 @@ _SQLITE_LOCKED = 6
 _INHERITED_CONNECTIONS: list[sqlite3.Connection] = []
 
 
+def _keep_forever(conn: sqlite3.Connection) -> None:
+    """Park an inherited connection so that it is never closed, not even at interpreter exit."""
+    _INHERITED_CONNECTIONS.append(conn)
+    with contextlib.suppress(Exception):  # not CPython: the list alone keeps it until exit
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(conn))
+
+
+class _ForkGuard:
+    """Makes ``os.fork()`` safe for this module's SQLite connections, or makes the child refuse them.
+
+    SQLite forbids carrying connection state across ``fork()``: a thread of the
+    parent that was inside SQLite at that moment (in a transaction, or opening
+    or closing a connection) leaves the child with locks it will never see
+    released and mutexes nobody will unlock, so every save in the child would
+    time out, or hang. So every store call runs inside a guarded section:
+
+    * before a fork, the forking thread waits up to :data:`FORK_DRAIN_SECONDS`
+      for the other threads' sections to end, and holds new ones back;
+    * in the child, if a section was still open, every SQLite store refuses at
+      once with a :class:`RuntimeError` naming the cause (for good: the
+      damage is to SQLite's process-wide state); otherwise the child works,
+      on fresh connections of its own.
+
+    Nothing here takes a lock in the child that another thread of the parent
+    could have held: the child builds a new condition variable.
+    """
+
+    def __init__(self) -> None:
+        self.refusal: str | None = None
+        self._renew()
+
+    def _renew(self) -> None:
+        # Reentrant: the garbage collector may close a connection (and so enter a section)
+        # in the middle of this thread's own bookkeeping here.
+        self._cond = threading.Condition(threading.RLock())
+        self._inside: dict[int, tuple[int, str]] = {}  # thread ident -> (nesting depth, database path)
+        self._forkers: set[int] = set()
+        self._busy_at_fork: list[str] = []
+
+    def enter(self, path: str) -> None:
+        """Start a section that uses SQLite on *path* (a :class:`RuntimeError` in a refusing child)."""
+        if self.refusal is not None:
+            raise RuntimeError(self.refusal)
+        ident = threading.get_ident()
+        with self._cond:
+            entry = self._inside.get(ident)
+            if entry is not None:
+                self._inside[ident] = (entry[0] + 1, entry[1])
+                return
+            while self._forkers and ident not in self._forkers:
+                self._cond.wait()
+            self._inside[ident] = (1, path)
+
+    def leave(self) -> None:
+        """End the calling thread's section."""
+        ident = threading.get_ident()
+        with self._cond:
+            depth, path = self._inside[ident]
+            if depth > 1:
+                self._inside[ident] = (depth - 1, path)
+                return
+            del self._inside[ident]
+            if self._forkers:
+                self._cond.notify_all()
+
+    def before_fork(self) -> None:
+        me = threading.get_ident()
+        deadline = time.monotonic() + FORK_DRAIN_SECONDS
+        with self._cond:
+            self._forkers.add(me)
+            while True:
+                others = [ident for ident in self._inside if ident != me]
+                left = deadline - time.monotonic()
+                if not others or left <= 0:
+                    break
+                self._cond.wait(left)
+            self._busy_at_fork = sorted({path for _, path in self._inside.values()})
+
+    def after_fork_in_parent(self) -> None:
+        with self._cond:
+            self._forkers.discard(threading.get_ident())
+            self._busy_at_fork = []
+            self._cond.notify_all()
+
+    def after_fork_in_child(self) -> None:
+        busy = self._busy_at_fork
+        self._renew()
+        if busy and self.refusal is None:
+            paths = ", ".join(repr(path) for path in busy)
+            self.refusal = (
+                f"SQLite cannot be used in this process (pid {os.getpid()}): it was forked while another thread "
+                f"of its parent was inside SQLite on {paths} (in a transaction, or opening or closing a "
+                "connection), and SQLite's locks and mutexes do not survive fork(). Start worker processes with "
+                "the 'forkserver' or 'spawn' method, or fork while no thread uses an SQLite store."
+            )
+
+
+_GUARD = _ForkGuard()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=_GUARD.before_fork,
+        after_in_parent=_GUARD.after_fork_in_parent,
+        after_in_child=_GUARD.after_fork_in_child,
+    )
+
+
 class _Connection:
-    """An SQLite connection and the process that opened it.
+    """An SQLite connection, the database it is on and the process that opened it.
 
     It is released when its thread ends, when the store is closed or
     garbage-collected, or when the process changed (after a ``fork``).
     """
 
-    __slots__ = ("pid", "released", "sqlite")
+    __slots__ = ("path", "pid", "released", "sqlite")
 
-    def __init__(self, sqlite: sqlite3.Connection) -> None:
+    def __init__(self, sqlite: sqlite3.Connection, path: str) -> None:
         self.sqlite = sqlite
+        self.path = path
         self.pid = os.getpid()
         self.released = False
 
@@ -99,9 +224,13 @@ class _Connection:
         self.released = True
         with contextlib.suppress(Exception):  # may run during interpreter shutdown
             if self.pid == os.getpid():
-                self.sqlite.close()
+                _GUARD.enter(self.path)
+                try:
+                    self.sqlite.close()
+                finally:
+                    _GUARD.leave()
             else:
-                _INHERITED_CONNECTIONS.append(self.sqlite)
+                _keep_forever(self.sqlite)
 
     __del__ = release
 
@@ -110,6 +239,34 @@ class _ThreadSlot(threading.local):
     """Where each thread keeps its own connection to one store."""
 
     connection: _Connection | None = None
+
+
+class _Call:
+    """One store call's use of SQLite: a fork-guarded section whose driver errors become the store's.
+
+    ``with store._call:`` brackets every public method; it holds no state of
+    its own, so one instance serves all threads.
+    """
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: SQLiteEventStore) -> None:
+        self._store = store
+
+    def __enter__(self) -> None:
+        _GUARD.enter(self._store._path)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        _GUARD.leave()
+        if isinstance(exc, sqlite3.DatabaseError):
+            error = self._store._translate(exc)
+            if error is not None:
+                raise error from exc
 
 
 class SQLiteEventStore:
@@ -130,17 +287,40 @@ class SQLiteEventStore:
     * a ``UNIQUE(actor_id, version)`` key backs the check up: an insert that
       races past it still fails, and becomes a
       :class:`~aether.errors.VersionConflictError`;
-    * a writer that cannot get the lock within ``busy_timeout`` seconds gets
+    * a writer that cannot get a lock within ``busy_timeout`` seconds gets
       :class:`~aether.errors.LockTimeoutError` (nothing was saved), never a
-      conflict. Any other SQLite operational failure becomes
+      conflict, whether it was saving, reading or opening its connection.
+      Any other SQLite operational failure becomes
       :class:`~aether.errors.StoreUnavailableError`. Both are raised ``from``
       the driver's error.
+
+    What is not an outage, and is therefore never worth a retry, is
+    :class:`~aether.errors.StoreCorruptedError` (raised ``from`` the driver's
+    error where there is one): the file is damaged ("database disk image is
+    malformed"), its tables are gone, or the file was deleted or replaced
+    while the store had it open. The store compares the path's inode with the
+    file it opened before each save and when it opens a connection, so a save
+    into a deleted file is refused instead of acknowledged where nobody will
+    ever read it; reads are not checked.
+
+    Opening checks that the file is this store's: a file that is not an
+    SQLite database, a database of another program, or one whose tables or
+    columns are not the event store's is refused with a :class:`ValueError`
+    ("cannot use ... as an SQLite event store") naming the path.
 
     Each thread of each process gets its own connection, opened on first use
     and reopened after a ``fork``. :meth:`close` closes the calling thread's
     connection (the next call reopens one); the store also works as a context
     manager that does so on exit. A store pickles as its path and settings,
     so a worker process can receive it and reconnect.
+
+    Processes: prefer the ``forkserver`` or ``spawn`` start methods. A child
+    forked with ``fork`` never touches the connections it inherited; it works
+    on fresh ones, unless another thread of the parent was inside SQLite at
+    the moment of the fork (SQLite's locks and mutexes do not survive it).
+    ``os.fork()`` waits up to :data:`FORK_DRAIN_SECONDS` for such threads,
+    and if one is still inside, every SQLite store in the child raises a
+    :class:`RuntimeError` that says so, at once, instead of timing out.
 
     Durability: the database runs in WAL mode. With the default
     ``synchronous="NORMAL"`` a commit survives a crash of the program but the
@@ -149,14 +329,15 @@ class SQLiteEventStore:
     and ``"OFF"`` risks a corrupt file on power loss.
 
     Limits: versions go up to :data:`MAX_VERSION` (``2**63 - 1``); larger ones
-    raise :class:`~aether.errors.VersionOutOfRangeError`. Strings must be
-    encodable as UTF-8 (no lone surrogates). An in-memory database
-    (``":memory:"``) is refused: each connection would see its own private
-    database, so writers could not share it.
+    raise :class:`~aether.errors.VersionOutOfRangeError`. What an event may
+    hold is checked when the :class:`~aether.events.Event` is built, the same
+    for every store. An in-memory database (``":memory:"``) is refused: each
+    connection would see its own private database, so writers could not share it.
 
     Args:
         path: the database file; created if missing, its directory must exist.
-        busy_timeout: seconds to wait for a lock before :class:`LockTimeoutError`.
+        busy_timeout: seconds to wait for a lock before :class:`LockTimeoutError`,
+            at most :data:`MAX_BUSY_TIMEOUT`.
         synchronous: ``PRAGMA synchronous``, one of :data:`SYNCHRONOUS_MODES`.
     """
 
@@ -171,7 +352,13 @@ class SQLiteEventStore:
         self._busy_timeout = _check_busy_timeout(busy_timeout)
         self._synchronous = _check_synchronous(synchronous)
         self._local = _ThreadSlot()
-        self._initialise(self._connection())
+        self._call = _Call(self)
+        self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the file, once opened
+        _GUARD.enter(self._path)
+        try:
+            self._initialise()
+        finally:
+            _GUARD.leave()
 
     @property
     def path(self) -> str:
@@ -210,10 +397,11 @@ class SQLiteEventStore:
             event.data.to_json(),
             (event.timestamp - _EPOCH) // _ONE_MICROSECOND,
         )
-        conn = self._connection()
-        try:
+        with self._call:
+            conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
             try:
+                self._check_same_file()
                 latest = self._read_latest(conn, event.actor_id)
                 if event.version == latest + 1:
                     self._insert(conn, event, row)
@@ -223,16 +411,12 @@ class SQLiteEventStore:
             except BaseException:
                 self._rollback(conn)
                 raise
-        except sqlite3.OperationalError as exc:
-            raise self._unavailable(exc) from exc
 
     def get_latest_version(self, actor_id: str) -> int:
         """Return the actor's latest version, ``0`` for an actor with no events."""
         validate_actor_id(actor_id)
-        try:
+        with self._call:
             return _query_latest(self._connection(), actor_id)
-        except sqlite3.OperationalError as exc:
-            raise self._unavailable(exc) from exc
 
     def get_events(self, actor_id: str, from_version: int = 1) -> list[Event]:
         """Return the actor's events from ``from_version`` (inclusive) on, oldest first."""
@@ -240,18 +424,14 @@ class SQLiteEventStore:
         from_version = validate_version(from_version, "from_version")
         if from_version > MAX_VERSION:
             return []
-        try:
+        with self._call:
             rows = self._connection().execute(_SQL_EVENTS, (actor_id, from_version)).fetchall()
-        except sqlite3.OperationalError as exc:
-            raise self._unavailable(exc) from exc
         return [_event_from_row(row) for row in rows]
 
     def actor_ids(self) -> list[str]:
         """Return every actor that has at least one event, in first-save order."""
-        try:
+        with self._call:
             return [actor_id for (actor_id,) in self._connection().execute(_SQL_ACTORS)]
-        except sqlite3.OperationalError as exc:
-            raise self._unavailable(exc) from exc
 
     # -- connections -------------------------------------------------------------
 
@@ -287,7 +467,7 @@ class SQLiteEventStore:
         )
 
     def _connection(self) -> sqlite3.Connection:
-        """This thread's connection in this process, opened on first use."""
+        """This thread's connection in this process, opened on first use (inside a guarded section)."""
         local = self._local
         connection = local.connection
         if connection is not None:
@@ -296,28 +476,38 @@ class SQLiteEventStore:
             local.connection = None
             connection.release()
         conn = self._open()
-        local.connection = _Connection(conn)
+        local.connection = _Connection(conn, self._path)
         return conn
 
     def _open(self) -> sqlite3.Connection:
+        """Open a connection; after the first, only to the very file the store first opened."""
+        reopening = self._identity is not None
+        # The first connection may create the file; later ones must find the store's own
+        # (mode=rw), so that a deleted file is reported instead of silently re-created empty.
+        target = f"{pathlib.Path(self._path).as_uri()}?mode=rw" if reopening else self._path
         try:
             # Each connection is used by its own thread only; check_same_thread is
             # off so that a connection can be closed by whichever thread drops it.
             conn = sqlite3.connect(
-                self._path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
+                target, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False, uri=reopening
             )
         except sqlite3.Error as exc:
+            if reopening:
+                self._check_same_file()
             raise OSError(f"cannot open the SQLite event store at {self._path!r}: {exc}") from exc
         try:
+            if reopening:
+                self._check_same_file()
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
-        except sqlite3.DatabaseError as exc:
+        except BaseException:
             conn.close()
-            raise self._not_a_store(exc) from exc
+            raise
         return conn
 
-    def _initialise(self, conn: sqlite3.Connection) -> None:
-        """Switch the file to WAL mode and create the tables if it is new."""
+    def _initialise(self) -> None:
+        """Open the first connection, switch the file to WAL mode, create or check the tables."""
         try:
+            conn = self._connection()
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise OSError(
@@ -325,11 +515,13 @@ class SQLiteEventStore:
                 )
             if conn.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
                 self._create_schema(conn)
-        except sqlite3.OperationalError as exc:
-            self.close()
-            raise self._unavailable(exc) from exc
+            self._check_schema(conn)
+            stat = os.stat(self._path)
+            self._identity = (stat.st_dev, stat.st_ino)
         except sqlite3.DatabaseError as exc:
             self.close()
+            if isinstance(exc, sqlite3.OperationalError):
+                raise self._unavailable(exc) from exc
             raise self._not_a_store(exc) from exc
         except BaseException:
             self.close()
@@ -357,6 +549,37 @@ class SQLiteEventStore:
         except BaseException:
             self._rollback(conn)
             raise
+
+    def _check_schema(self, conn: sqlite3.Connection) -> None:
+        """Refuse a file whose tables are not the event store's, whatever its ``user_version`` says."""
+        expected = _expected_schema()
+        for table, columns in expected.items():
+            found = _describe_table(conn, table)
+            if not found:
+                raise ValueError(
+                    f"cannot use {self._path!r} as an SQLite event store: it says it holds schema version "
+                    f"{_SCHEMA_VERSION} but has no {table!r} table"
+                )
+            if found != columns:
+                raise ValueError(
+                    f"cannot use {self._path!r} as an SQLite event store: its {table!r} table is "
+                    f"{_show_columns(found)}, not {_show_columns(columns)}"
+                )
+
+    def _check_same_file(self) -> None:
+        """Raise :class:`StoreCorruptedError` if the path no longer names the file the store opened."""
+        try:
+            stat = os.stat(self._path)
+        except FileNotFoundError:
+            raise StoreCorruptedError(
+                f"the SQLite event store file {self._path!r} was deleted while in use; nothing was saved "
+                "(a save now would go into a file that no one can open again)"
+            ) from None
+        if (stat.st_dev, stat.st_ino) != self._identity:
+            raise StoreCorruptedError(
+                f"the SQLite event store file {self._path!r} was replaced by another file while in use; "
+                "nothing was saved (open a new store on the path to use the new file)"
+            )
 
     # -- the steps of a save -----------------------------------------------------
 
@@ -387,6 +610,22 @@ class SQLiteEventStore:
 
     # -- errors ------------------------------------------------------------------
 
+    def _translate(self, exc: sqlite3.DatabaseError) -> AetherError | None:
+        """The store's error for a driver error raised by a call, or ``None`` to let it through.
+
+        A busy lock is a :class:`LockTimeoutError`; a damaged file, or tables
+        that are gone, a :class:`StoreCorruptedError`; any other operational
+        failure a :class:`StoreUnavailableError`. Anything else (a misuse of
+        the driver) is a bug and stays as it is.
+        """
+        if _is_corruption(exc):
+            return StoreCorruptedError(f"SQLite event store {self._path!r} is damaged: {exc}")
+        if isinstance(exc, sqlite3.OperationalError):
+            if _is_missing_schema(exc):
+                return StoreCorruptedError(f"SQLite event store {self._path!r} is no longer an event store: {exc}")
+            return self._unavailable(exc)
+        return None
+
     def _unavailable(self, exc: sqlite3.OperationalError) -> StoreUnavailableError:
         """Translate an operational failure: a busy lock or a broken database."""
         code = getattr(exc, "sqlite_errorcode", None)
@@ -402,6 +641,46 @@ class SQLiteEventStore:
 
     def _not_a_store(self, exc: sqlite3.DatabaseError) -> ValueError:
         return ValueError(f"cannot use {self._path!r} as an SQLite event store: {exc}")
+
+
+def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+    message = str(exc).lower()
+    return "malformed" in message or "not a database" in message
+
+
+def _is_missing_schema(exc: sqlite3.OperationalError) -> bool:
+    message = str(exc).lower()
+    return "no such table" in message or "no such column" in message
+
+
+_Columns = tuple[tuple[str, str, int, int], ...]  # (name, type, not null, position in the primary key)
+_EXPECTED: dict[str, _Columns] = {}
+
+
+def _describe_table(conn: sqlite3.Connection, table: str) -> _Columns:
+    rows = conn.execute(f"PRAGMA table_info({table})").fetchall()
+    return tuple((str(name), str(kind).upper(), int(notnull), int(pk)) for _, name, kind, notnull, _, pk in rows)
+
+
+def _expected_schema() -> dict[str, _Columns]:
+    """The event store's tables as SQLite describes them, from the schema itself (computed once)."""
+    if not _EXPECTED:
+        scratch = sqlite3.connect(":memory:")
+        try:
+            for statement in _SCHEMA:
+                scratch.execute(statement)
+            found = {table: _describe_table(scratch, table) for table in ("events", "actors")}
+        finally:
+            scratch.close()
+        _EXPECTED.update(found)
+    return _EXPECTED
+
+
+def _show_columns(columns: _Columns) -> str:
+    return "(" + ", ".join(f"{name} {kind}" for name, kind, _, _ in columns) + ")"
 
 
 def _query_latest(conn: sqlite3.Connection, actor_id: str) -> int:
@@ -466,13 +745,13 @@ def _database_path(path: object) -> str:
 
 
 def _check_busy_timeout(busy_timeout: object) -> float:
-    if isinstance(busy_timeout, bool) or not isinstance(busy_timeout, (int, float)):
-        raise TypeError(
-            f"busy_timeout must be a number of seconds; got {busy_timeout!r} ({type(busy_timeout).__name__})"
-        )
-    if not math.isfinite(busy_timeout) or busy_timeout < 0:
-        raise ValueError(f"busy_timeout must be a finite number of seconds >= 0; got {busy_timeout!r}")
-    return float(busy_timeout)
+    try:
+        return check_seconds("busy_timeout", busy_timeout, maximum=MAX_BUSY_TIMEOUT)
+    except ValueError as exc:
+        raise ValueError(
+            f"{exc} (SQLite counts its busy timeout in milliseconds in a signed 32-bit int: "
+            f"at most {MAX_BUSY_TIMEOUT} s, about 24.8 days)"
+        ) from None
 
 
 def _check_synchronous(synchronous: object) -> str:

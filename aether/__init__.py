@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from aether.plots import plot_load as plot_load
     from aether.plots import plot_outcomes as plot_outcomes
     from aether.plots import plot_retries as plot_retries
+    from aether.plots import plot_scorecard as plot_scorecard
     from aether.plots import plot_sweep as plot_sweep
     from aether.plots import plot_timeline as plot_timeline
     from aether.plots import save_figure as save_figure
@@ -66,11 +67,11 @@ __version__ = "0.1.0"
 
 _LAZY_MODULES: dict[str, tuple[str, ...]] = {
     "aether.experiment": (
-        "AbsNormal", "BlockingSleepWarning", "BlockingSleeps", "CallRecord", "Capacity", "Constant", "Delay", "ExperimentInvariantError",
-        "Exponential", "LatencySpike", "NetworkModel", "NetworkStore", "Outage", "Ramp", "RecordingStore",
-        "RunResult", "RunSummary", "SaveRow", "Slowdown", "StationRecord", "Step", "Uniform",
-        "LIBRARY_GIVE_UPS", "guard_blocking_sleeps", "is_library_give_up", "run_contention", "run_load", "sweep",
-        "sweep_load", "verify_store",
+        "AbsNormal", "BlockingSleepWarning", "BlockingSleeps", "CallRecord", "Capacity", "Constant", "Delay",
+        "ExperimentInvariantError", "Exponential", "LIBRARY_GIVE_UPS", "LatencySpike", "NetworkModel",
+        "NetworkStore", "Outage", "Ramp", "RecordingStore", "RunResult", "RunSummary", "SaveRow", "Scenario",
+        "Slowdown", "StationRecord", "Step", "Uniform", "compare", "complexity", "guard_blocking_sleeps",
+        "is_library_give_up", "measure_run", "run_contention", "run_load", "sweep", "sweep_load", "verify_store",
     ),
     "aether.patterns": (
         "AWS_BACKOFF", "AdaptivePolicy", "AdaptiveThrottlingPolicy", "Backoff", "BreakerState", "CircuitBreaker",
@@ -84,7 +85,8 @@ _LAZY_MODULES: dict[str, tuple[str, ...]] = {
     ),
     "aether.display": ("format_table", "show_source", "show_table"),
     "aether.plots": ("apply_style", "plot_goodput", "plot_latency", "plot_latency_vs_load", "plot_load",
-                     "plot_outcomes", "plot_retries", "plot_sweep", "plot_timeline", "save_figure", "style"),
+                     "plot_outcomes", "plot_retries", "plot_scorecard", "plot_sweep", "plot_timeline",
+                     "save_figure", "style"),
 }
 
 

@@ -54,6 +54,7 @@ __all__ = [
     "plot_latency",
     "plot_outcomes",
     "plot_retries",
+    "plot_scorecard",
     "plot_sweep",
     "plot_timeline",
     "save_figure",
@@ -980,4 +981,46 @@ def plot_goodput(
     _finish(ax, title=title or f"{column.capitalize()} over time", xlabel="time since the run's start (s)",
             ylabel=f"{column} (per second)", legend=False)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=STYLE["legend.fontsize"])
+    return ax
+
+
+@_styled
+def plot_scorecard(
+    table: pd.DataFrame,
+    *,
+    value: str,
+    row: str = "pattern",
+    column: str = "scenario",
+    fmt: str = ".0%",
+    higher_is_better: bool = True,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
+    """A grid of one measurement: a row per pattern, a column per scenario, the number in each cell.
+
+    Use it as the one-slide summary of a comparison. Cells are shaded from
+    worst (light) to best (dark) within each column, so the best pattern of a
+    scenario stands out whatever the scale; *higher_is_better* says which end
+    is best.
+    """
+    _require(table, [row, column, value], name="table")
+    grid = table.pivot_table(index=row, columns=column, values=value, aggfunc="mean", sort=False)
+    scores = grid.rank(ascending=higher_is_better, pct=True)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.6 * grid.shape[1] + 3.5, 0.5 * grid.shape[0] + 1.6))
+    ax.imshow(scores.to_numpy(float), cmap="Greens", vmin=0, vmax=1.15, aspect="auto")
+    for i in range(grid.shape[0]):
+        for j in range(grid.shape[1]):
+            number = grid.iat[i, j]
+            text = "-" if pd.isna(number) else ("never" if np.isinf(number) else format(number, fmt))
+            ax.text(j, i, text, ha="center", va="center", fontsize=STYLE["xtick.labelsize"])
+    ax.set_xticks(range(grid.shape[1]), [str(c) for c in grid.columns])
+    ax.set_yticks(range(grid.shape[0]), [str(r) for r in grid.index])
+    ax.tick_params(length=0, labelsize=STYLE["xtick.labelsize"])
+    ax.grid(False)
+    for side in ("top", "right", "left", "bottom"):
+        ax.spines[side].set_visible(False)
+    ax.xaxis.tick_top()
+    ax.set_title(title or f"{value} per scenario (darker: better)", fontsize=STYLE["axes.titlesize"],
+                 fontweight=STYLE["axes.titleweight"], pad=12)
     return ax

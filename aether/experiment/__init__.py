@@ -12,6 +12,7 @@
 from aether.contracts import Bindable, Deferred, Pattern, RunContext, pattern_name
 from aether.experiment.arrivals import Ramp, Step
 from aether.experiment.capacity import Capacity, Slowdown, StationRecord
+from aether.experiment.compare import Scenario, compare, complexity, measure_run
 from aether.experiment.harness import run_contention, run_load, sweep, sweep_load
 from aether.experiment.libraries import (
     LIBRARY_GIVE_UPS,
@@ -60,12 +61,16 @@ __all__ = [
     "RunResult",
     "RunSummary",
     "SaveRow",
+    "Scenario",
     "Slowdown",
     "StationRecord",
     "Step",
     "Uniform",
+    "compare",
+    "complexity",
     "guard_blocking_sleeps",
     "is_library_give_up",
+    "measure_run",
     "pattern_name",
     "run_contention",
     "run_load",

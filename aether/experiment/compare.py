@@ -55,7 +55,9 @@ class Scenario:
 def measure_run(result: RunResult, *, fault_end: float | None = None, bin: float = 0.25) -> dict[str, Any]:  # noqa: A002
     """The comparison's measurements of one run (every save counts, committed or not).
 
-    ``p50``/``p99``: latency of every save; ``goodput``: committed saves per
+    ``p50``/``p99``: latency of every save, as its caller waited; ``commit_p99``:
+    time until the event was stored (longer for a retry queue, whose callers do
+    not wait); ``goodput``: committed saves per
     second of offered time; ``work``: store writes per committed save;
     ``gave_up``: saves that failed (gave up, rejected, dead-lettered, failed);
     ``amplification``: the worst store calls per offered save in any bin;
@@ -66,7 +68,9 @@ def measure_run(result: RunResult, *, fault_end: float | None = None, bin: float
     committed = int((saves["outcome"] == "committed").sum())
     writes = int((result.calls["op"] == "save_event").sum())
     duration = float(result.settings["duration"])
+    commit_delay = saves["commit_delay"].dropna()
     return {
+        "commit_p99": float(commit_delay.quantile(0.99)) if len(commit_delay) else math.nan,
         "p50": float(saves["latency"].quantile(0.50)),
         "p99": float(saves["latency"].quantile(0.99)),
         "goodput": committed / duration,
@@ -106,41 +110,43 @@ def compare(patterns: Mapping[str, Any], scenarios: Sequence[Scenario], *, seeds
     return pd.concat(frames, ignore_index=True)
 
 
-def _function_of(pattern: Any) -> Callable[..., Any]:
-    """The function whose source is the pattern: a partial's function, a policy's retry function."""
+def _function_of(pattern: Any) -> Any:
+    """The code whose source is the pattern: a partial's function, a function, or a class."""
     while isinstance(pattern, functools.partial):
         pattern = pattern.func
-    if inspect.isfunction(pattern):
+    if inspect.isfunction(pattern) or inspect.isclass(pattern):
         return pattern
-    target = getattr(pattern, "function", None)
-    if callable(target):
-        return _function_of(target)
-    raise TypeError(f"cannot find the function behind {pattern!r}; give complexity() the function itself")
+    raise TypeError(f"cannot find the code behind {pattern!r}; give complexity() the function or class itself")
+
+
+def _code_lines(obj: Any) -> int:
+    source = textwrap.dedent(inspect.getsource(obj))
+    doc_lines: set[int] = set()
+    for node in ast.walk(ast.parse(source)):
+        body = getattr(node, "body", None)
+        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                and isinstance(getattr(body[0], "value", None), ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            doc_lines.update(range(body[0].lineno, (body[0].end_lineno or body[0].lineno) + 1))
+    return sum(1 for number, line in enumerate(source.splitlines(), start=1)
+               if line.strip() and not line.strip().startswith("#") and number not in doc_lines)
+
+
+_NOT_SETTINGS = {"self", "store", "actor_id", "event_type", "data", "clock", "rng", "name"}
 
 
 def complexity(pattern: Any, *, helpers: Sequence[Any] = ()) -> dict[str, int]:
-    """Lines of code and parameters of a pattern's own source (its docstring and comments excluded).
+    """Lines of code and settings of a pattern's own source (docstrings, comments and blank lines excluded).
 
-    ``lines`` counts the non-blank code lines of the function (and of *helpers*
-    it needs, such as a breaker class); ``parameters`` the keyword settings a
-    user can turn (everything after ``data``, ``clock`` and ``rng`` excluded).
+    *pattern* is the pattern's function (a :func:`functools.partial` of it is
+    fine) or, for a pattern that is a class (a retry queue), the class;
+    *helpers* are the other classes it needs (a breaker, a budget, a throttle),
+    whose lines count too. ``parameters`` counts the settings a user can turn:
+    the function's (or the class constructor's) parameters other than the
+    store, the save's own arguments, the clock, the generator and a name.
     """
-    function = _function_of(pattern)
-    lines = 0
-    for obj in (function, *helpers):
-        source = textwrap.dedent(inspect.getsource(obj))
-        tree = ast.parse(source)
-        doc_lines: set[int] = set()
-        for node in ast.walk(tree):
-            body = getattr(node, "body", None)
-            if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and \
-                    isinstance(getattr(body[0], "value", None), ast.Constant) and \
-                    isinstance(body[0].value.value, str):
-                doc_lines.update(range(body[0].lineno, (body[0].end_lineno or body[0].lineno) + 1))
-        for number, line in enumerate(source.splitlines(), start=1):
-            stripped = line.strip()
-            if stripped and not stripped.startswith("#") and number not in doc_lines:
-                lines += 1
-    params = inspect.signature(function).parameters
-    settings = [name for name in list(params)[4:] if name not in ("clock", "rng")]
+    target = _function_of(pattern)
+    lines = sum(_code_lines(obj) for obj in (target, *helpers))
+    signature = inspect.signature(target.__init__ if inspect.isclass(target) else target)
+    settings = [name for name in signature.parameters if name not in _NOT_SETTINGS]
     return {"lines": lines, "parameters": len(settings)}

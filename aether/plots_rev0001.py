@@ -3,6 +3,8 @@
 * :func:`plot_baseline` draws, side by side, the share of saves that commit and
   the completion time against the number of writers, one line per store
   (an instant store, a store with a capacity), with the seeds' spread as a band.
+* :func:`plot_retry_limits` shows what a retry limit buys and costs: give-ups,
+  store writes per save and the p95 latency of every save, against ``max_attempts``.
 * :func:`plot_latency_every_save` compares the latency of *every* save between
   patterns, committed or not, and says in the legend how many of each
   pattern's saves committed, so that a fast curve made of failures cannot pass
@@ -25,9 +27,10 @@ from aether.plots import (
     _sorted_groups,
     _styled,
     plot_latency,
+    plot_sweep,
 )
 
-__all__ = ["committed_counts", "plot_baseline", "plot_latency_every_save"]
+__all__ = ["committed_counts", "plot_baseline", "plot_latency_every_save", "plot_retry_limits"]
 
 _LINESTYLES = ("-", "--", ":", "-.")
 _MARKERS = ("o", "s", "^", "D")
@@ -119,3 +122,35 @@ def committed_counts(saves: pd.DataFrame, *, by: str = "pattern") -> dict[str, t
     _require(saves, [by, "outcome"], name="saves")
     return {str(g): (int((rows["outcome"] == "committed").sum()), len(rows))
             for g, rows in saves.groupby(by, sort=False)}
+
+
+@_styled
+def plot_retry_limits(limits: pd.DataFrame, *, title: str | None = None) -> tuple[Axes, Axes, Axes]:
+    """Give-ups (%), store writes per save and p95 latency of every save (ms), against ``max_attempts``.
+
+    *limits* is a sweep table with a ``max_attempts`` column (one run per limit
+    and seed) and the columns ``gave_up``, ``saves``, ``write_calls`` and
+    ``p95_all`` (the p95 latency of every save, committed or not, in seconds,
+    e.g. from ``sweep(..., measure=...)``). Lines are the mean over seeds,
+    bands the min-max; the latency axis is logarithmic, because each extra
+    retry doubles the wait. Use it to choose a retry limit.
+    """
+    _require(limits, ["max_attempts", "seed", "pattern", "gave_up", "saves", "write_calls", "p95_all"],
+             name="limits")
+    frame = limits.assign(gave_up_pct=100.0 * limits["gave_up"] / limits["saves"],
+                          writes_per_save=limits["write_calls"] / limits["saves"], p95=limits["p95_all"])
+    fig, axes = plt.subplots(1, 3, figsize=(17, 5.2))
+    if title:
+        fig.suptitle(title, fontsize=16, fontweight="bold")
+    panels = (("gave_up_pct", "Saves that gave up", "saves that gave up (%)"),
+              ("writes_per_save", "Work", "store writes per save (count)"),
+              ("p95", "p95 latency of every save", "p95 latency, committed or not (ms)"))
+    for ax, (column, name, ylabel) in zip(axes, panels, strict=True):
+        plot_sweep(frame, x="max_attempts", y=column, ax=ax, title=name, logy=column == "p95")
+        ax.set_xlabel("max_attempts, the first try included (count)")
+        ax.set_ylabel(ylabel)
+        if column != "p95":
+            ax.set_ylim(0, None)
+        if ax is not axes[0]:
+            ax.get_legend().remove()
+    return axes[0], axes[1], axes[2]

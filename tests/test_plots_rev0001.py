@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from aether.plots_rev0001 import committed_counts, plot_baseline, plot_latency_every_save
+from aether.plots_rev0001 import committed_counts, plot_baseline, plot_latency_every_save, plot_retry_limits
 
 matplotlib.use("Agg")
 
@@ -59,3 +59,15 @@ def test_every_save_latency_names_the_committed_count_of_each_pattern() -> None:
     assert labels[0].startswith("a: p50") and labels[0].endswith("(1 of 3 committed)")
     assert labels[1].endswith("(2 of 2 committed)")
     assert committed_counts(saves) == {"a": (1, 3), "b": (2, 2)}
+
+
+def test_retry_limits_draw_three_panels_against_max_attempts_with_latency_in_ms() -> None:
+    limits = pd.DataFrame([{"pattern": "simple_retry", "max_attempts": m, "seed": seed, "saves": 100,
+                            "gave_up": 90 - 10 * m, "write_calls": 100 * m, "p95_all": 0.05 * 2**m}
+                           for m in (1, 2, 3) for seed in (0, 1)])
+    gave_up, work, latency = plot_retry_limits(limits, title="limits")
+    assert list(gave_up.get_lines()[0].get_ydata()) == pytest.approx([80.0, 70.0, 60.0])
+    assert list(work.get_lines()[0].get_ydata()) == pytest.approx([1.0, 2.0, 3.0])
+    assert list(latency.get_lines()[0].get_ydata()) == pytest.approx([100.0, 200.0, 400.0])
+    assert latency.get_yscale() == "log" and "ms" in latency.get_ylabel()
+    assert "max_attempts" in work.get_xlabel() and work.get_legend() is None

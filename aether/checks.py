@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Collection
-from typing import Any, TypeVar
+from collections.abc import Collection
+from typing import TypeVar
 
 __all__ = [
     "MAX_SECONDS",
@@ -63,7 +63,8 @@ def check_int(name: str, value: object, minimum: int | None = None, maximum: int
         except TypeError:
             number = None
     if number is None:
-        raise TypeError(f"{name} must be an int{_range_text(minimum, maximum)}; got {_show(value)} ({_type_name(value)})")
+        expected = f"an int{_range_text(minimum, maximum)}"
+        raise TypeError(f"{name} must be {expected}; got {_show(value)} ({_type_name(value)})")
     if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
         raise ValueError(f"{name} must be an int{_range_text(minimum, maximum)}; got {_show(value)}")
     return number

@@ -14,7 +14,6 @@ from typing import Any
 
 import pandas as pd
 
-
 __all__ = ["format_table", "show_source", "show_table"]
 
 
@@ -76,13 +75,15 @@ def format_table(
             return "-"
         return format(value, spec) if spec else str(value)
 
-    body = [[cell(v, formats.get(c, "")) for c, v in zip(cols, row, strict=True)] for row in frame[cols].itertuples(index=False)]
+    body = [[cell(v, formats.get(c, "")) for c, v in zip(cols, row, strict=True)]
+            for row in frame[cols].itertuples(index=False)]
     head = [headers.get(c, c) for c in cols]
     widths = [max([len(h)] + [len(r[i]) for r in body]) for i, h in enumerate(head)]
     numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in cols]
 
     def line(values: Sequence[str]) -> str:
-        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric, strict=True)).rstrip()
+        cells = zip(values, widths, numeric, strict=True)
+        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in cells).rstrip()
 
     out = [line(head), "  ".join("-" * w for w in widths)]
     out.extend(line(r) for r in body)

@@ -12,7 +12,7 @@ import math
 import os
 import re
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 __all__ = ["MAX_DATA_DEPTH", "MAX_DATA_INT_DIGITS", "Event", "FrozenData"]
@@ -363,13 +363,13 @@ class Event:
             check_utf8("id", id)
         setattr_(self, "id", id)
         if timestamp is None:
-            timestamp = datetime.now(timezone.utc)
+            timestamp = datetime.now(UTC)
         elif not isinstance(timestamp, datetime):
             raise TypeError(f"timestamp must be a datetime; got {timestamp!r} ({type(timestamp).__name__})")
         elif timestamp.tzinfo is None or timestamp.utcoffset() is None:
             raise ValueError(f"timestamp must be timezone-aware; got naive {timestamp!r}")
         else:
-            timestamp = timestamp.astimezone(timezone.utc)
+            timestamp = timestamp.astimezone(UTC)
         setattr_(self, "timestamp", timestamp)
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -397,7 +397,8 @@ class Event:
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_event, (self.actor_id, self.event_type, self.version, self.data.thaw(), self.id, self.timestamp))
+        fields = (self.actor_id, self.event_type, self.version, self.data.thaw(), self.id, self.timestamp)
+        return (_rebuild_event, fields)
 
     def __copy__(self) -> Event:
         return self
@@ -427,5 +428,6 @@ class Event:
         return Event(**fields)
 
 
-def _rebuild_event(actor_id: str, event_type: str, version: int, data: dict[str, Any], id: str, timestamp: datetime) -> Event:  # noqa: A002
+def _rebuild_event(actor_id: str, event_type: str, version: int, data: dict[str, Any],
+                   id: str, timestamp: datetime) -> Event:  # noqa: A002 - the field's name
     return Event(actor_id=actor_id, event_type=event_type, version=version, data=data, id=id, timestamp=timestamp)

@@ -84,7 +84,8 @@ def test_the_queue_is_exactly_first_come_first_served(mm1_busy: Any) -> None:
     assert np.allclose(station["start"], start, rtol=0, atol=1e-9)
     assert station["service"].mean() == pytest.approx(1 / MU, rel=0.01)
     gaps = np.diff(arrive)
-    assert gaps.mean() == pytest.approx(1 / (0.8 * MU), rel=0.01) and gaps.std() / gaps.mean() == pytest.approx(1, rel=0.02)
+    assert gaps.mean() == pytest.approx(1 / (0.8 * MU), rel=0.01)
+    assert gaps.std() / gaps.mean() == pytest.approx(1, rel=0.02)  # exponential gaps: sd = mean
 
 
 # --------------------------------------------------------------------------- queueing theory
@@ -237,7 +238,8 @@ def resend_after_timeout(store: Any, actor_id: str, event_type: str, data: Any =
 
 def test_a_timed_out_write_still_commits_and_a_resend_is_a_no_op_success() -> None:
     # The first write meets a slowdown (50 ms, past the 25 ms timeout); the re-send, 100 ms later, does not.
-    capacity = Capacity(service={"read": Constant(0.001), "write": Constant(0.005)}, faults=[Slowdown(0.0025, 0.01, 10)])
+    capacity = Capacity(service={"read": Constant(0.001), "write": Constant(0.005)},
+                        faults=[Slowdown(0.0025, 0.01, 10)])
     network = NetworkModel(hop=Constant(0.001), timeout=0.025)
     result = run_contention(resend_after_timeout, writers=1, network=network, capacity=capacity)
     calls = result.calls[result.calls["op"] == "save_event"]

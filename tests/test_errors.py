@@ -32,10 +32,10 @@ from aether.errors import (
     ErrVersionConflict,
     LockTimeoutError,
     RequestThrottledError,
+    RetriesExhaustedError,
     StoreCorruptedError,
     StoreOverloadedError,
     StoreTimeoutError,
-    RetriesExhaustedError,
     StoreUnavailableError,
     VersionConflictError,
     VersionOutOfRangeError,
@@ -81,7 +81,7 @@ def wrapped_implicitly(inner: BaseException) -> OrderUpdateFailed:
         try:
             raise inner
         except BaseException:  # noqa: BLE001 - any error, to show implicit chaining
-            raise OrderUpdateFailed("cleanup failed too")  # implicit chaining on purpose
+            raise OrderUpdateFailed("cleanup failed too")  # noqa: B904 - implicit chaining on purpose
     except OrderUpdateFailed as outer:
         return outer
 

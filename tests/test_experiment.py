@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from aether import Event, InMemoryEventStore, SimulatedClock, StoreUnavailableError, VersionConflictError
+from aether.display import format_table
 from aether.experiment import (
     AbsNormal,
     Constant,
@@ -25,7 +26,6 @@ from aether.experiment import (
     run_contention,
     sweep,
 )
-from aether.display import format_table
 from aether.patterns import immediate_retry, no_retry
 
 
@@ -114,7 +114,8 @@ def test_other_errors_are_recorded_not_raised() -> None:
     def broken(store: Any, actor_id: str, event_type: str, data: Any = None, *, clock: Any) -> Event:
         raise KeyError("bug in the pattern")
 
-    with pytest.warns(RuntimeWarning, match="3 save\\(s\\) of 'broken' failed with an unexpected error; the first: KeyError"):
+    expected = "3 save\\(s\\) of 'broken' failed with an unexpected error; the first: KeyError"
+    with pytest.warns(RuntimeWarning, match=expected):
         result = run_contention(broken, writers=3, seed=0)
     assert list(result.saves["outcome"]) == ["failed"] * 3
     assert list(result.saves["error"]) == ["KeyError"] * 3

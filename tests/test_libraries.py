@@ -16,8 +16,7 @@ import pytest
 
 from aether import Event, SimulatedClock, VersionConflictError
 from aether.errors import ConflictError
-from aether.experiment import run_contention
-from aether.experiment import libraries
+from aether.experiment import libraries, run_contention
 from aether.experiment.libraries import (
     BlockingSleeps,
     BlockingSleepWarning,

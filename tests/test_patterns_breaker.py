@@ -311,5 +311,5 @@ def test_on_eight_real_threads_the_trial_limit_and_the_counts_hold() -> None:
     moves = [(t.source, t.target) for t in b.transitions]
     assert moves[0] == (CLOSED, OPEN) and moves[-1] == (HALF_OPEN, CLOSED)
     assert all(m in {(CLOSED, OPEN), (OPEN, HALF_OPEN), (HALF_OPEN, OPEN), (HALF_OPEN, CLOSED)} for m in moves)
-    assert all(a.target == b_.source for a, b_ in zip(b.transitions, b.transitions[1:]))
+    assert all(a.target == b_.source for a, b_ in zip(b.transitions, b.transitions[1:], strict=False))
     assert [t.time for t in b.transitions] == sorted(t.time for t in b.transitions)

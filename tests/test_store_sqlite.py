@@ -11,7 +11,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -156,9 +156,9 @@ def test_the_longest_busy_timeout_reaches_sqlite_unchanged(db_path: Path) -> Non
 
 def test_timestamps_round_trip_to_the_microsecond_at_the_extremes(store: SQLiteEventStore) -> None:
     extremes = [
-        datetime(1, 1, 1, tzinfo=timezone.utc),
-        datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc),
-        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc),
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
     ]
     for version, timestamp in enumerate(extremes, start=1):
         store.save_event(make_event("a", version, timestamp=timestamp))

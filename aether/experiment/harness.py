@@ -61,7 +61,8 @@ def _make_store(store: Any) -> tuple[Any, Callable[[], None] | None]:
         return InMemoryEventStore(), None
     if store == "sqlite":
         folder = tempfile.mkdtemp(prefix="aether-run-")
-        return SQLiteEventStore(os.path.join(folder, "events.sqlite3")), lambda: shutil.rmtree(folder, ignore_errors=True)
+        path = os.path.join(folder, "events.sqlite3")
+        return SQLiteEventStore(path), lambda: shutil.rmtree(folder, ignore_errors=True)
     if isinstance(store, str):
         raise ValueError(f"store must be 'memory', 'sqlite' or an EventStore; got {store!r}")
     if isinstance(store, type) or (callable(store) and not hasattr(store, "save_event")):

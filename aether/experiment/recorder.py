@@ -74,7 +74,8 @@ class RecordingStore:
         self.attempts = 0
         self.last_event = None
 
-    def _log(self, op: str, attempt: int, start: float, result: str, attempted: int | None, current: int | None) -> None:
+    def _log(self, op: str, attempt: int, start: float, result: str, attempted: int | None,
+             current: int | None) -> None:
         self._calls += 1
         self.records.append(_new_record(CallRecord, (self.writer, self.save, self._calls, op, attempt, start,
                                                      self.clock.now() - self.origin, result, attempted, current)))

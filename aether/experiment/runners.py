@@ -152,7 +152,8 @@ def _bind(pattern: Any, ctx: RunContext) -> Callable[..., Any]:
             raise TypeError(f"{pattern_name(pattern)}.bind() must return a callable; got {bound!r}")
         return bound
     if not callable(pattern):
-        raise TypeError(f"pattern must be callable (store, actor_id, event_type, data, *, clock[, rng]); got {pattern!r}")
+        raise TypeError("pattern must be callable (store, actor_id, event_type, data, *, clock[, rng]); "
+                        f"got {pattern!r}")
     return pattern
 
 

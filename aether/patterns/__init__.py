@@ -43,6 +43,7 @@ from aether.patterns.detailed import (
     ThrashingVerdict,
     conflict_detailed_retry,
 )
+from aether.patterns.failure import retry_on_failure
 from aether.patterns.jitter import (
     JITTERS,
     Backoff,
@@ -52,7 +53,6 @@ from aether.patterns.jitter import (
     jitter_retry,
     no_jitter,
 )
-from aether.patterns.failure import retry_on_failure
 from aether.patterns.outbox import DurableOutbox, OutboxEntry, OutboxError, OutboxTicket
 from aether.patterns.queue import QueuedWrites, RetryQueue, Ticket, WorkerError
 from aether.patterns.simple import simple_retry

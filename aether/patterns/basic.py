@@ -37,7 +37,7 @@ def immediate_retry(store: EventStore, actor_id: str, event_type: str,
     data = check_save(store, actor_id, event_type, data, clock)
     check_count("max_attempts", max_attempts)
     last: VersionConflictError | None = None
-    for attempt in range(1, max_attempts + 1):
+    for _attempt in range(1, max_attempts + 1):
         event = next_event(store, actor_id, event_type, data)
         try:
             store.save_event(event)

@@ -33,7 +33,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, Self
 
 from aether.checks import check_bool, check_choice, check_methods, check_seconds, check_text
@@ -77,7 +77,7 @@ _SQL_SETTLE = "UPDATE outbox SET state = ?, attempts = ?, version = ?, error = ?
 _SQL_PENDING = "SELECT COUNT(*) FROM outbox WHERE state = 'pending'"
 _SQL_ENTRIES = f"SELECT {', '.join(_COLUMNS)} FROM outbox"
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MICROSECOND = timedelta(microseconds=1)
 
 

@@ -18,7 +18,7 @@ import pathlib
 import sqlite3
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
@@ -82,7 +82,7 @@ _SQL_EVENTS = (
 )
 _SQL_ACTORS = "SELECT actor_id FROM actors ORDER BY seq"
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MICROSECOND = timedelta(microseconds=1)
 _SQLITE_BUSY = 5
 _SQLITE_LOCKED = 6

@@ -32,8 +32,8 @@ from aether.experiment.network import (
     Outage,
     Uniform,
 )
-from aether.experiment.recorder import CallRecord, RecordingStore
-from aether.experiment.result import RunResult, SaveRow
+from aether.experiment.recorder import CallRecord, RecordingStore, SaveRow
+from aether.experiment.result import RunResult
 from aether.experiment.summary import RunSummary
 from aether.experiment.verify import ExperimentInvariantError, verify_store
 

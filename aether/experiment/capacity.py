@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from aether.checks import check_int, check_number, check_seconds
-from aether.experiment.network import Constant, Delay
+from aether.experiment.delays import Constant, Delay
 
 __all__ = ["OPERATIONS", "Capacity", "ServiceStation", "Slowdown", "StationRecord"]
 

@@ -1,4 +1,4 @@
-"""A store wrapper that logs every call a writer makes, so patterns need no instrumentation."""
+"""What a run records: a row per logical save, and a row per store call through a logging store wrapper."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from aether.clock import Clock
 from aether.errors import StoreOverloadedError, StoreTimeoutError, StoreUnavailableError, VersionConflictError
 from aether.events import Event
 
-__all__ = ["CallRecord", "RecordingStore"]
+__all__ = ["CallRecord", "RecordingStore", "SaveRow"]
 
 
 class CallRecord(NamedTuple):
@@ -24,6 +24,24 @@ class CallRecord(NamedTuple):
     result: str
     attempted_version: int | None
     current_version: int | None
+
+
+class SaveRow(NamedTuple):
+    """One logical save as the experiment saw it (times in seconds from the run's start)."""
+
+    writer: int
+    save: int
+    actor_id: str
+    start: float
+    end: float
+    latency: float
+    attempts: int
+    retries: int
+    outcome: str
+    version: int | None
+    commit_delay: float
+    error: str
+    deferred: bool
 
 
 _new_record = tuple.__new__  # CallRecord(...) without the generated Python __new__: one per store call

@@ -5,37 +5,19 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from aether.checks import check_int, check_number, check_seconds
 from aether.experiment.capacity import StationRecord
-from aether.experiment.recorder import CallRecord
+from aether.experiment.recorder import CallRecord, SaveRow
 from aether.experiment.summary import RunSummary, summarize
 
-__all__ = ["CALL_COLUMNS", "SAVE_COLUMNS", "ClockKind", "RunResult", "SaveRow"]
+__all__ = ["CALL_COLUMNS", "SAVE_COLUMNS", "ClockKind", "RunResult"]
 
 ClockKind = Literal["simulated", "real"]
-
-
-class SaveRow(NamedTuple):
-    """One logical save as the experiment saw it (times in seconds from the run's start)."""
-
-    writer: int
-    save: int
-    actor_id: str
-    start: float
-    end: float
-    latency: float
-    attempts: int
-    retries: int
-    outcome: str
-    version: int | None
-    commit_delay: float
-    error: str
-    deferred: bool
 
 
 SAVE_COLUMNS = list(SaveRow._fields)

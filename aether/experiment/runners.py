@@ -42,8 +42,7 @@ from aether.events import Event
 from aether.experiment.capacity import Capacity, ServiceStation
 from aether.experiment.libraries import guard_blocking_sleeps, is_library_give_up
 from aether.experiment.network import NetworkModel, NetworkStore
-from aether.experiment.recorder import CallRecord, RecordingStore
-from aether.experiment.result import SaveRow
+from aether.experiment.recorder import CallRecord, RecordingStore, SaveRow
 
 __all__ = ["Collected", "WriterPlan", "actor_for", "run_processes", "run_simulated", "run_threads"]
 

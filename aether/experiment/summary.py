@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from aether.experiment.capacity import StationRecord
-    from aether.experiment.recorder import CallRecord
-    from aether.experiment.result import SaveRow
+    from aether.experiment.recorder import CallRecord, SaveRow
 
 import numpy as np
 

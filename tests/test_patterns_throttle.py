@@ -6,11 +6,11 @@ import random
 import threading
 
 import pytest
+from patternhelpers import ACTOR, ScriptedStore, recording_clock
 
 from aether import RequestThrottledError, RetriesExhaustedError, SimulatedClock, StoreTimeoutError
 from aether.experiment import Capacity, Constant, NetworkModel, Outage, run_load
 from aether.patterns import AdaptiveThrottlingPolicy, ClientThrottle, adaptive_throttling, retry_on_failure
-from tests.patternhelpers import ACTOR, ScriptedStore, recording_clock
 
 
 def throttle_with(requests: int, accepts: int, *, k: float = 2.0, seed: int = 7) -> ClientThrottle:

@@ -65,9 +65,7 @@ BACKOFF_DEFAULTS = {
     jitter_retry: AWS_BACKOFF,
 }
 LINE_LIMIT = 100  # what a projector shows of show_source() output at a readable size
-# Modules of other work in progress, to be wrapped there (then drop them from this list).
-NOT_YET_WRAPPED = {name: f"{name} is wrapped by the work that owns it"
-                   for name in ("queue.py", "outbox.py")}
+NOT_YET_WRAPPED: dict[str, str] = {}  # a module that cannot be wrapped yet, with the reason
 
 
 def required(name: str) -> dict[str, Any]:

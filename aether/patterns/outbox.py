@@ -44,7 +44,13 @@ from aether.patterns._common import REAL_CLOCK, capped_exponential
 from aether.patterns.queue import Ticket, _check_settings
 from aether.store.base import EventStore
 
-__all__ = ["OUTBOX_SYNCHRONOUS_MODES", "DurableOutbox", "OutboxEntry", "OutboxError", "OutboxTicket"]
+__all__ = [
+    "OUTBOX_SYNCHRONOUS_MODES",
+    "DurableOutbox",
+    "OutboxEntry",
+    "OutboxError",
+    "OutboxTicket",
+]
 
 OUTBOX_SYNCHRONOUS_MODES = ("NORMAL", "FULL", "EXTRA")
 """The ``PRAGMA synchronous`` modes an outbox accepts. In WAL mode ``"NORMAL"``
@@ -53,8 +59,18 @@ accepted writes on a power loss; ``"FULL"`` and ``"EXTRA"`` survive both.
 ``"OFF"`` is refused: an outbox that may lose what it accepted is no outbox."""
 
 _STATES = ("pending", "delivered", "dead_letter")
-_COLUMNS = ("seq", "event_id", "actor_id", "event_type", "data", "timestamp_us", "state", "attempts", "version",
-            "error")
+_COLUMNS = (
+    "seq",
+    "event_id",
+    "actor_id",
+    "event_type",
+    "data",
+    "timestamp_us",
+    "state",
+    "attempts",
+    "version",
+    "error",
+)
 _SCHEMA = (  # the table, then its index (after checking an existing table's columns)
     # seq is the acceptance order (AUTOINCREMENT: never reused); event_id is fixed at acceptance.
     """CREATE TABLE IF NOT EXISTS outbox (
@@ -64,14 +80,17 @@ _SCHEMA = (  # the table, then its index (after checking an existing table's col
         event_type   TEXT    NOT NULL,
         data         TEXT    NOT NULL,
         timestamp_us INTEGER NOT NULL,
-        state        TEXT    NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'dead_letter')),
+        state        TEXT    NOT NULL DEFAULT 'pending'
+                     CHECK (state IN ('pending', 'delivered', 'dead_letter')),
         attempts     INTEGER NOT NULL DEFAULT 0,
         version      INTEGER,
         error        TEXT
     )""",
     "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (seq) WHERE state = 'pending'",
 )
-_SQL_INSERT = "INSERT INTO outbox (event_id, actor_id, event_type, data, timestamp_us) VALUES (?, ?, ?, ?, ?)"
+_SQL_INSERT = (
+    "INSERT INTO outbox (event_id, actor_id, event_type, data, timestamp_us) VALUES (?, ?, ?, ?, ?)"
+)
 _SQL_NEXT = f"SELECT {', '.join(_COLUMNS)} FROM outbox WHERE state = 'pending' ORDER BY seq LIMIT 1"
 _SQL_SETTLE = "UPDATE outbox SET state = ?, attempts = ?, version = ?, error = ? WHERE seq = ?"
 _SQL_PENDING = "SELECT COUNT(*) FROM outbox WHERE state = 'pending'"
@@ -104,13 +123,19 @@ class OutboxEntry(NamedTuple):
     error: str | None
 
     def event(self, version: int) -> Event:
-        """The event this row stands for, at *version*: the same id and timestamp on every re-send."""
-        return Event(actor_id=self.actor_id, event_type=self.event_type, version=version, data=self.data,
-                     id=self.event_id, timestamp=self.timestamp)
+        """The event this row stands for, at *version*: the same id and timestamp on every send."""
+        return Event(
+            actor_id=self.actor_id,
+            event_type=self.event_type,
+            version=version,
+            data=self.data,
+            id=self.event_id,
+            timestamp=self.timestamp,
+        )
 
 
 class OutboxError(NamedTuple):
-    """An error the outbox's worker caught at clock time ``time`` while on ``entry`` (``None``: between rows)."""
+    """An error the worker caught at clock time ``time`` on ``entry`` (``None``: between rows)."""
 
     time: float
     entry: OutboxEntry | None
@@ -118,7 +143,7 @@ class OutboxError(NamedTuple):
 
 
 class OutboxTicket(Ticket):
-    """The receipt for a write accepted by a :class:`DurableOutbox` (a :class:`~aether.patterns.queue.Ticket`).
+    """The receipt for a write a :class:`DurableOutbox` accepted (a kind of :class:`Ticket`).
 
     Besides the ticket's fields it carries ``event_id``, the id the stored
     event will have, and ``seq``, its row in the outbox. The ticket lives in
@@ -126,15 +151,25 @@ class OutboxTicket(Ticket):
     :meth:`DurableOutbox.entries` (or in the store, by its event id).
     """
 
-    def __init__(self, actor_id: str, event_type: str, data: Mapping[str, Any], enqueued_at: float,
-                 settled: Signal, event_id: str, seq: int) -> None:
+    def __init__(
+        self,
+        actor_id: str,
+        event_type: str,
+        data: Mapping[str, Any],
+        enqueued_at: float,
+        settled: Signal,
+        event_id: str,
+        seq: int,
+    ) -> None:
         super().__init__(actor_id, event_type, data, enqueued_at, settled)
         self.event_id = event_id
         self.seq = seq
 
     def __repr__(self) -> str:
-        return (f"<OutboxTicket #{self.seq} {self.actor_id!r} {self.event_type!r}: {self.outcome} "
-                f"after {self.attempts} attempt(s)>")
+        return (
+            f"<OutboxTicket #{self.seq} {self.actor_id!r} {self.event_type!r}: {self.outcome} "
+            f"after {self.attempts} attempt(s)>"
+        )
 
 
 class DurableOutbox:
@@ -180,22 +215,38 @@ class DurableOutbox:
     :attr:`dead_letters`, :meth:`entries` and :attr:`errors`.
     """
 
-    def __init__(self, path: str | os.PathLike[str], store: EventStore, *, clock: TaskClock = REAL_CLOCK,
-                 max_attempts: int = 10, base_delay: float = 0.010, max_delay: float = 1.0,
-                 synchronous: str = "FULL", name: str = "outbox") -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        store: EventStore,
+        *,
+        clock: TaskClock = REAL_CLOCK,
+        max_attempts: int = 10,
+        base_delay: float = 0.010,
+        max_delay: float = 1.0,
+        synchronous: str = "FULL",
+        name: str = "outbox",
+    ) -> None:
         self.path = _outbox_path(path)
         check_methods("store", store, ("get_latest_version", "save_event"), "an event store")
-        check_methods("clock", clock, ("now", "sleep", "spawn", "signal"),
-                      "a clock that can spawn tasks and make signals (RealClock, SimulatedClock)")
+        check_methods(
+            "clock",
+            clock,
+            ("now", "sleep", "spawn", "signal"),
+            "a clock that can spawn tasks and make signals (RealClock, SimulatedClock)",
+        )
         self.max_attempts, self.base_delay, self.max_delay, _, self.name = _check_settings(
-            max_attempts, base_delay, max_delay, 1, name)
+            max_attempts, base_delay, max_delay, 1, name
+        )
         mode = check_text("synchronous", synchronous)
         self.synchronous: str = check_choice("synchronous", mode.upper(), OUTBOX_SYNCHRONOUS_MODES)
         self.store = store
         self.clock = clock
         self.delivered = 0
         self.errors: list[OutboxError] = []
-        self._lock = threading.Lock()  # guards the connection, the flags and _tickets; never held while waiting
+        self._lock = (
+            threading.Lock()
+        )  # guards the connection, the flags and _tickets; never held while waiting
         self._db: sqlite3.Connection | None = _open(self.path, self.synchronous)
         self._tickets: dict[int, OutboxTicket] = {}  # this process's unsettled tickets, by seq
         self._work = clock.signal(f"{self.name}: work")
@@ -206,23 +257,40 @@ class DurableOutbox:
 
     # -- the caller's side --------------------------------------------------------
 
-    def enqueue(self, actor_id: str, event_type: str, data: Mapping[str, Any] | None = None) -> OutboxTicket:
+    def enqueue(
+        self, actor_id: str, event_type: str, data: Mapping[str, Any] | None = None
+    ) -> OutboxTicket:
         """Accept one write: commit it to the outbox file, then return its :class:`OutboxTicket`.
 
         The write is validated first, and its event id and timestamp fixed.
         Once this returns the write survives a crash of the process; if it
         raises (a bad write, a stopped outbox, a disk error) nothing was accepted.
         """
-        probe = Event(actor_id=actor_id, event_type=event_type, version=1, data=data)  # validates, fixes the id
-        row = (probe.id, probe.actor_id, probe.event_type, probe.data.to_json(), _microseconds(probe.timestamp))
+        probe = Event(
+            actor_id=actor_id, event_type=event_type, version=1, data=data
+        )  # validates, fixes the id
+        row = (
+            probe.id,
+            probe.actor_id,
+            probe.event_type,
+            probe.data.to_json(),
+            _microseconds(probe.timestamp),
+        )
         with self._lock:
             db = self._connection()
             if self._stopping:
                 raise RuntimeError(f"outbox {self.name!r} is stopped; it accepts no new writes")
             seq = db.execute(_SQL_INSERT, row).lastrowid  # autocommit: durable once execute returns
             assert seq is not None
-            ticket = OutboxTicket(probe.actor_id, probe.event_type, probe.data, self.clock.now(),
-                                  self.clock.signal(f"ticket #{seq}"), probe.id, seq)
+            ticket = OutboxTicket(
+                probe.actor_id,
+                probe.event_type,
+                probe.data,
+                self.clock.now(),
+                self.clock.signal(f"ticket #{seq}"),
+                probe.id,
+                seq,
+            )
             self._tickets[seq] = ticket
         self._work.set()
         return ticket
@@ -236,20 +304,22 @@ class DurableOutbox:
         """Every row of the outbox (or those in *state*), in acceptance order."""
         if state is not None:
             check_choice("state", state, _STATES)
-        sql, args = (_SQL_ENTRIES, ()) if state is None else (_SQL_ENTRIES + " WHERE state = ?", (state,))
+        sql, args = (
+            (_SQL_ENTRIES, ()) if state is None else (_SQL_ENTRIES + " WHERE state = ?", (state,))
+        )
         with self._lock:
             rows = self._connection().execute(sql + " ORDER BY seq", args).fetchall()
         return [_entry(row) for row in rows]
 
     @property
     def dead_letters(self) -> list[OutboxEntry]:
-        """The rows given up on, with their last error (read from the file, so earlier runs' too)."""
+        """The rows given up on, with their last error (from the file: earlier runs' too)."""
         return self.entries("dead_letter")
 
     # -- starting and stopping ------------------------------------------------------
 
     def start(self) -> Self:
-        """Start the worker; it delivers every pending row, earlier runs' first. Returns the outbox."""
+        """Start the worker: it delivers every pending row, earlier runs' first. Returns self."""
         with self._lock:
             self._connection()
             if self._task is not None and not self._task.done():
@@ -276,7 +346,7 @@ class DurableOutbox:
         return task is None or task.join(timeout)
 
     def close(self) -> None:
-        """Stop with drain, wait, and close the file; raise ``RuntimeError`` if the worker died leaving rows.
+        """Stop with drain, wait and close the file; ``RuntimeError`` if the worker died early.
 
         Rows left behind are not lost: they stay pending in the file and are
         delivered by the next outbox started on it. Only a worker that died
@@ -292,8 +362,11 @@ class DurableOutbox:
             self._db.close()
             self._db = None
         if left and self._worker_died:
-            raise RuntimeError(f"outbox {self.name!r} closed with {left} write(s) not delivered; they stay in "
-                               f"{self.path!r} for the next start(); worker errors: {[e.error for e in self.errors]}")
+            raise RuntimeError(
+                f"outbox {self.name!r} closed with {left} write(s) not delivered; they stay in "
+                f"{self.path!r} for the next start(); "
+                f"worker errors: {[e.error for e in self.errors]}"
+            )
 
     def __enter__(self) -> Self:
         return self.start()
@@ -304,7 +377,7 @@ class DurableOutbox:
     # -- the worker's side ----------------------------------------------------------
 
     def _run_worker(self) -> None:
-        """Deliver rows one by one until stopped; record (and re-raise) anything that kills the worker.
+        """Deliver rows one by one until stopped; record and re-raise what kills the worker.
 
         What kills it (a ``KeyboardInterrupt``, or the outbox file failing)
         leaves the row in hand pending in the file, for the next :meth:`start`.
@@ -334,7 +407,7 @@ class DurableOutbox:
             self._work.wait()
 
     def _deliver(self, entry: OutboxEntry) -> None:
-        """Save one row's event at the actor's next version, retrying with backoff; settle the row."""
+        """Save one row's event at the actor's next version, with backoff; settle the row."""
         event: Event | None = None
         error: Exception | None = None
         ticket = self._tickets.get(entry.seq)  # None for a row accepted by an earlier run
@@ -348,17 +421,21 @@ class DurableOutbox:
                     event = entry.event(self.store.get_latest_version(entry.actor_id) + 1)
                 self.store.save_event(event)
             except DuplicateEventIdError as duplicate:
-                if duplicate.stored_actor_id == entry.actor_id:  # stored by an earlier delivery: done
+                if (
+                    duplicate.stored_actor_id == entry.actor_id
+                ):  # stored by an earlier delivery: done
                     self._settle(entry, "delivered", attempt, duplicate.stored_version, None)
                     return
-                self._record_error(entry, duplicate)  # the id is another actor's event's: not ours to deliver
+                self._record_error(
+                    entry, duplicate
+                )  # the id is another actor's event's: not ours to deliver
                 error = duplicate
                 break
             except (VersionConflictError, StoreUnavailableError) as failure:
                 error = failure
                 if isinstance(failure, VersionConflictError):
                     event = None  # stale: read the version again (the id stays the same)
-            except Exception as unexpected:  # noqa: BLE001 - a bug or a bad write: dead-letter it, keep working
+            except Exception as unexpected:  # noqa: BLE001 - dead-letter a bug or a bad write
                 self._record_error(entry, unexpected)
                 error = unexpected
                 break
@@ -367,9 +444,15 @@ class DurableOutbox:
                 return
         self._settle(entry, "dead_letter", attempt, None, error)
 
-    def _settle(self, entry: OutboxEntry, state: str, attempts: int, version: int | None,
-                error: BaseException | None) -> None:
-        """Mark the row delivered or dead-lettered (committed), then settle its ticket if this process has it."""
+    def _settle(
+        self,
+        entry: OutboxEntry,
+        state: str,
+        attempts: int,
+        version: int | None,
+        error: BaseException | None,
+    ) -> None:
+        """Mark the row delivered or dead-lettered (committed), then settle its ticket here."""
         text = None if error is None else f"{type(error).__name__}: {error}"
         with self._lock:
             self._connection().execute(_SQL_SETTLE, (state, attempts, version, text, entry.seq))
@@ -391,7 +474,9 @@ class DurableOutbox:
     def _connection(self) -> sqlite3.Connection:
         """The open connection (call with the lock held); ``RuntimeError`` once closed."""
         if self._db is None:
-            raise RuntimeError(f"outbox {self.name!r} is closed; open a new DurableOutbox on {self.path!r}")
+            raise RuntimeError(
+                f"outbox {self.name!r} is closed; open a new DurableOutbox on {self.path!r}"
+            )
         return self._db
 
     def __repr__(self) -> str:
@@ -408,7 +493,10 @@ def _outbox_path(path: object) -> str:
         raise TypeError(f"path must be a str or os.PathLike; got {path!r} ({type(path).__name__})")
     name = os.fsdecode(os.fspath(path))
     if name in ("", ":memory:") or name.startswith("file::memory:"):
-        raise ValueError(f"path must name a file (an outbox in memory would not survive the process); got {name!r}")
+        raise ValueError(
+            "path must name a file (an outbox in memory would not survive the process); "
+            f"got {name!r}"
+        )
     full = os.path.abspath(name)
     if os.path.isdir(full):
         raise ValueError(f"path must name a file, not a directory; got {name!r}")
@@ -429,7 +517,9 @@ def _open(path: str, synchronous: str) -> sqlite3.Connection:
         db.execute(_SCHEMA[0])
         columns = tuple(row[1] for row in db.execute("PRAGMA table_info(outbox)"))
         if columns != _COLUMNS:
-            raise ValueError(f"{path!r} has an 'outbox' table with other columns {columns}; expected {_COLUMNS}")
+            raise ValueError(
+                f"{path!r} has an 'outbox' table with other columns {columns}; expected {_COLUMNS}"
+            )
         db.execute(_SCHEMA[1])
     except sqlite3.DatabaseError as exc:
         db.close()
@@ -446,5 +536,15 @@ def _microseconds(moment: datetime) -> int:
 
 def _entry(row: tuple[Any, ...]) -> OutboxEntry:
     seq, event_id, actor_id, event_type, data, timestamp_us, state, attempts, version, error = row
-    return OutboxEntry(seq, event_id, actor_id, event_type, json.loads(data), _EPOCH + timestamp_us * _ONE_MICROSECOND,
-                       state, attempts, version, error)
+    return OutboxEntry(
+        seq,
+        event_id,
+        actor_id,
+        event_type,
+        json.loads(data),
+        _EPOCH + timestamp_us * _ONE_MICROSECOND,
+        state,
+        attempts,
+        version,
+        error,
+    )

@@ -52,8 +52,14 @@ class Ticket:
     save attempt made for the write, by whichever worker made it.
     """
 
-    def __init__(self, actor_id: str, event_type: str, data: Mapping[str, Any], enqueued_at: float,
-                 settled: Signal) -> None:
+    def __init__(
+        self,
+        actor_id: str,
+        event_type: str,
+        data: Mapping[str, Any],
+        enqueued_at: float,
+        settled: Signal,
+    ) -> None:
         self.actor_id = actor_id
         self.event_type = event_type
         self.data = data
@@ -76,7 +82,7 @@ class Ticket:
         return self.settled_at - self.enqueued_at
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait (in clock time) until the write is settled or *timeout* seconds pass; return whether it is settled.
+        """Wait (in clock time) until the write settles or *timeout* s pass; return whether it did.
 
         *timeout* is a number of seconds ``>= 0`` or ``None`` (wait as long as
         it takes); anything else is refused before waiting.
@@ -86,12 +92,14 @@ class Ticket:
         return self._settled.wait(timeout)
 
     def __repr__(self) -> str:
-        return f"<Ticket {self.actor_id!r} {self.event_type!r}: {self.outcome} after {self.attempts} attempt(s)>"
+        return (f"<Ticket {self.actor_id!r} {self.event_type!r}: {self.outcome} "
+                f"after {self.attempts} attempt(s)>")
 
 
-def _check_settings(max_attempts: object, base_delay: object, max_delay: object, workers: object,
-                    name: object) -> tuple[int, float, float, int, str]:
-    """Check a queue's settings and return them normalised; raise naming the bad parameter and value."""
+def _check_settings(
+    max_attempts: object, base_delay: object, max_delay: object, workers: object, name: object
+) -> tuple[int, float, float, int, str]:
+    """Check a queue's settings and return them normalised; raise naming the bad one."""
     attempts = check_int("max_attempts", max_attempts, 1)
     base = check_seconds("base_delay", base_delay)
     cap = check_seconds("max_delay", max_delay)
@@ -118,16 +126,16 @@ def _warn_unsaved(unsaved: _Unsaved, name: str) -> None:
     """Warn that a queue ended (process exit or garbage collection) with writes never saved."""
     if unsaved.count > 0 and unsaved.pid == os.getpid():  # a forked child did not accept them
         warnings.warn(
-            f"retry queue {name!r} ended without close() with {unsaved.count} accepted write(s) never saved: "
-            "they are lost, because this queue keeps writes in memory only (use DurableOutbox for writes "
-            "that must survive an exit or a crash)",
+            f"retry queue {name!r} ended without close() with {unsaved.count} accepted "
+            "write(s) never saved: they are lost, because this queue keeps writes in memory "
+            "only (use DurableOutbox for writes that must survive an exit or a crash)",
             RuntimeWarning,
             stacklevel=1,
         )
 
 
 class WorkerError(NamedTuple):
-    """An unexpected error the worker caught at clock time ``time`` (``ticket`` is the write it was on)."""
+    """An unexpected error the worker caught at clock time ``time`` (``ticket``: its write)."""
 
     time: float
     ticket: Ticket | None
@@ -177,12 +185,24 @@ class RetryQueue:
     :attr:`dead_letters` and :meth:`pending`.
     """
 
-    def __init__(self, store: EventStore, *, clock: TaskClock = REAL_CLOCK, max_attempts: int = 10,
-                 base_delay: float = 0.010, max_delay: float = 1.0, workers: int = 1,
-                 name: str = "retry_queue") -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        clock: TaskClock = REAL_CLOCK,
+        max_attempts: int = 10,
+        base_delay: float = 0.010,
+        max_delay: float = 1.0,
+        workers: int = 1,
+        name: str = "retry_queue",
+    ) -> None:
         check_methods("store", store, ("get_latest_version", "save_event"), "an event store")
-        check_methods("clock", clock, ("now", "sleep", "spawn", "signal"),
-                      "a clock that can spawn tasks and make signals (RealClock, SimulatedClock)")
+        check_methods(
+            "clock",
+            clock,
+            ("now", "sleep", "spawn", "signal"),
+            "a clock that can spawn tasks and make signals (RealClock, SimulatedClock)",
+        )
         settings = _check_settings(max_attempts, base_delay, max_delay, workers, name)
         self.max_attempts, self.base_delay, self.max_delay, self.workers, name = settings
         self.store = store
@@ -194,7 +214,9 @@ class RetryQueue:
         self.dead_letters: list[Ticket] = []
         self.errors: list[WorkerError] = []
         self._items: collections.deque[Ticket] = collections.deque()
-        self._lock = threading.Lock()  # guards _items, _stopping, _halting and the metrics; never held while waiting
+        self._lock = (
+            threading.Lock()
+        )  # guards _items, _stopping, _halting and the metrics; never held while waiting
         self._work = clock.signal(f"{name}: work")
         self._stopping = False  # no new writes; workers leave once the queue is empty
         self._halting = False  # workers leave after the write in hand, even if writes remain
@@ -205,22 +227,41 @@ class RetryQueue:
 
     # -- the caller's side --------------------------------------------------------
 
-    def enqueue(self, actor_id: str, event_type: str, data: Mapping[str, Any] | None = None) -> Ticket:
+    def enqueue(
+        self, actor_id: str, event_type: str, data: Mapping[str, Any] | None = None
+    ) -> Ticket:
         """Queue one write and return its :class:`Ticket` at once (the write is validated now)."""
-        probe = Event(actor_id=actor_id, event_type=event_type, version=1, data=data)  # validates, freezes data
-        ticket = Ticket(actor_id, event_type, probe.data, self.clock.now(), self.clock.signal(f"ticket {actor_id}"))
+        probe = Event(
+            actor_id=actor_id, event_type=event_type, version=1, data=data
+        )  # validates, freezes data
+        ticket = Ticket(
+            actor_id,
+            event_type,
+            probe.data,
+            self.clock.now(),
+            self.clock.signal(f"ticket {actor_id}"),
+        )
         with self._lock:
             if self._stopping:
-                raise RuntimeError(f"retry queue {self.name!r} is stopped; it accepts no new writes")
+                raise RuntimeError(
+                    f"retry queue {self.name!r} is stopped; it accepts no new writes"
+                )
             self._items.append(ticket)
             self._unsaved.count += 1
             self._sample()
         self._work.set()
         return ticket
 
-    def __call__(self, store: EventStore, actor_id: str, event_type: str, data: Mapping[str, Any] | None = None,
-                 *, clock: object = None) -> Ticket:
-        """The pattern signature: enqueue the write (the worker saves it to its own store; *store* is unused)."""
+    def __call__(
+        self,
+        store: EventStore,
+        actor_id: str,
+        event_type: str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        clock: object = None,
+    ) -> Ticket:
+        """The pattern signature: enqueue the write (*store* is unused: the worker has its own)."""
         return self.enqueue(actor_id, event_type, data)
 
     @property
@@ -245,7 +286,10 @@ class RetryQueue:
             raise RuntimeError(f"retry queue {self.name!r} is already running")
         with self._lock:
             self._stopping = self._halting = False
-        self._tasks = [self.clock.spawn(self._run_worker, name=f"{self.name}-worker-{i}") for i in range(self.workers)]
+        self._tasks = [
+            self.clock.spawn(self._run_worker, name=f"{self.name}-worker-{i}")
+            for i in range(self.workers)
+        ]
         return self
 
     def stop(self, drain: bool = True, timeout: float | None = None) -> bool:
@@ -266,7 +310,7 @@ class RetryQueue:
         return all(task.done() for task in self._tasks)
 
     def close(self) -> None:
-        """Stop with drain and wait; if writes are left unsaved (a worker died), dead-letter them and raise.
+        """Stop with drain and wait; dead-letter writes left unsaved (a worker died), and raise.
 
         Each write left over becomes a dead letter whose ``error`` is a
         ``RuntimeError`` caused by the error that killed the last worker (if
@@ -285,8 +329,10 @@ class RetryQueue:
             error.__cause__ = fatal
             ticket.error = error
             self._settle(ticket, "dead_letter", None)
-        raise RuntimeError(f"retry queue {self.name!r} closed with {len(left)} write(s) not saved "
-                           f"(now dead letters); worker errors: {[e.error for e in self.errors]}")
+        raise RuntimeError(
+            f"retry queue {self.name!r} closed with {len(left)} write(s) not saved "
+            f"(now dead letters); worker errors: {[e.error for e in self.errors]}"
+        )
 
     def __enter__(self) -> Self:
         return self.start()
@@ -297,13 +343,13 @@ class RetryQueue:
     # -- the worker's side ----------------------------------------------------------
 
     def _run_worker(self) -> None:
-        """Take writes one by one until stopped; put back the write in hand if something kills the worker."""
+        """Take writes one by one until stopped; if the worker is killed, put its write back."""
         ticket: Ticket | None = None
         try:
             while (ticket := self._next()) is not None:
                 try:
                     self._deliver(ticket)
-                except Exception as error:  # noqa: BLE001 - a bug or a bad write: dead-letter it, keep working
+                except Exception as error:  # noqa: BLE001 - dead-letter a bug or a bad write
                     ticket.error = error
                     self._record_error(ticket, error)
                     self._settle(ticket, "dead_letter", None)
@@ -338,7 +384,9 @@ class RetryQueue:
             ticket.attempts += 1
             try:
                 if ticket._in_hand is None:
-                    ticket._in_hand = next_event(self.store, ticket.actor_id, ticket.event_type, ticket.data)
+                    ticket._in_hand = next_event(
+                        self.store, ticket.actor_id, ticket.event_type, ticket.data
+                    )
                 self.store.save_event(ticket._in_hand)
             except (VersionConflictError, StoreUnavailableError) as error:
                 ticket.error = error
@@ -376,8 +424,10 @@ class RetryQueue:
             self.errors.append(WorkerError(self.clock.now(), ticket, error))
 
     def __repr__(self) -> str:
-        return (f"<RetryQueue {self.name!r}: depth {self.depth}, committed {self.committed}, "
-                f"dead letters {len(self.dead_letters)}>")
+        return (
+            f"<RetryQueue {self.name!r}: depth {self.depth}, committed {self.committed}, "
+            f"dead letters {len(self.dead_letters)}>"
+        )
 
 
 @dataclass(frozen=True)
@@ -403,11 +453,18 @@ class QueuedWrites:
 
     def new_queue(self, store: EventStore, clock: TaskClock) -> RetryQueue:
         """A queue with these settings (not started)."""
-        return RetryQueue(store, clock=clock, max_attempts=self.max_attempts, base_delay=self.base_delay,
-                          max_delay=self.max_delay, workers=self.workers, name=self.name)
+        return RetryQueue(
+            store,
+            clock=clock,
+            max_attempts=self.max_attempts,
+            base_delay=self.base_delay,
+            max_delay=self.max_delay,
+            workers=self.workers,
+            name=self.name,
+        )
 
     def bind(self, ctx: RunContext) -> RetryQueue:
-        """The writer callable of one run: a started queue whose worker writes through its own store view."""
+        """The writer callable of one run: a started queue whose worker has its own store view."""
         queue = self.new_queue(ctx.store_for(), ctx.clock).start()
         self.queues.append(queue)
         return queue

@@ -32,7 +32,7 @@ STATE_LEVELS: dict[BreakerState, int] = {BreakerState.CLOSED: 0, BreakerState.HA
 CALL_MARKS: dict[str, tuple[str, str]] = {
     "failure": ("x", RESULT_COLORS["error"]),
     "success": ("o", RESULT_COLORS["write ok"]),
-    "refused": ("|", RESULT_COLORS["conflict"]),
+    "refused": ("|", RESULT_COLORS["overloaded"]),
 }
 
 
@@ -117,6 +117,6 @@ def plot_every_save(saves: pd.DataFrame, *, by: str = "pattern", ax: Axes | None
         _finish(ax, title=title or "Latency of every save, whatever its outcome",
                 xlabel="latency of one logical save (s, log scale)", ylabel="share of saves finished (%)",
                 legend=False)
-        ax.legend(loc="upper left", fontsize=STYLE["legend.fontsize"], title="all saves (line: p99)",
+        ax.legend(loc="center left", fontsize=STYLE["legend.fontsize"], title="all saves (line: p99)",
                   title_fontsize=STYLE["legend.title_fontsize"])
     return ax

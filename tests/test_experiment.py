@@ -570,3 +570,18 @@ def test_a_parallel_sweep_returns_exactly_the_sequential_frame() -> None:
     sequential = sweep({"none": no_retry, "backoff": backoff_retry}, **kwargs)
     parallel = sweep({"none": no_retry, "backoff": backoff_retry}, jobs=2, **kwargs)
     pd.testing.assert_frame_equal(sequential, parallel)
+
+
+def test_a_policy_that_has_run_can_still_go_to_a_parallel_sweep() -> None:
+    import pickle
+
+    from aether.patterns import CircuitBreakerPolicy, RetryBudgetPolicy
+
+    budget, breaker = RetryBudgetPolicy(), CircuitBreakerPolicy()
+    for policy in (budget, breaker):
+        run_contention(policy, writers=3, seed=0)
+    copies = [pickle.loads(pickle.dumps(policy)) for policy in (budget, breaker)]
+    assert [len(c.budgets if hasattr(c, "budgets") else c.breakers) for c in copies] == [0, 0]
+    assert copies == [budget, breaker]  # the same settings
+    table = sweep({"budget": budget, "breaker": breaker}, writers=[3], seeds=[0, 1], jobs=2)
+    assert len(table) == 4

@@ -192,6 +192,10 @@ class RetryBudgetPolicy:
     name: str = "budgeted_retry"
     budgets: list[RetryBudget] = field(default_factory=list, compare=False, repr=False)
 
+    def __getstate__(self) -> dict[str, object]:
+        """Pickle the settings only: a copy sent to a worker process starts with no runs of its own."""
+        return {**self.__dict__, "budgets": []}
+
     def __post_init__(self) -> None:
         check_count("max_attempts", self.max_attempts)
         check_backoff(self.base_delay, self.max_delay)

@@ -448,6 +448,10 @@ class QueuedWrites:
     name: str = "queued_writes"
     queues: list[RetryQueue] = field(default_factory=list, compare=False, repr=False)
 
+    def __getstate__(self) -> dict[str, object]:
+        """Pickle the settings only: a copy sent to a worker process starts with no runs of its own."""
+        return {**self.__dict__, "queues": []}
+
     def __post_init__(self) -> None:
         _check_settings(self.max_attempts, self.base_delay, self.max_delay, self.workers, self.name)
 

@@ -449,7 +449,7 @@ class QueuedWrites:
     queues: list[RetryQueue] = field(default_factory=list, compare=False, repr=False)
 
     def __getstate__(self) -> dict[str, object]:
-        """Pickle the settings only: a copy sent to a worker process starts with no runs of its own."""
+        """Pickle the settings only: a copy sent to another process has no runs yet."""
         return {**self.__dict__, "queues": []}
 
     def __post_init__(self) -> None:

@@ -180,7 +180,7 @@ class AdaptiveThrottlingPolicy:
     throttles: list[ClientThrottle] = field(default_factory=list, compare=False, repr=False)
 
     def __getstate__(self) -> dict[str, object]:
-        """Pickle the settings only: a copy sent to a worker process starts with no runs of its own."""
+        """Pickle the settings only: a copy sent to another process has no runs yet."""
         return {**self.__dict__, "throttles": []}
 
     def __post_init__(self) -> None:

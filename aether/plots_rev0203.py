@@ -21,6 +21,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from aether.plots import (
+    _UNIT_TEXT,
     STYLE,
     _by_label,
     _colors_for,
@@ -32,7 +33,6 @@ from aether.plots import (
     _sorted_groups,
     _styled,
     _time_factor,
-    _UNIT_TEXT,
     color_for,
 )
 

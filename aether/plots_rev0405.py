@@ -21,7 +21,7 @@ import pandas as pd
 from matplotlib import ticker
 from matplotlib.axes import Axes
 
-from aether.plots import LOAD_COLORS, PALETTE, _colors_for, style
+from aether.plots import LOAD_COLORS, PALETTE, _colors_for, color_for, style
 
 __all__ = [
     "TIERS",
@@ -38,6 +38,7 @@ TIERS: tuple[tuple[str, float, float], ...] = (("light", 0.5, 2.5), ("moderate",
 _TIER_SHADES = ("#EEEEEE", "#DDDDDD", "#CCCCCC")  # greys: the tiers are not a pattern, an outcome or a load series
 _FAULT = LOAD_COLORS["fault"]
 _UNITS = {"ms": 1000.0, "s": 1.0}
+_STYLES = ("-", "--", "-.", ":")  # line styles tell apart variants of one pattern drawn in its colour
 
 
 def _axes(ax: Axes | None) -> Axes:
@@ -194,15 +195,17 @@ def plot_queue_depth(queues: Mapping[str, Any], *, faults: Sequence[tuple[float,
     """Writes waiting in each queue over time, one step line per queue; fault windows shaded.
 
     *queues* maps a label to anything with ``depth_samples`` (``(time, depth)``
-    pairs, as :class:`~aether.patterns.RetryQueue` records them).
+    pairs, as :class:`~aether.patterns.RetryQueue` records them). Each line
+    takes its label's colour (:func:`~aether.plots.color_for`, so variants of
+    one pattern pinned to its colour stay that colour) and a line style of its own.
     """
-    colors = _colors_for(list(queues))
     with style():
         ax = _axes(ax)
         _shade_faults(ax, faults)
-        for label, queue in queues.items():
+        for i, (label, queue) in enumerate(queues.items()):
             times, depths = zip(*queue.depth_samples, strict=True)
-            ax.step(times, depths, where="post", color=colors[label], label=label)
+            ax.step(times, depths, where="post", color=color_for(label), linestyle=_STYLES[i % len(_STYLES)],
+                    label=label)
         ax.set(title=title or "Queue depth", xlabel="time since the run's start (s)",
                ylabel="writes waiting in the queue (count)", ylim=(0, None))
         ax.legend(loc="upper left")
@@ -211,16 +214,18 @@ def plot_queue_depth(queues: Mapping[str, Any], *, faults: Sequence[tuple[float,
 
 def plot_commits(runs: Mapping[str, Any], *, faults: Sequence[tuple[float, float, str]] = (),
                  ax: Axes | None = None, title: str | None = None) -> Axes:
-    """Committed saves so far against time, one step line per run (a label to a RunResult); faults shaded."""
-    colors = _colors_for(list(runs))
+    """Committed saves so far against time, one step line per run (a label to a RunResult); faults shaded.
+
+    Colours and line styles as in :func:`plot_queue_depth`; the legend says how many saves each run committed.
+    """
     with style():
         ax = _axes(ax)
         _shade_faults(ax, faults)
         for i, (label, result) in enumerate(runs.items()):
             saves = result.saves[result.saves["outcome"] == "committed"]
             done = (saves["start"] + saves["commit_delay"]).sort_values().to_numpy()
-            ax.step(np.r_[0.0, done], np.arange(len(done) + 1), where="post", color=colors[label],
-                    linestyle=("-", "--", "-.", ":")[i % 4], label=f"{label}: {len(done)} of {len(result.saves)}")
+            ax.step(np.r_[0.0, done], np.arange(len(done) + 1), where="post", color=color_for(label),
+                    linestyle=_STYLES[i % len(_STYLES)], label=f"{label}: {len(done)} of {len(result.saves)}")
         ax.set(title=title or "Committed saves so far", xlabel="time since the run's start (s)",
                ylabel="committed saves (count)")
         ax.legend(loc="upper left")

@@ -8,10 +8,11 @@ import matplotlib
 import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
+from matplotlib.colors import to_hex
 
 from aether.experiment import NetworkModel, Outage, run_contention
 from aether.patterns import QueuedWrites, adaptive_delay, simple_retry
-from aether.plots import fault_windows
+from aether.plots import PATTERN_COLORS, fault_windows
 from aether.plots_rev0405 import (
     plot_commits,
     plot_distance_shares,
@@ -79,3 +80,6 @@ def test_queue_depth_and_commits_follow_a_run_with_its_outage_shaded() -> None:
     ax = plot_commits(runs, faults=faults)
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels[0] == "store outage" and labels[1] == "queued_writes: 10 of 10"
+    lines = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
+    assert to_hex(lines[0].get_color()) == PATTERN_COLORS["queued_writes"].lower()
+    assert lines[0].get_linestyle() != lines[1].get_linestyle()

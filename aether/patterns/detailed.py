@@ -6,9 +6,10 @@ so this pattern retries at ``current_version + 1`` directly and skips the store 
 conflict with structured fields and keeps a :class:`ConflictRecord` per conflict; from that
 record a :class:`ThrashingPolicy` recognises thrashing (losing to something that does not
 progress, or to a gap too wide to close) and the pattern stops early instead of spending
-its remaining attempts. Use it when you need to see why saves fail, or when a stuck
-competitor is possible; the risk is a false verdict from a store whose conflicts report
-stale versions, which the default thresholds tolerate once.
+its remaining attempts. Use it when you need to see why saves fail, or when a store can
+answer from a stale replica or cache (its conflicts then report a version that does not
+move, which optimistic concurrency alone never does); the risk is a false verdict, which
+the default thresholds tolerate once.
 """
 
 from __future__ import annotations
@@ -160,7 +161,7 @@ class ThrashingPolicy:
             return None
         current = history[-1].current
         return "stuck", (f"current version {current} in {self.stuck_after} consecutive conflicts; "
-                         f"version {current + 1} is held")
+                         "the store's answer does not move (a stale replica or cache?)")
 
     def _no_progress(self, history: Sequence[ConflictRecord]) -> tuple[ThrashingKind, str] | None:
         window = history[-self.no_progress_window:]

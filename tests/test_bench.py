@@ -14,7 +14,16 @@ import pytest
 
 from bench.cli import main, parse_sections
 from bench.config import SECTIONS
-from bench.models import ContentionModel, bare_contention, clock_contention, simpy_available, simpy_contention
+from bench.models import (
+    LOOPTIME_DEFAULT_NOOP_CYCLES,
+    ContentionModel,
+    bare_contention,
+    clock_contention,
+    looptime_available,
+    looptime_contention,
+    simpy_available,
+    simpy_contention,
+)
 from bench.report import Row, Table
 from bench.timing import rotated
 
@@ -26,6 +35,13 @@ def quick_run() -> subprocess.CompletedProcess[str]:
     """One ``python -m bench --quick`` from the repository root, shared by the tests below."""
     return subprocess.run([sys.executable, "-m", "bench", "--quick"], cwd=ROOT, capture_output=True, text=True,
                           timeout=120, check=False)
+
+
+def _row(stdout: str, measurement: str) -> str:
+    """The printed row whose measurement starts with *measurement* (fails the test if there is none)."""
+    match = re.search(rf"^  {re.escape(measurement)}.*$", stdout, flags=re.MULTILINE)
+    assert match, f"no row {measurement!r} in the output"
+    return match.group(0)
 
 
 # --------------------------------------------------------------------------- the command
@@ -54,6 +70,23 @@ def test_quick_run_names_the_machine_and_library_versions(quick_run: subprocess.
     assert re.search(r"^machine: .+ logical cores", quick_run.stdout, flags=re.MULTILINE)
     assert re.search(r"^python: \w+ 3\.\d+", quick_run.stdout, flags=re.MULTILINE)
     assert re.search(r"^libraries: .*pandas \d", quick_run.stdout, flags=re.MULTILINE)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not looptime_available(), reason="looptime is not installed")
+def test_quick_run_compares_the_harness_with_asyncio_on_looptime(quick_run: subprocess.CompletedProcess[str]) -> None:
+    assert re.search(r"\d\.\d\dx$", _row(quick_run.stdout, "run_contention end to end vs asyncio + looptime coroutines"))
+    assert re.search(r"\d\.\d\dx$", _row(quick_run.stdout, "our SimulatedClock, minimal writers vs asyncio + looptime"))
+    for setting in (f"noop_cycles={LOOPTIME_DEFAULT_NOOP_CYCLES}", "noop_cycles=0"):
+        assert re.search(r"\d\.\d\dx$", _row(quick_run.stdout, f"run_contention end to end vs asyncio + looptime, {setting}"))
+    agreement = re.search(r"^  configuration .*$", quick_run.stdout, flags=re.MULTILINE)
+    assert agreement and "asyncio + looptime" in agreement.group(0)
+
+
+@pytest.mark.slow
+def test_quick_run_puts_the_sweep_targets_next_to_their_ratios(quick_run: subprocess.CompletedProcess[str]) -> None:
+    if simpy_available():
+        assert re.search(r"x\s+>= 0\.40x\s+(met|missed)$", _row(quick_run.stdout, "run_contention end to end vs SimPy"))
 
 
 def test_an_unknown_section_is_refused_with_its_name(capsys: pytest.CaptureFixture[str]) -> None:
@@ -98,6 +131,19 @@ def test_bare_heap_and_simulated_clock_versions_of_the_model_agree_exactly(jitte
 def test_simpy_version_of_the_model_agrees_exactly_with_the_bare_heap() -> None:
     model = ContentionModel(jitter="full")
     assert simpy_contention(25, 3, model) == bare_contention(25, 3, model)
+
+
+@pytest.mark.skipif(not looptime_available(), reason="looptime is not installed")
+def test_asyncio_version_of_the_model_on_looptime_agrees_exactly_with_the_bare_heap() -> None:
+    model = ContentionModel(jitter="full")
+    assert looptime_contention(25, 3, model) == bare_contention(25, 3, model)
+
+
+@pytest.mark.skipif(not looptime_available(), reason="looptime is not installed")
+def test_looptime_idle_cycles_do_not_change_a_run_of_the_model() -> None:
+    model = ContentionModel(jitter="none")
+    default = looptime_contention(10, 1, model, noop_cycles=LOOPTIME_DEFAULT_NOOP_CYCLES)
+    assert looptime_contention(10, 1, model, noop_cycles=0) == default
 
 
 def test_every_writer_of_the_model_either_commits_or_gives_up() -> None:

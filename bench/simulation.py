@@ -353,9 +353,12 @@ def _profile_table(sizes: Sizes) -> Table:
 # --------------------------------------------------------------------------- entry point
 
 
-def run(sizes: Sizes, *, profile: bool = True) -> Iterator[Table]:
-    """Yield the speed table, the agreement table, looptime's settings and (with *profile*) the profile of our
+def run(sizes: Sizes, *, profile: bool = True, baseline: Path | None = None) -> Iterator[Table]:
+    """Yield the speed table, the agreement table, looptime's settings, the parallel sweep, the big run
+    (against *baseline*, a checkout of an older commit, when given) and (with *profile*) the profile of our
     harness."""
+    from bench import parallel, scale
+
     configs = configurations(sizes)
     tallies = _sweep(configs, sizes.sweep_repeats)
     yield _speed_table(tallies, configs, sizes)
@@ -365,5 +368,7 @@ def run(sizes: Sizes, *, profile: bool = True) -> Iterator[Table]:
                f"{matched} of {total} runs write attempt for write attempt")
     yield table
     yield _looptime_table(sizes)
+    yield parallel.run(sizes)
+    yield scale.run(sizes, baseline)
     if profile:
         yield _profile_table(sizes)

@@ -32,9 +32,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def quick_run() -> subprocess.CompletedProcess[str]:
-    """One ``python -m bench --quick`` from the repository root, shared by the tests below."""
-    return subprocess.run([sys.executable, "-m", "bench", "--quick"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120, check=False)
+    """One ``python -m bench --quick`` from the repository root, shared by the tests below.
+
+    The checkout is its own ``--baseline``, so the big run's comparison with an
+    older checkout runs too (both sides in their own processes).
+    """
+    return subprocess.run([sys.executable, "-m", "bench", "--quick", "--baseline", str(ROOT)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=False)
 
 
 def _row(stdout: str, measurement: str) -> str:
@@ -73,6 +77,14 @@ def test_quick_run_names_the_machine_and_library_versions(quick_run: subprocess.
 
 
 @pytest.mark.slow
+def test_quick_run_times_the_parallel_sweep_against_the_sequential_one_and_finds_the_frames_identical(
+        quick_run: subprocess.CompletedProcess[str]) -> None:
+    for label in ("starting its workers", "workers already running"):
+        assert re.search(r"/s\s+\d+\.\d\dx\s+>= 1\.60x\s+(met|missed)$", _row(quick_run.stdout, f"sweep(jobs=2), {label}"))
+    assert "frames identical (pandas.testing.assert_frame_equal): yes" in quick_run.stdout
+
+
+@pytest.mark.slow
 @pytest.mark.skipif(not looptime_available(), reason="looptime is not installed")
 def test_quick_run_compares_the_harness_with_asyncio_on_looptime(quick_run: subprocess.CompletedProcess[str]) -> None:
     assert re.search(r"\d\.\d\dx$", _row(quick_run.stdout, "run_contention end to end vs asyncio + looptime coroutines"))
@@ -84,9 +96,23 @@ def test_quick_run_compares_the_harness_with_asyncio_on_looptime(quick_run: subp
 
 
 @pytest.mark.slow
+def test_quick_run_times_the_big_run_against_the_baseline_checkout(quick_run: subprocess.CompletedProcess[str]) -> None:
+    row = _row(quick_run.stdout, "end to end vs the baseline checkout")
+    assert re.search(r"\d s\s+\d\.\d\dx\s+<= 0\.60x\s+(met|missed)$", row), row
+    assert _row(quick_run.stdout, "  of which building result.saves and result.calls")
+
+
+@pytest.mark.slow
 def test_quick_run_puts_the_sweep_targets_next_to_their_ratios(quick_run: subprocess.CompletedProcess[str]) -> None:
     if simpy_available():
         assert re.search(r"x\s+>= 0\.40x\s+(met|missed)$", _row(quick_run.stdout, "run_contention end to end vs SimPy"))
+
+
+def test_a_baseline_without_an_aether_package_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--quick", "--only", "simulation", "--baseline", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert "aether package" in capsys.readouterr().err
 
 
 def test_an_unknown_section_is_refused_with_its_name(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,132 @@
+"""``sweep(jobs=2)`` against a sequential sweep of the same runs, and a check that both frames are identical.
+
+:func:`aether.experiment.sweep` with ``jobs=N`` hands its runs to N worker
+processes (joblib's loky backend) and promises the exact frame a sequential
+sweep returns. This section measures what the second core buys on the
+simulation section's own sweep (a few seconds sequentially, so that starting
+the workers does not dominate) and fails loudly, with
+:func:`pandas.testing.assert_frame_equal`, if the frames differ.
+
+loky keeps its workers between calls (and stops them after a while idle), so
+the first parallel sweep of a session also pays for starting them. Both cases
+are measured: "cold" stops the workers before each repetition, "warm" reuses
+the ones the cold repetition started.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandas as pd
+import pandas.testing as pdt
+
+from aether.experiment import sweep
+from bench.config import Sizes
+from bench.report import Row, Table, at_least, fmt_rate, fmt_seconds, ratio
+from bench.simulation import JITTERS, sweep_pattern
+from bench.timing import rotated
+
+__all__ = ["JOBS", "TARGET_SPEEDUP", "run"]
+
+#: How many worker processes the parallel sweep gets: the cores of the machine the figures are quoted for.
+JOBS = 2
+#: The speed-up the parallel sweep must reach on two cores.
+TARGET_SPEEDUP = 1.6
+
+SEQUENTIAL = "sequential"
+COLD = "cold"
+WARM = "warm"
+
+
+@dataclass
+class _Timing:
+    seconds: list[float] = field(default_factory=list)
+    cpu_seconds: list[float] = field(default_factory=list)  # of this process only (not of the workers)
+
+    def rate(self, attempts: int) -> float:
+        """Median write attempts per second."""
+        return attempts / statistics.median(self.seconds)
+
+
+def _stop_workers() -> None:
+    """Stop loky's reusable workers, so the next parallel sweep starts its own."""
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True)
+
+
+def run(sizes: Sizes) -> Table:
+    """Time a sequential sweep, a cold and a warm ``sweep(jobs=JOBS)``; check their frames match."""
+    patterns = {j: sweep_pattern(j) for j in JITTERS}
+    writers, seeds = sizes.sweep_writers, sizes.sweep_seeds
+
+    def sequential() -> pd.DataFrame:
+        return sweep(patterns, writers=writers, seeds=seeds, progress=False)
+
+    def parallel() -> pd.DataFrame:
+        return sweep(patterns, writers=writers, seeds=seeds, jobs=JOBS, progress=False)
+
+    timings = {name: _Timing() for name in (SEQUENTIAL, COLD, WARM)}
+
+    def timed(name: str, work: Callable[[], pd.DataFrame]) -> tuple[str, pd.DataFrame]:
+        if name == COLD:
+            _stop_workers()  # untimed set-up: the sweep starts workers of its own
+        gc.collect()
+        start, cpu = time.perf_counter(), time.process_time()
+        frame = work()
+        timings[name].seconds.append(time.perf_counter() - start)
+        timings[name].cpu_seconds.append(time.process_time() - cpu)
+        return name, frame
+
+    # A warm repetition reuses the workers of the cold one just before it, so the two stay a pair.
+    steps = {SEQUENTIAL: [(SEQUENTIAL, sequential)], "parallel": [(COLD, parallel), (WARM, parallel)]}
+    frames: list[tuple[str, pd.DataFrame]] = []
+    load_before = _load()
+    try:
+        for repetition in range(sizes.sweep_repeats):
+            for group in rotated(list(steps), repetition):
+                frames.extend(timed(name, work) for name, work in steps[group])
+    finally:
+        _stop_workers()
+    reference = next(frame for name, frame in frames if name == SEQUENTIAL)
+    for name, frame in frames:
+        pdt.assert_frame_equal(frame, reference, obj=f"sweep frame ({name})")  # the promise of sweep(jobs=N)
+    checked = sum(name != SEQUENTIAL for name, _ in frames)
+    attempts = int(reference["write_calls"].sum())
+    runs = len(reference)
+    seq_rate = timings[SEQUENTIAL].rate(attempts)
+    table = Table(f"simulation: sweep(jobs={JOBS}) vs a sequential sweep of the same {runs} runs (writers "
+                  f"{writers[0]}..{writers[-1]}, {len(seeds)} seeds, jitter none/full), simulated write attempts "
+                  f"per second, median of {sizes.sweep_repeats}")
+    target = f">= {TARGET_SPEEDUP:.2f}x"
+    for name, label in ((COLD, "starting its workers"), (WARM, "workers already running")):
+        rate = timings[name].rate(attempts)
+        table.add(Row.comparison(f"sweep(jobs={JOBS}), {label}, vs sequential", fmt_rate(rate), fmt_rate(seq_rate),
+                                 ratio(rate, seq_rate), target, at_least(rate / seq_rate, TARGET_SPEEDUP)))
+    table.note(f"sequential sweep {fmt_seconds(statistics.median(timings[SEQUENTIAL].seconds))}, "
+               f"jobs={JOBS} {fmt_seconds(statistics.median(timings[COLD].seconds))} cold and "
+               f"{fmt_seconds(statistics.median(timings[WARM].seconds))} warm, for {attempts:,} write attempts")
+    table.note(f"frames identical (pandas.testing.assert_frame_equal): yes, {checked} parallel frame(s) checked "
+               f"against the sequential one")
+    seq = timings[SEQUENTIAL]
+    share = statistics.median(c / s for c, s in zip(seq.cpu_seconds, seq.seconds, strict=True))
+    table.note(f"{_cores()}; the sequential sweep got {share:.0%} of a core (CPU time / wall time: other programs "
+               f"on the machine take the rest); load average {load_before} before, {_load()} after")
+    return table
+
+
+def _load() -> str:
+    return f"{os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg") else "n/a"
+
+
+def _cores() -> str:
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = os.cpu_count() or 0
+    return f"{usable} usable core(s)" + ("" if usable >= JOBS else f": fewer than jobs={JOBS}, expect no speed-up")

@@ -8,7 +8,7 @@ the workers does not dominate) and fails loudly, with
 :func:`pandas.testing.assert_frame_equal`, if the frames differ.
 
 loky keeps its workers between calls (and stops them after a while idle), so
-the first parallel sweep of a session also pays for starting them. Both cases
+the first parallel sweep in a Python process (a notebook kernel) also pays for starting them. Both cases
 are measured: "cold" stops the workers before each repetition, "warm" reuses
 the ones the cold repetition started.
 """

@@ -48,7 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, a few seconds; notebooks skipped")
     parser.add_argument("--only", action="append", metavar="SECTION",
                         help=f"run only these sections ({'|'.join(SECTIONS)}); repeatable, or several joined by , or |")
-    parser.add_argument("--repeats", type=int, help="repetitions per comparison (default: 5, sweeps and the big run 3; quick 2, 1)")
+    parser.add_argument("--repeats", type=int,
+                        help="repetitions per comparison (default: 5, sweeps and the big run 3; quick 2, 1)")
     parser.add_argument("--no-profile", action="store_true", help="skip the cProfile breakdown of the harness")
     parser.add_argument("--baseline", type=Path, metavar="DIR",
                         help="a checkout of an older commit (e.g. a git worktree): the simulation section times "

@@ -8,9 +8,9 @@ the workers does not dominate) and fails loudly, with
 :func:`pandas.testing.assert_frame_equal`, if the frames differ.
 
 loky keeps its workers between calls (and stops them after a while idle), so
-the first parallel sweep in a Python process (a notebook kernel) also pays for starting them. Both cases
-are measured: "cold" stops the workers before each repetition, "warm" reuses
-the ones the cold repetition started.
+the first parallel sweep in a Python process (a notebook kernel, say) also
+pays for starting them. Both cases are measured: "cold" stops the workers
+before each repetition, "warm" reuses the ones the cold repetition started.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ WARM = "warm"
 @dataclass
 class _Timing:
     seconds: list[float] = field(default_factory=list)
-    cpu_seconds: list[float] = field(default_factory=list)  # of this process only (not of the workers)
+    cpu_seconds: list[float] = field(default_factory=list)  # this process and its child processes (the workers)
 
     def rate(self, attempts: int) -> float:
         """Median write attempts per second."""
@@ -77,10 +77,10 @@ def run(sizes: Sizes) -> Table:
         if name == COLD:
             _stop_workers()  # untimed set-up: the sweep starts workers of its own
         gc.collect()
-        start, cpu = time.perf_counter(), time.process_time()
+        start, cpu = time.perf_counter(), _cpu()
         frame = work()
         timings[name].seconds.append(time.perf_counter() - start)
-        timings[name].cpu_seconds.append(time.process_time() - cpu)
+        timings[name].cpu_seconds.append(_cpu() - cpu)
         return name, frame
 
     # A warm repetition reuses the workers of the cold one just before it, so the two stay a pair.
@@ -117,7 +117,42 @@ def run(sizes: Sizes) -> Table:
     share = statistics.median(c / s for c, s in zip(seq.cpu_seconds, seq.seconds, strict=True))
     table.note(f"{_cores()}; the sequential sweep got {share:.0%} of a core (CPU time / wall time: other programs "
                f"on the machine take the rest); load average {load_before} before, {_load()} after")
+    if _CHILDREN_VISIBLE:
+        costs = {name: statistics.median(timings[name].cpu_seconds) / statistics.median(seq.cpu_seconds)
+                 for name in (COLD, WARM)}
+        table.note("CPU time of this process and its workers, less sensitive to a busy machine: a parallel sweep "
+                   f"costs {costs[COLD]:.2f}x the sequential one's cold (starting the workers included) and "
+                   f"{costs[WARM]:.2f}x warm, so on {JOBS} idle cores it could reach about "
+                   f"{min(JOBS, JOBS / costs[COLD]):.2f}x cold and {min(JOBS, JOBS / costs[WARM]):.2f}x warm "
+                   "(fresh workers have a smaller heap to collect than this process)")
     return table
+
+
+#: Whether the CPU time of running child processes can be read (Linux's /proc).
+_CHILDREN_VISIBLE = os.path.isdir(f"/proc/{os.getpid()}")
+
+
+def _cpu() -> float:
+    """User + system seconds of this process and of its child processes, running or finished (reaped)."""
+    total = time.process_time()
+    if not _CHILDREN_VISIBLE:
+        return total
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total += usage.ru_utime + usage.ru_stime
+    me, tick = str(os.getpid()), os.sysconf("SC_CLK_TCK")
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if fields[1] == me:  # field 4 of stat, the parent's pid; utime and stime are fields 14 and 15
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 def _load() -> str:

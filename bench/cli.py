@@ -7,6 +7,7 @@ import dataclasses
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 from bench import memory, notebooks, simulation, stores
 from bench.config import FULL, QUICK, SECTIONS, Sizes
@@ -26,10 +27,10 @@ def parse_sections(values: Sequence[str] | None) -> list[str]:
     return [name for name in SECTIONS if name in wanted]
 
 
-def _runners(sizes: Sizes, profile: bool) -> dict[str, Callable[[], Iterator[Table]]]:
+def _runners(sizes: Sizes, profile: bool, baseline: Path | None) -> dict[str, Callable[[], Iterator[Table]]]:
     return {
         "stores": lambda: stores.run(sizes),
-        "simulation": lambda: simulation.run(sizes, profile=profile),
+        "simulation": lambda: simulation.run(sizes, profile=profile, baseline=baseline),
         "memory": lambda: memory.run(sizes),
         "notebooks": lambda: notebooks.run() if sizes.notebooks else iter([_skipped("notebooks", "--quick")]),
     }
@@ -47,8 +48,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, a few seconds; notebooks skipped")
     parser.add_argument("--only", action="append", metavar="SECTION",
                         help=f"run only these sections ({'|'.join(SECTIONS)}); repeatable, or several joined by , or |")
-    parser.add_argument("--repeats", type=int, help="repetitions per comparison (default: 5, sweep 3; quick 2, 1)")
+    parser.add_argument("--repeats", type=int,
+                        help="repetitions per comparison (default: 5, sweeps and the big run 3; quick 2, 1)")
     parser.add_argument("--no-profile", action="store_true", help="skip the cProfile breakdown of the harness")
+    parser.add_argument("--baseline", type=Path, metavar="DIR",
+                        help="a checkout of an older commit (e.g. a git worktree): the simulation section times "
+                             "its big run with that checkout's aether too, interleaved with ours")
     return parser
 
 
@@ -61,15 +66,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     sizes = QUICK if args.quick else FULL
+    if args.baseline is not None and not (args.baseline / "aether" / "__init__.py").is_file():
+        parser.error(f"--baseline must be a checkout with an aether package; {str(args.baseline)!r} has none")
     if args.repeats is not None:
         if args.repeats < 1:
             parser.error(f"--repeats must be at least 1; got {args.repeats}")
-        sizes = dataclasses.replace(sizes, repeats=args.repeats, sweep_repeats=args.repeats)
+        sizes = dataclasses.replace(sizes, repeats=args.repeats, sweep_repeats=args.repeats,
+                                    scale_repeats=args.repeats)
     started = time.perf_counter()
     print(f"python -m bench: {sizes.label}; sections: {', '.join(sections)}")
     for line in machine_lines():
         print(line)
-    runners = _runners(sizes, profile=not args.no_profile)
+    runners = _runners(sizes, profile=not args.no_profile, baseline=args.baseline)
     for section in sections:
         section_start = time.perf_counter()
         for table in runners[section]():

@@ -15,7 +15,9 @@ class Sizes:
     """Every size knob of the suite in one place.
 
     ``repeats`` is how many interleaved repetitions each store comparison
-    gets; the simulation sweep, much longer, gets ``sweep_repeats``.
+    gets; the simulation sweep, much longer, gets ``sweep_repeats`` (and so
+    does the parallel sweep); the big run of ``scale_writers`` writers gets
+    ``scale_repeats`` per side.
     """
 
     label: str
@@ -32,6 +34,8 @@ class Sizes:
     sweep_repeats: int
     memory_run_writers: int
     memory_sweep_seeds: tuple[int, ...]
+    scale_writers: int
+    scale_repeats: int
     notebooks: bool
 
 
@@ -50,6 +54,8 @@ FULL = Sizes(
     sweep_repeats=3,
     memory_run_writers=1_000,
     memory_sweep_seeds=(0,),
+    scale_writers=10_000,
+    scale_repeats=3,
     notebooks=True,
 )
 
@@ -68,5 +74,7 @@ QUICK = Sizes(
     sweep_repeats=1,
     memory_run_writers=20,
     memory_sweep_seeds=(0,),
+    scale_writers=100,
+    scale_repeats=1,
     notebooks=False,
 )

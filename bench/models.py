@@ -14,11 +14,15 @@ These versions keep only a version counter instead of a store and draw their
 random numbers from their own streams, so they agree with the harness in
 distribution, not run by run. A third one runs the same minimal writers as
 greenlets on our own :class:`~aether.clock.SimulatedClock`: it separates what
-the clock costs from what the realistic parts of a harness run cost.
+the clock costs from what the realistic parts of a harness run cost. A fourth
+writes them as ``async def`` coroutines on an asyncio loop whose clock
+``looptime`` fast-forwards: the other way to run unmodified (asynchronous)
+application code in simulated time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import itertools
 import random
@@ -27,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["ContentionModel", "Outcome", "Streams", "bare_contention", "clock_contention", "independent_streams",
-           "simpy_available", "simpy_contention"]
+           "looptime_available", "looptime_contention", "simpy_available", "simpy_contention"]
 
 #: Where a writer's random numbers come from: ``streams(seed, writer)`` gives (network rng, backoff rng).
 Streams = Callable[[int, int], tuple[random.Random, random.Random]]
@@ -214,4 +218,67 @@ def clock_contention(writers: int, seed: int, model: ContentionModel,
     for w in range(writers):
         clock.spawn(_clock_writer, clock, shared, *streams(seed, w), model, out)
     clock.run()
+    return out
+
+
+# --------------------------------------------------------------------------- asyncio on a looptime loop
+
+
+def looptime_available() -> bool:
+    """Whether looptime (virtual time for asyncio event loops) is installed."""
+    try:
+        import looptime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+async def _async_writer(shared: _Shared, net: random.Random, backoff: random.Random, model: ContentionModel,
+                        out: Outcome) -> None:
+    sleep, gauss, mu, sigma = asyncio.sleep, net.gauss, model.hop_mu, model.hop_sigma
+    for attempt in range(1, model.max_attempts + 1):
+        await sleep(abs(gauss(mu, sigma)))
+        read_version = shared.latest
+        await sleep(abs(gauss(mu, sigma)))
+        await sleep(abs(gauss(mu, sigma)))
+        out.attempts += 1
+        won = read_version == shared.latest
+        if won:
+            shared.latest += 1
+        await sleep(abs(gauss(mu, sigma)))
+        if won:
+            out.committed += 1
+            return
+        if attempt < model.max_attempts:
+            await sleep(model.backoff(attempt - 1, backoff.uniform))
+    out.gave_up += 1
+
+
+#: looptime's own default: loop cycles it runs without moving time before each jump (so that chains of
+#: awaits that schedule timers get to run first). Our writers only ever await a plain sleep, so any
+#: number gives the same run; 0 is the fastest setting.
+LOOPTIME_DEFAULT_NOOP_CYCLES = 42
+
+
+def looptime_contention(writers: int, seed: int, model: ContentionModel, streams: Streams = independent_streams,
+                        *, noop_cycles: int = 0) -> Outcome:
+    """Run the model as asyncio tasks (``await asyncio.sleep`` per hop and backoff) on a looptime loop.
+
+    ``looptime.new_event_loop`` makes the platform's default event loop with a
+    fake clock that jumps to the next timer whenever nothing is ready to run;
+    ``noop_cycles`` is its setting of that name (looptime's default is
+    :data:`LOOPTIME_DEFAULT_NOOP_CYCLES`).
+    """
+    import looptime
+
+    loop = looptime.new_event_loop(noop_cycles=noop_cycles)
+    shared, out = _Shared(), Outcome()
+
+    async def main() -> None:
+        await asyncio.gather(*(_async_writer(shared, *streams(seed, w), model, out) for w in range(writers)))
+
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
     return out

@@ -21,7 +21,8 @@ __all__ = ["Row", "Table", "at_least", "fmt_mib", "fmt_rate", "fmt_seconds", "ma
 _HEADERS = ("measurement", "aether", "alternative", "ratio", "target", "result")
 
 #: The libraries whose versions the header reports (distribution names).
-REPORTED_DISTRIBUTIONS = ("aether-retry-lab", "greenlet", "pandas", "numpy", "simpy", "eventsourcing", "nbclient")
+REPORTED_DISTRIBUTIONS = ("aether-retry-lab", "greenlet", "pandas", "numpy", "joblib", "simpy", "eventsourcing",
+                          "looptime", "nbclient")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,16 @@ import pytest
 
 from bench.cli import main, parse_sections
 from bench.config import SECTIONS
-from bench.models import ContentionModel, bare_contention, clock_contention, simpy_available, simpy_contention
+from bench.models import (
+    LOOPTIME_DEFAULT_NOOP_CYCLES,
+    ContentionModel,
+    bare_contention,
+    clock_contention,
+    looptime_available,
+    looptime_contention,
+    simpy_available,
+    simpy_contention,
+)
 from bench.report import Row, Table
 from bench.timing import rotated
 
@@ -23,9 +32,20 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def quick_run() -> subprocess.CompletedProcess[str]:
-    """One ``python -m bench --quick`` from the repository root, shared by the tests below."""
-    return subprocess.run([sys.executable, "-m", "bench", "--quick"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120, check=False)
+    """One ``python -m bench --quick`` from the repository root, shared by the tests below.
+
+    The checkout is its own ``--baseline``, so the big run's comparison with an
+    older checkout runs too (both sides in their own processes).
+    """
+    return subprocess.run([sys.executable, "-m", "bench", "--quick", "--baseline", str(ROOT)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def _row(stdout: str, measurement: str) -> str:
+    """The printed row whose measurement starts with *measurement* (fails the test if there is none)."""
+    match = re.search(rf"^  {re.escape(measurement)}.*$", stdout, flags=re.MULTILINE)
+    assert match, f"no row {measurement!r} in the output"
+    return match.group(0)
 
 
 # --------------------------------------------------------------------------- the command
@@ -54,6 +74,48 @@ def test_quick_run_names_the_machine_and_library_versions(quick_run: subprocess.
     assert re.search(r"^machine: .+ logical cores", quick_run.stdout, flags=re.MULTILINE)
     assert re.search(r"^python: \w+ 3\.\d+", quick_run.stdout, flags=re.MULTILINE)
     assert re.search(r"^libraries: .*pandas \d", quick_run.stdout, flags=re.MULTILINE)
+
+
+@pytest.mark.slow
+def test_quick_run_times_the_parallel_sweep_against_the_sequential_one_and_finds_the_frames_identical(
+        quick_run: subprocess.CompletedProcess[str]) -> None:
+    for label in ("starting its workers", "workers already running"):
+        row = _row(quick_run.stdout, f"sweep(jobs=2), {label}")
+        assert re.search(r"/s\s+\d+\.\d\dx\s+>= 1\.60x\s+(met|missed)$", row), row
+    assert "frames identical (pandas.testing.assert_frame_equal): yes" in quick_run.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not looptime_available(), reason="looptime is not installed")
+def test_quick_run_compares_the_harness_with_asyncio_on_looptime(quick_run: subprocess.CompletedProcess[str]) -> None:
+    rows = [_row(quick_run.stdout, "run_contention end to end vs asyncio + looptime coroutines"),
+            _row(quick_run.stdout, "our SimulatedClock, minimal writers vs asyncio + looptime coroutines")]
+    rows += [_row(quick_run.stdout, f"run_contention end to end vs asyncio + looptime, noop_cycles={cycles}")
+             for cycles in (LOOPTIME_DEFAULT_NOOP_CYCLES, 0)]
+    for row in rows:
+        assert re.search(r"/s\s+\d+\.\d\dx$", row), row
+    agreement = re.search(r"^  configuration .*$", quick_run.stdout, flags=re.MULTILINE)
+    assert agreement and "asyncio + looptime" in agreement.group(0)
+
+
+@pytest.mark.slow
+def test_quick_run_times_the_big_run_against_the_baseline_checkout(quick_run: subprocess.CompletedProcess[str]) -> None:
+    row = _row(quick_run.stdout, "end to end vs the baseline checkout")
+    assert re.search(r"\d s\s+\d\.\d\dx\s+<= 0\.60x\s+(met|missed)$", row), row
+    assert _row(quick_run.stdout, "  of which building result.saves and result.calls")
+
+
+@pytest.mark.slow
+def test_quick_run_puts_the_sweep_targets_next_to_their_ratios(quick_run: subprocess.CompletedProcess[str]) -> None:
+    if simpy_available():
+        assert re.search(r"x\s+>= 0\.40x\s+(met|missed)$", _row(quick_run.stdout, "run_contention end to end vs SimPy"))
+
+
+def test_a_baseline_without_an_aether_package_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--quick", "--only", "simulation", "--baseline", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert "aether package" in capsys.readouterr().err
 
 
 def test_an_unknown_section_is_refused_with_its_name(capsys: pytest.CaptureFixture[str]) -> None:
@@ -98,6 +160,19 @@ def test_bare_heap_and_simulated_clock_versions_of_the_model_agree_exactly(jitte
 def test_simpy_version_of_the_model_agrees_exactly_with_the_bare_heap() -> None:
     model = ContentionModel(jitter="full")
     assert simpy_contention(25, 3, model) == bare_contention(25, 3, model)
+
+
+@pytest.mark.skipif(not looptime_available(), reason="looptime is not installed")
+def test_asyncio_version_of_the_model_on_looptime_agrees_exactly_with_the_bare_heap() -> None:
+    model = ContentionModel(jitter="full")
+    assert looptime_contention(25, 3, model) == bare_contention(25, 3, model)
+
+
+@pytest.mark.skipif(not looptime_available(), reason="looptime is not installed")
+def test_looptime_idle_cycles_do_not_change_a_run_of_the_model() -> None:
+    model = ContentionModel(jitter="none")
+    default = looptime_contention(10, 1, model, noop_cycles=LOOPTIME_DEFAULT_NOOP_CYCLES)
+    assert looptime_contention(10, 1, model, noop_cycles=0) == default
 
 
 def test_every_writer_of_the_model_either_commits_or_gives_up() -> None:

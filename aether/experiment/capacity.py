@@ -158,6 +158,9 @@ class StationRecord(NamedTuple):
     abandoned: bool
 
 
+_new_record = tuple.__new__  # StationRecord(...) without the generated Python __new__: one per call
+
+
 class ServiceStation:
     """The queue and servers of one run: shared by every caller's view of the store.
 
@@ -179,6 +182,7 @@ class ServiceStation:
         self.committed_ids: set[str] = set()
         self._faults = capacity.faults
         self._limit = capacity.queue_limit
+        self._service = {op: capacity.service_of(kind) for op, kind in OPERATIONS.items()}
 
     def set_origin(self, origin: float) -> None:
         """Measure fault windows and records from *origin*; only before any call arrived."""
@@ -206,7 +210,7 @@ class ServiceStation:
                 heapq.heapreplace(self._free, max(earliest, now) + cost)
                 return now, now + cost, True
             start = earliest if earliest > now else now
-            service = capacity.service_of(OPERATIONS[op]).sample(rng)
+            service = self._service[op].sample(rng)
             if self._faults:
                 t = start - self.origin
                 for fault in self._faults:
@@ -222,5 +226,5 @@ class ServiceStation:
             abandoned: bool) -> None:
         """Keep the record of one served call (times are clock times; stored from the origin)."""
         origin = self.origin
-        self.records.append(StationRecord(writer, op, arrive - origin, start - origin, end - origin, result,
-                                          abandoned))
+        self.records.append(_new_record(StationRecord, (writer, op, arrive - origin, start - origin,
+                                                        end - origin, result, abandoned)))

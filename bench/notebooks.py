@@ -44,7 +44,8 @@ def _run_one(path: Path, timeout: int) -> NotebookTiming:
         execute_notebook(path, timeout)
     except Exception as exc:  # noqa: BLE001 - reported in the table; the others still run
         lines = str(exc).strip().splitlines()
-        return NotebookTiming(path.name, time.perf_counter() - start, f"{type(exc).__name__}: {lines[-1] if lines else ''}")
+        error = f"{type(exc).__name__}: {lines[-1] if lines else ''}"
+        return NotebookTiming(path.name, time.perf_counter() - start, error)
     return NotebookTiming(path.name, time.perf_counter() - start, None)
 
 

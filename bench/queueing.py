@@ -51,7 +51,7 @@ def _capacity_cost(sizes: Sizes) -> Table:
 
     writers, seeds = (50, (0, 1)) if not sizes.notebooks else (200, (0, 1, 2))
     capacity = Capacity(service={"read": Exponential(0.0005), "write": Exponential(0.001)})
-    table = Table("capacity model: write attempts per second of wall time, same contention sweep")
+    table = Table("queueing: the capacity model's cost, write attempts per second of wall time")
     ratios = []
     for _ in range(max(1, min(sizes.repeats, 3))):
         off = _attempts_per_second(None, writers, seeds)
@@ -103,7 +103,7 @@ def _theory(lam: float, workers: int) -> float:
 
 def _against_ciw(sizes: Sizes) -> Table:
     customers = 5_000 if not sizes.notebooks else 40_000
-    table = Table(f"queueing model against ciw: mean wait and throughput, {customers:,} customers each")
+    table = Table(f"queueing: the queue against ciw, mean wait and throughput, {customers:,} customers each")
     try:
         import ciw  # noqa: F401
     except ImportError:

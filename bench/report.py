@@ -69,7 +69,8 @@ class Table:
         widths = [max(len(line[i]) for line in grid) for i in range(len(self.headers))]
         lines = [f"== {self.title} =="]
         for n, line in enumerate(grid if self.rows else []):
-            text = "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths, strict=True)))
+            cells = enumerate(zip(line, widths, strict=True))
+            text = "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in cells)
             lines.append("  " + text.rstrip())
             if n == 0:
                 lines.append("  " + "-" * (sum(widths) + 2 * (len(widths) - 1)))

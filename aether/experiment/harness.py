@@ -32,6 +32,7 @@ from aether.checks import check_bool, check_callable, check_choice, check_int, c
 from aether.contracts import Bindable, Pattern, pattern_name
 from aether.experiment.arrivals import ARRIVALS, Rate, arrival_times, check_rate
 from aether.experiment.capacity import Capacity
+from aether.experiment.gcpause import fewer_collections
 from aether.experiment.network import NetworkModel
 from aether.experiment.result import ClockKind, RunResult
 from aether.experiment.runners import (
@@ -227,25 +228,39 @@ def _execute(pattern: Any, plans: list[WriterPlan], *, clock: str, base: Any, cl
              network: NetworkModel | None, capacity: Capacity | None, seed: int, actor_ids: list[str], verify: bool,
              label: str, writers: int, saves_per_writer: int, settings: dict[str, Any],
              open_loop: bool = False, timeout: float = 60.0) -> RunResult:
-    """Run the plans on the chosen clock, check the store, and wrap up the result (one path for both loops)."""
+    """Run the plans on the chosen clock, check the store, and wrap up the result (one path for both loops).
+
+    The whole of it, store check included, runs with :func:`~aether.experiment.gcpause.fewer_collections`.
+    """
     try:
-        baseline = {a: base.get_latest_version(a) for a in actor_ids}
-        wall = time.perf_counter()
-        if clock == "simulated":
-            col = run_simulated(pattern, plans, base, network, seed, capacity, open_loop)
-        elif isinstance(base, SQLiteEventStore) and not open_loop:
-            col = run_processes(pattern, plans, base, network, seed, timeout=timeout)
-        else:
-            col = run_threads(pattern, plans, base, network, seed, capacity, open_loop)
-        wall = time.perf_counter() - wall
-        _warn_about_errors(label, col)
-        if verify:
-            verify_store(base, ((a, e, v) for _, a, e, v in col.committed), baseline, actor_ids,
-                         unacknowledged=col.unacknowledged)
+        with fewer_collections():
+            return _run_and_check(pattern, plans, clock=clock, base=base, cleanup=cleanup, network=network,
+                                  capacity=capacity, seed=seed, actor_ids=actor_ids, verify=verify, label=label,
+                                  writers=writers, saves_per_writer=saves_per_writer, settings=settings,
+                                  open_loop=open_loop, timeout=timeout)
     except BaseException:
         if cleanup is not None:  # a temporary database of a failed run is of no use to anyone
             cleanup()
         raise
+
+
+def _run_and_check(pattern: Any, plans: list[WriterPlan], *, clock: str, base: Any,
+                   cleanup: Callable[[], None] | None, network: NetworkModel | None, capacity: Capacity | None,
+                   seed: int, actor_ids: list[str], verify: bool, label: str, writers: int, saves_per_writer: int,
+                   settings: dict[str, Any], open_loop: bool, timeout: float) -> RunResult:
+    baseline = {a: base.get_latest_version(a) for a in actor_ids}
+    wall = time.perf_counter()
+    if clock == "simulated":
+        col = run_simulated(pattern, plans, base, network, seed, capacity, open_loop)
+    elif isinstance(base, SQLiteEventStore) and not open_loop:
+        col = run_processes(pattern, plans, base, network, seed, timeout=timeout)
+    else:
+        col = run_threads(pattern, plans, base, network, seed, capacity, open_loop)
+    wall = time.perf_counter() - wall
+    _warn_about_errors(label, col)
+    if verify:
+        verify_store(base, ((a, e, v) for _, a, e, v in col.committed), baseline, actor_ids,
+                     unacknowledged=col.unacknowledged)
     result = RunResult(pattern=label, writers=writers, saves_per_writer=saves_per_writer, seed=seed,
                        clock=clock,  # type: ignore[arg-type]
                        store=base, wall_seconds=wall, settings=settings, _rows=col.rows, _records=col.records,

@@ -12,6 +12,7 @@ import pandas as pd
 
 from aether.checks import check_int, check_number, check_seconds
 from aether.experiment.capacity import StationRecord
+from aether.experiment.gcpause import fewer_collections
 from aether.experiment.recorder import CallRecord, SaveRow
 from aether.experiment.summary import RunSummary, summarize
 
@@ -55,12 +56,14 @@ class RunResult:
     @functools.cached_property
     def saves(self) -> pd.DataFrame:
         """One row per logical save (built on first use)."""
-        return saves_frame(self._rows, self.pattern, self.writers, self.seed)
+        with fewer_collections():
+            return saves_frame(self._rows, self.pattern, self.writers, self.seed)
 
     @functools.cached_property
     def calls(self) -> pd.DataFrame:
         """One row per store call (built on first use)."""
-        return calls_frame(self._records, self.pattern, self.writers, self.seed)
+        with fewer_collections():
+            return calls_frame(self._records, self.pattern, self.writers, self.seed)
 
     @functools.cached_property
     def station(self) -> pd.DataFrame:

@@ -11,8 +11,6 @@ writers are started and waited for.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import inspect
 import io
 import math
@@ -25,7 +23,7 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +38,7 @@ from aether.errors import (
 )
 from aether.events import Event
 from aether.experiment.capacity import Capacity, ServiceStation
+from aether.experiment.gcpause import fewer_collections as _fewer_collections
 from aether.experiment.libraries import guard_blocking_sleeps, is_library_give_up
 from aether.experiment.network import NetworkModel, NetworkStore
 from aether.experiment.recorder import CallRecord, RecordingStore, SaveRow
@@ -47,22 +46,6 @@ from aether.experiment.recorder import CallRecord, RecordingStore, SaveRow
 __all__ = ["Collected", "WriterPlan", "actor_for", "run_processes", "run_simulated", "run_threads"]
 
 _new_row = tuple.__new__  # SaveRow(...) without the generated Python __new__, in the hot loop
-
-
-@contextlib.contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """Raise the gen-0 garbage-collection threshold while a simulated run allocates its rows.
-
-    A run makes a few small objects per store call and frees almost none until
-    it ends, so the collector's default gen-0 threshold (700) runs it again and
-    again for nothing: it was 15-28% of a large run's time.
-    """
-    before = gc.get_threshold()
-    gc.set_threshold(max(before[0], 50_000), *before[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
 
 
 def _accepts_rng(fn: Callable[..., Any]) -> bool:

@@ -16,6 +16,7 @@ from collections.abc import Hashable, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib import ticker
 from matplotlib.axes import Axes
 
 from aether.calibrate import busy_poll_times, next_busy_poll
@@ -138,7 +139,7 @@ def plot_latency_by_way(saves: pd.DataFrame, *, by: str = "pattern", way: str = 
     committed = saves[saves["outcome"] == "committed"]
     with style():
         fig, axes = plt.subplots(rows, columns, figsize=(7.0 * columns, 4.2 * rows), sharex=True, squeeze=False)
-        for ax, group in zip(axes.flat, groups, strict=False):
+        for k, (ax, group) in enumerate(zip(axes.flat, groups, strict=False)):
             for k, kind in enumerate(kinds):
                 values = np.sort(committed.loc[(committed[by] == group) & (committed[way] == kind),
                                                "latency"].to_numpy(float) * factor)
@@ -150,9 +151,14 @@ def plot_latency_by_way(saves: pd.DataFrame, *, by: str = "pattern", way: str = 
                         label=f"{kind}: p50 {p50:.3g}, p95 {p95:.3g} {_UNIT_TEXT[unit]}")
             if log:
                 ax.set_xscale("log")
+                ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+                ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _pos: f"{value:g}"))
+                ax.xaxis.set_minor_formatter(ticker.NullFormatter())
             ax.set_ylim(0, 102)
             ax.set_yticks([0, 25, 50, 75, 95, 100])
-            _finish(ax, str(group), f"latency of one save ({_UNIT_TEXT[unit]})", "saves finished (%)", way)
+            last_row = k >= len(groups) - columns  # the x axis is shared: label it under the last panels
+            xlabel = f"latency of one save ({_UNIT_TEXT[unit]})" if last_row else ""
+            _finish(ax, str(group), xlabel, "saves finished (%)", way)
             ax.get_legend().set_title(None)
         for ax in axes.flat[len(groups):]:
             ax.set_visible(False)

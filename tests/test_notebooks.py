@@ -90,7 +90,8 @@ class TestEachNotebook:
             tags = set(cell.metadata.get("tags", []))
             if tags & {"nbval-ignore-output", "nbval-skip"} or "NBVAL_IGNORE_OUTPUT" in cell.source:
                 assert "nbval-skip" not in tags, "cells may not be skipped entirely"
-                assert re.search(r"clock\s*=\s*\"real\"|RealClock", cell.source), cell.source[:80]
+                real = r"clock\s*=\s*\"real\"|\[\"clock\"\]\s*==\s*\"real\"|RealClock"
+                assert re.search(real, cell.source), cell.source[:80]
                 assert re.search(r"^\s*assert ", cell.source, re.M), "a wall-clock cell still asserts"
 
 

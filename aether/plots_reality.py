@@ -139,7 +139,7 @@ def plot_latency_by_way(saves: pd.DataFrame, *, by: str = "pattern", way: str = 
     committed = saves[saves["outcome"] == "committed"]
     with style():
         fig, axes = plt.subplots(rows, columns, figsize=(7.0 * columns, 4.2 * rows), sharex=True, squeeze=False)
-        for k, (ax, group) in enumerate(zip(axes.flat, groups, strict=False)):
+        for panel, (ax, group) in enumerate(zip(axes.flat, groups, strict=False)):
             for k, kind in enumerate(kinds):
                 values = np.sort(committed.loc[(committed[by] == group) & (committed[way] == kind),
                                                "latency"].to_numpy(float) * factor)
@@ -156,7 +156,7 @@ def plot_latency_by_way(saves: pd.DataFrame, *, by: str = "pattern", way: str = 
                 ax.xaxis.set_minor_formatter(ticker.NullFormatter())
             ax.set_ylim(0, 102)
             ax.set_yticks([0, 25, 50, 75, 95, 100])
-            last_row = k >= len(groups) - columns  # the x axis is shared: label it under the last panels
+            last_row = panel >= len(groups) - columns  # a shared x axis: label it under the last row
             xlabel = f"latency of one save ({_UNIT_TEXT[unit]})" if last_row else ""
             _finish(ax, str(group), xlabel, "saves finished (%)", way)
             ax.get_legend().set_title(None)

@@ -84,3 +84,11 @@ def test_plot_lock_handoff_draws_the_busy_handlers_staircase_under_the_measured_
     assert ax.get_xlabel().endswith("(ms)") and ax.get_ylabel().endswith("(ms)")
     with pytest.raises(ValueError, match="empty"):
         plot_lock_handoff([])
+
+
+def test_plot_latency_by_way_labels_the_shared_time_axis_under_the_last_panel_of_each_column() -> None:
+    saves = pd.DataFrame({"pattern": ["a", "b", "c"] * 10, "way": "simulated",
+                          "latency": np.linspace(0.005, 0.1, 30), "outcome": "committed"})
+    axes = plot_latency_by_way(saves, columns=2)
+    assert [ax.get_xlabel() for ax in axes.flat[:3]] == ["", "latency of one save (ms)", "latency of one save (ms)"]
+    assert not axes.flat[3].get_visible()

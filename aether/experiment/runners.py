@@ -21,6 +21,7 @@ import pickle
 import random
 import struct
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -475,7 +476,22 @@ def _start_method(*objects: Any) -> str:
         _Probe(io.BytesIO()).dump(objects)
     except Exception:  # a lambda, a closure, a lock: only a fork can carry it
         return "fork"
-    return "fork" if needs_main else "forkserver"
+    if needs_main:
+        return "fork"
+    return "forkserver" if _forkserver_socket_fits() else "spawn"
+
+
+def _forkserver_socket_fits() -> bool:
+    """Whether the fork server's socket path fits a Unix socket address (about 107 bytes).
+
+    The server listens on a socket in multiprocessing's temporary folder, made
+    under :func:`tempfile.gettempdir`; a long temporary path (a deep ``TMPDIR``)
+    makes starting it fail with "AF_UNIX path too long". ``spawn`` carries the
+    same importable writers without a socket, only slower to start.
+    """
+    cached = multiprocessing.process.current_process()._config.get("tempdir")
+    base = cached or os.path.join(tempfile.gettempdir(), "pymp-" + "x" * 8)
+    return len(os.path.join(base, "listener-" + "x" * 8).encode()) < 100
 
 
 def run_processes(pattern: Any, plans: list[WriterPlan], store: Any, network: NetworkModel | None,

@@ -12,14 +12,21 @@ experiment. It holds:
   all writers of a client (a breaker, a budget, a queue) binds to a run once
   and gets the run's clock, a seeded generator and store views for
   background work;
-* :func:`pattern_name`: the label a pattern goes by in tables and legends.
+* :func:`pattern_name`: the label a pattern goes by in tables and legends;
+* :data:`call_deadline` and :func:`deadline_scope`: the clock time by which
+  the current logical save must be done, set by a pattern that has a deadline
+  and read by the experiment's network (the call's timeout) and store queue
+  (a call whose caller has gone is dropped). Each thread and each simulated
+  writer (a greenlet) has its own value.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -29,7 +36,30 @@ from aether.events import Event
 if TYPE_CHECKING:
     from aether.store.base import EventStore
 
-__all__ = ["Bindable", "Deferred", "Pattern", "RunContext", "pattern_name"]
+__all__ = ["Bindable", "Deferred", "Pattern", "RunContext", "call_deadline", "deadline_scope", "pattern_name"]
+
+#: The clock time (``clock.now()`` scale) by which the current logical save must be done, or
+#: ``None``. Patterns set it with :func:`deadline_scope`; stores that model a network read it.
+call_deadline: ContextVar[float | None] = ContextVar("aether_call_deadline", default=None)
+
+
+@contextlib.contextmanager
+def deadline_scope(deadline_at: float | None) -> Iterator[None]:
+    """Make *deadline_at* (a clock time, or ``None``) the current save's deadline inside the block.
+
+    A pattern with a deadline wraps its store calls in this, so a networked
+    store can cap the call's timeout at the time left and a store queue can
+    drop the call if its caller is gone before service starts. Nested scopes
+    keep the earlier of the two deadlines.
+    """
+    outer = call_deadline.get()
+    if deadline_at is None or (outer is not None and outer <= deadline_at):
+        deadline_at = outer
+    token = call_deadline.set(deadline_at)
+    try:
+        yield
+    finally:
+        call_deadline.reset(token)
 
 
 @runtime_checkable

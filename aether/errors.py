@@ -13,6 +13,8 @@ The hierarchy::
     │   └── StoreTimeoutError     (the caller stopped waiting; the call may still commit)
     ├── StoreCorruptedError       (the database file is damaged: not an outage, never retried)
     ├── RetriesExhaustedError     (a retry pattern gave up; ``__cause__`` is the last error)
+    ├── DeadlineExceededError     (a save's deadline passed; ``__cause__`` is the last error)
+    ├── CommandRefusedError       (the re-made decision said no: a normal outcome, never retried)
     ├── CircuitBreakerOpenError   (a breaker refused the call without trying)
     └── RequestThrottledError     (the client's own throttle refused the attempt without sending it)
 
@@ -32,6 +34,8 @@ from typing import Any
 __all__ = [
     "AetherError",
     "CircuitBreakerOpenError",
+    "CommandRefusedError",
+    "DeadlineExceededError",
     "ErrCircuitBreakerOpen",
     "ConflictError",
     "DuplicateEventIdError",
@@ -245,6 +249,52 @@ class RetriesExhaustedError(AetherError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.actor_id, self.attempts, self.reason), self.__dict__)
+
+
+class DeadlineExceededError(AetherError):
+    """A logical save ran out of its deadline before it committed.
+
+    ``deadline`` is the save's whole budget in seconds (on the pattern's
+    clock) and ``attempts`` how many attempts it started. Raised ``from`` the
+    last error the save met, if any. No attempt starts, and no wait is begun,
+    that would end past the deadline.
+    """
+
+    def __init__(self, actor_id: str, deadline: float, attempts: int) -> None:
+        self.actor_id = actor_id
+        self.deadline = deadline
+        self.attempts = attempts
+        super().__init__(actor_id, deadline, attempts)
+
+    def __str__(self) -> str:
+        return (
+            f"deadline of {self.deadline:g} s passed for actor {self.actor_id!r} "
+            f"after {self.attempts} attempt(s)"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.actor_id, self.deadline, self.attempts), self.__dict__)
+
+
+class CommandRefusedError(AetherError):
+    """The command's decision, re-made on the actor's current events, refused to append.
+
+    A refusal is a normal outcome, not a failure, and never retried: the state
+    says no (the last unit of stock is gone). ``version`` is the actor's
+    version the decision saw and ``reason`` an optional text from the caller.
+    """
+
+    def __init__(self, actor_id: str, version: int, reason: str = "the decision refused") -> None:
+        self.actor_id = actor_id
+        self.version = version
+        self.reason = reason
+        super().__init__(actor_id, version, reason)
+
+    def __str__(self) -> str:
+        return f"command refused for actor {self.actor_id!r} at version {self.version}: {self.reason}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.actor_id, self.version, self.reason), self.__dict__)
 
 
 class CircuitBreakerOpenError(AetherError):

@@ -1,0 +1,647 @@
+"""The lab's look, shared by every figure of :mod:`aether.plots`, and the helpers the figures share.
+
+Use it for figures you draw yourself, so they match the lab's: :func:`style` (a context
+manager) or :func:`apply_style`, :func:`style_for` for a pattern's colour and line, and
+:func:`save_figure` to write a file that is byte-for-byte the same on every run.
+
+Conventions every figure function of the package follows:
+
+* **Time** is stored in seconds in every table and shown in ``unit`` (one of
+  :data:`TIME_UNITS`), which defaults to :data:`DEFAULT_UNIT` (milliseconds) everywhere.
+  The clock of a whole run (the x axis of load, goodput or a breaker over time) is in seconds.
+* **A pattern keeps one colour and one line** (line style and marker) in every figure of the
+  collection (:data:`PATTERN_COLORS`, :data:`PATTERN_LINES`), so two lines never differ by
+  colour alone and stay apart under colour blindness. Outcomes have their own table
+  (:data:`OUTCOME_STYLES`).
+* **Alt text**: every figure function takes ``alt`` (one sentence: what the figure shows) or
+  builds one, and stores it on the figure it drew as ``figure.aether_alt``; read it with
+  :func:`alt_text`, whatever the function returned. Drawn into a panel of a figure that
+  already has alt text, the sentence is appended. :func:`save_figure` writes it into the
+  file's description.
+* **Background**: figures and axes are filled with an opaque light colour, so they read on a
+  dark notebook theme too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import zlib
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple, ParamSpec, TypeVar, cast
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from cycler import cycler
+from matplotlib import ticker
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure, SubFigure
+
+from aether.checks import check_choice, check_text
+
+__all__ = [
+    "BACKGROUND",
+    "DEFAULT_UNIT",
+    "LINES",
+    "LOAD_COLORS",
+    "OUTCOME_STYLES",
+    "PALETTE",
+    "PATTERN_COLORS",
+    "PATTERN_LINES",
+    "RESULT_COLORS",
+    "STYLE",
+    "SWEEP_LABELS",
+    "TIME_COLUMNS",
+    "TIME_UNITS",
+    "UNIT_TEXT",
+    "LineStyle",
+    "SeriesStyle",
+    "alt_text",
+    "apply_style",
+    "by_label",
+    "color_for",
+    "describe",
+    "few_numeric_ticks",
+    "figure_of",
+    "finish",
+    "format_time",
+    "legend_outside",
+    "new_axes",
+    "plain_log_axis",
+    "require",
+    "save_figure",
+    "shade_faults",
+    "sorted_groups",
+    "style",
+    "style_for",
+    "styled",
+    "styles_for",
+    "time_factor",
+]
+
+# --------------------------------------------------------------------------------------
+# Colours and lines
+# --------------------------------------------------------------------------------------
+
+#: The Okabe–Ito colour-blind-safe palette, darkest and most distinct colours first
+#: (yellow last: it is hard to see on a white projector screen).
+PALETTE: tuple[str, ...] = (
+    "#0072B2",  # blue
+    "#E69F00",  # orange
+    "#009E73",  # bluish green
+    "#D55E00",  # vermillion
+    "#CC79A7",  # reddish purple
+    "#56B4E9",  # sky blue
+    "#000000",  # black
+    "#F0E442",  # yellow
+)
+
+#: The opaque light fill of every figure and axes, so figures read on a dark theme too.
+BACKGROUND = "#FFFFFF"
+
+#: Colours pinned to the lab's pattern names, so they look the same in every notebook;
+#: :func:`color_for` derives a stable colour for any other name. Add an entry to pin another
+#: (a chapter's own label for a pattern: ``PATTERN_COLORS["mine"] = PATTERN_COLORS["full jitter"]``;
+#: the label then takes that pattern's line too).
+PATTERN_COLORS: dict[str, str] = {
+    # baselines
+    "no_retry": "#000000",
+    "immediate_retry": "#000000",
+    "no backoff": "#000000",
+    "no retries": "#000000",
+    # one colour per pattern, the same in every chapter (vermillion is kept for conflicts): the
+    # Okabe-Ito colours first, then Paul Tol's muted ones, so that no two patterns share a colour
+    "simple_retry": "#0072B2",
+    "conflict_detailed_retry": "#CC79A7",
+    "jitter_retry": "#009E73",
+    "full jitter": "#009E73",
+    "no jitter": "#E69F00",
+    "equal jitter": "#44AA99",
+    "decorrelated jitter": "#999933",
+    "adaptive_retry": "#882255",
+    "queued_writes": "#332288",
+    "retry queue": "#332288",
+    "circuit_breaker": "#56B4E9",
+    "circuit breaker": "#56B4E9",
+    "retry budget": "#AA4499",
+    "budgeted_retry": "#AA4499",
+    "adaptive_throttling": "#117733",
+    "adaptive throttling": "#117733",
+    "retry_on_failure": "#CC6677",
+    "retry at once": "#CC6677",
+}
+
+
+class LineStyle(NamedTuple):
+    """How a series' line looks apart from its colour: a matplotlib line style and marker."""
+
+    linestyle: str
+    marker: str
+
+
+class SeriesStyle(NamedTuple):
+    """Everything that tells one series from another: colour, line style and marker."""
+
+    color: str
+    linestyle: str
+    marker: str
+
+    def kwargs(self, points: int | None = None) -> dict[str, Any]:
+        """Keyword arguments for ``Axes.plot`` / ``Axes.step``.
+
+        With *points* (the line's length), a long line carries its marker at about eight
+        places rather than at every point.
+        """
+        look: dict[str, Any] = {"color": self.color, "linestyle": self.linestyle, "marker": self.marker}
+        if points is not None and points > 12:
+            look["markevery"] = max(1, points // 8)
+        return look
+
+
+#: Every line a series can take, in the order :func:`styles_for` hands them out on a clash:
+#: four line styles times six markers, so no two of the first 24 series look alike in grey.
+LINES: tuple[LineStyle, ...] = tuple(
+    LineStyle(linestyle, marker)
+    for marker in ("o", "s", "^", "D", "v", "P")
+    for linestyle in ("-", "--", "-.", ":")
+)
+
+#: The line of each pattern: one pattern, one line style and marker in every figure, and no
+#: two patterns of different colours share a line (so they stay apart when colours merge,
+#: as under deuteranopia). Aliases of one pattern (``"jitter_retry"``, ``"full jitter"``)
+#: share its colour and its line.
+PATTERN_LINES: dict[str, LineStyle] = {
+    "no_retry": LineStyle(":", "x"),
+    "immediate_retry": LineStyle(":", "x"),
+    "no backoff": LineStyle(":", "x"),
+    "no retries": LineStyle(":", "x"),
+    "simple_retry": LineStyle("-", "o"),
+    "conflict_detailed_retry": LineStyle("--", "s"),
+    "jitter_retry": LineStyle("-", "^"),
+    "full jitter": LineStyle("-", "^"),
+    "no jitter": LineStyle("--", "o"),
+    "equal jitter": LineStyle("-.", "v"),
+    "decorrelated jitter": LineStyle(":", "D"),
+    "adaptive_retry": LineStyle("-.", "D"),
+    "queued_writes": LineStyle("--", "P"),
+    "retry queue": LineStyle("--", "P"),
+    "circuit_breaker": LineStyle("-", "s"),
+    "circuit breaker": LineStyle("-", "s"),
+    "retry budget": LineStyle("--", "^"),
+    "budgeted_retry": LineStyle("--", "^"),
+    "adaptive_throttling": LineStyle("-.", "o"),
+    "adaptive throttling": LineStyle("-.", "o"),
+    "retry_on_failure": LineStyle(":", "v"),
+    "retry at once": LineStyle(":", "v"),
+}
+
+#: The look of each save outcome when a figure is split by outcome (``by="outcome"``):
+#: success solid and green, the ways a save ends without committing each with its own
+#: colour, line style and marker. ``refused`` (the command's decision said no),
+#: ``deadline`` (the save's deadline passed) and ``expired`` (a queued write outlived its
+#: time) sit beside the older outcomes.
+OUTCOME_STYLES: dict[str, SeriesStyle] = {
+    "committed": SeriesStyle("#009E73", "-", "o"),
+    "gave_up": SeriesStyle("#000000", "--", "x"),
+    "failed": SeriesStyle("#D55E00", "-.", "s"),
+    "rejected": SeriesStyle("#762A83", ":", "v"),
+    "refused": SeriesStyle("#0072B2", "--", "D"),
+    "deadline": SeriesStyle("#8C510A", "-.", "^"),
+    "expired": SeriesStyle("#999933", ":", "P"),
+    "dead_letter": SeriesStyle("#CC79A7", "--", "*"),
+    "queued": SeriesStyle("#56B4E9", ":", "o"),
+    "pending": SeriesStyle("#9A9A9A", ":", "s"),
+    "error": SeriesStyle("#E69F00", "-", "X"),
+}
+
+#: Colour of each kind of store call in :func:`~aether.plots.plot_timeline`.
+RESULT_COLORS: dict[str, str] = {
+    "write ok": "#009E73",
+    "conflict": "#D55E00",
+    "read": "#9A9A9A",
+    "unavailable": "#DDCC77",
+    "timeout": "#8C510A",
+    "overloaded": "#762A83",
+    "error": "#000000",
+}
+
+#: Colours of the series of :func:`~aether.plots.plot_load` (load, work and goodput), and of faults.
+LOAD_COLORS: dict[str, str] = {
+    "offered": "#000000",
+    "calls": "#666666",
+    "goodput": "#009E73",
+    "queue_depth": "#0072B2",
+    "utilisation": "#E69F00",
+    "fault": "#BDBDBD",
+}
+
+#: Matplotlib settings of the lab's look: large enough to read on a projector, opaque and light.
+STYLE: dict[str, Any] = {
+    "figure.figsize": (9.0, 5.0),
+    "figure.dpi": 100,
+    "figure.constrained_layout.use": True,
+    "figure.facecolor": BACKGROUND,
+    "axes.facecolor": BACKGROUND,
+    "savefig.facecolor": BACKGROUND,
+    "savefig.transparent": False,
+    "font.size": 13,
+    "axes.titlesize": 15,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 13,
+    "xtick.labelsize": 12,
+    "ytick.labelsize": 12,
+    "legend.fontsize": 12,
+    "legend.title_fontsize": 12,
+    "legend.framealpha": 0.9,
+    "axes.grid": True,
+    "grid.color": "#b0b0b0",
+    "grid.alpha": 0.35,
+    "grid.linewidth": 0.8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.prop_cycle": cycler(color=list(PALETTE)),
+    "lines.linewidth": 2.2,
+    "lines.markersize": 7,
+    "savefig.dpi": 150,
+    "svg.hashsalt": "aether",
+}
+
+# --------------------------------------------------------------------------------------
+# Units and labels
+# --------------------------------------------------------------------------------------
+
+#: Time units accepted by ``unit=``, as the factor from seconds.
+TIME_UNITS: dict[str, float] = {"s": 1.0, "ms": 1e3, "us": 1e6}
+
+#: The unit every figure shows durations in unless given another ``unit``.
+DEFAULT_UNIT = "ms"
+
+#: How each unit is written on an axis.
+UNIT_TEXT: dict[str, str] = {"s": "s", "ms": "ms", "us": "µs"}
+
+#: Readable axis label of each sweep column; ``{unit}`` marks the time columns.
+SWEEP_LABELS: dict[str, str] = {
+    "writers": "concurrent writers (count)",
+    "seed": "seed",
+    "committed": "committed saves (count)",
+    "failed": "failed saves (count)",
+    "p50": "median latency, p50 ({unit})",
+    "p95": "p95 latency ({unit})",
+    "p99": "p99 latency ({unit})",
+    "mean_retries": "mean retries per save (count)",
+    "max_retries": "max retries per save (count)",
+    "calls": "store calls (count)",
+    "write_calls": "store writes (work)",
+    "wasted_calls": "wasted store calls (count)",
+    "makespan": "completion time ({unit})",
+    "throughput": "throughput (commits/s)",
+    "rate": "offered saves per second",
+    "utilisation": "store utilisation (%)",
+    "mean_queue_wait": "mean queue wait ({unit})",
+    "mean_latency": "mean latency ({unit})",
+    "latency": "latency ({unit})",
+    "timeouts": "timed-out calls (count)",
+    "overloaded": "calls refused by a full queue (count)",
+    "failure_rate": "store failure rate (fraction of calls)",
+    "success_rate": "saves that succeed (fraction)",
+    "calls_per_save": "store calls per save (load)",
+}
+
+#: The summary columns that hold seconds, shown in ``unit`` by the figures.
+TIME_COLUMNS: frozenset[str] = frozenset(
+    {"p50", "p95", "p99", "p50_all", "p95_all", "p99_all", "makespan", "mean_queue_wait", "mean_latency", "latency"}
+)
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+# --------------------------------------------------------------------------------------
+# The look
+# --------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def style() -> Iterator[None]:
+    """Draw in the lab's look inside a ``with`` block, leaving global settings untouched.
+
+    Use it around figures you build yourself (``with style(): fig, ax = plt.subplots()``);
+    the ``plot_*`` functions already use it.
+    """
+    interactive = mpl.is_interactive()
+    try:
+        with mpl.rc_context(cast(Any, STYLE)):
+            try:
+                yield
+            finally:
+                # A notebook's inline backend switches interactive mode on when the first figure
+                # inside this block selects it; keep that, or later figures would not be shown.
+                interactive = mpl.is_interactive()
+    finally:
+        mpl.interactive(interactive)
+
+
+def apply_style() -> None:
+    """Make the lab's look the default for the rest of the process (e.g. a notebook's first cell)."""
+    mpl.rcParams.update(cast(Any, STYLE))
+
+
+def styled(func: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run a plotting function inside :func:`style`, so every artist it creates gets the lab's look."""
+
+    @functools.wraps(func)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with style():
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+def _checksum(text: str) -> int:
+    """A stable checksum of *text* (not Python's salted ``hash``), the same on every machine."""
+    return zlib.crc32(text.encode("utf-8"))
+
+
+def color_for(name: object) -> str:
+    """The colour of a pattern, outcome or any group name: the same name always gets the same colour.
+
+    A name pinned in :data:`PATTERN_COLORS` (or an outcome of :data:`OUTCOME_STYLES`) gets its
+    pinned colour; any other name gets a palette colour chosen by a stable checksum of its
+    text, so figures agree across notebooks, runs and machines.
+    """
+    key = str(name)
+    if key in PATTERN_COLORS:
+        return PATTERN_COLORS[key]
+    if key in OUTCOME_STYLES:
+        return OUTCOME_STYLES[key].color
+    return PALETTE[_checksum(key) % (len(PALETTE) - 1)]  # yellow only on demand
+
+
+def style_for(name: object) -> SeriesStyle:
+    """The colour, line style and marker of a pattern, outcome or any group name.
+
+    A pattern of :data:`PATTERN_LINES` keeps its line; a name pinned only in
+    :data:`PATTERN_COLORS` takes the line of the pattern whose colour it was given (it is
+    that pattern under another label); an outcome takes :data:`OUTCOME_STYLES`; any other
+    name a line chosen by a stable checksum of its text.
+    """
+    key = str(name)
+    if key not in PATTERN_COLORS and key in OUTCOME_STYLES:
+        return OUTCOME_STYLES[key]
+    color = color_for(key)
+    line = PATTERN_LINES.get(key)
+    if line is None and key in PATTERN_COLORS:
+        line = next((PATTERN_LINES[n] for n, c in PATTERN_COLORS.items() if c == color and n in PATTERN_LINES), None)
+    if line is None:
+        line = LINES[_checksum(key) % len(LINES)]
+    return SeriesStyle(color, line.linestyle, line.marker)
+
+
+def styles_for(groups: Sequence[Hashable]) -> dict[Hashable, SeriesStyle]:
+    """A style per group, no two alike in one figure: each group's own style unless an earlier group took it.
+
+    On a clash of colours the later group takes the next free palette colour (yellow last);
+    when no colour is free, or when the caller pinned two labels to one colour (variants of
+    one pattern), the later group keeps the colour and takes the next free line instead.
+    """
+    styles: dict[Hashable, SeriesStyle] = {}
+    for group in groups:
+        preferred = style_for(group)
+        taken_colors = {s.color for s in styles.values()}
+        pinned = str(group) in PATTERN_COLORS or str(group) in OUTCOME_STYLES
+        if preferred.color in taken_colors and not pinned:
+            start = PALETTE.index(preferred.color) if preferred.color in PALETTE else 0
+            free = [PALETTE[(start + i) % len(PALETTE)] for i in range(len(PALETTE))]
+            free = [c for c in free if c not in taken_colors]
+            # Yellow (the palette's last colour) is hard to see on white: take it only when nothing else is free.
+            free.sort(key=lambda c: c == PALETTE[-1])
+            if free:
+                preferred = preferred._replace(color=free[0])
+        taken = {(s.color, s.linestyle, s.marker) for s in styles.values()}
+        taken_lines = {(s.linestyle, s.marker) for s in styles.values()}
+        if (preferred.color, preferred.linestyle, preferred.marker) in taken or (
+            (preferred.linestyle, preferred.marker) in taken_lines
+            and any(s.color == preferred.color for s in styles.values())
+        ):
+            start = LINES.index(LineStyle(preferred.linestyle, preferred.marker)) if LineStyle(
+                preferred.linestyle, preferred.marker) in LINES else 0
+            for i in range(1, len(LINES) + 1):
+                line = LINES[(start + i) % len(LINES)]
+                if (line.linestyle, line.marker) not in taken_lines:
+                    preferred = preferred._replace(linestyle=line.linestyle, marker=line.marker)
+                    break
+        styles[group] = preferred
+    return styles
+
+
+# --------------------------------------------------------------------------------------
+# Alt text and background
+# --------------------------------------------------------------------------------------
+
+
+def figure_of(drawn: Any) -> Figure:
+    """The figure that a figure function drew on, from what it returned (Figure, Axes, a tuple or array of them)."""
+    if isinstance(drawn, Figure):
+        return drawn
+    if isinstance(drawn, SubFigure):
+        return cast(Figure, drawn.get_figure(root=True))
+    if isinstance(drawn, Axes):
+        figure = drawn.get_figure(root=True)
+        if isinstance(figure, Figure):
+            return figure
+    if isinstance(drawn, (tuple, list, np.ndarray)):
+        items = list(np.asarray(drawn, dtype=object).flat) if isinstance(drawn, np.ndarray) else list(drawn)
+        if items:
+            return figure_of(items[0])
+    raise TypeError(f"drawn must be a Figure, an Axes or a sequence of Axes; got {type(drawn).__name__}")
+
+
+def describe(drawn: Any, alt: str | None, default: str) -> None:
+    """Store the alt text (*alt*, or *default* when None) on the figure *drawn* belongs to, and make it opaque.
+
+    The text goes to ``figure.aether_alt`` (appended after a sentence another function
+    already stored there, when several functions draw panels of one figure) and, where
+    the matplotlib version has it, to ``figure.set_alt_text``. The figure and every axes
+    of it get the opaque light :data:`BACKGROUND`.
+    """
+    text = default if alt is None else check_text("alt", alt)
+    figure = figure_of(drawn)
+    previous = getattr(figure, "aether_alt", None)
+    combined = text if not previous or previous == text else f"{previous} {text}"
+    figure.aether_alt = combined  # type: ignore[attr-defined]
+    setter = getattr(figure, "set_alt_text", None)
+    if callable(setter):
+        setter(combined)
+    figure.set_facecolor(BACKGROUND)
+    for ax in figure.axes:
+        ax.set_facecolor(BACKGROUND)
+
+
+def alt_text(drawn: Any) -> str:
+    """The alt text a figure function stored (one sentence per panel it drew); '' if none.
+
+    Pass what the function returned (a Figure, an Axes, or a tuple or array of Axes).
+    """
+    return str(getattr(figure_of(drawn), "aether_alt", ""))
+
+
+# --------------------------------------------------------------------------------------
+# Saving
+# --------------------------------------------------------------------------------------
+
+_DETERMINISTIC_METADATA: dict[str, dict[str, Any]] = {
+    "png": {"Software": None},
+    "svg": {"Date": None, "Creator": None},
+    "pdf": {"CreationDate": None, "Creator": None, "Producer": None},
+}
+
+_DESCRIPTION_KEY = {"png": "Description", "svg": "Description", "pdf": "Subject"}
+
+
+def save_figure(fig: Figure | Axes, path: str | Path, *, dpi: int = 150) -> Path:
+    """Write *fig* (or the figure of an Axes) to *path*, identical bytes on every run.
+
+    Use it instead of ``fig.savefig`` for figures kept in the repository: the file carries
+    no timestamp and no software version, so re-running a notebook does not change it;
+    it carries the figure's alt text as its description. The format follows the suffix:
+    ``.png`` (default choice), ``.svg`` or ``.pdf``. Missing parent folders are created.
+    Returns the path written.
+    """
+    figure = fig.get_figure(root=True) if isinstance(fig, Axes) else fig
+    if not isinstance(figure, Figure):
+        raise TypeError(f"save_figure needs a Figure or an Axes, got {type(fig).__name__}")
+    target = Path(path)
+    fmt = target.suffix.lower().lstrip(".")
+    metadata = _DETERMINISTIC_METADATA.get(fmt)
+    if metadata is None:
+        raise ValueError(f"save_figure writes .png, .svg or .pdf files, got {str(target)!r}")
+    alt = getattr(figure, "aether_alt", "")
+    if alt:
+        metadata = {**metadata, _DESCRIPTION_KEY[fmt]: alt}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with mpl.rc_context({"svg.hashsalt": "aether"}):
+        figure.savefig(target, format=fmt, dpi=dpi, metadata=metadata, facecolor=BACKGROUND)
+    return target
+
+
+# --------------------------------------------------------------------------------------
+# Helpers the figures share
+# --------------------------------------------------------------------------------------
+
+
+def require(df: pd.DataFrame, columns: Iterable[str], *, name: str, empty: bool = True) -> None:
+    """Check that *df* is a DataFrame with every column of *columns* (and, unless *empty*, a row).
+
+    Wrong type: a TypeError; missing columns: a ValueError naming each of them and the
+    columns *df* has; no rows when ``empty=False``: a ValueError.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"{name} must be a pandas DataFrame, got {type(df).__name__}")
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        listed = ", ".join(repr(c) for c in missing)
+        raise ValueError(f"{name} is missing column(s) {listed}; it has {list(map(str, df.columns))}")
+    if not empty and df.empty:
+        raise ValueError(f"{name} is empty: there is nothing to plot")
+
+
+def time_factor(unit: str) -> float:
+    """Seconds-to-*unit* factor, with a clear error for an unknown unit."""
+    check_choice("unit", unit, TIME_UNITS)
+    return TIME_UNITS[unit]
+
+
+def sorted_groups(values: Iterable[Hashable]) -> list[Hashable]:
+    """Distinct group values in a stable order: numbers numerically, anything else by text."""
+    distinct = list(dict.fromkeys(v for v in values if not pd.isna(v)))
+    if all(isinstance(v, (int, float, np.integer, np.floating)) for v in distinct):
+        return sorted(distinct)  # type: ignore[type-var]
+    return sorted(distinct, key=str)
+
+
+def new_axes(ax: Axes | None, **subplots: Any) -> Axes:
+    """The Axes to draw into: *ax*, or a fresh figure (in the current style; *subplots* go to ``plt.subplots``)."""
+    if ax is not None:
+        return ax
+    _, new = plt.subplots(**subplots)
+    return cast(Axes, new)
+
+
+def plain_log_axis(axis: Any, ticks: Sequence[float] | None = None) -> None:
+    """Label a log axis with plain numbers (1, 2, 5, 10 ...) instead of powers of ten.
+
+    With *ticks*, put a tick at exactly those values (e.g. the writer counts of a sweep).
+    """
+    if ticks is not None:
+        axis.set_major_locator(ticker.FixedLocator(list(ticks)))
+    else:
+        axis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(ticker.FuncFormatter(lambda value, _pos: f"{value:g}"))
+    axis.set_minor_formatter(ticker.NullFormatter())
+
+
+def finish(ax: Axes, *, title: str, xlabel: str, ylabel: str, legend: bool, legend_title: str | None = None) -> None:
+    """Apply the lab's text sizes, grid, background and legend explicitly (independent of rcParams at draw time)."""
+    ax.set_title(title, fontsize=STYLE["axes.titlesize"], fontweight=STYLE["axes.titleweight"])
+    ax.set_xlabel(xlabel, fontsize=STYLE["axes.labelsize"])
+    ax.set_ylabel(ylabel, fontsize=STYLE["axes.labelsize"])
+    ax.tick_params(labelsize=STYLE["xtick.labelsize"])
+    ax.grid(True, color=STYLE["grid.color"], alpha=STYLE["grid.alpha"], linewidth=STYLE["grid.linewidth"])
+    ax.set_axisbelow(True)
+    ax.set_facecolor(BACKGROUND)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    if legend:
+        ax.legend(
+            title=legend_title,
+            alignment="left",
+            fontsize=STYLE["legend.fontsize"],
+            title_fontsize=STYLE["legend.title_fontsize"],
+            framealpha=STYLE["legend.framealpha"],
+        )
+
+
+def few_numeric_ticks(values: pd.Series, most: int = 12) -> list[float] | None:
+    """The distinct values as tick positions when they are few numbers (e.g. writer counts), else None."""
+    distinct = sorted_groups(values)
+    if len(distinct) > most or not all(isinstance(v, (int, float, np.integer, np.floating)) for v in distinct):
+        return None
+    return [float(cast(float, v)) for v in distinct]
+
+
+def by_label(by: str) -> str:
+    """Legend title for a grouping column."""
+    return {"pattern": "pattern", "writers": "writers"}.get(by, by)
+
+
+def format_time(value: float, unit: str) -> str:
+    """A time value (already in *unit*) with about three significant digits and its unit; 'never' if infinite."""
+    if not np.isfinite(value):
+        return "never"
+    return f"{value:.3g} {UNIT_TEXT[unit]}"
+
+
+def shade_faults(ax: Axes, faults: Sequence[tuple[float, float, str]], *, label_each: bool = True) -> None:
+    """Shade each fault window ``(start, end, label)`` in the fault grey (behind the data).
+
+    With ``label_each=False`` only the first window gets a legend entry, as ``store <label>``.
+    """
+    for i, (start, end, label) in enumerate(faults):
+        if label_each:
+            ax.axvspan(start, end, color=LOAD_COLORS["fault"], alpha=0.45, linewidth=0, label=label)
+        else:
+            ax.axvspan(start, end, color=LOAD_COLORS["fault"], alpha=0.5, zorder=0,
+                       label=f"store {label}" if i == 0 else "_fault")
+
+
+def legend_outside(ax: Axes) -> Axes:
+    """Move *ax*'s legend to the right of the plot, so it hides no curve; returns *ax*."""
+    legend = ax.get_legend()
+    if legend is None:
+        raise ValueError("the Axes has no legend to move")
+    legend.set_loc("upper left")
+    legend.set_bbox_to_anchor((1.01, 1.0))
+    return ax

@@ -11,7 +11,6 @@ from typing import Any
 
 import matplotlib
 import matplotlib.pyplot as plt
-import pandas as pd
 import pytest
 
 from aether import Event, SimulatedClock, VersionConflictError
@@ -24,7 +23,6 @@ from aether.experiment.libraries import (
     is_library_give_up,
 )
 from aether.patterns import immediate_retry, jitter_retry
-from aether.plots_production import plot_wait_bands
 
 matplotlib.use("Agg")
 
@@ -293,25 +291,3 @@ def test_stamina_testing_mode_is_immediate_retry_call_for_call_without_a_warning
     immediate = run_contention(functools.partial(immediate_retry, max_attempts=3), writers=10, seed=0)
     assert same_calls(tested, immediate)
     assert (tested.saves["outcome"] == "conflict").sum() == (immediate.saves["outcome"] == "gave_up").sum() > 0
-
-
-# --------------------------------------------------------------------------- the waits figure
-
-
-def test_plot_wait_bands_draws_a_band_and_a_median_per_policy() -> None:
-    waits = pd.DataFrame({"pattern": ["a"] * 6 + ["b"] * 6, "retry": [1, 1, 1, 2, 2, 2] * 2,
-                          "wait": [0.0, 0.01, 0.02, 0.02, 0.03, 0.04, 1, 1, 1, 2, 2, 2]})
-    ax = plot_wait_bands(waits, title="t")
-    medians = [line for line in ax.get_lines() if line.get_linestyle() == "-"]
-    assert [line.get_ydata().tolist() for line in medians] == [[0.01, 0.03], [1.0, 2.0]]
-    assert len(ax.collections) == 2 and ax.get_yscale() == "log" and ax.get_title() == "t"
-    assert "(s)" in ax.get_ylabel() and "(count)" in ax.get_xlabel()
-
-
-def test_plot_wait_bands_refuses_bad_input() -> None:
-    with pytest.raises(ValueError, match="missing"):
-        plot_wait_bands(pd.DataFrame({"pattern": ["a"], "wait": [1.0]}))
-    with pytest.raises(ValueError, match="empty"):
-        plot_wait_bands(pd.DataFrame({"pattern": [], "retry": [], "wait": []}))
-    with pytest.raises(ValueError, match="floor"):
-        plot_wait_bands(pd.DataFrame({"pattern": ["a"], "retry": [1], "wait": [1.0]}), floor=0)

@@ -14,7 +14,7 @@ from matplotlib.collections import LineCollection, PathCollection  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
 
 from aether.calibrate import next_busy_poll  # noqa: E402
-from aether.plots_reality import WAY_COLORS, plot_latency_by_way, plot_lock_handoff, plot_ways  # noqa: E402
+from aether.plots import WAY_COLORS, plot_latency_by_way, plot_lock_handoff, plot_ways  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

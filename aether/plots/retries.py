@@ -95,7 +95,7 @@ def plot_retries(
         legend=True,
         legend_title=by_label(by),
     )
-    describe(ax, alt, f"Bars of the share of saves that needed 0, 1, 2 ... retries (≥{cap} together), "
+    describe(ax, alt, f"Bars of the share of saves that needed 0, 1, 2 or more retries (≥{cap} together), "
                       f"side by side for each {by} ({', '.join(map(str, groups))}).")
     return ax
 

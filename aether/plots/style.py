@@ -403,9 +403,11 @@ def style_for(name: object) -> SeriesStyle:
 def styles_for(groups: Sequence[Hashable]) -> dict[Hashable, SeriesStyle]:
     """A style per group, no two alike in one figure: each group's own style unless an earlier group took it.
 
-    On a clash of colours the later group takes the next free palette colour (yellow last);
-    when no colour is free, or when the caller pinned two labels to one colour (variants of
-    one pattern), the later group keeps the colour and takes the next free line instead.
+    No two groups of one figure share a line (line style and marker), so they stay apart
+    without colour: on a clash the later group takes the next free line of :data:`LINES`.
+    On a clash of colours the later group takes the next free palette colour (yellow last),
+    unless its colour is pinned (variants of one pattern keep the pattern's colour and
+    differ by line only).
     """
     styles: dict[Hashable, SeriesStyle] = {}
     for group in groups:
@@ -420,19 +422,13 @@ def styles_for(groups: Sequence[Hashable]) -> dict[Hashable, SeriesStyle]:
             free.sort(key=lambda c: c == PALETTE[-1])
             if free:
                 preferred = preferred._replace(color=free[0])
-        taken = {(s.color, s.linestyle, s.marker) for s in styles.values()}
-        taken_lines = {(s.linestyle, s.marker) for s in styles.values()}
-        if (preferred.color, preferred.linestyle, preferred.marker) in taken or (
-            (preferred.linestyle, preferred.marker) in taken_lines
-            and any(s.color == preferred.color for s in styles.values())
-        ):
-            start = LINES.index(LineStyle(preferred.linestyle, preferred.marker)) if LineStyle(
-                preferred.linestyle, preferred.marker) in LINES else 0
-            for i in range(1, len(LINES) + 1):
-                line = LINES[(start + i) % len(LINES)]
-                if (line.linestyle, line.marker) not in taken_lines:
-                    preferred = preferred._replace(linestyle=line.linestyle, marker=line.marker)
-                    break
+        taken_lines = {LineStyle(s.linestyle, s.marker) for s in styles.values()}
+        own = LineStyle(preferred.linestyle, preferred.marker)
+        if own in taken_lines:
+            start = LINES.index(own) if own in LINES else -1
+            free_lines = [LINES[(start + i) % len(LINES)] for i in range(1, len(LINES) + 1)]
+            line = next((candidate for candidate in free_lines if candidate not in taken_lines), own)
+            preferred = preferred._replace(linestyle=line.linestyle, marker=line.marker)
         styles[group] = preferred
     return styles
 

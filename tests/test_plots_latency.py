@@ -235,3 +235,12 @@ def test_plot_latency_needs_the_outcome_column_to_count_commits() -> None:
 def test_plot_latency_draws_groups_in_the_order_given(saves: pd.DataFrame) -> None:
     labels = legend_texts(plots.plot_latency(saves, order=["slow", "fast"]))
     assert labels[0].startswith("slow") and labels[1].startswith("fast")
+
+
+def test_plot_latency_can_give_the_committed_saves_own_median_on_a_curve_of_all_saves() -> None:
+    ax = plots.plot_latency(committed_few(), outcomes=("committed",), percentiles=(50,), percentiles_of="finished")
+    assert legend_texts(ax) == ["all: 2 of 2 committed, committed p50 25 ms",
+                                "few: 1 of 4 committed, committed p50 10 ms"]
+    marks = {tuple(line.get_xdata()): tuple(line.get_ydata()) for line in ax.get_lines()
+             if line.get_label() == "_percentiles"}
+    assert marks[(10.0,)] == (12.5,)  # the committed median sits on the curve, at half of its 25 %

@@ -60,19 +60,29 @@ class _Group:
         """The ECDF heights: the share (%) of *all* the group's saves finished by each time."""
         return np.arange(1, len(self.times) + 1) / max(self.total, 1) * 100.0
 
-    def percentiles(self, qs: Sequence[float]) -> np.ndarray:
-        """Each percentile of the time to finish over all the group's saves; inf where the curve never gets there."""
-        if len(self.times) == self.total:
-            return np.percentile(self.times, list(qs))
+    def percentiles(self, qs: Sequence[float], *, of_finished: bool = False) -> np.ndarray:
+        """Each percentile of the time to finish over all the group's saves; inf where the curve never gets there.
+
+        With *of_finished*, over the finished saves only (e.g. the committed saves' median).
+        """
+        if not len(qs):
+            return np.zeros(0)
+        if of_finished or len(self.times) == self.total:
+            return np.percentile(self.times, list(qs)) if len(self.times) else np.full(len(qs), np.inf)
         values = np.r_[self.times, np.full(self.total - len(self.times), np.inf)]
         return np.percentile(values, list(qs), method="higher")
 
 
-def _label(group: Hashable, data: _Group, qs: Sequence[float], unit: str, counts: bool) -> str:
-    """Legend text: the group, how many of its saves committed, and its percentiles (or "no saves")."""
+def _label(group: Hashable, data: _Group, qs: Sequence[float], unit: str, counts: bool, of: str | None) -> str:
+    """Legend text: the group, how many of its saves committed, and its percentiles (or "no saves").
+
+    *of* names the saves the percentiles count when they are the finished ones only (None: all saves).
+    """
     parts = [f"{data.committed} of {data.total} committed"] if counts and data.committed is not None else []
     if len(data.times):
-        parts += [f"p{q:g} {format_time(v, unit)}" for q, v in zip(qs, data.percentiles(qs), strict=True)]
+        values = data.percentiles(qs, of_finished=of is not None)
+        prefix = "" if of is None else f"{of} "
+        parts += [f"{prefix}p{q:g} {format_time(v, unit)}" for q, v in zip(qs, values, strict=True)]
     elif not parts:
         parts = ["no saves"]
     return f"{group}: {', '.join(parts)}"
@@ -89,6 +99,7 @@ def plot_latency(
     log: bool = False,
     unit: str = DEFAULT_UNIT,
     percentiles: Sequence[float] = (50, 95),
+    percentiles_of: Literal["all", "finished"] = "all",
     counts: bool | None = None,
     mark_failed: bool = False,
     tail_line: bool = False,
@@ -107,7 +118,9 @@ def plot_latency(
     below 100 %. Each curve marks its *percentiles* with the group's marker (``never`` in
     the legend where the curve does not get there); the legend says how many saves committed
     (``counts``; by default whenever the table has an ``outcome`` column and the groups are
-    not outcomes themselves).
+    not outcomes themselves). ``percentiles_of="finished"`` takes the percentiles over the
+    finished saves only (the committed saves' median, with ``outcomes=("committed",)``); the
+    legend then names them ("committed p50").
 
     * ``outcomes=("committed",)``: only those saves count as finished (the others keep the
       curve below 100 %); ``None`` (default) counts every save, whatever its outcome.
@@ -121,6 +134,7 @@ def plot_latency(
     * ``order`` fixes the groups' order (default: sorted).
     """
     check_choice("kind", kind, ("ecdf", "hist"))
+    check_choice("percentiles_of", percentiles_of, ("all", "finished"))
     factor = time_factor(unit)
     needs_outcome = outcomes is not None or mark_failed or bool(counts)
     require(saves, [by, column] + (["outcome"] if needs_outcome else []), name="saves")
@@ -140,9 +154,11 @@ def plot_latency(
 
     ax = new_axes(ax)
     styles = styles_for(groups)
-    labels = {g: _label(g, d, percentiles, unit, show_counts) for g, d in data.items()}
+    of = None if percentiles_of == "all" else ("finished" if outcomes is None else "/".join(outcomes))
+    labels = {g: _label(g, d, percentiles, unit, show_counts, of) for g, d in data.items()}
     if kind == "ecdf":
-        _draw_ecdfs(ax, data, styles, labels, percentiles, mark_failed=mark_failed, tail_line=tail_line)
+        _draw_ecdfs(ax, data, styles, labels, percentiles, of_finished=of is not None, mark_failed=mark_failed,
+                    tail_line=tail_line)
         which = "finished" if outcomes is None else "/".join(outcomes)
         ylabel = f"share of all saves {which} (%)"
     else:
@@ -176,10 +192,11 @@ def _draw_ecdfs(
     labels: Mapping[Hashable, str],
     qs: Sequence[float],
     *,
+    of_finished: bool,
     mark_failed: bool,
     tail_line: bool,
 ) -> None:
-    """One ECDF step line per group (y in % of all its saves), with its percentiles marked."""
+    """One ECDF step line per group (y in % of all its saves), with its percentiles marked on the curve."""
     for group, d in data.items():
         look = styles[group]
         if len(d.times) == 0:
@@ -187,9 +204,10 @@ def _draw_ecdfs(
             continue
         ys = d.shares()
         ax.step(d.times, ys, where="post", color=look.color, linestyle=look.linestyle, label=labels[group])
-        marks = d.percentiles(qs)
+        marks = d.percentiles(qs, of_finished=of_finished)
         shown = np.isfinite(marks)
-        ax.plot(marks[shown], np.asarray(qs, dtype=float)[shown], linestyle="none", marker=look.marker,
+        heights = np.asarray(qs, dtype=float) * (len(d.times) / d.total if of_finished else 1.0)
+        ax.plot(marks[shown], heights[shown], linestyle="none", marker=look.marker,
                 color=look.color, label="_percentiles")
         if tail_line and len(qs) and shown[-1]:
             ax.axvline(marks[-1], color=look.color, linestyle=":", linewidth=1.4, label="_tail")

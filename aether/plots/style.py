@@ -174,10 +174,10 @@ LINES: tuple[LineStyle, ...] = tuple(
 #: as under deuteranopia). Aliases of one pattern (``"jitter_retry"``, ``"full jitter"``)
 #: share its colour and its line.
 PATTERN_LINES: dict[str, LineStyle] = {
-    "no_retry": LineStyle(":", "x"),
-    "immediate_retry": LineStyle(":", "x"),
-    "no backoff": LineStyle(":", "x"),
-    "no retries": LineStyle(":", "x"),
+    "no_retry": LineStyle(":", "h"),
+    "immediate_retry": LineStyle(":", "h"),
+    "no backoff": LineStyle(":", "h"),
+    "no retries": LineStyle(":", "h"),
     "simple_retry": LineStyle("-", "o"),
     "conflict_detailed_retry": LineStyle("--", "s"),
     "jitter_retry": LineStyle("-", "^"),

@@ -570,11 +570,14 @@ def plain_log_axis(axis: Any, ticks: Sequence[float] | None = None) -> None:
     """Label a log axis with plain numbers (1, 2, 5, 10 ...) instead of powers of ten.
 
     With *ticks*, put a tick at exactly those values (e.g. the writer counts of a sweep).
+    Call it after drawing: an axis spanning more than three decades gets a tick per decade only.
     """
     if ticks is not None:
         axis.set_major_locator(ticker.FixedLocator(list(ticks)))
     else:
-        axis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        low, high = sorted(float(v) for v in axis.get_view_interval())
+        wide = low > 0 and high / low > 1e3
+        axis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0,) if wide else (1.0, 2.0, 5.0)))
     axis.set_major_formatter(ticker.FuncFormatter(lambda value, _pos: f"{value:g}"))
     axis.set_minor_formatter(ticker.NullFormatter())
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from aether.checks import check_int, check_methods, check_number, check_rng, check_seconds
 from aether.clock import Clock
 from aether.errors import (
+    CommandRefusedError,
     RequestThrottledError,
     RetriesExhaustedError,
     StoreUnavailableError,
@@ -148,6 +149,9 @@ def adaptive_throttling(store: EventStore, actor_id: str, event_type: str,
             raise RequestThrottledError(actor_id, attempt) from last
         try:
             event = save.send(save.next_event())
+        except CommandRefusedError:
+            throttle.record_accept()  # the store answered the read; the decision said no
+            raise
         except VersionConflictError as conflict:
             throttle.record_accept()
             last = conflict  # stale: read the actor again

@@ -66,7 +66,7 @@ class AetherError(Exception):
 
     fields: ClassVar[tuple[str, ...]] = ()
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def __reduce__(self) -> str | tuple[Any, ...]:
         if not self.fields:
             return super().__reduce__()
         return (type(self), tuple(getattr(self, name) for name in self.fields), self.__dict__)

@@ -339,12 +339,46 @@ def test_a_wait_that_would_end_past_the_deadline_is_not_started() -> None:
     assert clock.sleeps == [0.01, 0.02] and store.writes == 3  # the 40 ms wait would end at 0.07
 
 
+class CountingClock(SimulatedClock):
+    """A simulated clock that counts how often ``now()`` is read."""
+
+    reads = 0
+
+    def now(self) -> float:
+        self.reads += 1
+        return super().now()
+
+
 def test_a_save_without_a_deadline_never_reads_the_clock_for_one() -> None:
-    store = RivalStore(rivals=[1])
-    assert simple_retry(store, ACTOR, "T", {}, clock=SimulatedClock()).version == 2
+    clock = CountingClock()
+    assert simple_retry(RivalStore(rivals=[1, 1]), ACTOR, "T", {}, clock=clock).version == 3
+    without = clock.reads
+    clock = CountingClock()
+    simple_retry(RivalStore(rivals=[1, 1]), ACTOR, "T", {}, clock=clock, deadline=5.0)
+    assert without == 0 and clock.reads > 0
 
 
 @pytest.mark.parametrize("deadline", [0, -1.0, float("nan")])
 def test_a_deadline_must_be_a_positive_number_of_seconds(deadline: float) -> None:
     with pytest.raises(ValueError, match="deadline"):
         simple_retry(InMemoryEventStore(), ACTOR, "T", {}, deadline=deadline)
+
+
+def test_a_policy_with_a_deadline_gives_every_save_of_the_run_that_budget() -> None:
+    policy = CircuitBreakerPolicy(failure_threshold=10_000, max_attempts=10_000, deadline=0.3)
+    result = run_contention(ReservingPolicy(policy, stock=1000), writers=30, seed=2,
+                            capacity=Capacity(workers=1, service=Constant(0.02)))
+    saves, calls = result.saves, result.calls
+    expired = saves[(saves["outcome"] == "deadline") | (saves["error"] == "DeadlineExceededError")]
+    writes = calls[calls["op"] == "save_event"].merge(saves[["writer", "save", "start"]],
+                                                      on=["writer", "save"], suffixes=("", "_save"))
+    print(f"30 writers, one server of 20 ms, deadline 0.3 s: {len(expired)} saves expired, "
+          f"{int((saves['outcome'] == 'committed').sum())} committed")
+    assert len(expired) > 0 and len(expired) + (saves["outcome"] == "committed").sum() == 30
+    assert ((writes["start"] - writes["start_save"]) < 0.3).all()  # no attempt begun past the budget
+
+
+@pytest.mark.parametrize("policy", [CircuitBreakerPolicy, RetryBudgetPolicy, AdaptiveThrottlingPolicy])
+def test_a_policy_deadline_must_be_positive(policy: Any) -> None:
+    with pytest.raises(ValueError, match="deadline"):
+        policy(deadline=0)

@@ -294,7 +294,10 @@ def circuit_breaker_retry(store: EventStore, actor_id: str, event_type: str,
             breaker.record_error(error)
             last = error  # a conflict reads again; an unknown outcome keeps the key
         except DeadlineExceededError as expired:
-            breaker.record_error(expired.__cause__ or expired)  # the last call timed out
+            if expired.__cause__ is not None and expired.__cause__ is not last:
+                breaker.record_error(expired.__cause__)  # this attempt's call timed out
+            else:
+                breaker.record_success()  # the read was answered; time ran out before the write
             raise
         except Exception as error:
             breaker.record_error(error)  # the store answered (or a bug): release the breaker
@@ -331,6 +334,7 @@ class CircuitBreakerPolicy(SharedStatePolicy):
     max_delay: float = GO_BACKOFF.max_delay
     name: str = "circuit_breaker"
     breakers: list[CircuitBreaker] = field(default_factory=list, compare=False, repr=False)
+    deadline: float | None = None
 
     def new_breaker(self, clock: Clock) -> CircuitBreaker:
         """A fresh breaker with these settings on *clock*."""

@@ -193,6 +193,7 @@ class RetryBudgetPolicy(SharedStatePolicy):
     max_delay: float = GO_BACKOFF.max_delay
     name: str = "budgeted_retry"
     budgets: list[RetryBudget] = field(default_factory=list, compare=False, repr=False)
+    deadline: float | None = None
 
     def new_budget(self) -> RetryBudget:
         """A full bucket with these settings."""

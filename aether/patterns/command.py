@@ -62,9 +62,9 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
-from aether.checks import check_callable, check_seconds, check_text
+from aether.checks import check_seconds, check_text
 from aether.clock import Clock
 from aether.contracts import deadline_scope
 from aether.errors import (
@@ -127,16 +127,15 @@ class LogicalSave:
     """
 
     __slots__ = ("store", "actor_id", "event_type", "clock", "key", "deadline", "deadline_at",
-                 "attempts", "_decide", "_data", "_resend", "_stored")
+                 "attempts", "_decide", "_data", "_resend", "_stored", "_last")
 
     def __init__(self, store: EventStore, actor_id: str, event_type: str, data: Command,
                  clock: Clock, *, key: str | None = None, deadline: float | None = None) -> None:
         check_store_and_clock(store, actor_id, event_type, clock)
         self.store, self.actor_id, self.event_type, self.clock = store, actor_id, event_type, clock
         if is_decision(data):
-            what = "a mapping or a decide(events) callable"
-            self._decide: Decide | None = check_callable("data", data, what)
-            self._data = None
+            self._decide: Decide | None = cast(Decide, data)
+            self._data: FrozenData | None = None
         else:
             self._decide = None
             self._data = FrozenData(data)  # type: ignore[arg-type]
@@ -148,11 +147,13 @@ class LogicalSave:
         self.attempts = 0
         self._resend: Event | None = None  # the blind event to send again after an unknown outcome
         self._stored: Event | None = None  # our own event, found already stored
+        self._last: BaseException | None = None  # the error that ended the previous attempt
 
     # -- stop: the deadline --------------------------------------------------------------------
 
     def begin(self, last: BaseException | None = None) -> None:
         """Start an attempt; raise :class:`DeadlineExceededError` ``from`` *last* if time is up."""
+        self._last = last
         if self.deadline_at is not None and self.clock.now() >= self.deadline_at:
             raise self._expired() from last
         self.attempts += 1
@@ -228,10 +229,13 @@ class LogicalSave:
         (the next :meth:`next_event` reads again). An unknown outcome
         (:func:`outcome_unknown`) propagates too, and a blind save will
         re-send the same event; if the deadline has passed by then, it
-        becomes :class:`DeadlineExceededError` ``from`` that error.
+        becomes :class:`DeadlineExceededError` ``from`` that error. Nothing
+        is written once the deadline has passed (the read took the time left).
         """
         if self._stored is not None and event is self._stored:
             return event
+        if self.deadline_at is not None and self.clock.now() >= self.deadline_at:
+            raise self._expired() from self._last  # the read took the time left: do not write
         self._resend = None
         try:
             with self._scope():

@@ -20,6 +20,7 @@ import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from aether.checks import check_seconds
 from aether.clock import Clock
 from aether.events import Event
 from aether.patterns._common import REAL_CLOCK, check_backoff, check_count
@@ -34,7 +35,8 @@ class SharedStatePolicy:
     """Settings for a retry pattern with one state object shared by all writers of a run.
 
     A subclass is a frozen dataclass with the fields ``max_attempts``,
-    ``base_delay``, ``max_delay`` and ``name``, a list field named by
+    ``base_delay``, ``max_delay``, ``name`` and ``deadline`` (each save's
+    budget in seconds, ``None``: none), a list field named by
     :attr:`states_field` (``breakers``, ``budgets``, ...) that keeps each
     run's state, and says:
 
@@ -53,10 +55,13 @@ class SharedStatePolicy:
     max_attempts: int
     base_delay: float
     max_delay: float
+    deadline: float | None
 
     def __post_init__(self) -> None:
         check_count("max_attempts", self.max_attempts)
         check_backoff(self.base_delay, self.max_delay)
+        if self.deadline is not None:
+            check_seconds("deadline", self.deadline, positive=True)
         self.new_state(REAL_CLOCK, None)  # validates the state's settings now, not at the first run
 
     def __getstate__(self) -> dict[str, object]:
@@ -68,9 +73,12 @@ class SharedStatePolicy:
         raise NotImplementedError
 
     def retry_settings(self) -> dict[str, Any]:
-        """The keywords the retry function gets besides the state."""
-        return {"max_attempts": self.max_attempts, "base_delay": self.base_delay,
-                "max_delay": self.max_delay}
+        """The keywords the retry function gets besides the state (``deadline`` only if set)."""
+        settings: dict[str, Any] = {"max_attempts": self.max_attempts,
+                                    "base_delay": self.base_delay, "max_delay": self.max_delay}
+        if self.deadline is not None:
+            settings["deadline"] = self.deadline
+        return settings
 
     def bind(self, ctx: RunContext) -> Callable[..., Event]:
         """The writers' callable for one run: the pattern on a new state shared by all of them."""

@@ -186,6 +186,7 @@ class AdaptiveThrottlingPolicy(SharedStatePolicy):
     max_delay: float = GO_BACKOFF.max_delay
     name: str = "adaptive_throttling"
     throttles: list[ClientThrottle] = field(default_factory=list, compare=False, repr=False)
+    deadline: float | None = None
 
     def new_state(self, clock: Clock, rng: random.Random | None) -> ClientThrottle:
         """A fresh throttle on *clock*, drawing from *rng* (default: ``Random(0)``)."""

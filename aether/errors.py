@@ -29,7 +29,7 @@ can cross a process boundary (an experiment's worker processes) intact.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = [
     "AetherError",
@@ -56,7 +56,20 @@ __all__ = [
 
 
 class AetherError(Exception):
-    """Base class of every error this package raises on purpose."""
+    """Base class of every error this package raises on purpose.
+
+    An error with fields names them, in constructor order, in ``fields``; that
+    one list is how every error here pickles and deep-copies: it is rebuilt by
+    calling its class with those fields, and any attribute a subclass adds
+    (say a history) travels in its ``__dict__``.
+    """
+
+    fields: ClassVar[tuple[str, ...]] = ()
+
+    def __reduce__(self) -> str | tuple[Any, ...]:
+        if not self.fields:
+            return super().__reduce__()
+        return (type(self), tuple(getattr(self, name) for name in self.fields), self.__dict__)
 
 
 class ConflictError(AetherError):
@@ -85,6 +98,8 @@ class VersionConflictError(ConflictError):
     ``current_version - (attempted_version - 1)`` is how many commits happened
     since the writer read (see :attr:`distance`).
     """
+
+    fields = ('actor_id', 'attempted_version', 'current_version')
 
     def __init__(self, actor_id: str, attempted_version: int, current_version: int) -> None:
         # Set args directly instead of through Exception.__init__: a conflict is the commonest
@@ -115,9 +130,6 @@ class VersionConflictError(ConflictError):
             f"attempted_version={self.attempted_version!r}, current_version={self.current_version!r})"
         )
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.actor_id, self.attempted_version, self.current_version), self.__dict__)
-
 
 class DuplicateEventIdError(AetherError, ValueError):
     """An event id that is already stored was sent again for another actor or version.
@@ -125,6 +137,8 @@ class DuplicateEventIdError(AetherError, ValueError):
     Re-sending the *same* event (same id, actor and version) is a no-op
     success; re-using its id for anything else is a bug in the caller.
     """
+
+    fields = ('event_id', 'stored_actor_id', 'stored_version', 'actor_id', 'version')
 
     def __init__(self, event_id: str, stored_actor_id: str, stored_version: int, actor_id: str, version: int) -> None:
         self.event_id = event_id
@@ -141,16 +155,11 @@ class DuplicateEventIdError(AetherError, ValueError):
             f"version {self.version}"
         )
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (
-            type(self),
-            (self.event_id, self.stored_actor_id, self.stored_version, self.actor_id, self.version),
-            self.__dict__,
-        )
-
 
 class VersionOutOfRangeError(AetherError, ValueError):
     """The store cannot represent this version (SQLite integers stop at 2**63 - 1)."""
+
+    fields = ('actor_id', 'version', 'max_version')
 
     def __init__(self, actor_id: str, version: int, max_version: int) -> None:
         self.actor_id = actor_id
@@ -164,9 +173,6 @@ class VersionOutOfRangeError(AetherError, ValueError):
             f"this store holds versions up to {self.max_version}"
         )
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.actor_id, self.version, self.max_version), self.__dict__)
-
 
 class StoreUnavailableError(AetherError):
     """The store could not serve the call (an outage, a fault, a lost connection).
@@ -175,15 +181,14 @@ class StoreUnavailableError(AetherError):
     have taken effect, so retry only with an idempotent save (the same event).
     """
 
+    fields = ('message',)
+
     def __init__(self, message: str = "event store unavailable") -> None:
         self.message = message
         super().__init__(message)
 
     def __str__(self) -> str:
         return self.message
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.message,), self.__dict__)
 
 
 class LockTimeoutError(StoreUnavailableError):
@@ -219,15 +224,14 @@ class StoreCorruptedError(AetherError):
     ``from`` the driver's own error.
     """
 
+    fields = ('message',)
+
     def __init__(self, message: str) -> None:
         self.message = message
         super().__init__(message)
 
     def __str__(self) -> str:
         return self.message
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.message,), self.__dict__)
 
 
 class RetriesExhaustedError(AetherError):
@@ -238,6 +242,8 @@ class RetriesExhaustedError(AetherError):
     still finds the conflict that made it give up.
     """
 
+    fields = ('actor_id', 'attempts', 'reason')
+
     def __init__(self, actor_id: str, attempts: int, reason: str = "retry limit reached") -> None:
         self.actor_id = actor_id
         self.attempts = attempts
@@ -246,9 +252,6 @@ class RetriesExhaustedError(AetherError):
 
     def __str__(self) -> str:
         return f"gave up saving for actor {self.actor_id!r} after {self.attempts} attempt(s): {self.reason}"
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.actor_id, self.attempts, self.reason), self.__dict__)
 
 
 class DeadlineExceededError(AetherError):
@@ -259,6 +262,8 @@ class DeadlineExceededError(AetherError):
     last error the save met, if any. No attempt starts, and no wait is begun,
     that would end past the deadline.
     """
+
+    fields = ('actor_id', 'deadline', 'attempts')
 
     def __init__(self, actor_id: str, deadline: float, attempts: int) -> None:
         self.actor_id = actor_id
@@ -272,9 +277,6 @@ class DeadlineExceededError(AetherError):
             f"after {self.attempts} attempt(s)"
         )
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.actor_id, self.deadline, self.attempts), self.__dict__)
-
 
 class CommandRefusedError(AetherError):
     """The command's decision, re-made on the actor's current events, refused to append.
@@ -283,6 +285,8 @@ class CommandRefusedError(AetherError):
     says no (the last unit of stock is gone). ``version`` is the actor's
     version the decision saw and ``reason`` an optional text from the caller.
     """
+
+    fields = ('actor_id', 'version', 'reason')
 
     def __init__(self, actor_id: str, version: int, reason: str = "the decision refused") -> None:
         self.actor_id = actor_id
@@ -293,9 +297,6 @@ class CommandRefusedError(AetherError):
     def __str__(self) -> str:
         return f"command refused for actor {self.actor_id!r} at version {self.version}: {self.reason}"
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.actor_id, self.version, self.reason), self.__dict__)
-
 
 class CircuitBreakerOpenError(AetherError):
     """A circuit breaker is open and refused the call without trying it (Go's ``ErrCircuitBreakerOpen``).
@@ -304,6 +305,8 @@ class CircuitBreakerOpenError(AetherError):
     call through.
     """
 
+    fields = ('name', 'retry_after')
+
     def __init__(self, name: str = "breaker", retry_after: float = 0.0) -> None:
         self.name = name
         self.retry_after = retry_after
@@ -311,9 +314,6 @@ class CircuitBreakerOpenError(AetherError):
 
     def __str__(self) -> str:
         return f"circuit breaker {self.name!r} is open; retry after {self.retry_after:.3f} s"
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.name, self.retry_after), self.__dict__)
 
 
 ErrCircuitBreakerOpen = CircuitBreakerOpenError
@@ -326,6 +326,8 @@ class RequestThrottledError(AetherError):
     Raised ``from`` the last store error, if any.
     """
 
+    fields = ('actor_id', 'attempt')
+
     def __init__(self, actor_id: str, attempt: int) -> None:
         self.actor_id = actor_id
         self.attempt = attempt
@@ -333,9 +335,6 @@ class RequestThrottledError(AetherError):
 
     def __str__(self) -> str:
         return f"attempt {self.attempt} for actor {self.actor_id!r} throttled by the client"
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.actor_id, self.attempt), self.__dict__)
 
 
 def iter_exception_chain(exc: BaseException | None) -> Iterator[BaseException]:

@@ -9,10 +9,16 @@ when outages, lost replies and conflicts mix (also from several threads).
 
 from __future__ import annotations
 
+import functools
+import inspect
+import random
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from aether.clock import SimulatedClock
+from aether.contracts import pattern_name
 from aether.errors import StoreUnavailableError, VersionConflictError
 from aether.events import Event
 from aether.store.memory import InMemoryEventStore
@@ -128,3 +134,60 @@ class ScriptedStore:
             index = len(self.saved)
             self.saved.append(event)
         return self.script[index] if index < len(self.script) else "ok"
+
+
+# --------------------------------------------------------------------------- decisions in the experiment
+
+
+def reserve_one(stock: int, ident: Mapping[str, Any], events: Sequence[Event]) -> Mapping[str, Any] | None:
+    """Reserve one unit while fewer than *stock* reservations are stored, else refuse (``None``).
+
+    *ident* (the experiment's ``{"writer", "save"}``) goes into the event, so a
+    test can count how often each logical save was stored.
+    """
+    return {**ident, "units": 1} if len(events) < stock else None
+
+
+def _takes_rng(fn: Callable[..., Any]) -> bool:
+    return "rng" in inspect.signature(fn).parameters
+
+
+@dataclass(frozen=True)
+class Reserving:
+    """An experiment pattern: one reservation from a stock of *stock* through the retry *retry*.
+
+    It ignores the harness's blind data and passes ``reserve_one`` as the
+    decision instead (``blind=True`` keeps the harness's mapping: the Go
+    template's blind re-append, which oversells). Module-level and frozen, so
+    a real-process run can pickle it.
+    """
+
+    retry: Callable[..., Any]
+    stock: int
+    blind: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"{pattern_name(self.retry)} {'blind' if self.blind else 'deciding'}"
+
+    def __call__(self, store: Any, actor_id: str, event_type: str, data: Mapping[str, Any], *,
+                 clock: Any, rng: random.Random | None = None) -> Any:
+        command = data if self.blind else functools.partial(reserve_one, self.stock, data)
+        extra = {"rng": rng} if rng is not None and _takes_rng(self.retry) else {}
+        return self.retry(store, actor_id, event_type, command, clock=clock, **extra)
+
+
+@dataclass(frozen=True)
+class ReservingPolicy:
+    """:class:`Reserving` for a policy with shared state (breaker, budget, throttle): binds it per run."""
+
+    policy: Any
+    stock: int
+    blind: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"{self.policy.name} {'blind' if self.blind else 'deciding'}"
+
+    def bind(self, ctx: Any) -> Reserving:
+        return Reserving(self.policy.bind(ctx), self.stock, self.blind)

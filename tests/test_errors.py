@@ -26,7 +26,9 @@ import aether.errors
 from aether.errors import (
     AetherError,
     CircuitBreakerOpenError,
+    CommandRefusedError,
     ConflictError,
+    DeadlineExceededError,
     DuplicateEventIdError,
     ErrCircuitBreakerOpen,
     ErrVersionConflict,
@@ -452,6 +454,16 @@ SAMPLES: list[tuple[type[AetherError], tuple[Any, ...], dict[str, Any]]] = [
         RetriesExhaustedError,
         ("order-7", 5, "deadline passed"),
         {"actor_id": "order-7", "attempts": 5, "reason": "deadline passed"},
+    ),
+    (
+        DeadlineExceededError,
+        ("order-7", 0.5, 3),
+        {"actor_id": "order-7", "deadline": 0.5, "attempts": 3},
+    ),
+    (
+        CommandRefusedError,
+        ("sku-42", 10, "out of stock"),
+        {"actor_id": "sku-42", "version": 10, "reason": "out of stock"},
     ),
     (CircuitBreakerOpenError, ("orders-db", 0.25), {"name": "orders-db", "retry_after": 0.25}),
     (RequestThrottledError, ("order-7", 2), {"actor_id": "order-7", "attempt": 2}),

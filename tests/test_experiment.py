@@ -546,7 +546,8 @@ def test_a_seeded_run_is_identical_in_fresh_interpreters_with_different_hash_see
 
     code = (
         "import hashlib, functools\n"
-        "from aether import run_contention, jitter_retry\n"
+        "from aether.experiment import run_contention\n"
+        "from aether.patterns import jitter_retry\n"
         "r = run_contention(functools.partial(jitter_retry, jitter='decorrelated'), writers=15, actors=3,\n"
         "                   saves_per_writer=2, seed=4)\n"
         "text = r.saves.to_csv(index=False) + r.calls.to_csv(index=False) + str(r.summary())\n"

@@ -34,7 +34,7 @@ def breaker(sim: SimulatedClock, **settings: object) -> CircuitBreaker:
 
 def fail(b: CircuitBreaker, times: int) -> None:
     for _ in range(times):
-        assert b.can_retry()
+        assert b.allow()
         b.record_failure()
 
 
@@ -43,7 +43,7 @@ def fail(b: CircuitBreaker, times: int) -> None:
 
 def test_a_new_breaker_is_closed_and_admits_calls() -> None:
     b = breaker(SimulatedClock())
-    assert (b.state, b.can_retry(), b.retry_after()) == (CLOSED, True, 0.0)
+    assert (b.state, b.allow(), b.retry_after()) == (CLOSED, True, 0.0)
 
 
 def test_failure_threshold_consecutive_failures_open_it() -> None:
@@ -67,7 +67,7 @@ def test_an_open_breaker_refuses_calls_and_says_how_long_to_wait() -> None:
     b = breaker(sim)
     fail(b, 3)
     sim.sleep(0.25)
-    assert b.can_retry() is False
+    assert b.allow() is False
     assert b.retry_after() == pytest.approx(0.75)
     assert (b.admitted, b.rejected) == (3, 1)
 
@@ -78,7 +78,7 @@ def test_after_reset_timeout_it_is_half_open_and_admits_only_the_trial_calls() -
     fail(b, 3)
     sim.sleep(1.0)
     assert b.state is HALF_OPEN
-    assert [b.can_retry() for _ in range(3)] == [True, True, False]
+    assert [b.allow() for _ in range(3)] == [True, True, False]
 
 
 def test_a_successful_trial_closes_it() -> None:
@@ -86,7 +86,7 @@ def test_a_successful_trial_closes_it() -> None:
     b = breaker(sim)
     fail(b, 3)
     sim.sleep(1.0)
-    assert b.can_retry()
+    assert b.allow()
     b.record_success()
     assert (b.state, b.consecutive_failures) == (CLOSED, 0)
 
@@ -96,7 +96,7 @@ def test_a_failed_trial_opens_it_again_for_a_full_reset_timeout() -> None:
     b = breaker(sim)
     fail(b, 3)
     sim.sleep(1.5)
-    assert b.can_retry()
+    assert b.allow()
     b.record_failure()
     assert (b.state, b.retry_after()) == (OPEN, 1.0)
 
@@ -116,7 +116,7 @@ def test_every_transition_is_recorded_with_its_clock_time_and_reported() -> None
     sim.sleep(2.0)
     fail(b, 3)  # opens at 2.0
     sim.sleep(1.5)  # half-open since 3.0
-    assert b.can_retry()
+    assert b.allow()
     b.record_success()  # closes at 3.5
     expected = [Transition(2.0, CLOSED, OPEN), Transition(3.0, OPEN, HALF_OPEN), Transition(3.5, HALF_OPEN, CLOSED)]
     assert b.transitions == expected

@@ -22,30 +22,30 @@ def test_a_new_budget_is_full_with_the_aws_standard_defaults() -> None:
 
 def test_a_retry_after_a_conflict_costs_5_and_after_an_outage_10() -> None:
     budget = RetryBudget()
-    assert budget.allow_retry(CONFLICT) is True
+    assert budget.allow(CONFLICT) is True
     assert budget.tokens == 495
-    assert budget.allow_retry(DOWN) is True
+    assert budget.allow(DOWN) is True
     assert budget.tokens == 485
     assert (budget.spent, budget.retries_allowed) == (15, 2)
 
 
 def test_a_retry_the_bucket_cannot_pay_for_is_refused_and_costs_nothing() -> None:
     budget = RetryBudget(max_tokens=14)
-    assert budget.allow_retry(DOWN) is True  # 14 -> 4
-    assert budget.allow_retry(CONFLICT) is False  # 4 < 5
+    assert budget.allow(DOWN) is True  # 14 -> 4
+    assert budget.allow(CONFLICT) is False  # 4 < 5
     assert (budget.tokens, budget.retries_refused) == (4, 1)
 
 
 def test_a_full_bucket_allows_exactly_max_tokens_over_cost_retries() -> None:
     budget = RetryBudget(max_tokens=500)
-    allowed = [budget.allow_retry(DOWN) for _ in range(60)]
+    allowed = [budget.allow(DOWN) for _ in range(60)]
     assert allowed.count(True) == 50 and allowed[50:] == [False] * 10
     assert budget.tokens == 0
 
 
 def test_each_success_refunds_one_token_up_to_the_maximum() -> None:
     budget = RetryBudget(max_tokens=20)
-    budget.allow_retry(DOWN)  # 10 left
+    budget.allow(DOWN)  # 10 left
     for _ in range(3):
         budget.record_success()
     assert budget.tokens == 13
@@ -56,27 +56,27 @@ def test_each_success_refunds_one_token_up_to_the_maximum() -> None:
 
 def test_an_empty_bucket_refills_only_through_successes() -> None:
     budget = RetryBudget(max_tokens=10)
-    assert budget.allow_retry(DOWN) and not budget.allow_retry(CONFLICT)
+    assert budget.allow(DOWN) and not budget.allow(CONFLICT)
     for _ in range(4):
         budget.record_success()
-    assert budget.allow_retry(CONFLICT) is False  # 4 tokens: not enough
+    assert budget.allow(CONFLICT) is False  # 4 tokens: not enough
     budget.record_success()
-    assert budget.allow_retry(CONFLICT) is True  # 5 tokens: exactly enough
+    assert budget.allow(CONFLICT) is True  # 5 tokens: exactly enough
     assert budget.tokens == 0
 
 
 def test_grpc_throttling_allows_retries_only_while_more_than_half_full() -> None:
     budget = RetryBudget.grpc(max_tokens=10, token_ratio=0.5)
-    allowed = [budget.allow_retry(DOWN) for _ in range(7)]
+    allowed = [budget.allow(DOWN) for _ in range(7)]
     assert allowed == [True] * 5 + [False] * 2  # 10 -> 5, and 5 is not more than half
     budget.record_success()  # 5.5
-    assert budget.allow_retry(CONFLICT) is True
+    assert budget.allow(CONFLICT) is True
     assert budget.tokens == 4.5
 
 
 def test_a_budget_with_no_costs_never_refuses() -> None:
     budget = RetryBudget(max_tokens=1, retry_cost=0, unavailable_cost=0)
-    assert all(budget.allow_retry(DOWN) for _ in range(1000))
+    assert all(budget.allow(DOWN) for _ in range(1000))
 
 
 def test_eight_threads_sharing_a_budget_get_exactly_what_it_holds() -> None:
@@ -85,7 +85,7 @@ def test_eight_threads_sharing_a_budget_get_exactly_what_it_holds() -> None:
     lock = threading.Lock()
 
     def spender() -> None:
-        mine = [budget.allow_retry(CONFLICT) for _ in range(50)]
+        mine = [budget.allow(CONFLICT) for _ in range(50)]
         with lock:
             allowed.extend(mine)
 

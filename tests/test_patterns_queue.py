@@ -459,7 +459,8 @@ def test_the_queue_runs_with_real_threads_in_the_experiment() -> None:
 
 EXIT_SCRIPT = textwrap.dedent("""
     import sys, threading, time
-    from aether import InMemoryEventStore, RealClock, RetryQueue
+    from aether import InMemoryEventStore, RealClock
+    from aether.patterns import RetryQueue
 
     class StuckStore(InMemoryEventStore):
         # A store whose saves never return, so the worker holds its write until the process ends.

@@ -156,14 +156,31 @@ def test_readme_quick_start_matches_the_project() -> None:
     assert "python -m aether.notebooks run" in readme
 
 
-def test_the_package_re_exports_every_pattern_and_experiment_name() -> None:
-    import aether.experiment
-    import aether.patterns
+def test_the_top_level_holds_the_core_only_and_leaves_the_rest_to_its_namespaces() -> None:
+    import aether.experiment  # noqa: F401 - loaded, yet not re-exported
+    import aether.patterns  # noqa: F401
 
-    for module in (aether.experiment, aether.patterns):
-        for name in module.__all__:
-            assert name in aether.__all__, name
-            assert getattr(aether, name) is getattr(module, name)
+    assert len(aether.__all__) <= 40
+    core = ("aether.events", "aether.errors", "aether.store", "aether.clock", "aether.contracts")
+    homes = {name: getattr(getattr(aether, name), "__module__", "") for name in aether.__all__}
+    assert {name: home for name, home in homes.items() if not home.startswith(core)} == {}
+    assert not hasattr(aether, "run_contention") and not hasattr(aether, "jitter_retry")
+
+
+def test_the_go_sentinel_names_live_in_aether_errors_only() -> None:
+    import aether.errors
+
+    assert aether.errors.ErrVersionConflict is aether.ConflictError
+    assert aether.errors.ErrCircuitBreakerOpen is aether.CircuitBreakerOpenError
+    assert "ErrVersionConflict" not in aether.__all__ and not hasattr(aether, "ErrCircuitBreakerOpen")
+
+
+def test_from_aether_import_calibrate_is_always_the_module() -> None:
+    import types
+
+    from aether import calibrate
+
+    assert isinstance(calibrate, types.ModuleType) and calibrate.__name__ == "aether.calibrate"
 
 
 def test_importing_the_package_does_not_load_pandas_or_matplotlib() -> None:

@@ -1,25 +1,70 @@
-"""Retry patterns for version conflicts: one short module per pattern.
+"""Retry patterns for optimistic concurrency: one short module per pattern.
 
-Every pattern is plain synchronous code with the same call shape::
+Every pattern has the same call shape and performs one *logical save*::
 
-    pattern(store, actor_id, event_type, data=None, *, clock=..., rng=..., <settings>) -> Event
+    pattern(store, actor_id, event_type, data, *, clock=..., [rng=...,] <settings>,
+            key=None, deadline=None) -> Event
 
-and the same loop: read the latest version, build the next event, save, and
-on a :class:`~aether.errors.VersionConflictError` decide from the error's
-fields, wait, and repeat; the chapters differ only in the decision and the
-wait. One vocabulary across them: ``max_attempts`` counts every try, the first
-included (``RetriesExhaustedError.attempts`` counts the same way), and the
-backoffs default to the named presets :data:`GO_BACKOFF` (10 ms doubling up to
-1 s) and :data:`AWS_BACKOFF` (5 ms doubling up to 2 s). The retry functions
-check all of their arguments before their first store call (a ``TypeError``
-or ``ValueError`` naming the parameter and the value), so a bad call never
-saves half-way. Giving up raises :class:`~aether.errors.RetriesExhaustedError`
-from the last error. The conflict retries (simple, detailed, jitter, adaptive)
-let any other error propagate unchanged. The resilience patterns differ where
-their job requires it: the circuit breaker and the retry budget also retry a
-:class:`~aether.errors.StoreUnavailableError` (and the breaker fails fast with
-:class:`~aether.errors.CircuitBreakerOpenError` while open), and the retry
-queue returns a :class:`Ticket` at once instead of the stored event.
+``data`` is normally a **decision**, ``decide(events) -> Mapping | None``: it
+gets the actor's events as read on this attempt (oldest first) and returns
+the next event's data, or ``None`` to refuse, which raises
+:class:`~aether.errors.CommandRefusedError` and is never retried. After every
+conflict the pattern reads again and decides again, so a loser re-checks its
+decision against the state that beat it::
+
+    def reserve(events):
+        left = 10 - len(events)
+        return {"units": 1} if left > 0 else None
+
+    jitter_retry(store, "sku-42", "Reserved", reserve, deadline=2.0)
+
+A **mapping** is the special case, the blind re-append of the original Go
+examples (the same data at the next version whatever happened meanwhile),
+kept for comparison. ``key`` is the save's one idempotency key (the event id,
+generated once if not given): a save whose write timed out but landed is
+found, not stored again. ``deadline`` is the save's whole budget in seconds:
+no attempt or wait starts past it, and expiry raises
+:class:`~aether.errors.DeadlineExceededError`. The steps every pattern shares
+are written once in :mod:`aether.patterns.command`.
+
+One vocabulary: ``max_attempts`` counts every try, the first included;
+giving up raises :class:`~aether.errors.RetriesExhaustedError` from the last
+error; arguments are checked before the first store call (a ``TypeError`` or
+``ValueError`` naming the parameter and the value).
+
+Conflict retries (retry :class:`~aether.errors.VersionConflictError` only)
+    :func:`no_retry`, :func:`immediate_retry` (the baselines),
+    :func:`simple_retry` (capped exponential backoff),
+    :func:`conflict_detailed_retry` (with :class:`ConflictRecord`,
+    :class:`ThrashingPolicy`, :class:`ThrashingVerdict`,
+    :class:`ConflictHistoryError`, :class:`ThrashingError`),
+    :func:`jitter_retry` and :func:`adaptive_retry` (with
+    :class:`AdaptivePolicy`, :func:`adaptive_delay`); their waits:
+    :class:`Backoff`, :data:`GO_BACKOFF`, :data:`AWS_BACKOFF`, :data:`JITTERS`,
+    :func:`no_jitter`, :func:`full_jitter`, :func:`equal_jitter`,
+    :func:`decorrelated_jitter`.
+
+Resilience patterns (also retry :class:`~aether.errors.StoreUnavailableError`)
+    :func:`retry_on_failure` (what most client code does);
+    :func:`circuit_breaker_retry` with :class:`CircuitBreaker`,
+    :class:`CircuitBreakerPolicy`, :class:`BreakerState`, :class:`Transition`,
+    :func:`store_unavailable`, :func:`store_unavailable_or_conflict`;
+    :func:`budgeted_retry` with :class:`RetryBudget`, :class:`RetryBudgetPolicy`;
+    :func:`adaptive_throttling` with :class:`ClientThrottle`,
+    :class:`AdaptiveThrottlingPolicy`. The shared objects answer "may I send /
+    retry now?" with one verb, ``allow``; their policies share one base,
+    :class:`SharedStatePolicy`, which an experiment binds once per run.
+
+Deferred writes (accept now, commit later)
+    :class:`RetryQueue`, :class:`QueuedWrites`, :class:`Ticket`,
+    :class:`WorkerError`; the durable :class:`DurableOutbox`,
+    :class:`OutboxEntry`, :class:`OutboxTicket`, :class:`OutboxError`.
+
+Building your own
+    :class:`LogicalSave` (build the event, send and classify, wait, under one
+    key and deadline), :data:`Decide`, :data:`Command`, :func:`is_decision`,
+    :func:`outcome_unknown`. Any callable of the shape above is a
+    :class:`~aether.contracts.Pattern` and plugs into the experiment.
 """
 
 from aether.patterns.adaptive import AdaptivePolicy, adaptive_delay, adaptive_retry
@@ -35,6 +80,7 @@ from aether.patterns.breaker import (
     store_unavailable_or_conflict,
 )
 from aether.patterns.budget import RetryBudget, RetryBudgetPolicy, budgeted_retry
+from aether.patterns.command import Command, Decide, LogicalSave, is_decision, outcome_unknown
 from aether.patterns.detailed import (
     ConflictHistoryError,
     ConflictRecord,
@@ -55,6 +101,7 @@ from aether.patterns.jitter import (
 )
 from aether.patterns.outbox import DurableOutbox, OutboxEntry, OutboxError, OutboxTicket
 from aether.patterns.queue import QueuedWrites, RetryQueue, Ticket, WorkerError
+from aether.patterns.shared import SharedStatePolicy
 from aether.patterns.simple import simple_retry
 from aether.patterns.throttle import AdaptiveThrottlingPolicy, ClientThrottle, adaptive_throttling
 
@@ -69,9 +116,12 @@ __all__ = [
     "CircuitBreaker",
     "CircuitBreakerPolicy",
     "ClientThrottle",
+    "Command",
     "ConflictHistoryError",
     "ConflictRecord",
+    "Decide",
     "DurableOutbox",
+    "LogicalSave",
     "OutboxEntry",
     "OutboxError",
     "OutboxTicket",
@@ -79,6 +129,7 @@ __all__ = [
     "RetryBudget",
     "RetryBudgetPolicy",
     "RetryQueue",
+    "SharedStatePolicy",
     "ThrashingError",
     "ThrashingPolicy",
     "ThrashingVerdict",
@@ -95,9 +146,11 @@ __all__ = [
     "equal_jitter",
     "full_jitter",
     "immediate_retry",
+    "is_decision",
     "jitter_retry",
     "no_jitter",
     "no_retry",
+    "outcome_unknown",
     "retry_on_failure",
     "simple_retry",
     "store_unavailable",

@@ -18,6 +18,7 @@ __all__ = [
     "check_delay",
     "check_hook",
     "check_save",
+    "check_store_and_clock",
     "next_event",
 ]
 
@@ -53,6 +54,15 @@ def check_hook(name: str, value: object) -> None:
         check_callable(name, value, "a callable or None")
 
 
+def check_store_and_clock(store: object, actor_id: object, event_type: object,
+                          clock: object) -> None:
+    """Check the store, actor, event type and clock every pattern takes, before any store call."""
+    check_methods("store", store, STORE_METHODS, "an EventStore")
+    check_text("actor_id", actor_id)
+    check_text("event_type", event_type)
+    check_methods("clock", clock, CLOCK_METHODS, "a Clock")
+
+
 def check_save(store: object, actor_id: object, event_type: object, data: object,
                clock: object) -> FrozenData:
     """Check the arguments every pattern takes, before its first store call.
@@ -61,10 +71,7 @@ def check_save(store: object, actor_id: object, event_type: object, data: object
     naming the parameter and the value, so a bad call never half-runs a save.
     Returns *data* validated and frozen once, so that retries do not copy it again.
     """
-    check_methods("store", store, STORE_METHODS, "an EventStore")
-    check_text("actor_id", actor_id)
-    check_text("event_type", event_type)
-    check_methods("clock", clock, CLOCK_METHODS, "a Clock")
+    check_store_and_clock(store, actor_id, event_type, clock)
     return FrozenData(data)  # type: ignore[arg-type]
 
 

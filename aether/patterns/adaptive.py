@@ -13,23 +13,15 @@ to the store's commit rate (see :class:`AdaptivePolicy`).
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from aether.checks import check_bool, check_rng
 from aether.clock import Clock
 from aether.errors import RetriesExhaustedError, VersionConflictError
 from aether.events import Event
-from aether.patterns._common import (
-    REAL_CLOCK,
-    capped_exponential,
-    check_count,
-    check_delay,
-    check_save,
-    next_event,
-)
+from aether.patterns._common import REAL_CLOCK, capped_exponential, check_count, check_delay
 from aether.patterns.backoff import equal_jitter
+from aether.patterns.command import Command, LogicalSave
 from aether.store.base import EventStore
 
 __all__ = ["DEFAULT_ADAPTIVE_POLICY", "AdaptivePolicy", "adaptive_delay", "adaptive_retry"]
@@ -89,10 +81,11 @@ def adaptive_delay(distance: int, attempt: int,
 
 
 def adaptive_retry(store: EventStore, actor_id: str, event_type: str,
-                   data: Mapping[str, Any] | None = None, *, clock: Clock = REAL_CLOCK,
+                   data: Command = None, *, clock: Clock = REAL_CLOCK,
                    rng: random.Random | None = None,
                    policy: AdaptivePolicy = DEFAULT_ADAPTIVE_POLICY, jitter: bool = False,
-                   max_attempts: int = 10) -> Event:
+                   max_attempts: int = 10, key: str | None = None,
+                   deadline: float | None = None) -> Event:
     """Save the next event, waiting after each conflict as :func:`adaptive_delay` says.
 
     Use it when contention comes and goes: quiet periods retry quickly, hot
@@ -100,11 +93,12 @@ def adaptive_retry(store: EventStore, actor_id: str, event_type: str,
     (``d/2 + uniform(0, d/2)``, with *rng*), which keeps at least half of the
     tier's delay while spreading writers apart; it is off by default so the
     waits are exactly the policy's. At most *max_attempts* (10) saves.
+    *data*, *key* and *deadline* as in :func:`~aether.patterns.simple.simple_retry`.
 
     Raises :class:`~aether.errors.RetriesExhaustedError` ``from`` the last
     conflict when every attempt lost; any other error propagates at once.
     """
-    data = check_save(store, actor_id, event_type, data, clock)
+    save = LogicalSave(store, actor_id, event_type, data, clock, key=key, deadline=deadline)
     check_count("max_attempts", max_attempts)
     if not isinstance(policy, AdaptivePolicy):
         raise TypeError(f"policy must be an AdaptivePolicy; got {policy!r}")
@@ -114,13 +108,13 @@ def adaptive_retry(store: EventStore, actor_id: str, event_type: str,
         rng = random.Random()
     last: VersionConflictError | None = None
     for attempt in range(1, max_attempts + 1):
-        event = next_event(store, actor_id, event_type, data)
+        save.begin(last)
+        event = save.next_event()
         try:
-            store.save_event(event)
-            return event
+            return save.send(event)
         except VersionConflictError as conflict:
             last = conflict
         if attempt < max_attempts:
             delay = adaptive_delay(last.distance, attempt - 1, policy)
-            clock.sleep(equal_jitter(delay, rng) if jitter and rng is not None else delay)
+            save.wait(equal_jitter(delay, rng) if jitter and rng is not None else delay, last)
     raise RetriesExhaustedError(actor_id, max_attempts, "retry limit reached") from last

@@ -2,46 +2,49 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from aether.clock import Clock
 from aether.errors import RetriesExhaustedError, VersionConflictError
 from aether.events import Event
-from aether.patterns._common import REAL_CLOCK, check_count, check_save, next_event
+from aether.patterns._common import REAL_CLOCK, check_count
+from aether.patterns.command import Command, LogicalSave
 from aether.store.base import EventStore
 
 __all__ = ["immediate_retry", "no_retry"]
 
 
 def no_retry(store: EventStore, actor_id: str, event_type: str,
-             data: Mapping[str, Any] | None = None, *, clock: Clock = REAL_CLOCK) -> Event:
-    """Read the latest version and save the next one, once. A conflict propagates to the caller.
+             data: Command = None, *, clock: Clock = REAL_CLOCK, key: str | None = None,
+             deadline: float | None = None) -> Event:
+    """Read the actor, decide, and save the next event, once. A conflict propagates to the caller.
 
-    Use it as the baseline: it shows how often writers collide at all.
+    Use it as the baseline: it shows how often writers collide at all. *data*
+    is a decision ``decide(events)`` or a blind mapping (see
+    :mod:`aether.patterns.command`); a refusal raises
+    :class:`~aether.errors.CommandRefusedError`.
     """
-    data = check_save(store, actor_id, event_type, data, clock)
-    event = next_event(store, actor_id, event_type, data)
-    store.save_event(event)
-    return event
+    save = LogicalSave(store, actor_id, event_type, data, clock, key=key, deadline=deadline)
+    save.begin()
+    return save.send(save.next_event())
 
 
 def immediate_retry(store: EventStore, actor_id: str, event_type: str,
-                    data: Mapping[str, Any] | None = None, *, clock: Clock = REAL_CLOCK,
-                    max_attempts: int = 100) -> Event:
+                    data: Command = None, *, clock: Clock = REAL_CLOCK,
+                    max_attempts: int = 100, key: str | None = None,
+                    deadline: float | None = None) -> Event:
     """Retry at once, without waiting, until the save lands or *max_attempts* are used.
 
     The naive fix that makes contention worse: every loser comes straight
     back and collides again. Use it only as the "no backoff" baseline.
+    *data*, *key* and *deadline* as in :func:`~aether.patterns.simple.simple_retry`.
     """
-    data = check_save(store, actor_id, event_type, data, clock)
+    save = LogicalSave(store, actor_id, event_type, data, clock, key=key, deadline=deadline)
     check_count("max_attempts", max_attempts)
     last: VersionConflictError | None = None
     for _attempt in range(1, max_attempts + 1):
-        event = next_event(store, actor_id, event_type, data)
+        save.begin(last)
+        event = save.next_event()
         try:
-            store.save_event(event)
-            return event
+            return save.send(event)
         except VersionConflictError as conflict:
             last = conflict
     raise RetriesExhaustedError(actor_id, max_attempts, "retry limit reached") from last

@@ -14,18 +14,19 @@ up and busy, so by default conflicts do not count (see :func:`store_unavailable`
 from __future__ import annotations
 
 import enum
-import functools
 import logging
+import random
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import NamedTuple, TypeVar
 
 from aether.checks import check_callable, check_methods, check_text
 from aether.clock import Clock
 from aether.errors import (
     CircuitBreakerOpenError,
     ConflictError,
+    DeadlineExceededError,
     RetriesExhaustedError,
     StoreUnavailableError,
     VersionConflictError,
@@ -38,14 +39,11 @@ from aether.patterns._common import (
     check_count,
     check_delay,
     check_hook,
-    check_save,
-    next_event,
 )
 from aether.patterns.backoff import GO_BACKOFF
+from aether.patterns.command import Command, LogicalSave
+from aether.patterns.shared import SharedStatePolicy
 from aether.store.base import EventStore
-
-if TYPE_CHECKING:
-    from aether.contracts import RunContext
 
 __all__ = [
     "BreakerState",
@@ -61,7 +59,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: What :func:`circuit_breaker_retry` calls on its breaker.
-BREAKER_METHODS = ("can_retry", "record_success", "record_error", "retry_after")
+BREAKER_METHODS = ("allow", "record_success", "record_error", "retry_after")
 
 
 class BreakerState(enum.Enum):
@@ -98,7 +96,7 @@ class CircuitBreaker:
     """A thread-safe closed / open / half-open breaker on a clock.
 
     Use one breaker per store per client, shared by every writer. Ask
-    :meth:`can_retry` (Go's ``CanRetry``) before a call and report its end
+    :meth:`allow` (Go's ``CanRetry``) before a call and report its end
     with :meth:`record_success`, :meth:`record_failure` or
     :meth:`record_error`; or let :meth:`call` do all three.
 
@@ -182,8 +180,13 @@ class CircuitBreaker:
 
     # -- admitting calls and recording their outcome -----------------------------
 
-    def can_retry(self) -> bool:
-        """Admit one call (True) or refuse it (False). Pair every True with a ``record_*`` call."""
+    def allow(self) -> bool:
+        """Admit one call (True) or refuse it (False). Pair every True with a ``record_*`` call.
+
+        Go's ``CanRetry``; the same verb as :meth:`RetryBudget.allow
+        <aether.patterns.budget.RetryBudget.allow>` and :meth:`ClientThrottle.allow
+        <aether.patterns.throttle.ClientThrottle.allow>`.
+        """
         with self._lock:
             self._refresh()
             if self._state is BreakerState.HALF_OPEN:
@@ -196,6 +199,9 @@ class CircuitBreaker:
                 return False
             self.admitted += 1
             return True
+
+    #: Go's name for :meth:`allow`, for code ported from the Go examples.
+    can_retry = allow
 
     def record_success(self) -> None:
         """Report that an admitted call worked: close a half-open breaker, reset the failures."""
@@ -238,7 +244,7 @@ class CircuitBreaker:
 
     def call(self, fn: Callable[[], T]) -> T:
         """Run ``fn()`` through the breaker, or raise :class:`CircuitBreakerOpenError` if open."""
-        if not self.can_retry():
+        if not self.allow():
             raise CircuitBreakerOpenError(self.name, self.retry_after())
         try:
             result = fn()
@@ -254,10 +260,11 @@ class CircuitBreaker:
 
 
 def circuit_breaker_retry(store: EventStore, actor_id: str, event_type: str,
-                          data: Mapping[str, Any] | None = None, *, breaker: CircuitBreaker,
+                          data: Command = None, *, breaker: CircuitBreaker,
                           clock: Clock = REAL_CLOCK, max_attempts: int = 11,
                           base_delay: float = GO_BACKOFF.base_delay,
-                          max_delay: float = GO_BACKOFF.max_delay) -> Event:
+                          max_delay: float = GO_BACKOFF.max_delay, key: str | None = None,
+                          deadline: float | None = None) -> Event:
     """Save the next event, retrying conflicts and outages with backoff, unless the breaker is open.
 
     Every attempt first asks *breaker*; while it is open the save fails fast
@@ -265,43 +272,46 @@ def circuit_breaker_retry(store: EventStore, actor_id: str, event_type: str,
     error). A conflict or :class:`~aether.errors.StoreUnavailableError` is
     retried after ``min(max_delay, base_delay * 2**n)`` seconds (defaults:
     :data:`~aether.patterns.backoff.GO_BACKOFF`), at most *max_attempts* (11)
-    times in all; after an outage the *same* event is saved again (a save that
-    did land is then a no-op), after a conflict the version is read again. Any
-    other error propagates unchanged. Use it through :class:`CircuitBreakerPolicy`
-    so that all writers of a run share one breaker.
+    times in all, under one idempotency key (a save that did land is never
+    stored twice); after a conflict the actor is read again. Any other error
+    propagates unchanged. Use it through :class:`CircuitBreakerPolicy` so that
+    all writers of a run share one breaker. *data*, *key* and *deadline* as in
+    :func:`~aether.patterns.simple.simple_retry`.
     """
-    data = check_save(store, actor_id, event_type, data, clock)
+    save = LogicalSave(store, actor_id, event_type, data, clock, key=key, deadline=deadline)
     check_methods("breaker", breaker, BREAKER_METHODS, "a CircuitBreaker")
     check_text("breaker.name", getattr(breaker, "name", None))
     check_count("max_attempts", max_attempts)
     base_delay, max_delay = check_backoff(base_delay, max_delay)
     last: VersionConflictError | StoreUnavailableError | None = None
-    event: Event | None = None
     for attempt in range(1, max_attempts + 1):
-        if not breaker.can_retry():
+        save.begin(last)
+        if not breaker.allow():
             raise CircuitBreakerOpenError(breaker.name, breaker.retry_after()) from last
         try:
-            if event is None:
-                event = next_event(store, actor_id, event_type, data)
-            store.save_event(event)
+            event = save.send(save.next_event())
         except (VersionConflictError, StoreUnavailableError) as error:
             breaker.record_error(error)
-            last = error
+            last = error  # a conflict reads again; an unknown outcome keeps the key
+        except DeadlineExceededError as expired:
+            if expired.__cause__ is not None and expired.__cause__ is not last:
+                breaker.record_error(expired.__cause__)  # this attempt's call timed out
+            else:
+                breaker.record_success()  # the read was answered; time ran out before the write
+            raise
         except Exception as error:
             breaker.record_error(error)  # the store answered (or a bug): release the breaker
             raise
         else:
             breaker.record_success()
             return event
-        if isinstance(last, VersionConflictError):
-            event = None  # stale: read the version again
         if attempt < max_attempts:
-            clock.sleep(capped_exponential(base_delay, max_delay, attempt - 1))
+            save.wait(capped_exponential(base_delay, max_delay, attempt - 1), last)
     raise RetriesExhaustedError(actor_id, max_attempts, "retry limit reached") from last
 
 
 @dataclass(frozen=True)
-class CircuitBreakerPolicy:
+class CircuitBreakerPolicy(SharedStatePolicy):
     """:func:`circuit_breaker_retry` with one breaker shared by all writers of a run.
 
     Pass it to :func:`~aether.experiment.run_contention` like a pattern:
@@ -310,6 +320,10 @@ class CircuitBreakerPolicy:
     can be read afterwards. ``counts_as_failure=store_unavailable_or_conflict``
     shows what goes wrong when contention opens the breaker.
     """
+
+    pattern = staticmethod(circuit_breaker_retry)
+    state_keyword = "breaker"
+    states_field = "breakers"
 
     failure_threshold: int = 5
     reset_timeout: float = 0.5
@@ -320,15 +334,7 @@ class CircuitBreakerPolicy:
     max_delay: float = GO_BACKOFF.max_delay
     name: str = "circuit_breaker"
     breakers: list[CircuitBreaker] = field(default_factory=list, compare=False, repr=False)
-
-    def __getstate__(self) -> dict[str, object]:
-        """Pickle the settings only: a copy sent to another process has no runs yet."""
-        return {**self.__dict__, "breakers": []}
-
-    def __post_init__(self) -> None:
-        check_count("max_attempts", self.max_attempts)
-        check_backoff(self.base_delay, self.max_delay)
-        self.new_breaker(REAL_CLOCK)  # validates the breaker's settings now, not at the first run
+    deadline: float | None = None
 
     def new_breaker(self, clock: Clock) -> CircuitBreaker:
         """A fresh breaker with these settings on *clock*."""
@@ -337,10 +343,6 @@ class CircuitBreakerPolicy:
                               half_open_max_calls=self.half_open_max_calls,
                               counts_as_failure=self.counts_as_failure, name=self.name)
 
-    def bind(self, ctx: RunContext) -> Callable[..., Event]:
-        """The writers' callable for one run: :func:`circuit_breaker_retry` on a new breaker."""
-        breaker = self.new_breaker(ctx.clock)
-        self.breakers.append(breaker)
-        return functools.partial(circuit_breaker_retry, breaker=breaker,
-                                 max_attempts=self.max_attempts, base_delay=self.base_delay,
-                                 max_delay=self.max_delay)
+    def new_state(self, clock: Clock, rng: random.Random | None) -> CircuitBreaker:
+        """A fresh breaker on *clock* (*rng* is not used)."""
+        return self.new_breaker(clock)

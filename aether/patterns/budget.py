@@ -13,11 +13,9 @@ fast instead of waiting it out.
 
 from __future__ import annotations
 
-import functools
+import random
 import threading
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 from aether.checks import check_methods, check_number
 from aether.clock import Clock
@@ -28,20 +26,17 @@ from aether.patterns._common import (
     capped_exponential,
     check_backoff,
     check_count,
-    check_save,
-    next_event,
 )
 from aether.patterns.backoff import GO_BACKOFF
+from aether.patterns.command import Command, LogicalSave
+from aether.patterns.shared import SharedStatePolicy
 from aether.store.base import EventStore
-
-if TYPE_CHECKING:
-    from aether.contracts import RunContext
 
 __all__ = ["RetryBudget", "RetryBudgetPolicy", "budgeted_retry"]
 
 
 #: What :func:`budgeted_retry` calls on its budget.
-BUDGET_METHODS = ("allow_retry", "record_success")
+BUDGET_METHODS = ("allow", "record_success")
 
 
 def _check_tokens(name: str, value: object) -> float:
@@ -53,7 +48,7 @@ class RetryBudget:
     """A thread-safe token bucket shared by all writers of one client.
 
     * the bucket starts full with ``max_tokens``;
-    * :meth:`allow_retry` pays ``retry_cost`` for a retry after a conflict,
+    * :meth:`allow` pays ``retry_cost`` for a retry after a conflict,
       ``unavailable_cost`` after a :class:`~aether.errors.StoreUnavailableError`,
       and refuses (paying nothing) unless the bucket holds more than
       ``threshold`` tokens and at least the cost;
@@ -104,8 +99,13 @@ class RetryBudget:
             return self.unavailable_cost
         return self.retry_cost
 
-    def allow_retry(self, error: BaseException) -> bool:
-        """Pay for one retry after *error* and return True, or return False (paying nothing)."""
+    def allow(self, error: BaseException) -> bool:
+        """Pay for one retry after *error* and return True, or return False (paying nothing).
+
+        The same verb as :meth:`CircuitBreaker.allow
+        <aether.patterns.breaker.CircuitBreaker.allow>` and :meth:`ClientThrottle.allow
+        <aether.patterns.throttle.ClientThrottle.allow>`: may this writer retry now?
+        """
         cost = self.cost_of(error)
         with self._lock:
             if self._tokens <= self.threshold or self._tokens < cost:
@@ -128,50 +128,48 @@ class RetryBudget:
 
 
 def budgeted_retry(store: EventStore, actor_id: str, event_type: str,
-                   data: Mapping[str, Any] | None = None, *, budget: RetryBudget,
+                   data: Command = None, *, budget: RetryBudget,
                    clock: Clock = REAL_CLOCK, max_attempts: int = 11,
                    base_delay: float = GO_BACKOFF.base_delay,
-                   max_delay: float = GO_BACKOFF.max_delay) -> Event:
+                   max_delay: float = GO_BACKOFF.max_delay, key: str | None = None,
+                   deadline: float | None = None) -> Event:
     """Save the next event, retrying conflicts and outages with backoff while *budget* pays for it.
 
     A conflict or :class:`~aether.errors.StoreUnavailableError` is retried
     after ``min(max_delay, base_delay * 2**n)`` seconds (defaults:
-    :data:`~aether.patterns.backoff.GO_BACKOFF`) if ``budget.allow_retry``
-    says so, at most *max_attempts* (11) times in all; after an outage the
-    *same* event is saved again (a save that did land is then a no-op), after
-    a conflict the version is read again. With the budget spent it raises
+    :data:`~aether.patterns.backoff.GO_BACKOFF`) if ``budget.allow(error)``
+    says so, at most *max_attempts* (11) times in all, under one idempotency
+    key (a save that did land is never stored twice); after a conflict the
+    actor is read again. With the budget spent it raises
     :class:`~aether.errors.RetriesExhaustedError` (reason ``"retry budget
     exhausted"``) ``from`` the last error; any other error propagates
     unchanged. Use it through :class:`RetryBudgetPolicy` so that all writers of
-    a run share one budget.
+    a run share one budget. *data*, *key* and *deadline* as in
+    :func:`~aether.patterns.simple.simple_retry`.
     """
-    data = check_save(store, actor_id, event_type, data, clock)
+    save = LogicalSave(store, actor_id, event_type, data, clock, key=key, deadline=deadline)
     check_methods("budget", budget, BUDGET_METHODS, "a RetryBudget")
     check_count("max_attempts", max_attempts)
     base_delay, max_delay = check_backoff(base_delay, max_delay)
     last: VersionConflictError | StoreUnavailableError | None = None
-    event: Event | None = None
     for attempt in range(1, max_attempts + 1):
+        save.begin(last)
         try:
-            if event is None:
-                event = next_event(store, actor_id, event_type, data)
-            store.save_event(event)
+            event = save.send(save.next_event())
         except (VersionConflictError, StoreUnavailableError) as error:
-            last = error
+            last = error  # a conflict reads again; an unknown outcome keeps the key
         else:
             budget.record_success()
             return event
-        if isinstance(last, VersionConflictError):
-            event = None  # stale: read the version again
         if attempt < max_attempts:
-            if not budget.allow_retry(last):
+            if not budget.allow(last):
                 raise RetriesExhaustedError(actor_id, attempt, "retry budget exhausted") from last
-            clock.sleep(capped_exponential(base_delay, max_delay, attempt - 1))
+            save.wait(capped_exponential(base_delay, max_delay, attempt - 1), last)
     raise RetriesExhaustedError(actor_id, max_attempts, "retry limit reached") from last
 
 
 @dataclass(frozen=True)
-class RetryBudgetPolicy:
+class RetryBudgetPolicy(SharedStatePolicy):
     """:func:`budgeted_retry` with one :class:`RetryBudget` shared by all writers of a run.
 
     Pass it to :func:`~aether.experiment.run_contention` like a pattern:
@@ -180,6 +178,10 @@ class RetryBudgetPolicy:
     ``retry_cost=0, unavailable_cost=0`` nothing is ever refused: the same
     retry loop without a budget, for comparison.
     """
+
+    pattern = staticmethod(budgeted_retry)
+    state_keyword = "budget"
+    states_field = "budgets"
 
     max_tokens: float = 500
     retry_cost: float = 5
@@ -191,15 +193,7 @@ class RetryBudgetPolicy:
     max_delay: float = GO_BACKOFF.max_delay
     name: str = "budgeted_retry"
     budgets: list[RetryBudget] = field(default_factory=list, compare=False, repr=False)
-
-    def __getstate__(self) -> dict[str, object]:
-        """Pickle the settings only: a copy sent to another process has no runs yet."""
-        return {**self.__dict__, "budgets": []}
-
-    def __post_init__(self) -> None:
-        check_count("max_attempts", self.max_attempts)
-        check_backoff(self.base_delay, self.max_delay)
-        self.new_budget()  # validates the bucket's settings now, not at the first run
+    deadline: float | None = None
 
     def new_budget(self) -> RetryBudget:
         """A full bucket with these settings."""
@@ -207,9 +201,6 @@ class RetryBudgetPolicy:
                            unavailable_cost=self.unavailable_cost,
                            success_refund=self.success_refund, threshold=self.threshold)
 
-    def bind(self, ctx: RunContext) -> Callable[..., Event]:
-        """The writers' callable for one run: :func:`budgeted_retry` on a budget made for it."""
-        budget = self.new_budget()
-        self.budgets.append(budget)
-        return functools.partial(budgeted_retry, budget=budget, max_attempts=self.max_attempts,
-                                 base_delay=self.base_delay, max_delay=self.max_delay)
+    def new_state(self, clock: Clock, rng: random.Random | None) -> RetryBudget:
+        """A full bucket (a budget counts tokens, not time: *clock* and *rng* are not used)."""
+        return self.new_budget()

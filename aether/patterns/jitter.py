@@ -14,14 +14,12 @@ The waits come from a :class:`~aether.patterns.backoff.Backoff` (see
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
-from typing import Any
 
 from aether.checks import check_rng
 from aether.clock import Clock
 from aether.errors import RetriesExhaustedError, VersionConflictError
 from aether.events import Event
-from aether.patterns._common import REAL_CLOCK, check_count, check_save, next_event
+from aether.patterns._common import REAL_CLOCK, check_count
 from aether.patterns.backoff import (
     AWS_BACKOFF,
     JITTERS,
@@ -32,6 +30,7 @@ from aether.patterns.backoff import (
     full_jitter,
     no_jitter,
 )
+from aether.patterns.command import Command, LogicalSave
 from aether.store.base import EventStore
 
 __all__ = [
@@ -47,10 +46,11 @@ __all__ = [
 
 
 def jitter_retry(store: EventStore, actor_id: str, event_type: str,
-                 data: Mapping[str, Any] | None = None, *, clock: Clock = REAL_CLOCK,
+                 data: Command = None, *, clock: Clock = REAL_CLOCK,
                  rng: random.Random | None = None, jitter: Jitter = "full",
                  base_delay: float = AWS_BACKOFF.base_delay,
-                 max_delay: float = AWS_BACKOFF.max_delay, max_attempts: int = 50) -> Event:
+                 max_delay: float = AWS_BACKOFF.max_delay, max_attempts: int = 50,
+                 key: str | None = None, deadline: float | None = None) -> Event:
     """Save the next event, retrying after a randomised exponential wait (see :class:`Backoff`).
 
     Use it when many writers collide at once: ``"full"`` (the default) does
@@ -59,24 +59,25 @@ def jitter_retry(store: EventStore, actor_id: str, event_type: str,
     exponential backoff for comparison. The defaults
     (:data:`~aether.patterns.backoff.AWS_BACKOFF`: 5 ms base, 2 s cap) follow
     the AWS experiment, which retries until it succeeds; hence the generous
-    ``max_attempts=50``. Each call keeps its own backoff state.
+    ``max_attempts=50``. Each call keeps its own backoff state. *data*, *key*
+    and *deadline* as in :func:`~aether.patterns.simple.simple_retry`.
 
     Raises :class:`~aether.errors.RetriesExhaustedError` ``from`` the last
     conflict after *max_attempts* lost saves; any other error propagates at once.
     """
-    data = check_save(store, actor_id, event_type, data, clock)
+    save = LogicalSave(store, actor_id, event_type, data, clock, key=key, deadline=deadline)
     check_count("max_attempts", max_attempts)
     if rng is not None:
         check_rng("rng", rng)
     delays = Backoff(base_delay, max_delay, jitter).delays(rng)
     last: VersionConflictError | None = None
     for attempt in range(1, max_attempts + 1):
-        event = next_event(store, actor_id, event_type, data)
+        save.begin(last)
+        event = save.next_event()
         try:
-            store.save_event(event)
-            return event
+            return save.send(event)
         except VersionConflictError as conflict:
             last = conflict
         if attempt < max_attempts:
-            clock.sleep(next(delays))
+            save.wait(next(delays), last)
     raise RetriesExhaustedError(actor_id, max_attempts, "retry limit reached") from last

@@ -11,30 +11,22 @@ many saves give up after their few attempts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from aether.clock import Clock
 from aether.errors import RetriesExhaustedError, VersionConflictError
 from aether.events import Event
-from aether.patterns._common import (
-    REAL_CLOCK,
-    capped_exponential,
-    check_backoff,
-    check_count,
-    check_save,
-    next_event,
-)
+from aether.patterns._common import REAL_CLOCK, capped_exponential, check_backoff, check_count
 from aether.patterns.backoff import GO_BACKOFF
+from aether.patterns.command import Command, LogicalSave
 from aether.store.base import EventStore
 
 __all__ = ["simple_retry"]
 
 
 def simple_retry(store: EventStore, actor_id: str, event_type: str,
-                 data: Mapping[str, Any] | None = None, *, clock: Clock = REAL_CLOCK,
+                 data: Command = None, *, clock: Clock = REAL_CLOCK,
                  max_attempts: int = 4, base_delay: float = GO_BACKOFF.base_delay,
-                 max_delay: float = GO_BACKOFF.max_delay) -> Event:
+                 max_delay: float = GO_BACKOFF.max_delay, key: str | None = None,
+                 deadline: float | None = None) -> Event:
     """Save the next event, trying at most *max_attempts* times (the first try included).
 
     Before retry *n* (0-based) it sleeps ``min(max_delay, base_delay * 2**n)``
@@ -47,20 +39,27 @@ def simple_retry(store: EventStore, actor_id: str, event_type: str,
     (spreads writers apart) or :func:`~aether.patterns.adaptive.adaptive_retry`
     (waits longer when the conflict shows many competitors).
 
+    *data* is a decision ``decide(events) -> data | None``, re-made on a
+    fresh read before every attempt, or a mapping re-appended blindly (see
+    :mod:`aether.patterns.command`); *key* is the save's idempotency key and
+    *deadline* its whole budget in seconds.
+
     Raises :class:`~aether.errors.RetriesExhaustedError` ``from`` the last
-    conflict when every attempt lost; any other error propagates at once.
+    conflict when every attempt lost, :class:`~aether.errors.CommandRefusedError`
+    when the decision refuses, :class:`~aether.errors.DeadlineExceededError`
+    when time is up; any other error propagates at once.
     """
-    data = check_save(store, actor_id, event_type, data, clock)
+    save = LogicalSave(store, actor_id, event_type, data, clock, key=key, deadline=deadline)
     check_count("max_attempts", max_attempts)
     base_delay, max_delay = check_backoff(base_delay, max_delay)
     last: VersionConflictError | None = None
     for attempt in range(1, max_attempts + 1):
-        event = next_event(store, actor_id, event_type, data)
+        save.begin(last)
+        event = save.next_event()
         try:
-            store.save_event(event)
-            return event
+            return save.send(event)
         except VersionConflictError as conflict:
             last = conflict
         if attempt < max_attempts:
-            clock.sleep(capped_exponential(base_delay, max_delay, attempt - 1))
+            save.wait(capped_exponential(base_delay, max_delay, attempt - 1), last)
     raise RetriesExhaustedError(actor_id, max_attempts, "retry limit reached") from last

@@ -19,17 +19,15 @@ load that would keep the store saturated into fast local failures.
 
 from __future__ import annotations
 
-import functools
 import random
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 from aether.checks import check_int, check_methods, check_number, check_rng, check_seconds
 from aether.clock import Clock
 from aether.errors import (
+    CommandRefusedError,
     RequestThrottledError,
     RetriesExhaustedError,
     StoreUnavailableError,
@@ -41,14 +39,11 @@ from aether.patterns._common import (
     capped_exponential,
     check_backoff,
     check_count,
-    check_save,
-    next_event,
 )
 from aether.patterns.backoff import GO_BACKOFF
+from aether.patterns.command import Command, LogicalSave
+from aether.patterns.shared import SharedStatePolicy
 from aether.store.base import EventStore
-
-if TYPE_CHECKING:
-    from aether.contracts import RunContext
 
 __all__ = ["AdaptiveThrottlingPolicy", "ClientThrottle", "adaptive_throttling"]
 
@@ -60,7 +55,7 @@ class ClientThrottle:
       ``buckets`` slices that expire one at a time;
     * ``k``: the multiplier ``K``; a lower ``k`` throttles more aggressively;
     * ``clock``: where the window's time comes from; ``rng``: the draws of
-      :meth:`should_reject`.
+      :meth:`allow`.
     """
 
     def __init__(self, *, window: float = 120.0, k: float = 2.0, buckets: int = 12,
@@ -96,8 +91,14 @@ class ClientThrottle:
         requests, accepts = self.counts()
         return max(0.0, (requests - self.k * accepts) / (requests + 1))
 
-    def should_reject(self) -> bool:
-        """Count a new request, and decide whether to reject it locally (drawing from ``rng``)."""
+    def allow(self) -> bool:
+        """Count a new request, and decide whether to send it (True) or reject it locally (False).
+
+        Rejects with the probability :meth:`rejection_probability` gives,
+        drawing from ``rng``. The same verb as :meth:`CircuitBreaker.allow
+        <aether.patterns.breaker.CircuitBreaker.allow>` and :meth:`RetryBudget.allow
+        <aether.patterns.budget.RetryBudget.allow>`: may this writer send now?
+        """
         with self._lock:
             now = self._current()
             requests = sum(s[1] for s in self._slices)
@@ -107,7 +108,7 @@ class ClientThrottle:
             reject = probability > 0 and self.rng.random() < probability
             if reject:
                 self.rejected += 1
-            return reject
+            return not reject
 
     def record_accept(self) -> None:
         """The store served a request (a conflict counts: the store answered)."""
@@ -121,54 +122,61 @@ class ClientThrottle:
 
 
 def adaptive_throttling(store: EventStore, actor_id: str, event_type: str,
-                        data: Mapping[str, Any] | None = None, *, throttle: ClientThrottle,
+                        data: Command = None, *, throttle: ClientThrottle,
                         clock: Clock = REAL_CLOCK, max_attempts: int = 3,
                         base_delay: float = GO_BACKOFF.base_delay,
-                        max_delay: float = GO_BACKOFF.max_delay) -> Event:
+                        max_delay: float = GO_BACKOFF.max_delay, key: str | None = None,
+                        deadline: float | None = None) -> Event:
     """Save the next event, retrying conflicts and outages, unless the client throttles the attempt.
 
     Before every attempt the shared *throttle* may reject it locally: the save
     then fails fast with :class:`~aether.errors.RequestThrottledError`
     without touching the store. An attempt the store answered (saved, or a
     conflict) counts as accepted; a :class:`~aether.errors.StoreUnavailableError`
-    (timeout, overload, outage) does not, and is retried with the *same*
-    event after ``min(max_delay, base_delay * 2**n)`` seconds. Use it through
-    :class:`AdaptiveThrottlingPolicy` so all callers of a run share one throttle.
+    (timeout, overload, outage) does not, and is retried under the same
+    idempotency key after ``min(max_delay, base_delay * 2**n)`` seconds. Use it
+    through :class:`AdaptiveThrottlingPolicy` so all callers of a run share one
+    throttle. *data*, *key* and *deadline* as in :func:`~aether.patterns.simple.simple_retry`.
     """
-    data = check_save(store, actor_id, event_type, data, clock)
-    check_methods("throttle", throttle, ("should_reject", "record_accept"), "a ClientThrottle")
+    save = LogicalSave(store, actor_id, event_type, data, clock, key=key, deadline=deadline)
+    check_methods("throttle", throttle, ("allow", "record_accept"), "a ClientThrottle")
     check_count("max_attempts", max_attempts)
     base_delay, max_delay = check_backoff(base_delay, max_delay)
     last: Exception | None = None
-    event: Event | None = None
     for attempt in range(1, max_attempts + 1):
-        if throttle.should_reject():
+        save.begin(last)
+        if not throttle.allow():
             raise RequestThrottledError(actor_id, attempt) from last
         try:
-            if event is None:
-                event = next_event(store, actor_id, event_type, data)
-            store.save_event(event)
+            event = save.send(save.next_event())
+        except CommandRefusedError:
+            throttle.record_accept()  # the store answered the read; the decision said no
+            raise
         except VersionConflictError as conflict:
             throttle.record_accept()
-            last, event = conflict, None  # stale: read the version again
+            last = conflict  # stale: read the actor again
         except StoreUnavailableError as error:
-            last = error  # the same event is re-sent: if it did commit, the re-send is a no-op
+            last = error  # the outcome is unknown: the next attempt keeps the key
         else:
             throttle.record_accept()
             return event
         if attempt < max_attempts:
-            clock.sleep(capped_exponential(base_delay, max_delay, attempt - 1))
+            save.wait(capped_exponential(base_delay, max_delay, attempt - 1), last)
     raise RetriesExhaustedError(actor_id, max_attempts, "retry limit reached") from last
 
 
 @dataclass(frozen=True)
-class AdaptiveThrottlingPolicy:
+class AdaptiveThrottlingPolicy(SharedStatePolicy):
     """:func:`adaptive_throttling` with one :class:`ClientThrottle` shared by all callers of a run.
 
     Pass it to :func:`~aether.experiment.run_contention` or
     :func:`~aether.experiment.run_load` like a pattern; :attr:`throttles`
     keeps each run's throttle so its counters can be read afterwards.
     """
+
+    pattern = staticmethod(adaptive_throttling)
+    state_keyword = "throttle"
+    states_field = "throttles"
 
     window: float = 120.0
     k: float = 2.0
@@ -178,21 +186,9 @@ class AdaptiveThrottlingPolicy:
     max_delay: float = GO_BACKOFF.max_delay
     name: str = "adaptive_throttling"
     throttles: list[ClientThrottle] = field(default_factory=list, compare=False, repr=False)
+    deadline: float | None = None
 
-    def __getstate__(self) -> dict[str, object]:
-        """Pickle the settings only: a copy sent to another process has no runs yet."""
-        return {**self.__dict__, "throttles": []}
-
-    def __post_init__(self) -> None:
-        check_count("max_attempts", self.max_attempts)
-        check_backoff(self.base_delay, self.max_delay)
-        ClientThrottle(window=self.window, k=self.k, buckets=self.buckets)  # check the settings now
-
-    def bind(self, ctx: RunContext) -> Callable[..., Event]:
-        """The callers' pattern for one run: a fresh throttle on the run's clock and generator."""
-        throttle = ClientThrottle(window=self.window, k=self.k, buckets=self.buckets,
-                                  clock=ctx.clock, rng=ctx.rng)
-        self.throttles.append(throttle)
-        return functools.partial(adaptive_throttling, throttle=throttle,
-                                 max_attempts=self.max_attempts, base_delay=self.base_delay,
-                                 max_delay=self.max_delay)
+    def new_state(self, clock: Clock, rng: random.Random | None) -> ClientThrottle:
+        """A fresh throttle on *clock*, drawing from *rng* (default: ``Random(0)``)."""
+        return ClientThrottle(window=self.window, k=self.k, buckets=self.buckets, clock=clock,
+                              rng=rng)

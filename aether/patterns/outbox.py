@@ -41,7 +41,7 @@ from aether.clock import Signal, Task, TaskClock
 from aether.errors import DuplicateEventIdError, StoreUnavailableError, VersionConflictError
 from aether.events import Event
 from aether.patterns._common import REAL_CLOCK, capped_exponential
-from aether.patterns.queue import Ticket, check_queue_settings
+from aether.patterns.queue import Ticket, _check_settings
 from aether.store.base import EventStore
 
 __all__ = [
@@ -235,7 +235,7 @@ class DurableOutbox:
             ("now", "sleep", "spawn", "signal"),
             "a clock that can spawn tasks and make signals (RealClock, SimulatedClock)",
         )
-        self.max_attempts, self.base_delay, self.max_delay, _, self.name = check_queue_settings(
+        self.max_attempts, self.base_delay, self.max_delay, _, self.name = _check_settings(
             max_attempts, base_delay, max_delay, 1, name
         )
         mode = check_text("synchronous", synchronous)

@@ -96,10 +96,10 @@ class Ticket:
                 f"after {self.attempts} attempt(s)>")
 
 
-def check_queue_settings(
+def _check_settings(
     max_attempts: object, base_delay: object, max_delay: object, workers: object, name: object
 ) -> tuple[int, float, float, int, str]:
-    """Check the settings of a queue or an outbox and return them normalised; raise naming the bad one."""
+    """Check a queue's settings and return them normalised; raise naming the bad one."""
     attempts = check_int("max_attempts", max_attempts, 1)
     base = check_seconds("base_delay", base_delay)
     cap = check_seconds("max_delay", max_delay)
@@ -203,7 +203,7 @@ class RetryQueue:
             ("now", "sleep", "spawn", "signal"),
             "a clock that can spawn tasks and make signals (RealClock, SimulatedClock)",
         )
-        settings = check_queue_settings(max_attempts, base_delay, max_delay, workers, name)
+        settings = _check_settings(max_attempts, base_delay, max_delay, workers, name)
         self.max_attempts, self.base_delay, self.max_delay, self.workers, name = settings
         self.store = store
         self.clock = clock
@@ -453,7 +453,7 @@ class QueuedWrites:
         return {**self.__dict__, "queues": []}
 
     def __post_init__(self) -> None:
-        check_queue_settings(self.max_attempts, self.base_delay, self.max_delay, self.workers, self.name)
+        _check_settings(self.max_attempts, self.base_delay, self.max_delay, self.workers, self.name)
 
     def new_queue(self, store: EventStore, clock: TaskClock) -> RetryQueue:
         """A queue with these settings (not started)."""

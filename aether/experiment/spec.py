@@ -136,9 +136,10 @@ class ClosedLoop:
     start_spread: float = 0.0
 
     def __post_init__(self) -> None:
-        check_int("writers", self.writers, 1, MAX_WRITERS)
-        check_int("saves_per_writer", self.saves_per_writer, 1, MAX_WRITERS)
-        check_int("actors", self.actors, 1)
+        object.__setattr__(self, "writers", check_int("writers", self.writers, 1, MAX_WRITERS))
+        object.__setattr__(self, "saves_per_writer",
+                           check_int("saves_per_writer", self.saves_per_writer, 1, MAX_WRITERS))
+        object.__setattr__(self, "actors", check_int("actors", self.actors, 1))
         object.__setattr__(self, "start_spread", check_seconds("start_spread", self.start_spread))
         check_saves(self.writers * self.saves_per_writer, "writers x saves_per_writer")
 
@@ -173,7 +174,7 @@ class OpenLoop:
     def __post_init__(self) -> None:
         object.__setattr__(self, "rate", check_rate(self.rate))
         object.__setattr__(self, "duration", check_seconds("duration", self.duration, positive=True))
-        check_int("actors", self.actors, 1)
+        object.__setattr__(self, "actors", check_int("actors", self.actors, 1))
         check_choice("arrivals", self.arrivals, ARRIVALS)
         peak = self.rate.peak if isinstance(self.rate, Rate) else self.rate
         check_saves(math.ceil(peak * self.duration), "rate x duration (the expected callers)")
@@ -232,7 +233,7 @@ class RunSpec:
         if not isinstance(self.workload, (ClosedLoop, OpenLoop)):
             raise TypeError(f"workload must be a ClosedLoop or an OpenLoop; got {self.workload!r}")
         check_choice("clock", self.clock, ("simulated", "real"))
-        check_int("seed", self.seed, 0)
+        object.__setattr__(self, "seed", check_int("seed", self.seed, 0))
         if self.network is not None and not isinstance(self.network, NetworkModel):
             raise TypeError(f"network must be a NetworkModel or None; got {self.network!r}")
         if self.capacity is not None and not isinstance(self.capacity, Capacity):
@@ -241,7 +242,7 @@ class RunSpec:
         object.__setattr__(self, "event_type", check_text("event_type", self.event_type))
         if self.name is not None:
             check_text("name", self.name)
-        check_bool("verify", self.verify)
+        object.__setattr__(self, "verify", check_bool("verify", self.verify))
         object.__setattr__(self, "timeout", check_seconds("timeout", self.timeout, positive=True))
 
     @property

@@ -95,16 +95,36 @@ RUNS: dict[str, Callable[[], RunResult]] = {
 }
 
 EXPECTED: dict[str, dict[str, str]] = {
-    'circuit breaker policy, outage': {'saves': '94dba5f00560a89a669936eb', 'calls': '5f6e44b78832070bed78e941', 'station': '792835325e327f47b66c8391'},
-    'jitter_retry, 1 server': {'saves': 'ffbcb4b34d9e171e273fc411', 'calls': '893e735c4f130354c790e8f6', 'station': '7898d0dfc553e0d9647384d6'},
-    'jitter_retry, 3 servers, queue_limit, slowdown': {'saves': '5f2a6001d1f8c1ee0e85ea15', 'calls': 'd4d100a0955cebc67ead9614', 'station': '3c5d9d08019374601f3ddf0c'},
-    'open loop, breaker, failure rate': {'saves': 'd8b02f1df19e16bd54be4476', 'calls': 'd744f6fcf073a315bcc1f74d', 'station': '792835325e327f47b66c8391'},
-    'open loop, jitter, 1 server': {'saves': '856ab44dc4599c296cb917e7', 'calls': 'ac182a4a20c524a6ebf7fc21', 'station': 'd869016d486ddba6361a7842'},
-    'open loop, simple, 3 servers, timeout, outage': {'saves': 'd82cfee6489c9eba5fd66f7b', 'calls': 'bef1a42ac1f4a35c0fda893c', 'station': '96cab99a41c2c650ada75e4d'},
-    'retry queue, 1 server': {'saves': '6944999bb53f50d6be2ee4c4', 'calls': 'ec29c7303934c25c2a1ceb74', 'station': '7939aeb1b855db37ca6ad20b'},
-    'retry_on_failure, timeouts that commit': {'saves': '21bad096fc5db2ad16972b01', 'calls': '119ff3fe22de218e75fd72f1', 'station': '737f3621f0d82958cd857c55'},
-    'simple_retry, no capacity': {'saves': 'dfbed35756b7e9930a3bf777', 'calls': 'f5b55561fe92990c76141939', 'station': '792835325e327f47b66c8391'},
-    'simple_retry, outage, spread starts': {'saves': '9db2e3db65c59191c436ef29', 'calls': '6b4310b71291e43420deda27', 'station': '792835325e327f47b66c8391'},
+    'circuit breaker policy, outage': {
+        'saves': '94dba5f00560a89a669936eb', 'calls': '5f6e44b78832070bed78e941',
+        'station': '792835325e327f47b66c8391'},
+    'jitter_retry, 1 server': {
+        'saves': 'ffbcb4b34d9e171e273fc411', 'calls': '893e735c4f130354c790e8f6',
+        'station': '7898d0dfc553e0d9647384d6'},
+    'jitter_retry, 3 servers, queue_limit, slowdown': {
+        'saves': '5f2a6001d1f8c1ee0e85ea15', 'calls': 'd4d100a0955cebc67ead9614',
+        'station': '3c5d9d08019374601f3ddf0c'},
+    'open loop, breaker, failure rate': {
+        'saves': 'd8b02f1df19e16bd54be4476', 'calls': 'd744f6fcf073a315bcc1f74d',
+        'station': '792835325e327f47b66c8391'},
+    'open loop, jitter, 1 server': {
+        'saves': '856ab44dc4599c296cb917e7', 'calls': 'ac182a4a20c524a6ebf7fc21',
+        'station': 'd869016d486ddba6361a7842'},
+    'open loop, simple, 3 servers, timeout, outage': {
+        'saves': 'd82cfee6489c9eba5fd66f7b', 'calls': 'bef1a42ac1f4a35c0fda893c',
+        'station': '96cab99a41c2c650ada75e4d'},
+    'retry queue, 1 server': {
+        'saves': '6944999bb53f50d6be2ee4c4', 'calls': 'ec29c7303934c25c2a1ceb74',
+        'station': '7939aeb1b855db37ca6ad20b'},
+    'retry_on_failure, timeouts that commit': {
+        'saves': '21bad096fc5db2ad16972b01', 'calls': '119ff3fe22de218e75fd72f1',
+        'station': '737f3621f0d82958cd857c55'},
+    'simple_retry, no capacity': {
+        'saves': 'dfbed35756b7e9930a3bf777', 'calls': 'f5b55561fe92990c76141939',
+        'station': '792835325e327f47b66c8391'},
+    'simple_retry, outage, spread starts': {
+        'saves': '9db2e3db65c59191c436ef29', 'calls': '6b4310b71291e43420deda27',
+        'station': '792835325e327f47b66c8391'},
 }
 
 

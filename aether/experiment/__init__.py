@@ -18,6 +18,7 @@ from aether.contracts import Bindable, Deferred, Pattern, RunContext, pattern_na
 from aether.experiment.arrivals import Ramp, Step
 from aether.experiment.capacity import Capacity, Slowdown, StationRecord
 from aether.experiment.compare import Scenario, compare, complexity, measure_run
+from aether.experiment.delays import TimeWindow
 from aether.experiment.harness import run_contention, run_load, run_spec, sweep, sweep_load
 from aether.experiment.libraries import (
     LIBRARY_GIVE_UPS,
@@ -26,7 +27,6 @@ from aether.experiment.libraries import (
     guard_blocking_sleeps,
     is_library_give_up,
 )
-from aether.experiment.delays import TimeWindow
 from aether.experiment.network import (
     AbsNormal,
     Constant,
@@ -38,8 +38,8 @@ from aether.experiment.network import (
     Outage,
     Uniform,
 )
-from aether.experiment.recorder import CallRecord, RecordingStore, SaveRow
 from aether.experiment.outcomes import outcome_of
+from aether.experiment.recorder import CallRecord, RecordingStore, SaveRow
 from aether.experiment.result import RunResult
 from aether.experiment.spec import ClosedLoop, OpenLoop, RunSpec
 from aether.experiment.summary import RunSummary

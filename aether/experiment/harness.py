@@ -34,7 +34,6 @@ from aether.experiment.arrivals import Rate, check_rate
 from aether.experiment.capacity import Capacity
 from aether.experiment.gcpause import fewer_collections
 from aether.experiment.network import NetworkModel
-from aether.experiment.outcomes import outcome_of
 from aether.experiment.pipes import run_processes
 from aether.experiment.result import ClockKind, RunResult
 from aether.experiment.runners import run_simulated, run_threads
@@ -238,7 +237,8 @@ def _run_and_check(spec: RunSpec, base: Any, cleanup: Callable[[], None] | None)
         verify_store(base, ((a, e, v) for _, a, e, v in col.committed), baseline, actor_ids,
                      unacknowledged=col.unacknowledged)
     workload = spec.workload
-    writers, per = (workload.writers, workload.saves_per_writer) if isinstance(workload, ClosedLoop) else (len(plans), 1)
+    closed = isinstance(workload, ClosedLoop)
+    writers, per = (workload.writers, workload.saves_per_writer) if closed else (len(plans), 1)  # type: ignore[union-attr]
     result = RunResult(pattern=label, writers=writers, saves_per_writer=per, seed=spec.seed,
                        clock=spec.clock, store=base, wall_seconds=wall, settings=spec.settings(), spec=spec,
                        _rows=col.rows, _records=col.records,

@@ -647,3 +647,49 @@ def test_a_real_open_loop_run_honours_its_timeout() -> None:
                      timeout=0.3)
     finally:
         release.set()
+
+
+# --------------------------------------------------------------------------- the run specification
+
+
+def test_a_run_keeps_its_specification_and_running_it_again_gives_the_same_tables() -> None:
+    from aether.experiment import ClosedLoop, RunSpec, run_spec
+
+    first = run_contention(backoff_retry, writers=6, saves_per_writer=2, actors=2, start_spread=0.05, seed=3)
+    assert isinstance(first.spec, RunSpec) and first.spec.workload == ClosedLoop(6, 2, 2, 0.05)
+    again = run_spec(first.spec)
+    pd.testing.assert_frame_equal(first.saves, again.saves)
+    pd.testing.assert_frame_equal(first.calls, again.calls)
+
+
+def test_a_specification_is_checked_when_it_is_made() -> None:
+    from aether.experiment import ClosedLoop, OpenLoop, RunSpec
+
+    with pytest.raises(ValueError, match="writers"):
+        ClosedLoop(0)
+    with pytest.raises(ValueError, match="duration"):
+        OpenLoop(10.0, -1.0)
+    with pytest.raises(TypeError, match="workload must be a ClosedLoop or an OpenLoop"):
+        RunSpec(pattern=no_retry, workload=3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="capacity must be a Capacity or None"):
+        RunSpec(pattern=no_retry, workload=ClosedLoop(1), capacity="fast")
+
+
+def test_a_sweep_refuses_an_unknown_run_setting_before_any_run() -> None:
+    with pytest.raises(TypeError, match=r"sweep\(\) got unexpected keyword argument\(s\) \['writer_count'\]"):
+        sweep(no_retry, writers=[1], seeds=[0], writer_count=3)
+
+
+def test_sweep_rows_are_the_runs_their_specifications_describe() -> None:
+    table = sweep({"backoff": backoff_retry}, writers=[3, 5], seeds=[1], actors=2)
+    direct = [run_contention(backoff_retry, writers=w, seed=1, actors=2, name="backoff").summary().as_dict()
+              for w in (3, 5)]
+    pd.testing.assert_frame_equal(table, pd.DataFrame(direct))
+
+
+def test_a_store_queue_needs_no_network_model() -> None:
+    from aether.experiment import Capacity
+
+    result = run_contention(no_retry, writers=2, actors=2, network=None, capacity=Capacity(service=Constant(0.01)))
+    assert result.calls["end"].max() == pytest.approx(0.04)  # two reads, then two writes, 10 ms each, one server
+    assert result.summary().committed == 2

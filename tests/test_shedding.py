@@ -153,6 +153,7 @@ def test_the_store_drops_a_call_whose_callers_deadline_passed_before_service() -
     timeline = result.timeline(bin=0.1)
     assert timeline["expired"].sum() * 0.1 == pytest.approx(1)
     assert timeline["deadlines"].sum() * 0.1 == pytest.approx(2)
+    assert measure_run(_as_open(result))["deadlines"] == 2
 
 
 def test_without_shedding_the_store_serves_a_call_whose_caller_has_gone() -> None:

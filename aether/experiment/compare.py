@@ -61,7 +61,8 @@ def measure_run(result: RunResult, *, fault_end: float | None = None, bin: float
     second of offered time; ``work``: store writes per committed save;
     ``failed``: saves that ended without their event, except refusals (gave up,
     rejected, past their deadline, dead-lettered, an error); ``refused``: saves the
-    command refused; ``deadlines``: saves whose deadline passed; ``dead_letters``: deferred saves their queue gave up on;
+    command refused; ``deadlines``: saves whose deadline passed; ``dead_letters``:
+    deferred saves their queue gave up on;
     ``amplification``: the worst store calls per offered save in any bin;
     ``recovery``: seconds from the fault's end until goodput is back (NaN
     without a fault, ``inf`` if it never came back).

@@ -195,16 +195,12 @@ def run_spec(spec: RunSpec) -> RunResult:
     if not isinstance(spec, RunSpec):
         raise TypeError(f"spec must be a RunSpec; got {spec!r} ({type(spec).__name__})")
     base, cleanup = _make_store(spec.store)
-    if spec.clock == "real" and isinstance(base, SQLiteEventStore):
-        problem = None
-        if spec.capacity is not None:
-            problem = ("capacity cannot be emulated for real processes on the SQLite store: there the "
-                       "database's own locking is the capacity; use clock='simulated', or store='memory' "
-                       "for real threads behind an emulated capacity")
-        if problem is not None:
-            if cleanup is not None:
-                cleanup()
-            raise ValueError(problem)
+    if _on_processes(spec, base) and spec.capacity is not None:
+        if cleanup is not None:
+            cleanup()
+        raise ValueError("capacity cannot be emulated for real processes on the SQLite store: there the "
+                         "database's own locking is the capacity; use clock='simulated', or store='memory' "
+                         "for real threads behind an emulated capacity")
     try:
         with fewer_collections():
             return _run_and_check(spec, base, cleanup)
@@ -212,6 +208,11 @@ def run_spec(spec: RunSpec) -> RunResult:
         if cleanup is not None:  # a temporary database of a failed run is of no use to anyone
             cleanup()
         raise
+
+
+def _on_processes(spec: RunSpec, base: Any) -> bool:
+    """Whether the run's writers are real processes: a real closed loop on the SQLite store."""
+    return spec.clock == "real" and isinstance(base, SQLiteEventStore) and not spec.open_loop
 
 
 def _run_and_check(spec: RunSpec, base: Any, cleanup: Callable[[], None] | None) -> RunResult:
@@ -226,7 +227,7 @@ def _run_and_check(spec: RunSpec, base: Any, cleanup: Callable[[], None] | None)
     wall = time.perf_counter()
     if spec.clock == "simulated":
         col = run_simulated(spec.pattern, plans, base, spec.network, streams, spec.capacity, spec.open_loop)
-    elif isinstance(base, SQLiteEventStore) and not spec.open_loop:
+    elif _on_processes(spec, base):
         col = run_processes(spec.pattern, plans, base, spec.network, spec.seed, timeout=spec.timeout)
     else:
         col = run_threads(spec.pattern, plans, base, spec.network, streams, spec.capacity, spec.open_loop,

@@ -92,11 +92,15 @@ class RunResult:
     def summary(self) -> RunSummary:
         """The headline numbers (see :class:`~aether.experiment.summary.RunSummary`)."""
         rows = sorted(self._rows, key=_save_order)  # the saves table's order, so sums round the same way
-        capacity = self.settings.get("capacity")
         return summarize(pattern=self.pattern, writers=self.writers, seed=self.seed, rows=rows,
-                         records=self._records, station=self._station,
-                         workers=capacity.workers if capacity is not None else None,
+                         records=self._records, station=self._station, workers=self.servers,
                          stored_writes=self._stored_writes)
+
+    @property
+    def servers(self) -> int | None:
+        """The store's servers (``Capacity.workers``), or ``None`` for a run without a capacity."""
+        capacity = self.spec.capacity if self.spec is not None else self.settings.get("capacity")
+        return capacity.workers if capacity is not None else None
 
     def timeline(self, bin: float = 0.1) -> pd.DataFrame:  # noqa: A002 - the issue's own word for it
         """Load, goodput, queue and latency per time bin of *bin* seconds: one row per bin.
@@ -267,9 +271,7 @@ def timeline_frame(result: RunResult, width: float) -> pd.DataFrame:
         served = st_result != "overloaded"  # an expired call waited in the queue too
         queue_depth = _mean_count(st_arrive[served], st_start[served], edges)
         in_store = _mean_count(st_arrive, st_end, edges)
-        capacity = result.settings.get("capacity")
-        workers = capacity.workers if capacity is not None else 1
-        utilisation = _mean_count(st_start, st_end, edges) / workers
+        utilisation = _mean_count(st_start, st_end, edges) / (result.servers or 1)
     else:
         commits = rate(call_end[(ops == "save_event") & (results == "ok")])
         queue_depth = in_store = utilisation = np.full(bins, np.nan)

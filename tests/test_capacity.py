@@ -19,7 +19,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from aether import Event, StoreOverloadedError, StoreTimeoutError, StoreUnavailableError
+from aether import (
+    Event,
+    RetriesExhaustedError,
+    StoreOverloadedError,
+    StoreTimeoutError,
+    StoreUnavailableError,
+    VersionConflictError,
+)
 from aether.experiment import (
     Capacity,
     Constant,
@@ -248,6 +255,8 @@ def test_a_timed_out_write_still_commits_and_a_resend_is_a_no_op_success() -> No
     assert result.station["abandoned"].tolist() == [False, True, False]
     assert len(result.store.get_events("actor-0")) == 1  # stored once
     assert result.summary().committed == 1 and result.summary().timeouts == 1
+    # The timed-out write committed (not wasted); the acknowledged re-send stored nothing (wasted).
+    assert result.summary().wasted_calls == 1
 
 
 def test_a_timed_out_write_that_committed_is_neither_lost_nor_a_ghost() -> None:
@@ -255,7 +264,7 @@ def test_a_timed_out_write_that_committed_is_neither_lost_nor_a_ghost() -> None:
     network = NetworkModel(hop=Constant(0.001), timeout=0.020)
     with pytest.warns(RuntimeWarning, match="StoreTimeoutError"):
         result = run_contention(no_retry, writers=1, network=network, capacity=capacity)  # verify_store passes
-    assert result.saves["outcome"].tolist() == ["failed"]
+    assert result.saves["outcome"].tolist() == ["timeout"]
     assert len(result.store.get_events("actor-0")) == 1
     timeline = result.timeline(bin=0.1)
     assert timeline["commits"].sum() == pytest.approx(10.0) and timeline["goodput"].sum() == 0
@@ -439,3 +448,58 @@ def test_real_threads_queue_behind_the_same_emulated_capacity() -> None:
 def test_overload_and_timeout_are_outages_to_the_patterns_that_retry_outages() -> None:
     assert issubclass(StoreOverloadedError, StoreUnavailableError)
     assert issubclass(StoreTimeoutError, StoreUnavailableError)
+
+
+# --------------------------------------------------------------------------- wasted and abandoned, by hand
+
+
+def fresh_write_after_timeout(store: Any, actor_id: str, event_type: str, data: Any = None, *,
+                              clock: Any) -> Event:
+    """Up to 3 attempts, each reading the version and writing a new event; a timeout starts the next at once."""
+    for _ in range(3):
+        event = Event(actor_id=actor_id, event_type=event_type, version=store.get_latest_version(actor_id) + 1)
+        try:
+            store.save_event(event)
+            return event
+        except (StoreTimeoutError, VersionConflictError):
+            pass
+    raise RetriesExhaustedError(actor_id, 3)
+
+
+def test_wasted_calls_count_the_write_calls_that_stored_nothing() -> None:
+    """One writer, 0.1 s timeout, 0.3 s writes, 3 attempts: 2 write calls stored nothing, by hand.
+
+    Three servers, reads take no time, no network delay. Attempt 1 writes e1 at 0.0 (stored at 0.3,
+    its caller gone at 0.1); attempt 2 reads version 0 at 0.1 and writes e2 (a conflict at 0.4);
+    attempt 3 reads version 0 at 0.2 and writes e3 (a conflict at 0.5). Every write timed out,
+    e1 was stored: 3 write calls, 1 stored an event, 2 wasted.
+    """
+    capacity = Capacity(workers=3, service={"read": Constant(0.0), "write": Constant(0.3)})
+    network = NetworkModel(hop=Constant(0.0), timeout=0.1)
+    result = run_contention(fresh_write_after_timeout, writers=1, network=network, capacity=capacity)
+    writes = result.station[result.station["op"] == "save_event"]
+    assert writes["result"].tolist() == ["ok", "conflict", "conflict"]
+    assert writes["end"].tolist() == pytest.approx([0.3, 0.4, 0.5])
+    summary = result.summary()
+    assert (summary.write_calls, summary.timeouts, summary.gave_up) == (3, 3, 1)
+    assert summary.wasted_calls == 2
+    assert len(result.store.get_events("actor-0")) == 1
+
+
+def test_a_call_served_in_time_whose_reply_arrives_late_is_abandoned() -> None:
+    """10 ms hops, 50 ms timeout, 35 ms writes: sent at 21 ms, the write ends at 66 ms, its reply at 76 ms.
+
+    The caller gives up at 21 + 50 = 71 ms, after the store finished (66 ms) and before the reply.
+    The station marks
+    the write abandoned; the write committed, so it is not wasted.
+    """
+    capacity = Capacity(service={"read": Constant(0.001), "write": Constant(0.035)})
+    network = NetworkModel(hop=Constant(0.010), timeout=0.050)
+    with pytest.warns(RuntimeWarning, match="StoreTimeoutError"):
+        result = run_contention(no_retry, writers=1, network=network, capacity=capacity)
+    assert result.station["op"].tolist() == ["get_latest_version", "save_event"]
+    assert result.station["end"].tolist() == pytest.approx([0.011, 0.066])
+    assert result.station["abandoned"].tolist() == [False, True]
+    assert result.calls["result"].tolist() == ["ok", "timeout"]
+    assert result.summary().wasted_calls == 0
+    assert len(result.store.get_events("actor-0")) == 1

@@ -24,6 +24,7 @@ from aether.experiment import (
     Uniform,
     pattern_name,
     run_contention,
+    run_load,
     sweep,
 )
 from aether.patterns import immediate_retry, no_retry
@@ -117,7 +118,7 @@ def test_other_errors_are_recorded_not_raised() -> None:
     expected = "3 save\\(s\\) of 'broken' failed with an unexpected error; the first: KeyError"
     with pytest.warns(RuntimeWarning, match=expected):
         result = run_contention(broken, writers=3, seed=0)
-    assert list(result.saves["outcome"]) == ["failed"] * 3
+    assert list(result.saves["outcome"]) == ["error"] * 3
     assert list(result.saves["error"]) == ["KeyError"] * 3
 
 
@@ -247,7 +248,7 @@ def test_outage_in_a_run_shows_up_as_unavailable_calls() -> None:
     with pytest.warns(RuntimeWarning, match="StoreUnavailableError"):
         result = run_contention(backoff_retry, writers=5, seed=0, network=model)
     assert (result.calls["result"] == "unavailable").any()
-    assert set(result.saves["outcome"]) == {"failed"}
+    assert set(result.saves["outcome"]) == {"unavailable"}  # the store error the pattern let through
     assert set(result.saves["error"]) == {"StoreUnavailableError"}
 
 
@@ -461,7 +462,7 @@ def test_deferred_saves_are_settled_after_the_run_and_timed_to_their_commit() ->
     assert sorted(saves["commit_delay"]) == pytest.approx([0.01, 0.02, 0.03, 0.04])
     summary = result.summary()
     assert summary.deferred == 4 and summary.committed == 4
-    assert summary.commit_p95 == pytest.approx(saves["commit_delay"].quantile(0.95))
+    assert summary.commit_delay_p95 == pytest.approx(saves["commit_delay"].quantile(0.95))
     assert summary.makespan == pytest.approx(0.04)
     assert "time to commit p50/p95" in str(summary)
 
@@ -495,7 +496,7 @@ def test_a_pattern_returning_something_else_fails_its_save_clearly() -> None:
 
     with pytest.warns(RuntimeWarning, match="returned 1; a pattern returns the stored Event"):
         result = run_contention(returns_version, writers=1, seed=0, verify=False)
-    assert list(result.saves["outcome"]) == ["failed"]
+    assert list(result.saves["outcome"]) == ["error"]
     assert result.saves["error"][0] == "pattern returned int, not an Event or a ticket"
 
 
@@ -586,3 +587,110 @@ def test_a_policy_that_has_run_can_still_go_to_a_parallel_sweep() -> None:
     assert copies == [budget, breaker]  # the same settings
     table = sweep({"budget": budget, "breaker": breaker}, writers=[3], seeds=[0, 1], jobs=2)
     assert len(table) == 4
+
+
+# --------------------------------------------------------------------------- limits and real-run timeouts
+
+
+class _StopTheRun(BaseException):
+    """Ends a run at its first save (a test that failed must not go on for a billion saves)."""
+
+
+def _stop_at_once(store: Any, actor_id: str, event_type: str, data: Any = None, *, clock: Any) -> Event:
+    raise _StopTheRun
+
+
+def test_writers_times_saves_per_writer_is_checked_against_the_limit_before_anything_runs() -> None:
+    from aether.experiment.spec import MAX_SAVES
+
+    with pytest.raises(ValueError, match=f"writers x saves_per_writer must be at most {MAX_SAVES:_} saves"):
+        run_contention(_stop_at_once, writers=1000, saves_per_writer=10**6)
+
+
+def test_a_run_whose_memory_is_not_available_is_refused_with_the_estimate(monkeypatch: pytest.MonkeyPatch) -> None:
+    import aether.experiment.spec as spec
+
+    monkeypatch.setattr(spec, "available_memory", lambda: 2.0**30)  # 1 GiB available
+    with pytest.raises(ValueError, match=r"rate x duration \(the expected callers\) is 2e\+06 saves, which need "
+                                         r"about 5\.6 GiB .* while 1\.0 GiB is available"):
+        run_load(_stop_at_once, rate=1e6, duration=2)
+    with pytest.raises(ValueError, match="writers x saves_per_writer is 1e\\+06 saves"):
+        run_contention(_stop_at_once, writers=1000, saves_per_writer=1000)
+
+
+def _blocking(release: Any) -> Any:
+    def blocked(store: Any, actor_id: str, event_type: str, data: Any = None, *, clock: Any) -> Event:
+        release.wait(5.0)  # stuck (for at most 5 s, so that a run without a timeout ends too)
+        return immediate_retry(store, actor_id, event_type, data, clock=clock)
+
+    return blocked
+
+
+def test_a_real_thread_run_honours_its_timeout_and_names_the_writers_still_running() -> None:
+    import threading
+
+    release = threading.Event()
+    try:
+        with pytest.raises(TimeoutError, match=r"2 of 2 writer thread\(s\) had not finished after timeout=0.3 s: "
+                                               "writer-0, writer-1"):
+            run_contention(_blocking(release), writers=2, clock="real", network=None, timeout=0.3)
+    finally:
+        release.set()
+
+
+def test_a_real_open_loop_run_honours_its_timeout() -> None:
+    import threading
+
+    release = threading.Event()
+    try:
+        with pytest.raises(TimeoutError, match=r"writer thread\(s\) had not finished after timeout=0.3 s"):
+            run_load(_blocking(release), rate=20, duration=0.1, arrivals="even", clock="real", network=None,
+                     timeout=0.3)
+    finally:
+        release.set()
+
+
+# --------------------------------------------------------------------------- the run specification
+
+
+def test_a_run_keeps_its_specification_and_running_it_again_gives_the_same_tables() -> None:
+    from aether.experiment import ClosedLoop, RunSpec, run_spec
+
+    first = run_contention(backoff_retry, writers=6, saves_per_writer=2, actors=2, start_spread=0.05, seed=3)
+    assert isinstance(first.spec, RunSpec) and first.spec.workload == ClosedLoop(6, 2, 2, 0.05)
+    again = run_spec(first.spec)
+    pd.testing.assert_frame_equal(first.saves, again.saves)
+    pd.testing.assert_frame_equal(first.calls, again.calls)
+
+
+def test_a_specification_is_checked_when_it_is_made() -> None:
+    from aether.experiment import ClosedLoop, OpenLoop, RunSpec
+
+    with pytest.raises(ValueError, match="writers"):
+        ClosedLoop(0)
+    with pytest.raises(ValueError, match="duration"):
+        OpenLoop(10.0, -1.0)
+    with pytest.raises(TypeError, match="workload must be a ClosedLoop or an OpenLoop"):
+        RunSpec(pattern=no_retry, workload=3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="capacity must be a Capacity or None"):
+        RunSpec(pattern=no_retry, workload=ClosedLoop(1), capacity="fast")
+
+
+def test_a_sweep_refuses_an_unknown_run_setting_before_any_run() -> None:
+    with pytest.raises(TypeError, match=r"sweep\(\) got unexpected keyword argument\(s\) \['writer_count'\]"):
+        sweep(no_retry, writers=[1], seeds=[0], writer_count=3)
+
+
+def test_sweep_rows_are_the_runs_their_specifications_describe() -> None:
+    table = sweep({"backoff": backoff_retry}, writers=[3, 5], seeds=[1], actors=2)
+    direct = [run_contention(backoff_retry, writers=w, seed=1, actors=2, name="backoff").summary().as_dict()
+              for w in (3, 5)]
+    pd.testing.assert_frame_equal(table, pd.DataFrame(direct))
+
+
+def test_a_store_queue_needs_no_network_model() -> None:
+    from aether.experiment import Capacity
+
+    result = run_contention(no_retry, writers=2, actors=2, network=None, capacity=Capacity(service=Constant(0.01)))
+    assert result.calls["end"].max() == pytest.approx(0.04)  # two reads, then two writes, 10 ms each, one server
+    assert result.summary().committed == 2

@@ -133,7 +133,7 @@ def test_timeout_is_accepted_and_unused_by_simulated_runs() -> None:
 
 @pytest.mark.slow
 def test_writers_of_an_importable_pattern_are_not_forked_from_the_calling_process() -> None:
-    from aether.experiment.runners import _forkserver_socket_fits
+    from aether.experiment.pipes import _forkserver_socket_fits
 
     if not _forkserver_socket_fits():
         pytest.skip("the temporary folder is too deep for the fork server's socket: writers are spawned")

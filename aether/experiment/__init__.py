@@ -1,7 +1,12 @@
 """The contention experiment: network model, recorder, runners, results, the store check.
 
-* :mod:`~aether.experiment.harness`: :func:`run_contention` and :func:`sweep`, the entry points;
-* :mod:`~aether.experiment.runners`: the writer loop and the three ways to run it;
+* :mod:`~aether.experiment.harness`: :func:`run_contention`, :func:`run_load`, :func:`sweep`,
+  :func:`sweep_load` and :func:`run_spec`, the entry points;
+* :mod:`~aether.experiment.spec`: :class:`RunSpec` (a run's settings in one object, with its
+  :class:`ClosedLoop` or :class:`OpenLoop` workload) and the seed's named random streams;
+* :mod:`~aether.experiment.outcomes`: one word per result, and :func:`outcome_of`, the one classifier;
+* :mod:`~aether.experiment.writer`: the writer loop; :mod:`~aether.experiment.runners`: greenlets
+  and threads; :mod:`~aether.experiment.pipes`: real processes and their pipe protocol;
 * :mod:`~aether.experiment.result`: :class:`RunResult` and its tables;
 * :mod:`~aether.experiment.summary`: :class:`RunSummary`, the headline numbers;
 * :mod:`~aether.experiment.verify`: :func:`verify_store`;
@@ -13,7 +18,9 @@ from aether.contracts import Bindable, Deferred, Pattern, RunContext, pattern_na
 from aether.experiment.arrivals import Ramp, Step
 from aether.experiment.capacity import Capacity, Slowdown, StationRecord
 from aether.experiment.compare import Scenario, compare, complexity, measure_run
+from aether.experiment.delays import TimeWindow as TimeWindow
 from aether.experiment.harness import run_contention, run_load, sweep, sweep_load
+from aether.experiment.harness import run_spec as run_spec
 from aether.experiment.libraries import (
     LIBRARY_GIVE_UPS,
     BlockingSleeps,
@@ -32,11 +39,17 @@ from aether.experiment.network import (
     Outage,
     Uniform,
 )
+from aether.experiment.outcomes import outcome_of as outcome_of
 from aether.experiment.recorder import CallRecord, RecordingStore, SaveRow
 from aether.experiment.result import RunResult
+from aether.experiment.spec import ClosedLoop as ClosedLoop
+from aether.experiment.spec import OpenLoop as OpenLoop
+from aether.experiment.spec import RunSpec as RunSpec
 from aether.experiment.summary import RunSummary
 from aether.experiment.verify import ExperimentInvariantError, verify_store
 
+# Importable from here, and not yet in __all__ (every name there is re-exported from the top level,
+# whose public face is being settled): ClosedLoop, OpenLoop, RunSpec, run_spec, TimeWindow, outcome_of.
 __all__ = [
     "LIBRARY_GIVE_UPS",
     "AbsNormal",

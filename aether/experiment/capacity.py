@@ -37,8 +37,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from aether.checks import check_int, check_number, check_seconds
-from aether.experiment.delays import Constant, Delay
+from aether.checks import check_bool, check_int, check_number
+from aether.experiment.delays import Constant, Delay, TimeWindow
 
 __all__ = ["OPERATIONS", "Capacity", "ServiceStation", "Slowdown", "StationRecord"]
 
@@ -47,7 +47,7 @@ OPERATIONS: Mapping[str, str] = {"get_latest_version": "read", "get_events": "re
 
 
 @dataclass(frozen=True)
-class Slowdown:
+class Slowdown(TimeWindow):
     """Service times are multiplied by ``factor`` for calls whose service starts in ``[start, end)``.
 
     Times are seconds from the run's start. ``factor=5`` is a store five times
@@ -55,20 +55,11 @@ class Slowdown:
     be below 1 (a faster store).
     """
 
-    start: float
-    end: float
     factor: float
 
     def __post_init__(self) -> None:
-        check_seconds("Slowdown.start", self.start)
-        check_seconds("Slowdown.end", self.end)
-        if self.end <= self.start:
-            raise ValueError(f"Slowdown.end must be after start; got start={self.start!r}, end={self.end!r}")
+        super().__post_init__()
         check_number("Slowdown.factor", self.factor, above=0.0)
-
-    def covers(self, t: float) -> bool:
-        """Whether a service starting *t* seconds after the run's start is slowed."""
-        return self.start <= t < self.end
 
 
 def _check_delay(name: str, value: object) -> Delay:
@@ -87,7 +78,13 @@ class Capacity:
     * ``queue_limit``: at most this many calls wait; one more is refused at
       once with :class:`~aether.errors.StoreOverloadedError` (``None``: unbounded);
     * ``reject_cost``: the server time a refusal costs;
-    * ``faults``: :class:`Slowdown` windows.
+    * ``faults``: :class:`Slowdown` windows;
+    * ``drop_expired``: a call whose caller's deadline (the save's
+      :data:`~aether.contracts.call_deadline` when the call was sent) has
+      passed by the time a server would start it is dropped without service
+      and recorded as ``"expired"`` (deadline propagation: the store spends
+      no work on a caller that has gone). Calls without a deadline are never
+      dropped, so this changes nothing for patterns that set none.
 
     Use it to ask what a retry policy does to a store under pressure: pass it
     to :func:`~aether.experiment.run_contention` or :func:`~aether.experiment.run_load`.
@@ -98,9 +95,11 @@ class Capacity:
     queue_limit: int | None = None
     reject_cost: Delay = field(default_factory=lambda: Constant(0.0001))
     faults: Sequence[Slowdown] = ()
+    drop_expired: bool = True
 
     def __post_init__(self) -> None:
         check_int("Capacity.workers", self.workers, 1)
+        check_bool("Capacity.drop_expired", self.drop_expired)
         if isinstance(self.service, Mapping):
             unknown = sorted(set(self.service) - {"read", "write"})
             if unknown:
@@ -144,9 +143,13 @@ class StationRecord(NamedTuple):
     """One call as the store served it (clock seconds from the run's start).
 
     ``arrive``: it reached the store; ``start``: a server took it; ``end``: it
-    took effect (or was refused). ``result`` is ``"ok"``, ``"duplicate"`` (a
-    re-sent write the store already held), ``"conflict"``, ``"overloaded"`` or
-    ``"error"``; ``abandoned`` says whether its caller had already timed out.
+    took effect (or was refused, or dropped). ``result`` is ``"ok"``, ``"duplicate"``
+    (a re-sent write the store already held), ``"conflict"``, ``"overloaded"``,
+    ``"expired"`` (dropped unserved: its caller's deadline had passed when a
+    server was free; ``start == end``), ``"unavailable"`` or ``"error"`` (see
+    :mod:`~aether.experiment.outcomes`); ``abandoned`` says whether its caller
+    had stopped waiting before the reply reached it (timed out while the call
+    was on its way, queued or in service, or while the reply was on its way).
     """
 
     writer: int
@@ -191,13 +194,16 @@ class ServiceStation:
         self._free = [t + shift for t in self._free]
         heapq.heapify(self._free)
 
-    def admit(self, op: str, now: float) -> tuple[float, float, bool]:
-        """Queue a call of *op* arriving at clock time *now*: ``(start, end, refused)``.
+    def admit(self, op: str, now: float, deadline: float | None = None) -> tuple[float, float, str]:
+        """Queue a call of *op* arriving at clock time *now*: ``(start, end, verdict)``.
 
-        A call that would have to wait while ``queue_limit`` calls already wait is
-        refused: it "starts" at once and
-        ends after ``reject_cost``; it takes the server that frees first for
-        that long, without waiting behind the queue.
+        *verdict* is ``"serve"``, ``"overloaded"`` or ``"expired"``. A call that
+        would have to wait while ``queue_limit`` calls already wait is refused:
+        it "starts" at once and ends after ``reject_cost``; it takes the server
+        that frees first for that long, without waiting behind the queue. With
+        ``drop_expired``, a call whose caller's *deadline* (a clock time) has
+        passed when a server would start it waits in the queue until then and
+        is dropped without taking the server (``start == end``).
         """
         capacity, rng = self.capacity, self.rng
         with self._lock:  # service times are drawn in arrival order, so a seeded run is exact
@@ -208,8 +214,12 @@ class ServiceStation:
             if self._limit is not None and earliest > now and len(waiting) >= self._limit:
                 cost = capacity.reject_cost.sample(rng)
                 heapq.heapreplace(self._free, max(earliest, now) + cost)
-                return now, now + cost, True
+                return now, now + cost, "overloaded"
             start = earliest if earliest > now else now
+            if deadline is not None and start >= deadline and capacity.drop_expired:
+                if start > now:
+                    waiting.append(start)
+                return start, start, "expired"
             service = self._service[op].sample(rng)
             if self._faults:
                 t = start - self.origin
@@ -220,11 +230,18 @@ class ServiceStation:
             heapq.heapreplace(self._free, end)
             if start > now:
                 waiting.append(start)
-            return start, end, False
+            return start, end, "serve"
 
     def log(self, writer: int, op: str, arrive: float, start: float, end: float, result: str,
-            abandoned: bool) -> None:
-        """Keep the record of one served call (times are clock times; stored from the origin)."""
+            abandoned: bool) -> int:
+        """Keep the record of one served call (times are clock times; stored from the origin); its index."""
         origin = self.origin
-        self.records.append(_new_record(StationRecord, (writer, op, arrive - origin, start - origin,
-                                                        end - origin, result, abandoned)))
+        with self._lock:
+            self.records.append(_new_record(StationRecord, (writer, op, arrive - origin, start - origin,
+                                                            end - origin, result, abandoned)))
+            return len(self.records) - 1
+
+    def mark_abandoned(self, index: int) -> None:
+        """Record that the caller of record *index* stopped waiting before the reply reached it."""
+        with self._lock:
+            self.records[index] = self.records[index]._replace(abandoned=True)

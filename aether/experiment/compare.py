@@ -53,13 +53,16 @@ class Scenario:
 
 
 def measure_run(result: RunResult, *, fault_end: float | None = None, bin: float = 0.25) -> dict[str, Any]:  # noqa: A002
-    """The comparison's measurements of one run (every save counts, committed or not).
+    """The comparison's measurements of one run, in the words of :class:`~aether.experiment.summary.RunSummary`.
 
-    ``p50``/``p99``: latency of every save, as its caller waited; ``commit_p99``:
+    ``p50``/``p99``: latency of every save, as its caller waited; ``commit_delay_p99``:
     time until the event was stored (longer for a retry queue, whose callers do
     not wait); ``goodput``: committed saves per
     second of offered time; ``work``: store writes per committed save;
-    ``gave_up``: saves that failed (gave up, rejected, dead-lettered, failed);
+    ``failed``: saves that ended without their event, except refusals (gave up,
+    rejected, past their deadline, dead-lettered, an error); ``refused``: saves the
+    command refused; ``deadlines``: saves whose deadline passed; ``dead_letters``:
+    deferred saves their queue gave up on;
     ``amplification``: the worst store calls per offered save in any bin;
     ``recovery``: seconds from the fault's end until goodput is back (NaN
     without a fault, ``inf`` if it never came back).
@@ -70,13 +73,15 @@ def measure_run(result: RunResult, *, fault_end: float | None = None, bin: float
     duration = float(result.settings["duration"])
     commit_delay = saves["commit_delay"].dropna()
     return {
-        "commit_p99": float(commit_delay.quantile(0.99)) if len(commit_delay) else math.nan,
+        "commit_delay_p99": float(commit_delay.quantile(0.99)) if len(commit_delay) else math.nan,
         "p50": float(saves["latency"].quantile(0.50)),
         "p99": float(saves["latency"].quantile(0.99)),
         "goodput": committed / duration,
         "committed_share": committed / len(saves) if len(saves) else math.nan,
         "work": writes / committed if committed else math.inf,
-        "gave_up": int(len(saves) - committed),
+        "failed": int((~saves["outcome"].isin(["committed", "refused"])).sum()),
+        "refused": int((saves["outcome"] == "refused").sum()),
+        "deadlines": int((saves["outcome"] == "deadline").sum()),
         "dead_letters": int((saves["outcome"] == "dead_letter").sum()),
         "amplification": result.amplification(bin=bin),
         "recovery": result.recovery_time(fault_end, bin=bin) if fault_end is not None else math.nan,

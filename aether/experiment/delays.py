@@ -15,7 +15,32 @@ from typing import Protocol, runtime_checkable
 
 from aether.checks import check_seconds
 
-__all__ = ["AbsNormal", "Constant", "Delay", "Exponential", "Uniform"]
+__all__ = ["AbsNormal", "Constant", "Delay", "Exponential", "TimeWindow", "Uniform"]
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """A fault's window ``[start, end)`` in seconds from the run's start: the base of every timed fault.
+
+    :class:`~aether.experiment.network.Outage`, :class:`~aether.experiment.network.LatencySpike`
+    and :class:`~aether.experiment.capacity.Slowdown` are windows with what happens inside them;
+    a subclass adds its own fields after ``start`` and ``end``, and checks them after calling
+    ``super().__post_init__()``.
+    """
+
+    start: float
+    end: float
+
+    def __post_init__(self) -> None:
+        kind = type(self).__name__
+        check_seconds(f"{kind}.start", self.start)
+        check_seconds(f"{kind}.end", self.end)
+        if self.end <= self.start:
+            raise ValueError(f"{kind}.end must be after start; got start={self.start!r}, end={self.end!r}")
+
+    def covers(self, t: float) -> bool:
+        """Whether *t* (seconds from the run's start) is inside the window."""
+        return self.start <= t < self.end
 
 
 @runtime_checkable

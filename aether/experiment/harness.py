@@ -16,8 +16,8 @@ seed. Under ``clock="real"`` the same pattern code runs on real threads
 
 from __future__ import annotations
 
+import dataclasses
 import os
-import random
 import shutil
 import tempfile
 import time
@@ -28,33 +28,31 @@ from typing import Any
 
 import pandas as pd
 
-from aether.checks import check_bool, check_callable, check_choice, check_int, check_seconds, check_text
+from aether.checks import check_bool, check_callable, check_int, check_text
 from aether.contracts import Bindable, Pattern, pattern_name
-from aether.experiment.arrivals import ARRIVALS, Rate, arrival_times, check_rate
+from aether.experiment.arrivals import Rate, check_rate
 from aether.experiment.capacity import Capacity
 from aether.experiment.gcpause import fewer_collections
 from aether.experiment.network import NetworkModel
+from aether.experiment.pipes import run_processes
 from aether.experiment.result import ClockKind, RunResult
-from aether.experiment.runners import (
-    Collected,
-    WriterPlan,
-    actor_for,
-    run_processes,
-    run_simulated,
-    run_threads,
-    start_delays,
+from aether.experiment.runners import run_simulated, run_threads
+from aether.experiment.spec import (
+    EVENT_TYPE,
+    MAX_SAVES,
+    MAX_WRITERS,
+    ClosedLoop,
+    OpenLoop,
+    RunSpec,
+    check_pattern,
 )
 from aether.experiment.verify import verify_store
+from aether.experiment.writer import Collected
 from aether.store.memory import InMemoryEventStore
 from aether.store.sqlite import SQLiteEventStore
 
-__all__ = ["EVENT_TYPE", "MAX_WRITERS", "run_contention", "run_load", "sweep", "sweep_load"]
-
-EVENT_TYPE = "ContentionTested"
-
-#: The most writers (and saves per writer) one run accepts: a million simulated
-#: greenlets take about a minute and a few GiB; more is a typo, not an experiment.
-MAX_WRITERS = 1_000_000
+__all__ = ["EVENT_TYPE", "MAX_SAVES", "MAX_WRITERS", "run_contention", "run_load", "run_spec", "sweep",
+           "sweep_load"]
 
 
 def _make_store(store: Any) -> tuple[Any, Callable[[], None] | None]:
@@ -93,12 +91,17 @@ def run_contention(
 ) -> RunResult:
     """Run *writers* concurrent writers, each making *saves_per_writer* saves through *pattern*.
 
-    Each save's ``outcome`` is ``"committed"``; ``"gave_up"`` (the pattern raised
+    Each save's ``outcome`` is one word of :mod:`~aether.experiment.outcomes`:
+    ``"committed"``; ``"gave_up"`` (the pattern raised
     :class:`~aether.errors.RetriesExhaustedError`); ``"rejected"`` (a circuit
-    breaker or the client's throttle refused it); ``"conflict"`` (a conflict escaped the pattern, as with
-    :func:`~aether.patterns.no_retry`); ``"failed"`` (any other error, named in
-    ``error``); or, for a pattern that defers work (:class:`Deferred`), whatever
-    its ticket says once settled, such as ``"dead_letter"``.
+    breaker or the client's throttle refused it); ``"refused"`` (the command said
+    no: :class:`~aether.errors.CommandRefusedError`); ``"deadline"`` (the save's
+    deadline passed: :class:`~aether.errors.DeadlineExceededError`); ``"conflict"``
+    (a conflict escaped the pattern, as with :func:`~aether.patterns.no_retry`);
+    ``"timeout"``, ``"overloaded"`` or ``"unavailable"`` (a store error escaped the
+    pattern); ``"error"`` (any other error, named in ``error``); or, for a pattern
+    that defers work (:class:`Deferred`), whatever its ticket says once settled,
+    such as ``"dead_letter"``.
 
     * ``pattern``: a callable ``pattern(store, actor_id, event_type, data, *, clock[, rng])``
       that performs one logical save (or a :class:`Bindable` with shared state);
@@ -117,45 +120,25 @@ def run_contention(
       processes on the SQLite store (``clock="real", store="sqlite"``) refuse it:
       there the database's own locking is the capacity, and an emulated queue in
       each process would not be one queue;
-    * ``timeout``: seconds a real-process run (``clock="real"`` on an SQLite store) may take in all;
+    * ``timeout``: seconds a real run (``clock="real"``: threads or processes) may take in all;
       a writer still running then (stopped, stuck) ends the run with a :class:`TimeoutError` that
-      names it, as a writer process that dies ends it with a :class:`RuntimeError` at once. Other
-      runs accept it and do not use it.
+      names it (a writer process is killed; a thread cannot be, and is left to end on its own), as
+      a writer process that dies ends it with a :class:`RuntimeError` at once. A simulated run
+      does not use it (its time is virtual).
+
+    ``writers x saves_per_writer`` must be at most :data:`MAX_SAVES`, and the run's estimated
+    memory (:data:`~aether.experiment.spec.BYTES_PER_SAVE` per save) must be available now:
+    otherwise a :class:`ValueError` says so before anything starts. The settings become a
+    :class:`~aether.experiment.spec.RunSpec` (``result.spec``), run by :func:`run_spec`.
 
     Every parameter is checked before anything runs: a wrong type is a
     :class:`TypeError`, a wrong value a :class:`ValueError`, naming both.
 
     """
-    pattern = _check_pattern(pattern)
-    writers = check_int("writers", writers, 1, MAX_WRITERS)
-    saves_per_writer = check_int("saves_per_writer", saves_per_writer, 1, MAX_WRITERS)
-    actors = check_int("actors", actors, 1)
-    seed = check_int("seed", seed, 0)
-    check_choice("clock", clock, ("simulated", "real"))
-    if network is not None and not isinstance(network, NetworkModel):
-        raise TypeError(f"network must be a NetworkModel or None; got {network!r}")
-    start_spread = check_seconds("start_spread", start_spread)
-    event_type = check_text("event_type", event_type)
-    if name is not None:
-        check_text("name", name)
-    verify = check_bool("verify", verify)
-    capacity = _check_capacity(capacity)
-    timeout = check_seconds("timeout", timeout, positive=True)
-    base, cleanup = _make_store(store)
-    if clock == "real" and capacity is not None and isinstance(base, SQLiteEventStore):
-        if cleanup is not None:
-            cleanup()
-        raise ValueError("capacity cannot be emulated for real processes on the SQLite store: there the "
-                         "database's own locking is the capacity; use clock='simulated', or store='memory' "
-                         "for real threads behind an emulated capacity")
-    actor_ids = sorted({actor_for(w, s, actors) for w in range(writers) for s in range(min(saves_per_writer, actors))})
-    delays = start_delays(writers, start_spread, seed)
-    plans = [WriterPlan(w, saves_per_writer, actors, delays[w], event_type) for w in range(writers)]
-    settings = {"workload": "closed", "actors": actors, "network": network, "start_spread": start_spread,
-                "capacity": capacity}
-    return _execute(pattern, plans, clock=clock, base=base, cleanup=cleanup, network=network, capacity=capacity,
-                    seed=seed, actor_ids=actor_ids, verify=verify, label=name or pattern_name(pattern),
-                    writers=writers, saves_per_writer=saves_per_writer, settings=settings, timeout=timeout)
+    spec = RunSpec(pattern=pattern, workload=ClosedLoop(writers, saves_per_writer, actors, start_spread),
+                   clock=clock, seed=seed, network=network, capacity=capacity, store=store, event_type=event_type,
+                   name=name, verify=verify, timeout=timeout)
+    return run_spec(spec)
 
 
 def run_load(
@@ -173,6 +156,7 @@ def run_load(
     event_type: str = EVENT_TYPE,
     name: str | None = None,
     verify: bool = True,
+    timeout: float = 60.0,
 ) -> RunResult:
     """Open loop: logical saves arrive at *rate* per second for *duration* seconds, each a fresh caller.
 
@@ -186,89 +170,87 @@ def run_load(
     * ``rate``: saves per second, or a changing rate (:class:`~aether.experiment.arrivals.Step`,
       :class:`~aether.experiment.arrivals.Ramp`);
     * ``arrivals``: ``"poisson"`` (independent callers) or ``"even"`` (evenly spaced);
-    * ``capacity``, ``network``, ``store``, ``clock``, ``verify``: as for :func:`run_contention`
-      (``clock="real"`` runs each caller on a thread, so keep real runs small).
+    * ``capacity``, ``network``, ``store``, ``clock``, ``verify``, ``timeout``: as for
+      :func:`run_contention` (``clock="real"`` runs each caller on a thread, so keep real runs
+      small; ``timeout`` bounds such a run's wall time).
+    * ``rate x duration`` (at the rate's peak) must be at most :data:`MAX_SAVES` expected callers,
+      and their estimated memory must be available: otherwise :class:`ValueError` before anything runs.
 
     The result's ``saves`` has one row per caller (``writer`` is the caller's
     number, ``save`` is 0); :meth:`~aether.experiment.result.RunResult.timeline`
     bins load, goodput, queue and latency over time.
     """
-    pattern = _check_pattern(pattern)
-    rate = check_rate(rate)
-    duration = check_seconds("duration", duration, positive=True)
-    actors = check_int("actors", actors, 1)
-    check_choice("arrivals", arrivals, ARRIVALS)
-    seed = check_int("seed", seed, 0)
-    check_choice("clock", clock, ("simulated", "real"))
-    if network is not None and not isinstance(network, NetworkModel):
-        raise TypeError(f"network must be a NetworkModel or None; got {network!r}")
-    event_type = check_text("event_type", event_type)
-    if name is not None:
-        check_text("name", name)
-    verify = check_bool("verify", verify)
-    capacity = _check_capacity(capacity)
-    times = arrival_times(rate, duration, arrivals, random.Random(f"{seed}/open-arrivals"))
-    plans = [WriterPlan(i, 1, actors, t, event_type) for i, t in enumerate(times)]
-    actor_ids = sorted({actor_for(i, 0, actors) for i in range(min(len(times), actors))})
-    base, cleanup = _make_store(store)
-    settings = {"workload": "open", "rate": rate, "duration": duration, "arrivals": arrivals, "actors": actors,
-                "network": network, "capacity": capacity}
-    return _execute(pattern, plans, clock=clock, base=base, cleanup=cleanup, network=network, capacity=capacity,
-                    seed=seed, actor_ids=actor_ids, verify=verify, label=name or pattern_name(pattern),
-                    writers=len(plans), saves_per_writer=1, settings=settings, open_loop=True)
+    spec = RunSpec(pattern=pattern, workload=OpenLoop(rate, duration, actors, arrivals), clock=clock, seed=seed,
+                   network=network, capacity=capacity, store=store, event_type=event_type, name=name, verify=verify,
+                   timeout=timeout)
+    return run_spec(spec)
 
 
-def _check_capacity(capacity: object) -> Capacity | None:
-    if capacity is not None and not isinstance(capacity, Capacity):
-        raise TypeError(f"capacity must be a Capacity or None; got {capacity!r} ({type(capacity).__name__})")
-    return capacity
+def run_spec(spec: RunSpec) -> RunResult:
+    """Run what *spec* describes (the one path every run takes); see :func:`run_contention`.
 
-
-def _execute(pattern: Any, plans: list[WriterPlan], *, clock: str, base: Any, cleanup: Callable[[], None] | None,
-             network: NetworkModel | None, capacity: Capacity | None, seed: int, actor_ids: list[str], verify: bool,
-             label: str, writers: int, saves_per_writer: int, settings: dict[str, Any],
-             open_loop: bool = False, timeout: float = 60.0) -> RunResult:
-    """Run the plans on the chosen clock, check the store, and wrap up the result (one path for both loops).
-
-    The whole of it, store check included, runs with :func:`~aether.experiment.gcpause.fewer_collections`.
+    Use it to run a :class:`~aether.experiment.spec.RunSpec` kept as a value,
+    or varied with :func:`dataclasses.replace`.
     """
+    if not isinstance(spec, RunSpec):
+        raise TypeError(f"spec must be a RunSpec; got {spec!r} ({type(spec).__name__})")
+    base, cleanup = _make_store(spec.store)
+    if _on_processes(spec, base) and spec.capacity is not None:
+        if cleanup is not None:
+            cleanup()
+        raise ValueError("capacity cannot be emulated for real processes on the SQLite store: there the "
+                         "database's own locking is the capacity; use clock='simulated', or store='memory' "
+                         "for real threads behind an emulated capacity")
     try:
         with fewer_collections():
-            return _run_and_check(pattern, plans, clock=clock, base=base, cleanup=cleanup, network=network,
-                                  capacity=capacity, seed=seed, actor_ids=actor_ids, verify=verify, label=label,
-                                  writers=writers, saves_per_writer=saves_per_writer, settings=settings,
-                                  open_loop=open_loop, timeout=timeout)
+            return _run_and_check(spec, base, cleanup)
     except BaseException:
         if cleanup is not None:  # a temporary database of a failed run is of no use to anyone
             cleanup()
         raise
 
 
-def _run_and_check(pattern: Any, plans: list[WriterPlan], *, clock: str, base: Any,
-                   cleanup: Callable[[], None] | None, network: NetworkModel | None, capacity: Capacity | None,
-                   seed: int, actor_ids: list[str], verify: bool, label: str, writers: int, saves_per_writer: int,
-                   settings: dict[str, Any], open_loop: bool, timeout: float) -> RunResult:
+def _on_processes(spec: RunSpec, base: Any) -> bool:
+    """Whether the run's writers are real processes: a real closed loop on the SQLite store."""
+    return spec.clock == "real" and isinstance(base, SQLiteEventStore) and not spec.open_loop
+
+
+def _run_and_check(spec: RunSpec, base: Any, cleanup: Callable[[], None] | None) -> RunResult:
+    """Run the plans on the chosen clock, check the store, and wrap up the result (one path for both loops).
+
+    The whole of it, store check included, runs with :func:`~aether.experiment.gcpause.fewer_collections`.
+    """
+    plans = spec.plans()
+    actor_ids = spec.workload.actor_ids(plans)
     baseline = {a: base.get_latest_version(a) for a in actor_ids}
+    streams, label = spec.streams, spec.label
     wall = time.perf_counter()
-    if clock == "simulated":
-        col = run_simulated(pattern, plans, base, network, seed, capacity, open_loop)
-    elif isinstance(base, SQLiteEventStore) and not open_loop:
-        col = run_processes(pattern, plans, base, network, seed, timeout=timeout)
+    if spec.clock == "simulated":
+        col = run_simulated(spec.pattern, plans, base, spec.network, streams, spec.capacity, spec.open_loop)
+    elif _on_processes(spec, base):
+        col = run_processes(spec.pattern, plans, base, spec.network, spec.seed, timeout=spec.timeout)
     else:
-        col = run_threads(pattern, plans, base, network, seed, capacity, open_loop)
+        col = run_threads(spec.pattern, plans, base, spec.network, streams, spec.capacity, spec.open_loop,
+                          timeout=spec.timeout)
     wall = time.perf_counter() - wall
     _warn_about_errors(label, col)
-    if verify:
+    if spec.verify:
         verify_store(base, ((a, e, v) for _, a, e, v in col.committed), baseline, actor_ids,
                      unacknowledged=col.unacknowledged)
-    result = RunResult(pattern=label, writers=writers, saves_per_writer=saves_per_writer, seed=seed,
-                       clock=clock,  # type: ignore[arg-type]
-                       store=base, wall_seconds=wall, settings=settings, _rows=col.rows, _records=col.records,
+    workload = spec.workload
+    closed = isinstance(workload, ClosedLoop)
+    writers, per = (workload.writers, workload.saves_per_writer) if closed else (len(plans), 1)  # type: ignore[union-attr]
+    result = RunResult(pattern=label, writers=writers, saves_per_writer=per, seed=spec.seed,
+                       clock=spec.clock, store=base, wall_seconds=wall, settings=spec.settings(), spec=spec,
+                       _rows=col.rows, _records=col.records,
                        _station=col.station.records if col.station is not None else None,
-                       _unacknowledged=col.unacknowledged)
+                       _unacknowledged=col.unacknowledged, _stored_writes=len(col.ledger.stored_calls))
     if cleanup is not None:
         weakref.finalize(result, cleanup)
     return result
+
+
+_ERROR_OUTCOMES = frozenset({"error", "timeout", "overloaded", "unavailable"})
 
 
 def _warn_about_errors(label: str, col: Collected) -> None:
@@ -280,7 +262,7 @@ def _warn_about_errors(label: str, col: Collected) -> None:
         name, message, _ = bugs[0]
         warnings.warn(f"{len(bugs)} save(s) of {label!r} failed with an unexpected error; the first: {name}: "
                       f"{message}", RuntimeWarning, stacklevel=3)
-    elif all(row.outcome == "failed" for row in col.rows):
+    elif all(row.outcome in _ERROR_OUTCOMES for row in col.rows):
         name, message, _ = col.errors[0]
         warnings.warn(f"every save of {label!r} failed; the first with {name}: {message}", RuntimeWarning,
                       stacklevel=3)
@@ -291,13 +273,6 @@ def _progress_default() -> bool:
     if setting is not None:
         return setting.strip().lower() not in ("", "0", "false", "no", "off")
     return "PYTEST_CURRENT_TEST" not in os.environ
-
-
-def _check_pattern(pattern: object) -> Any:
-    if isinstance(pattern, Bindable) or callable(pattern):
-        return pattern
-    raise TypeError("pattern must be a callable pattern(store, actor_id, event_type, data, *, clock[, rng]) "
-                    f"or a Bindable; got {pattern!r} ({type(pattern).__name__})")
 
 
 Measure = Callable[[RunResult], Mapping[str, Any]]
@@ -313,16 +288,38 @@ def _measured(result: RunResult, measure: Measure | None) -> dict[str, Any]:
     return row
 
 
-def _contention_row(label: str, pattern: Any, writers: int, seed: int, run_kwargs: Mapping[str, Any],
-                    measure: Measure | None) -> dict[str, Any]:
-    return _measured(run_contention(pattern, writers=writers, seed=seed, name=label, **run_kwargs), measure)
+_WORKLOAD_KEYS = {ClosedLoop: ("saves_per_writer", "actors", "start_spread"),
+                  OpenLoop: ("duration", "actors", "arrivals")}
+_SPEC_KEYS = ("clock", "network", "capacity", "store", "event_type", "verify", "timeout")
 
 
-def _load_row(label: str, pattern: Any, rate: float, seed: int, run_kwargs: Mapping[str, Any],
-              measure: Measure | None) -> dict[str, Any]:
-    row = _measured(run_load(pattern, rate=rate, seed=seed, name=label, **run_kwargs), measure)
-    row["rate"] = rate
+def _base_spec(kind: type[ClosedLoop] | type[OpenLoop], first: Any, pattern: Any, run_kwargs: Mapping[str, Any],
+               caller: str) -> RunSpec:
+    """The specification every run of a sweep shares: *run_kwargs* checked once, split by where they belong."""
+    allowed = _WORKLOAD_KEYS[kind]
+    unknown = sorted(set(run_kwargs) - set(allowed) - set(_SPEC_KEYS))
+    if unknown:
+        raise TypeError(f"{caller}() got unexpected keyword argument(s) {unknown!r} for the runs; they take "
+                        f"{sorted(allowed + _SPEC_KEYS)!r}")
+    workload = kind(first, **{k: v for k, v in run_kwargs.items() if k in allowed})
+    return RunSpec(pattern=pattern, workload=workload, **{k: v for k, v in run_kwargs.items() if k in _SPEC_KEYS})
+
+
+def _contention_row(spec: RunSpec, measure: Measure | None) -> dict[str, Any]:
+    return _measured(run_spec(spec), measure)
+
+
+def _load_row(spec: RunSpec, measure: Measure | None) -> dict[str, Any]:
+    row = _measured(run_spec(spec), measure)
+    row["rate"] = spec.workload.rate  # type: ignore[union-attr]
     return row
+
+
+def _vary(base: RunSpec, label: str, pattern: Any, x: Any, seed: int) -> RunSpec:
+    """*base* with another pattern, label, seed and swept value (writers or rate)."""
+    field_name = "writers" if isinstance(base.workload, ClosedLoop) else "rate"
+    workload = dataclasses.replace(base.workload, **{field_name: x})
+    return dataclasses.replace(base, pattern=pattern, name=label, seed=seed, workload=workload)
 
 
 def _named_patterns(patterns: Mapping[str, Any] | Sequence[Any] | Any) -> list[tuple[str, Any]]:
@@ -334,7 +331,7 @@ def _named_patterns(patterns: Mapping[str, Any] | Sequence[Any] | Any) -> list[t
         named = [(pattern_name(patterns), patterns)]
     for label, p in named:
         check_text("pattern label", label)
-        _check_pattern(p)
+        check_pattern(p)
     return named
 
 
@@ -344,9 +341,8 @@ def _values(name: str, values: object, example: str) -> list[Any]:
     return list(values)
 
 
-def _run_grid(row: Callable[..., dict[str, Any]], named: list[tuple[str, Any]], xs: list[Any], seeds: list[int],
-              jobs: object, progress: bool | None, run_kwargs: Mapping[str, Any],
-              measure: Measure | None) -> pd.DataFrame:
+def _run_grid(row: Callable[..., dict[str, Any]], base: RunSpec, named: list[tuple[str, Any]], xs: list[Any],
+              seeds: list[int], jobs: object, progress: bool | None, measure: Measure | None) -> pd.DataFrame:
     """One summary row per pattern x value x seed, in that order, sequential or on *jobs* processes."""
     jobs = check_int("jobs", jobs, -1)
     if jobs == 0:
@@ -358,18 +354,18 @@ def _run_grid(row: Callable[..., dict[str, Any]], named: list[tuple[str, Any]], 
     from tqdm.auto import tqdm
 
     show = _progress_default() if progress is None else check_bool("progress", progress)
-    runs = [(label, p, x, s) for label, p in named for x in xs for s in seeds]
+    runs = [_vary(base, label, p, x, s) for label, p in named for x in xs for s in seeds]
     rows: list[dict[str, Any]] = []
     with tqdm(total=len(runs), desc="sweep", unit="run", disable=not show, leave=False) as bar:
         if jobs == 1 or len(runs) == 1:
-            for label, p, x, s in runs:
-                rows.append(row(label, p, x, s, run_kwargs, measure))
+            for spec in runs:
+                rows.append(row(spec, measure))
                 bar.update()
         else:
             from joblib import Parallel, delayed
 
             parallel = Parallel(n_jobs=jobs, backend="loky", return_as="generator")
-            for result in parallel(delayed(row)(label, p, x, s, run_kwargs, measure) for label, p, x, s in runs):
+            for result in parallel(delayed(row)(spec, measure) for spec in runs):
                 rows.append(result)  # in submission order, so the frame matches a sequential sweep
                 bar.update()
     return pd.DataFrame(rows)
@@ -401,7 +397,10 @@ def sweep(
     named = _named_patterns(patterns)
     counts = [check_int("writers", w, 1, MAX_WRITERS) for w in _values("writers", writers, "[1, 10, 100]")]
     seed_list = [check_int("seed", s, 0) for s in _values("seeds", seeds, "range(5)")]
-    return _run_grid(_contention_row, named, counts, seed_list, jobs, progress, run_kwargs, measure)
+    if not named or not counts or not seed_list:
+        raise ValueError("a sweep needs at least one pattern, one value to sweep and one seed")
+    base = _base_spec(ClosedLoop, max(counts), named[0][1], run_kwargs, "sweep")
+    return _run_grid(_contention_row, base, named, counts, seed_list, jobs, progress, measure)
 
 
 def sweep_load(
@@ -424,4 +423,10 @@ def sweep_load(
     named = _named_patterns(patterns)
     rate_list = [check_rate(r) for r in _values("rates", rates, "[50, 100, 150]")]
     seed_list = [check_int("seed", s, 0) for s in _values("seeds", seeds, "range(5)")]
-    return _run_grid(_load_row, named, rate_list, seed_list, jobs, progress, run_kwargs, measure)
+    if not named or not rate_list or not seed_list:
+        raise ValueError("a sweep needs at least one pattern, one value to sweep and one seed")
+    if "duration" not in run_kwargs:
+        raise TypeError("sweep_load() needs duration=... for the runs")
+    peak = max(rate_list, key=lambda r: r.peak if isinstance(r, Rate) else r)
+    base = _base_spec(OpenLoop, peak, named[0][1], run_kwargs, "sweep_load")
+    return _run_grid(_load_row, base, named, rate_list, seed_list, jobs, progress, measure)

@@ -16,10 +16,13 @@ from typing import Any
 
 from aether.checks import check_number, check_seconds
 from aether.clock import Clock
+from aether.contracts import call_deadline
 from aether.errors import StoreOverloadedError, StoreTimeoutError, StoreUnavailableError
 from aether.events import Event
 from aether.experiment.capacity import ServiceStation
-from aether.experiment.delays import AbsNormal, Constant, Delay, Exponential, Uniform
+from aether.experiment.delays import AbsNormal, Constant, Delay, Exponential, TimeWindow, Uniform
+from aether.experiment.outcomes import outcome_of
+from aether.experiment.recorder import WriteLedger
 
 __all__ = [
     "AbsNormal",
@@ -35,43 +38,23 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class Outage:
+class Outage(TimeWindow):
     """The store is unreachable from ``start`` until ``end`` (seconds from the run's start).
 
     A call that arrives at the store inside the window fails with
     :class:`~aether.errors.StoreUnavailableError` and changes nothing.
     """
 
-    start: float
-    end: float
-
-    def __post_init__(self) -> None:
-        check_seconds("Outage.start", self.start)
-        check_seconds("Outage.end", self.end)
-        if self.end <= self.start:
-            raise ValueError(f"Outage.end must be after start; got start={self.start!r}, end={self.end!r}")
-
-    def covers(self, t: float) -> bool:
-        return self.start <= t < self.end
-
 
 @dataclass(frozen=True)
-class LatencySpike:
+class LatencySpike(TimeWindow):
     """Every hop that starts between ``start`` and ``end`` takes ``extra`` seconds longer."""
 
-    start: float
-    end: float
     extra: float
 
     def __post_init__(self) -> None:
-        check_seconds("LatencySpike.start", self.start)
-        check_seconds("LatencySpike.end", self.end)
+        super().__post_init__()
         check_seconds("LatencySpike.extra", self.extra)
-        if self.end <= self.start:
-            raise ValueError(f"LatencySpike.end must be after start; got start={self.start!r}, end={self.end!r}")
-
-    def covers(self, t: float) -> bool:
-        return self.start <= t < self.end
 
 
 @dataclass(frozen=True)
@@ -133,16 +116,24 @@ class NetworkStore:
     outage covers that instant). Without a *station* it takes effect at once;
     with one (a :class:`~aether.experiment.capacity.ServiceStation`, shared by
     every caller) it waits for a server and takes effect at the end of its
-    service. Then it sleeps one response hop, all on *clock*. With a
-    ``timeout`` the caller stops waiting at ``sent + timeout`` and raises
-    :class:`~aether.errors.StoreTimeoutError`, while the call still runs at the
-    store (on a task of its own if the caller has gone). ``origin`` is the
-    clock time the fault windows are measured from; *writer* labels the
-    station's records.
+    service. Then it sleeps one response hop, all on *clock*.
+
+    The caller stops waiting at its client deadline: ``sent + timeout`` (the
+    model's ``timeout``), or the current save's deadline
+    (:data:`~aether.contracts.call_deadline`, set by a pattern with a
+    ``deadline``), whichever is earlier; it then raises
+    :class:`~aether.errors.StoreTimeoutError`, while the call still runs at
+    the store (on a task of its own if the caller has gone). The station sees
+    the save's deadline as it was when the call was sent, and may drop the
+    call unserved once it has passed.
+
+    *model* ``None`` is a path with no delay, no faults and no timeout (the
+    store's queue alone). ``origin`` is the clock time the fault windows are
+    measured from; *writer* labels the station's records.
     """
 
-    def __init__(self, store: object, model: NetworkModel, clock: Clock, rng: random.Random, origin: float = 0.0,
-                 *, station: ServiceStation | None = None, writer: int = 0) -> None:
+    def __init__(self, store: object, model: NetworkModel | None, clock: Clock, rng: random.Random,
+                 origin: float = 0.0, *, station: ServiceStation | None = None, writer: int = 0) -> None:
         self.store = store
         self.model = model
         self.clock = clock
@@ -150,16 +141,19 @@ class NetworkStore:
         self.origin = origin
         self.station = station
         self.writer = writer
-        self._hop = model.hop
-        self._faulty = bool(model.outages or model.spikes)
-        self._timeout = model.timeout
-        self._failure_rate = model.failure_rate
+        self._hop = model.hop if model is not None else None
+        self._faulty = model is not None and bool(model.outages or model.spikes)
+        self._timeout = model.timeout if model is not None else None
+        self._failure_rate = model.failure_rate if model is not None else 0.0
+        self._outages = model.outages if model is not None else ()
 
     def _hop_delay(self) -> float:
+        if self._hop is None:
+            return 0.0
         delay = self._hop.sample(self.rng)
         if self._faulty:
             t = self.clock.now() - self.origin
-            for spike in self.model.spikes:
+            for spike in self.model.spikes:  # type: ignore[union-attr]
                 if spike.covers(t):
                     delay += spike.extra
         return delay
@@ -172,20 +166,23 @@ class NetworkStore:
     def _outage(self) -> StoreUnavailableError | None:
         if self._failure_rate and self.rng.random() < self._failure_rate:
             return StoreUnavailableError(f"event store failed the call (failure rate {self._failure_rate:g})")
-        if self.model.outages:
+        if self._outages:
             t = self.clock.now() - self.origin
-            for outage in self.model.outages:
+            for outage in self._outages:
                 if outage.covers(t):
                     return StoreUnavailableError(
                         f"event store unavailable (outage from {outage.start:g} s to {outage.end:g} s)")
         return None
 
-    def _call(self, op: str, *args: Any) -> Any:
-        if self.station is None and self._timeout is None:
-            return self._direct(op, *args)
-        return self._queued(op, *args)
+    def _call(self, op: str, args: tuple[Any, ...], ledger: WriteLedger | None = None,
+              key: tuple[int, int] | None = None) -> Any:
+        due = call_deadline.get()
+        if self.station is None and self._timeout is None and due is None:
+            return self._direct(op, args, ledger, key)
+        return self._queued(op, args, due, ledger, key)
 
-    def _direct(self, op: str, *args: Any) -> Any:
+    def _direct(self, op: str, args: tuple[Any, ...], ledger: WriteLedger | None,
+                key: tuple[int, int] | None) -> Any:
         """The call with unlimited capacity and no timeout: hop, take effect at once, hop."""
         self._sleep_hop()
         outage = self._outage()
@@ -193,115 +190,134 @@ class NetworkStore:
             self._sleep_hop()
             raise outage
         try:
-            return getattr(self.store, op)(*args)
+            value = getattr(self.store, op)(*args)
+            if ledger is not None:
+                ledger.took_effect(args[0].id, key)
+            return value
         finally:
             self._sleep_hop()
 
-    def _queued(self, op: str, *args: Any) -> Any:
-        """The call through the store's queue and/or with a client timeout."""
+    def _queued(self, op: str, args: tuple[Any, ...], due: float | None, ledger: WriteLedger | None,
+                key: tuple[int, int] | None) -> Any:
+        """The call through the store's queue and/or with a client deadline."""
         clock = self.clock
         sent = clock.now()
         deadline = sent + self._timeout if self._timeout is not None else None
+        if due is not None and (deadline is None or due < deadline):
+            deadline = due
+            if deadline <= sent:  # the save's deadline has passed: nothing is sent
+                raise StoreTimeoutError(f"no call to {op}: the save's deadline passed {sent - deadline:g} s ago")
         request = self._hop_delay()
         if deadline is not None and sent + request >= deadline:
             # The request is still on the wire when the caller gives up; it arrives and runs all the same.
-            clock.spawn(self._serve_later, request, op, args, name=f"late-{op}")
-            self._give_up(deadline, op)
+            clock.spawn(self._serve_later, request, op, args, due, ledger, key, name=f"late-{op}")
+            self._give_up(sent, deadline, op)
         if request:
             clock.sleep(request)
-        outcome, value, end = self._serve(op, args, deadline)
+        outcome, value, end, logged = self._serve(op, args, deadline, due, ledger, key)
         if outcome == "gone":
-            self._give_up(deadline, op)
+            self._give_up(sent, deadline, op)
         response = self._hop_delay()
         if deadline is not None and end + response > deadline:
-            self._give_up(deadline, op)
+            if logged is not None:  # served in time, but the reply reaches the caller after it has gone
+                self.station.mark_abandoned(logged)  # type: ignore[union-attr]
+            self._give_up(sent, deadline, op)
         if response:
             clock.sleep(response)
         if outcome == "raise":
             raise value
         return value
 
-    def _give_up(self, deadline: float | None, op: str) -> None:
+    def _give_up(self, sent: float, deadline: float | None, op: str) -> None:
         assert deadline is not None
         wait = deadline - self.clock.now()
         if wait > 0:
             self.clock.sleep(wait)
-        raise StoreTimeoutError(f"no reply from the event store to {op} within {self._timeout:g} s")
+        raise StoreTimeoutError(f"no reply from the event store to {op} within {deadline - sent:g} s")
 
-    def _serve_later(self, delay: float, op: str, args: tuple[Any, ...]) -> None:
+    def _serve_later(self, delay: float, op: str, args: tuple[Any, ...], due: float | None,
+                     ledger: WriteLedger | None, key: tuple[int, int] | None) -> None:
         if delay:
             self.clock.sleep(delay)
-        self._serve(op, args, None, abandoned=True)
+        self._serve(op, args, None, due, ledger, key, abandoned=True)
 
-    def _serve(self, op: str, args: tuple[Any, ...], deadline: float | None,
-               abandoned: bool = False) -> tuple[str, Any, float]:
-        """The store's side of a call that has just arrived: ``(outcome, value, end)``.
+    def _serve(self, op: str, args: tuple[Any, ...], deadline: float | None, due: float | None,
+               ledger: WriteLedger | None, key: tuple[int, int] | None,
+               abandoned: bool = False) -> tuple[str, Any, float, int | None]:
+        """The store's side of a call that has just arrived: ``(outcome, value, end, record)``.
 
         *outcome* is ``"return"`` or ``"raise"`` (with the value or error for
         the caller), or ``"gone"`` if the caller's deadline passes before the
         call takes effect: the rest of the call then runs on a task of its own.
+        *record* is the index of the station's record of the call, if it has one.
         """
         clock = self.clock
         arrive = clock.now()
         outage = self._outage()
         if outage is not None:
-            return "raise", outage, arrive
+            return "raise", outage, arrive, None
         station = self.station
         if station is None:
             start = end = arrive
-            refused = False
+            verdict = "serve"
         else:
-            start, end, refused = station.admit(op, arrive)
+            start, end, verdict = station.admit(op, arrive, due)
         if deadline is not None and end > deadline:
-            clock.spawn(self._finish, op, args, arrive, start, end, refused, True, name=f"late-{op}")
-            return "gone", None, end
-        return (*self._finish(op, args, arrive, start, end, refused, abandoned), end)
+            clock.spawn(self._finish, op, args, arrive, start, end, verdict, True, ledger, key, name=f"late-{op}")
+            return "gone", None, end, None
+        kind, value, record = self._finish(op, args, arrive, start, end, verdict, abandoned, ledger, key)
+        return kind, value, end, record
 
-    def _finish(self, op: str, args: tuple[Any, ...], arrive: float, start: float, end: float, refused: bool,
-                abandoned: bool) -> tuple[str, Any]:
-        """Wait until the call's end, take effect at the store, and log it at the station."""
+    def _finish(self, op: str, args: tuple[Any, ...], arrive: float, start: float, end: float, verdict: str,
+                abandoned: bool, ledger: WriteLedger | None, key: tuple[int, int] | None,
+                ) -> tuple[str, Any, int | None]:
+        """Wait until the call's end, take effect at the store (unless refused or expired), log it at the station."""
         clock = self.clock
         wait = end - clock.now()
         if wait > 0:
             clock.sleep(wait)
         station = self.station
-        if refused:
+        if verdict != "serve":
             assert station is not None
-            station.log(self.writer, op, arrive, start, end, "overloaded", abandoned)
+            record = station.log(self.writer, op, arrive, start, end, verdict, abandoned or verdict == "expired")
+            if verdict == "expired":
+                return "raise", StoreTimeoutError(f"event store dropped {op}: its caller's deadline had passed"), \
+                    record
             queue = f" ({station.capacity.queue_limit} calls waiting)"
-            return "raise", StoreOverloadedError(f"event store overloaded: {op} refused{queue}")
+            return "raise", StoreOverloadedError(f"event store overloaded: {op} refused{queue}"), record
         try:
             value = getattr(self.store, op)(*args)
         except Exception as error:  # the caller gets it after the response hop
+            record = None
             if station is not None:
-                station.log(self.writer, op, arrive, start, end, _store_result(error), abandoned)
-            return "raise", error
+                record = station.log(self.writer, op, arrive, start, end, outcome_of(error), abandoned)
+            return "raise", error, record
+        stored = ledger.took_effect(args[0].id, key) if ledger is not None and op == "save_event" else True
+        record = None
         if station is not None:
             result = "ok"
             if op == "save_event":
                 event_id = args[0].id
-                if event_id in station.committed_ids:
+                if event_id in station.committed_ids or not stored:
                     result = "duplicate"
                 else:
                     station.committed_ids.add(event_id)
-            station.log(self.writer, op, arrive, start, end, result, abandoned)
-        return "return", value
+            record = station.log(self.writer, op, arrive, start, end, result, abandoned)
+        return "return", value, record
 
     def save_event(self, event: Event) -> None:
-        self._call("save_event", event)
+        self._call("save_event", (event,))
+
+    def save_event_as(self, event: Event, ledger: WriteLedger, call: tuple[int, int]) -> None:
+        """:meth:`save_event`, telling *ledger* that call *call* stored *event* if and when it does."""
+        self._call("save_event", (event,), ledger, call)
 
     def get_latest_version(self, actor_id: str) -> int:
-        version: int = self._call("get_latest_version", actor_id)
-        if self.model.think_time is not None:
+        version: int = self._call("get_latest_version", (actor_id,))
+        if self.model is not None and self.model.think_time is not None:
             self.clock.sleep(self.model.think_time.sample(self.rng))
         return version
 
     def get_events(self, actor_id: str, from_version: int = 1) -> list[Event]:
-        events: list[Event] = self._call("get_events", actor_id, from_version)
+        events: list[Event] = self._call("get_events", (actor_id, from_version))
         return events
-
-
-def _store_result(error: BaseException) -> str:
-    from aether.errors import VersionConflictError
-
-    return "conflict" if isinstance(error, VersionConflictError) else "error"

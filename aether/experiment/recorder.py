@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from aether.clock import Clock
-from aether.errors import StoreOverloadedError, StoreTimeoutError, StoreUnavailableError, VersionConflictError
+from aether.errors import VersionConflictError
 from aether.events import Event
+from aether.experiment.outcomes import outcome_of
 
-__all__ = ["CallRecord", "RecordingStore", "SaveRow"]
+__all__ = ["CallRecord", "RecordingStore", "SaveRow", "WriteLedger"]
 
 
 class CallRecord(NamedTuple):
@@ -47,18 +50,37 @@ class SaveRow(NamedTuple):
 _new_record = tuple.__new__  # CallRecord(...) without the generated Python __new__: one per store call
 
 
-def _result_of(error: BaseException) -> str:
-    """How a failed call is recorded: ``"conflict"``, ``"timeout"``, ``"overloaded"``, ``"unavailable"``
-    or ``"error"``."""
-    if isinstance(error, VersionConflictError):
-        return "conflict"
-    if isinstance(error, StoreTimeoutError):
-        return "timeout"
-    if isinstance(error, StoreOverloadedError):
-        return "overloaded"
-    if isinstance(error, StoreUnavailableError):
-        return "unavailable"
-    return "error"
+@dataclass
+class WriteLedger:
+    """Which write calls of a run stored an event: the answer to "was this call wasted?".
+
+    The store's side of a write (wherever it takes effect: directly, after a
+    network hop, at the end of its service, or after its caller had gone)
+    calls :meth:`took_effect` with the event's id and the call's key
+    ``(writer, call)``. The first call that stores an id is kept in
+    ``stored_calls``; a later call with the same id (a re-send the store
+    acknowledges without storing anything) is a duplicate.
+    """
+
+    ids: set[str] = field(default_factory=set)
+    stored_calls: list[tuple[int, int]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def took_effect(self, event_id: str, call: tuple[int, int] | None) -> bool:
+        """Record that a write of *event_id* succeeded at the store; ``False`` if it was a duplicate."""
+        with self._lock:
+            if event_id in self.ids:
+                return False
+            self.ids.add(event_id)
+            if call is not None:
+                self.stored_calls.append(call)
+            return True
+
+    def __getstate__(self) -> dict[str, Any]:  # travels back from a writer process
+        return {"ids": self.ids, "stored_calls": self.stored_calls}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.ids, self.stored_calls, self._lock = state["ids"], state["stored_calls"], threading.Lock()
 
 
 class RecordingStore:
@@ -74,8 +96,11 @@ class RecordingStore:
     """
 
     def __init__(self, store: Any, clock: Clock, writer: int, records: list[CallRecord], origin: float = 0.0,
-                 unacknowledged: list[str] | None = None) -> None:
+                 unacknowledged: list[str] | None = None, ledger: WriteLedger | None = None) -> None:
         self.store = store
+        self.ledger = ledger if ledger is not None else WriteLedger()
+        # A store that models the path to the store reports itself when a write takes effect.
+        self._reports = callable(getattr(store, "save_event_as", None))
         self.unacknowledged = unacknowledged if unacknowledged is not None else []
         self.clock = clock
         self.writer = writer
@@ -102,11 +127,16 @@ class RecordingStore:
         self.attempts += 1
         attempt = self.attempts
         start = self.clock.now() - self.origin
+        key = (self.writer, self._calls + 1)  # the number _log will give this call
         try:
-            self.store.save_event(event)
+            if self._reports:
+                self.store.save_event_as(event, self.ledger, key)
+            else:
+                self.store.save_event(event)
+                self.ledger.took_effect(event.id, key)
         except Exception as error:
             current = error.current_version if isinstance(error, VersionConflictError) else None
-            result = _result_of(error)
+            result = outcome_of(error)
             if result == "timeout":  # the write may still commit at the store: not lost if it does
                 self.unacknowledged.append(event.id)
             self._log("save_event", attempt, start, result, event.version, current)
@@ -119,7 +149,7 @@ class RecordingStore:
         try:
             version: int = self.store.get_latest_version(actor_id)
         except Exception as error:
-            self._log("get_latest_version", self.attempts + 1, start, _result_of(error), None, None)
+            self._log("get_latest_version", self.attempts + 1, start, outcome_of(error), None, None)
             raise
         self._log("get_latest_version", self.attempts + 1, start, "ok", None, version)
         return version
@@ -129,7 +159,7 @@ class RecordingStore:
         try:
             events: list[Event] = self.store.get_events(actor_id, from_version)
         except Exception as error:
-            self._log("get_events", self.attempts + 1, start, _result_of(error), None, None)
+            self._log("get_events", self.attempts + 1, start, outcome_of(error), None, None)
             raise
         self._log("get_events", self.attempts + 1, start, "ok", None, events[-1].version if events else None)
         return events

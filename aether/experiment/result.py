@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -15,6 +15,9 @@ from aether.experiment.capacity import StationRecord
 from aether.experiment.gcpause import fewer_collections
 from aether.experiment.recorder import CallRecord, SaveRow
 from aether.experiment.summary import RunSummary, summarize
+
+if TYPE_CHECKING:
+    from aether.experiment.spec import RunSpec
 
 __all__ = ["CALL_COLUMNS", "SAVE_COLUMNS", "ClockKind", "RunResult"]
 
@@ -33,7 +36,8 @@ class RunResult:
     ``saves``: one row per logical save (the fields of :class:`SaveRow`), with the
     run's ``pattern``, ``writers`` and ``seed`` in front. ``calls``: one row per
     store call (the fields of :class:`~aether.experiment.recorder.CallRecord`).
-    Times are seconds from the run's start.
+    Times are seconds from the run's start. ``spec`` is the run's
+    :class:`~aether.experiment.spec.RunSpec` (``settings`` the same settings as a dict).
 
     ``commit_delay`` is the time from a save's start until its event was stored
     (the same as ``latency`` unless the save was ``deferred``, i.e. accepted by a
@@ -48,10 +52,12 @@ class RunResult:
     store: Any
     wall_seconds: float
     settings: dict[str, Any] = field(default_factory=dict)
+    spec: RunSpec | None = field(default=None, repr=False)
     _rows: list[SaveRow] = field(default_factory=list, repr=False)
     _records: list[CallRecord] = field(default_factory=list, repr=False)
     _station: list[StationRecord] | None = field(default=None, repr=False)
     _unacknowledged: list[str] = field(default_factory=list, repr=False)
+    _stored_writes: int | None = field(default=None, repr=False)
 
     @functools.cached_property
     def saves(self) -> pd.DataFrame:
@@ -86,10 +92,15 @@ class RunResult:
     def summary(self) -> RunSummary:
         """The headline numbers (see :class:`~aether.experiment.summary.RunSummary`)."""
         rows = sorted(self._rows, key=_save_order)  # the saves table's order, so sums round the same way
-        capacity = self.settings.get("capacity")
         return summarize(pattern=self.pattern, writers=self.writers, seed=self.seed, rows=rows,
-                         records=self._records, station=self._station,
-                         workers=capacity.workers if capacity is not None else None)
+                         records=self._records, station=self._station, workers=self.servers,
+                         stored_writes=self._stored_writes)
+
+    @property
+    def servers(self) -> int | None:
+        """The store's servers (``Capacity.workers``), or ``None`` for a run without a capacity."""
+        capacity = self.spec.capacity if self.spec is not None else self.settings.get("capacity")
+        return capacity.workers if capacity is not None else None
 
     def timeline(self, bin: float = 0.1) -> pd.DataFrame:  # noqa: A002 - the issue's own word for it
         """Load, goodput, queue and latency per time bin of *bin* seconds: one row per bin.
@@ -104,6 +115,9 @@ class RunResult:
         * ``goodput``: logical saves whose caller was told of success (a deferred
           save counts when its event was stored);
         * ``rejected`` / ``timeouts``: calls refused by a full queue / given up on by their caller;
+        * ``expired``: calls the store dropped unserved, their caller's deadline passed (per second);
+        * ``refused`` / ``deadlines``: saves that ended refused by the command / past their
+          deadline (per second, in the bin where they ended);
         * ``queue_depth``: mean number of calls waiting for a server; ``in_store``:
           mean number of calls at the store (waiting or in service);
           ``utilisation``: the fraction of server time busy (both NaN without a capacity);
@@ -237,6 +251,7 @@ def timeline_frame(result: RunResult, width: float) -> pd.DataFrame:
     call_end = np.array([c.end for c in records], dtype=float)
     results = np.array([c.result for c in records], dtype=object)
     ops = np.array([c.op for c in records], dtype=object)
+    outcome = np.array([r.outcome for r in rows], dtype=object)
     horizon = max([0.0, *end, *told, *call_end] + ([s.end for s in station] if station else []))
     bins = max(1, math.ceil(horizon / width - 1e-9))
     edges = np.arange(bins + 1, dtype=float) * width
@@ -252,15 +267,15 @@ def timeline_frame(result: RunResult, width: float) -> pd.DataFrame:
         st_start = np.array([s.start for s in station], dtype=float)
         st_end = np.array([s.end for s in station], dtype=float)
         commits = rate(st_end[(st_op == "save_event") & (st_result == "ok")])
-        served = st_result != "overloaded"
+        expired = rate(st_end[st_result == "expired"])
+        served = st_result != "overloaded"  # an expired call waited in the queue too
         queue_depth = _mean_count(st_arrive[served], st_start[served], edges)
         in_store = _mean_count(st_arrive, st_end, edges)
-        capacity = result.settings.get("capacity")
-        workers = capacity.workers if capacity is not None else 1
-        utilisation = _mean_count(st_start, st_end, edges) / workers
+        utilisation = _mean_count(st_start, st_end, edges) / (result.servers or 1)
     else:
         commits = rate(call_end[(ops == "save_event") & (results == "ok")])
         queue_depth = in_store = utilisation = np.full(bins, np.nan)
+        expired = np.zeros(bins)
     which = np.clip(np.searchsorted(edges, end, side="right") - 1, 0, bins - 1)
     p50 = np.full(bins, np.nan)
     p99 = np.full(bins, np.nan)
@@ -276,6 +291,9 @@ def timeline_frame(result: RunResult, width: float) -> pd.DataFrame:
         "goodput": rate(told),
         "rejected": rate(call_end[results == "overloaded"]),
         "timeouts": rate(call_end[results == "timeout"]),
+        "expired": expired,
+        "refused": rate(end[outcome == "refused"]),
+        "deadlines": rate(end[outcome == "deadline"]),
         "queue_depth": queue_depth,
         "in_store": in_store,
         "utilisation": utilisation,

@@ -288,9 +288,18 @@ SWEEP_LABELS: dict[str, str] = {
     "seed": "seed",
     "committed": "committed saves (count)",
     "failed": "failed saves (count)",
-    "p50": "median latency, p50 ({unit})",
-    "p95": "p95 latency ({unit})",
-    "p99": "p99 latency ({unit})",
+    "p50": "median latency of every save, p50 ({unit})",
+    "p95": "p95 latency of every save ({unit})",
+    "p99": "p99 latency of every save ({unit})",
+    "p50_committed": "median latency of committed saves, p50 ({unit})",
+    "p95_committed": "p95 latency of committed saves ({unit})",
+    "p99_committed": "p99 latency of committed saves ({unit})",
+    "commit_delay_p50": "median time to commit, p50 ({unit})",
+    "commit_delay_p95": "p95 time to commit ({unit})",
+    "commit_delay_p99": "p99 time to commit ({unit})",
+    "refused": "refused saves (count)",
+    "deadlines": "saves past their deadline (count)",
+    "expired": "calls dropped at the store, caller gone (count)",
     "mean_retries": "mean retries per save (count)",
     "max_retries": "max retries per save (count)",
     "calls": "store calls (count)",
@@ -301,7 +310,8 @@ SWEEP_LABELS: dict[str, str] = {
     "rate": "offered saves per second",
     "utilisation": "store utilisation (%)",
     "mean_queue_wait": "mean queue wait ({unit})",
-    "mean_latency": "mean latency ({unit})",
+    "mean_latency": "mean latency of every save ({unit})",
+    "mean_latency_committed": "mean latency of committed saves ({unit})",
     "latency": "latency ({unit})",
     "timeouts": "timed-out calls (count)",
     "overloaded": "calls refused by a full queue (count)",
@@ -312,7 +322,11 @@ SWEEP_LABELS: dict[str, str] = {
 
 #: The summary columns that hold seconds, shown in ``unit`` by the figures.
 TIME_COLUMNS: frozenset[str] = frozenset(
-    {"p50", "p95", "p99", "p50_all", "p95_all", "p99_all", "makespan", "mean_queue_wait", "mean_latency", "latency"}
+    {
+        "p50", "p95", "p99", "p50_all", "p95_all", "p99_all", "p50_committed", "p95_committed", "p99_committed",
+        "commit_delay_p50", "commit_delay_p95", "commit_delay_p99", "makespan", "mean_queue_wait", "mean_latency",
+        "mean_latency_committed", "latency",
+    }
 )
 
 _P = ParamSpec("_P")

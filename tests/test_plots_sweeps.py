@@ -80,7 +80,7 @@ def test_plot_sweep_shows_time_columns_in_ms() -> None:
     frame = make_sweep({("a", 1): [0.010, 0.020], ("a", 2): [0.030, 0.050]}, column="p95")
     ax = plots.plot_sweep(frame, y="p95")
     assert np.allclose(line_for(ax, "a").get_ydata(), [15, 40])
-    assert ax.get_ylabel() == "p95 latency (ms)"
+    assert ax.get_ylabel() == "p95 latency of every save (ms)"
 
 
 def test_plot_sweep_labels_makespan_as_completion_time_in_ms(sweep: pd.DataFrame) -> None:

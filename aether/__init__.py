@@ -78,9 +78,9 @@ _LAZY_MODULES: dict[str, tuple[str, ...]] = {
     "aether.patterns": (
         "AWS_BACKOFF", "AdaptivePolicy", "AdaptiveThrottlingPolicy", "Backoff", "BreakerState", "CircuitBreaker",
         "CircuitBreakerPolicy", "ClientThrottle", "ConflictHistoryError", "ConflictRecord", "DurableOutbox",
-        "GO_BACKOFF", "JITTERS", "OutboxEntry", "OutboxError", "OutboxTicket", "QueuedWrites", "RetryBudget",
+        "GO_BACKOFF", "JITTERS", "OutboxEntry", "OutboxTicket", "QueuedWrites", "RetryBudget",
         "RetryBudgetPolicy", "RetryQueue", "ThrashingError", "ThrashingPolicy", "ThrashingVerdict", "Ticket",
-        "Transition", "WorkerError", "adaptive_delay", "adaptive_retry", "adaptive_throttling", "budgeted_retry",
+        "Transition", "WorkerFailure", "adaptive_delay", "adaptive_retry", "adaptive_throttling", "budgeted_retry",
         "circuit_breaker_retry", "conflict_detailed_retry", "decorrelated_jitter", "equal_jitter", "full_jitter",
         "immediate_retry", "jitter_retry", "no_jitter", "no_retry", "retry_on_failure", "simple_retry",
         "store_unavailable", "store_unavailable_or_conflict",

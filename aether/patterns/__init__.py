@@ -53,10 +53,11 @@ from aether.patterns.jitter import (
     jitter_retry,
     no_jitter,
 )
-from aether.patterns.outbox import DurableOutbox, OutboxEntry, OutboxError, OutboxTicket
-from aether.patterns.queue import QueuedWrites, RetryQueue, Ticket, WorkerError
+from aether.patterns.outbox import DurableOutbox, OutboxEntry, OutboxTicket
+from aether.patterns.queue import LostWrites, QueuedWrites, RetryQueue, Ticket, lost_writes, unsaved_writes
 from aether.patterns.simple import simple_retry
 from aether.patterns.throttle import AdaptiveThrottlingPolicy, ClientThrottle, adaptive_throttling
+from aether.patterns.worker import WorkerFailure
 
 __all__ = [
     "AWS_BACKOFF",
@@ -72,8 +73,8 @@ __all__ = [
     "ConflictHistoryError",
     "ConflictRecord",
     "DurableOutbox",
+    "LostWrites",
     "OutboxEntry",
-    "OutboxError",
     "OutboxTicket",
     "QueuedWrites",
     "RetryBudget",
@@ -84,7 +85,7 @@ __all__ = [
     "ThrashingVerdict",
     "Ticket",
     "Transition",
-    "WorkerError",
+    "WorkerFailure",
     "adaptive_delay",
     "adaptive_retry",
     "adaptive_throttling",
@@ -96,10 +97,12 @@ __all__ = [
     "full_jitter",
     "immediate_retry",
     "jitter_retry",
+    "lost_writes",
     "no_jitter",
     "no_retry",
     "retry_on_failure",
     "simple_retry",
     "store_unavailable",
     "store_unavailable_or_conflict",
+    "unsaved_writes",
 ]

@@ -69,6 +69,9 @@ from aether.store.sqlite import SQLiteEventStore
 __all__ = [
     "FORMAT",
     "LOCK_HOLDS",
+    "MAX_CONCURRENT",
+    "MAX_SAMPLES",
+    "MAX_START_WRITERS",
     "MIN_PHASE_SECONDS",
     "SQLITE_BUSY_DELAYS",
     "BusyPolls",
@@ -93,6 +96,13 @@ SQLITE_BUSY_DELAYS: tuple[float, ...] = (0.001, 0.002, 0.005, 0.010, 0.015, 0.02
 #: How long :func:`calibrate` holds the write lock while a second connection waits for it, in
 #: seconds: one hold between each pair of the busy handler's first attempts (0, 1, 3, 8, 18 ms).
 LOCK_HOLDS: tuple[float, ...] = (0.0005, 0.002, 0.005, 0.012)
+
+#: The most writer processes the concurrency measurement and the start skew use.
+MAX_CONCURRENT = 64
+MAX_START_WRITERS = 1000
+
+#: The most rounds :func:`measure_service` times (three store calls each).
+MAX_SAMPLES = 1_000_000
 
 #: The shortest phase of the concurrency measurement :func:`calibrate` accepts, in seconds: a
 #: shorter one measures process start-up noise rather than commit rates.
@@ -138,7 +148,8 @@ class BusyPolls(Sequence[float]):
 
     __slots__ = ("_count", "timeout")
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float = 5.0) -> None:
+        timeout = check_seconds("timeout", timeout)
         self.timeout = timeout
         last = _first_poll_at_or_after(timeout + 2 * _SLACK)  # the first attempt after the timeout
         while last > 0 and _poll_time(last - 1) > timeout + _SLACK:
@@ -186,7 +197,7 @@ def busy_poll_times(timeout: float = 5.0) -> BusyPolls:
     The schedule is computed in closed form (:class:`BusyPolls`): any timeout
     costs the same small memory and time.
     """
-    return BusyPolls(check_seconds("timeout", timeout))
+    return BusyPolls(timeout)
 
 
 def next_busy_poll(held: float, timeout: float = 5.0) -> float:
@@ -222,12 +233,13 @@ class Quantiles:
 
     def __post_init__(self) -> None:
         if isinstance(self.values, (str, bytes)) or not isinstance(self.values, Iterable):
-            raise TypeError(f"Quantiles.values must be a sequence of seconds; got {self.values!r}")
+            raise TypeError(f"Quantiles.values must be a sequence of seconds; got {show(self.values)} "
+                            f"({type(self.values).__name__})")
         values = tuple(check_seconds("Quantiles.values item", v) for v in self.values)
         if len(values) < 2:
-            raise ValueError(f"Quantiles.values needs the minimum and the maximum; got {values!r}")
+            raise ValueError(f"Quantiles.values needs the minimum and the maximum; got {show(values)}")
         if any(b < a for a, b in zip(values, values[1:], strict=False)):
-            raise ValueError(f"Quantiles.values must not decrease; got {values!r}")
+            raise ValueError(f"Quantiles.values must not decrease; got {show(values)}")
         object.__setattr__(self, "values", values)
 
     @classmethod
@@ -318,25 +330,26 @@ class Calibration:
         for name in _DISTRIBUTIONS:
             value = getattr(self, name)
             if not isinstance(value, Quantiles):
-                raise TypeError(f"Calibration.{name} must be a Quantiles; got {value!r} "
+                raise TypeError(f"Calibration.{name} must be a Quantiles; got {show(value)} "
                                 f"({type(value).__name__})")
         keep("writers_at_once", check_number("Calibration.writers_at_once", self.writers_at_once,
                                              above=0.0))
-        check_int("Calibration.concurrent_writers", self.concurrent_writers, 2)
+        check_int("Calibration.concurrent_writers", self.concurrent_writers, 2, MAX_CONCURRENT)
         keep("lock_waits", _lock_waits(self.lock_waits))
         keep("probe_sleep", check_seconds("Calibration.probe_sleep", self.probe_sleep,
                                           positive=True))
         keep("start_skew", check_seconds("Calibration.start_skew", self.start_skew))
         keep("start_skew_threads", check_seconds("Calibration.start_skew_threads",
                                                  self.start_skew_threads))
-        check_int("Calibration.start_writers", self.start_writers, 2)
+        check_int("Calibration.start_writers", self.start_writers, 2, MAX_START_WRITERS)
         if not isinstance(self.machine, Mapping):
-            raise TypeError(f"Calibration.machine must be a mapping; got {self.machine!r}")
+            raise TypeError(f"Calibration.machine must be a mapping; got {show(self.machine)} "
+                            f"({type(self.machine).__name__})")
         for key, value in self.machine.items():
             if not isinstance(key, str) or isinstance(value, bool) or \
                     not isinstance(value, (str, int, float)):
                 raise TypeError("Calibration.machine maps names to str or numbers; "
-                                f"got {key!r}: {value!r}")
+                                f"got {show(key)}: {show(value)}")
         keep("machine", dict(self.machine))
 
     # -- the model ---------------------------------------------------------------
@@ -463,12 +476,12 @@ class Calibration:
 def _lock_waits(value: object) -> tuple[tuple[float, float], ...]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         raise TypeError(f"Calibration.lock_waits must be a sequence of (held, waited) pairs; "
-                        f"got {value!r}")
+                        f"got {show(value)} ({type(value).__name__})")
     pairs = []
     for pair in value:
         if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
             raise TypeError(f"Calibration.lock_waits items must be (held, waited) pairs; "
-                            f"got {pair!r}")
+                            f"got {show(pair)}")
         pairs.append((check_seconds("Calibration.lock_waits held", pair[0]),
                       check_seconds("Calibration.lock_waits waited", pair[1])))
     return tuple(pairs)
@@ -516,7 +529,7 @@ def measure_service(store: Any, *, samples: int, actor: str = "calibration",
     must return finite numbers that do not go back.
     """
     check_methods("store", store, ("get_latest_version", "save_event"), "an event store")
-    samples = check_int("samples", samples, 1)
+    samples = check_int("samples", samples, 1, MAX_SAMPLES)
     validate_actor_id(check_text("actor", actor))
     check_callable("timer", timer, "a function returning the time in seconds (time.perf_counter)")
     _elapsed(timer, _reading(timer))  # two readings: numbers, finite, not going back
@@ -762,8 +775,8 @@ def calibrate(path: str | os.PathLike[str] | None = None, *, samples: int = 200,
     """
     samples = check_int("samples", samples, 1, 100_000)
     seconds = check_number("seconds", seconds, minimum=MIN_PHASE_SECONDS, maximum=60.0, unit="seconds")
-    concurrent = check_int("concurrent", concurrent, 2, 64)
-    start_writers = check_int("start_writers", start_writers, 2, 1000)
+    concurrent = check_int("concurrent", concurrent, 2, MAX_CONCURRENT)
+    start_writers = check_int("start_writers", start_writers, 2, MAX_START_WRITERS)
     probe_sleep = check_seconds("probe_sleep", probe_sleep, positive=True, maximum=1.0)
     if path is not None:
         if not isinstance(path, (str, os.PathLike)):

@@ -166,13 +166,19 @@ def check_text(name: str, value: object, *, empty: bool = False) -> str:
 
 
 def check_choice(name: str, value: object, choices: Collection[T]) -> T:
-    """*value* if it is one of *choices* (a :class:`ValueError` listing them otherwise)."""
+    """*value* if it is one of *choices*: a :class:`ValueError` listing them otherwise.
+
+    When every choice is a ``str``, a value that is not one is the wrong
+    type: a :class:`TypeError` (``jitter=2`` is not a misspelt name).
+    """
+    listed = ", ".join(repr(c) for c in choices)
+    if not isinstance(value, str) and choices and all(isinstance(c, str) for c in choices):
+        raise TypeError(f"{name} must be one of {listed}; got {_show(value)} ({_type_name(value)})")
     try:
         ok = value in choices
     except TypeError:  # an unhashable value asked of a set
         ok = False
     if not ok:
-        listed = ", ".join(repr(c) for c in choices)
         raise ValueError(f"{name} must be one of {listed}; got {_show(value)}")
     return value  # type: ignore[return-value]
 

@@ -60,8 +60,8 @@ class FrozenData(Mapping[str, Any]):
     _hash: int | None
     _depth: int
 
-    def __init__(self, items: Mapping[str, Any] | None = None) -> None:
-        frozen = _freeze_root(items)
+    def __init__(self, data: Mapping[str, Any] | None = None) -> None:
+        frozen = _freeze_root(data)
         self._items = frozen._items
         self._hash = frozen._hash
         self._depth = frozen._depth
@@ -168,7 +168,7 @@ def _check_int(value: int, path: str) -> int:
     if _NEGATIVE_INT_LIMIT < value < _INT_LIMIT:
         return value
     raise ValueError(
-        f"Event.data{_where(path)} must be an integer of at most MAX_DATA_INT_DIGITS={MAX_DATA_INT_DIGITS} digits "
+        f"{_where(path)} must be an integer of at most MAX_DATA_INT_DIGITS={MAX_DATA_INT_DIGITS} digits "
         f"(what every store can write as JSON and read back); got one of {value.bit_length()} bits"
     )
 
@@ -183,21 +183,21 @@ def _freeze(value: Any, path: str, depth: int, active: set[int]) -> tuple[Any, i
     if value is None or isinstance(value, bool):
         return value, 0
     if isinstance(value, str):
-        return check_utf8(f"Event.data{path}", value), 0
+        return check_utf8(path, value), 0
     if isinstance(value, int):
         return _check_int(value, path), 0
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise ValueError(f"Event.data{_where(path)} must be JSON-serialisable; got non-finite float {value!r}")
+            raise ValueError(f"{_where(path)} must be JSON-serialisable; got non-finite float {value!r}")
         return value, 0
     if isinstance(value, FrozenData):
         _check_depth(path, depth + value._depth - 1)
         return value, value._depth
     if not isinstance(value, (Mapping, list, tuple)):
-        raise TypeError(f"Event.data{_where(path)} must be JSON-serialisable; got {show(value)} ({type(value).__name__})")
+        raise TypeError(f"{_where(path)} must be JSON-serialisable; got {show(value)} ({type(value).__name__})")
     _check_depth(path, depth)
     if id(value) in active:
-        raise ValueError(f"Event.data{_where(path)} contains itself (a reference cycle); event data must be a tree")
+        raise ValueError(f"{_where(path)} contains itself (a reference cycle); event data must be a tree")
     active.add(id(value))
     deepest = 0
     try:
@@ -205,8 +205,8 @@ def _freeze(value: Any, path: str, depth: int, active: set[int]) -> tuple[Any, i
             items: dict[str, Any] = {}
             for key, item in value.items():
                 if not isinstance(key, str):
-                    raise TypeError(f"Event.data{_where(path)} keys must be str; got {show(key)} ({type(key).__name__})")
-                check_utf8(f"Event.data{path} keys", key)
+                    raise TypeError(f"{_where(path)} keys must be str; got {show(key)} ({type(key).__name__})")
+                check_utf8(f"{path} keys", key)
                 items[key], below = _freeze(item, f"{path}[{key!r}]", depth + 1, active)
                 deepest = max(deepest, below)
             return FrozenData._wrap(items, deepest + 1), deepest + 1
@@ -223,8 +223,9 @@ def _freeze(value: Any, path: str, depth: int, active: set[int]) -> tuple[Any, i
 def _check_depth(path: str, depth: int) -> None:
     if depth > MAX_DATA_DEPTH:
         where = path if len(path) <= 60 else f"{path[:57]}..."
+        root = path.split("[", 1)[0]
         raise ValueError(
-            f"Event.data is nested more than MAX_DATA_DEPTH={MAX_DATA_DEPTH} levels deep (at Event.data{where}); "
+            f"{root} is nested more than MAX_DATA_DEPTH={MAX_DATA_DEPTH} levels deep (at {where}); "
             "event data must be a tree of at most that depth"
         )
 
@@ -254,7 +255,7 @@ def _flat_scalars(data: dict[Any, Any], _low: int = -_INT_LIMIT, _high: int = _I
     return True
 
 
-def _freeze_root(data: Any) -> FrozenData:
+def _freeze_root(data: Any, name: str = "Event.data") -> FrozenData:
     if data is None:
         return _EMPTY
     if isinstance(data, FrozenData):
@@ -262,8 +263,8 @@ def _freeze_root(data: Any) -> FrozenData:
     if type(data) is dict and _flat_scalars(data):
         return FrozenData._wrap(dict(data))
     if not isinstance(data, Mapping):
-        raise TypeError(f"Event.data must be a mapping; got {show(data)} ({type(data).__name__})")
-    frozen, _ = _freeze(data, "", 1, set())
+        raise TypeError(f"{name} must be a mapping; got {show(data)} ({type(data).__name__})")
+    frozen, _ = _freeze(data, name, 1, set())
     assert isinstance(frozen, FrozenData)
     return frozen
 

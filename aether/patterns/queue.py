@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from aether.contracts import RunContext
 
 __all__ = [
+    "MAX_WORKERS",
     "LostWrites",
     "QueuedWrites",
     "RetryQueue",
@@ -108,6 +109,10 @@ class Ticket:
                 f"after {self.attempts} attempt(s)>")
 
 
+#: The most workers a retry queue runs: each is a thread (or a simulated task) of its own.
+MAX_WORKERS = 1000
+
+
 def check_queue_settings(
     max_attempts: object, base_delay: object, max_delay: object, workers: object, name: object
 ) -> tuple[int, float, float, int, str]:
@@ -121,7 +126,7 @@ def check_queue_settings(
     cap = check_seconds("max_delay", max_delay)
     if cap < base:
         raise ValueError(f"max_delay must be >= base_delay ({base!r} s); got {show(max_delay)}")
-    return attempts, base, cap, check_int("workers", workers, 1), check_text("name", name)
+    return attempts, base, cap, check_int("workers", workers, 1, MAX_WORKERS), check_text("name", name)
 
 
 class LostWrites(NamedTuple):
@@ -462,7 +467,7 @@ class QueuedWrites:
     max_delay: float = 1.0
     workers: int = 1
     name: str = "queued_writes"
-    queues: list[RetryQueue] = field(default_factory=list, compare=False, repr=False)
+    queues: list[RetryQueue] = field(default_factory=list, init=False, compare=False, repr=False)
 
     def __getstate__(self) -> dict[str, object]:
         """Pickle the settings only: a copy sent to another process has no runs yet."""

@@ -24,7 +24,7 @@ import pytest
 from patternhelpers import ACTOR, ScriptedStore
 
 from aether.clock import RealClock, SimulatedClock
-from aether.errors import LockTimeoutError, StoreCorruptedError, StoreUnavailableError
+from aether.errors import LockTimeoutError, StoreCorruptedError
 from aether.events import Event
 from aether.patterns.outbox import DurableOutbox
 from aether.patterns.queue import RetryQueue, lost_writes, unsaved_writes
@@ -126,7 +126,7 @@ def test_a_dead_outbox_worker_makes_the_next_enqueue_raise_and_the_tickets_carry
     outbox.start()
     assert eventually(lambda: outbox.failure is not None)
     assert isinstance(outbox.failure, KeyboardInterrupt) and isinstance(ticket.error, KeyboardInterrupt)
-    assert eventually(lambda: all(task.done() for task in outbox._tasks))
+    assert eventually(lambda: not outbox.running)
     with pytest.raises(RuntimeError, match="no running worker.*KeyboardInterrupt.*start"):
         outbox.enqueue(ACTOR, "Placed")
     outbox.start().close()  # a restart delivers it
@@ -265,7 +265,7 @@ def test_outbox_close_with_a_timeout_returns_while_the_store_hangs_and_keeps_the
     with pytest.raises(TimeoutError, match="1 write.*pending"):
         outbox.close(timeout=0.05)
     held.release.set()
-    assert eventually(lambda: all(task.done() for task in outbox._tasks))
+    assert eventually(lambda: not outbox.running)
     restarted = DurableOutbox(path, held, clock=RealClock(), synchronous="NORMAL")
     assert restarted.pending() == 1  # kept for the next start: delivered once, by its event id
     restarted.start().close(timeout=BOUND)

@@ -90,6 +90,11 @@ class BackgroundWorker(Generic[W]):
         return self._fatal if self._fatal is not None else self._trouble
 
     @property
+    def running(self) -> bool:
+        """Whether a worker task is alive (started, and neither left nor killed)."""
+        return any(not task.done() for task in self._tasks)
+
+    @property
     def healthy(self) -> bool:
         """Whether the worker is delivering: no :attr:`failure`."""
         return self.failure is None
@@ -100,7 +105,7 @@ class BackgroundWorker(Generic[W]):
         """Start the worker task(s); a stopped one can be started again. Returns ``self``."""
         with self._lock:
             self._check_open()
-            if any(not task.done() for task in self._tasks):
+            if self.running:
                 raise RuntimeError(f"{self.kind} {self.name!r} is already running")
             self._stopping = self._halting = False
             self._fatal = self._trouble = None
@@ -154,7 +159,7 @@ class BackgroundWorker(Generic[W]):
         self._check_open()
         if self._stopping:
             raise RuntimeError(f"{self.kind} {self.name!r} is stopped; it accepts no new writes")
-        if self._fatal is not None and self._tasks and all(task.done() for task in self._tasks):
+        if self._fatal is not None and self._tasks and not self.running:
             raise RuntimeError(
                 f"{self.kind} {self.name!r} has no running worker: it stopped on "
                 f"{type(self._fatal).__name__}: {self._fatal}; call start() to deliver again"

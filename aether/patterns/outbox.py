@@ -355,7 +355,9 @@ class DurableOutbox(BackgroundWorker[OutboxEntry]):
     # -- closing ------------------------------------------------------------------
 
     def close(self, timeout: float | None = None) -> None:
-        """Stop with drain, wait (at most *timeout* s) and close the file; raise if the worker died or hangs.
+        """Stop with drain, wait (at most *timeout* s) and close the file.
+
+        Raises if the worker died or is still busy after *timeout*.
 
         Rows left behind are not lost: they stay pending in the file and are
         delivered by the next outbox started on it. Only a worker that died
@@ -419,10 +421,10 @@ class DurableOutbox(BackgroundWorker[OutboxEntry]):
                     event = entry.event(self.store.get_latest_version(entry.actor_id) + 1)
                 self.store.save_event(event)
             except DuplicateEventIdError as duplicate:
-                if duplicate.stored_actor_id == entry.actor_id:  # stored by an earlier delivery: done
+                if duplicate.stored_actor_id == entry.actor_id:  # stored by an earlier delivery
                     self._settle(entry, "delivered", attempt, duplicate.stored_version, None)
                     return
-                self._record(entry, duplicate)  # the id is another actor's event's: not ours to deliver
+                self._record(entry, duplicate)  # the id is another actor's event's: not ours
                 error = duplicate
                 break
             except (VersionConflictError, StoreUnavailableError) as failure:
@@ -453,15 +455,16 @@ class DurableOutbox(BackgroundWorker[OutboxEntry]):
         version: int | None,
         error: BaseException | None,
     ) -> None:
-        """Mark the row delivered or dead-lettered (committed, retried while the file is locked or full).
+        """Mark the row delivered or dead-lettered, then settle its ticket here.
 
-        Then settle its ticket here.
+        The mark is committed, and retried with backoff while the file is locked or full.
         """
         text = None if error is None else f"{type(error).__name__}: {error}"
 
         def mark() -> OutboxTicket | None:
             with self._lock:
-                self._sql(lambda db: db.execute(_SQL_SETTLE, (state, attempts, version, text, entry.seq)))
+                row = (state, attempts, version, text, entry.seq)
+                self._sql(lambda db: db.execute(_SQL_SETTLE, row))
                 ticket = self._tickets.pop(entry.seq, None)
                 if state == "delivered":
                     self.delivered += 1
@@ -479,7 +482,7 @@ class DurableOutbox(BackgroundWorker[OutboxEntry]):
     # -- the file -------------------------------------------------------------------
 
     def _sql(self, step: Callable[..., T], *args: Any) -> T:
-        """Run ``step(connection, *args)`` (lock held); the file's errors become the store's family."""
+        """Run ``step(connection, *args)`` (lock held); file errors become the store's family."""
         db = self._connection()
         try:
             return step(db, *args)
@@ -505,8 +508,12 @@ class DurableOutbox(BackgroundWorker[OutboxEntry]):
 # --------------------------------------------------------------------------- the file
 
 
-def _open(path: str, synchronous: str, busy_timeout: float) -> tuple[sqlite3.Connection, FileIdentity]:
-    """Open (and if new, create) the outbox file and note which file it is; refuse a file that is not one.
+def _open(
+    path: str, synchronous: str, busy_timeout: float
+) -> tuple[sqlite3.Connection, FileIdentity]:
+    """Open (and if new, create) the outbox file and note which file it is.
+
+    A file that is not an outbox is refused.
 
     A lock held longer than *busy_timeout* (another process creating the same
     file, say) is a :class:`~aether.errors.LockTimeoutError` and any other
@@ -529,13 +536,16 @@ def _open_once(path: str, synchronous: str, busy_timeout: float) -> sqlite3.Conn
     """One try at opening the file (closed again if it fails)."""
     db = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
     try:
-        found = db.execute("SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_autoindex%'")
+        found = db.execute(
+            "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_autoindex%'"
+        )
         others = sorted(f"{kind} {name!r}" for kind, name in found.fetchall()
                         if not (kind == "table" and name in _OWN_TABLES)
                         and not (kind == "index" and name == "outbox_pending"))
         if others:  # checked before anything is written: another program's file stays as it was
             raise ValueError(
-                f"cannot use {path!r} as an outbox: it holds {', '.join(others)} of another program "
+                f"cannot use {path!r} as an outbox: it holds {', '.join(others)} "
+                "of another program "
                 "(an outbox keeps a file of its own; give it a new path)"
             )
         db.execute("PRAGMA journal_mode = WAL")
@@ -546,7 +556,8 @@ def _open_once(path: str, synchronous: str, busy_timeout: float) -> sqlite3.Conn
             columns = tuple(row[1] for row in db.execute("PRAGMA table_info(outbox)"))
             if columns != _COLUMNS:
                 raise ValueError(
-                    f"{path!r} has an 'outbox' table with other columns {columns}; expected {_COLUMNS}"
+                    f"{path!r} has an 'outbox' table with other columns {columns}; "
+                    f"expected {_COLUMNS}"
                 )
             db.execute(_SCHEMA[1])
             db.execute("COMMIT")

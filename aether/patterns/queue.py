@@ -126,11 +126,12 @@ def check_queue_settings(
     cap = check_seconds("max_delay", max_delay)
     if cap < base:
         raise ValueError(f"max_delay must be >= base_delay ({base!r} s); got {show(max_delay)}")
-    return attempts, base, cap, check_int("workers", workers, 1, MAX_WORKERS), check_text("name", name)
+    count = check_int("workers", workers, 1, MAX_WORKERS)
+    return attempts, base, cap, count, check_text("name", name)
 
 
 class LostWrites(NamedTuple):
-    """A record of a retry queue that ended without :meth:`~RetryQueue.close`, with writes never saved.
+    """A record of a retry queue that ended without :meth:`~RetryQueue.close`, writes unsaved.
 
     ``queue`` is its name and ``tickets`` the writes it had accepted and not
     settled, now dead letters whose ``error`` says they were lost.
@@ -156,13 +157,14 @@ def lost_writes() -> list[LostWrites]:
 
 
 def unsaved_writes() -> int:
-    """How many writes the live real-clock retry queues of this process accepted and have not settled.
+    """How many writes the live real-clock retry queues of this process hold, not settled yet.
 
     Zero once every queue was closed (or drained). A program about to exit
     checks it: anything above zero is lost at exit, since a retry queue keeps
     its writes in memory only.
     """
-    return sum(queue.pending() for queue in list(_LIVE_QUEUES) if not isinstance(queue.clock, SimulatedClock))
+    queues = [q for q in list(_LIVE_QUEUES) if not isinstance(q.clock, SimulatedClock)]
+    return sum(queue.pending() for queue in queues)
 
 
 class _Unsaved:
@@ -184,7 +186,7 @@ class _Unsaved:
 
 
 def _lose_unsaved(unsaved: _Unsaved, name: str) -> None:
-    """A queue ended (process exit or garbage collection) with writes never saved: dead-letter, list, warn."""
+    """A queue ended (exit, garbage collection) with writes never saved: dead-letter, list, warn."""
     if not unsaved.tickets or unsaved.pid != os.getpid():  # a forked child did not accept them
         return
     tickets = tuple(unsaved.tickets.values())
@@ -344,7 +346,7 @@ class RetryQueue(BackgroundWorker[Ticket]):
     # -- closing ------------------------------------------------------------------
 
     def close(self, timeout: float | None = None) -> None:
-        """Stop with drain and wait (at most *timeout* s); dead-letter writes left unsaved, and raise.
+        """Stop with drain and wait (at most *timeout* s); dead-letter what is left, and raise.
 
         Each queued write left over (a worker died, or *timeout* passed)
         becomes a dead letter whose ``error`` is a ``RuntimeError`` caused by
@@ -360,7 +362,8 @@ class RetryQueue(BackgroundWorker[Ticket]):
             left, self._items = list(self._items), collections.deque()
             if left:
                 self._sample()
-            fatal = self._fatal if self._fatal is not None else (self.errors[-1].error if self.errors else None)
+            last = self.errors[-1].error if self.errors else None
+            fatal = self._fatal if self._fatal is not None else last
             busy = 0 if finished else self._unsaved.count - len(left)
         for ticket in left:
             error = RuntimeError(f"retry queue {self.name!r} closed before this write was saved")
@@ -474,7 +477,9 @@ class QueuedWrites:
         return {**self.__dict__, "queues": []}
 
     def __post_init__(self) -> None:
-        check_queue_settings(self.max_attempts, self.base_delay, self.max_delay, self.workers, self.name)
+        check_queue_settings(
+            self.max_attempts, self.base_delay, self.max_delay, self.workers, self.name
+        )
 
     def new_queue(self, store: EventStore, clock: TaskClock) -> RetryQueue:
         """A queue with these settings (not started)."""

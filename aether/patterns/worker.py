@@ -61,7 +61,9 @@ class BackgroundWorker(Generic[W]):
     #: What the subclass is called in messages ("retry queue", "outbox").
     kind = "worker"
 
-    def __init__(self, clock: TaskClock, name: str, workers: int, base_delay: float, max_delay: float) -> None:
+    def __init__(
+        self, clock: TaskClock, name: str, workers: int, base_delay: float, max_delay: float
+    ) -> None:
         self.clock = clock
         self.name = name
         self.workers = workers
@@ -109,11 +111,14 @@ class BackgroundWorker(Generic[W]):
                 raise RuntimeError(f"{self.kind} {self.name!r} is already running")
             self._stopping = self._halting = False
             self._fatal = self._trouble = None
-        self._tasks = [self.clock.spawn(self._run_worker, name=self._worker_name(i)) for i in range(self.workers)]
+        self._tasks = [
+            self.clock.spawn(self._run_worker, name=self._worker_name(i))
+            for i in range(self.workers)
+        ]
         return self
 
     def stop(self, drain: bool = True, timeout: float | None = None) -> bool:
-        """Stop accepting writes and wait (clock time, at most *timeout* s) for the workers to leave.
+        """Stop accepting writes and wait (clock time, at most *timeout* s) for the workers.
 
         With ``drain=True`` the workers first deliver every waiting write;
         with ``drain=False`` they leave after the write in hand and the rest
@@ -130,7 +135,7 @@ class BackgroundWorker(Generic[W]):
         return all(task.done() for task in self._tasks)
 
     def close(self, timeout: float | None = None) -> None:
-        """Stop with drain, wait at most *timeout* s (clock time), then close; raise if writes are left.
+        """Stop with drain, wait at most *timeout* s (clock time), then close; raise if any is left.
 
         If the workers have not left after *timeout* (a store that hangs),
         they are told to leave after the write in hand, and ``close`` raises
@@ -171,7 +176,7 @@ class BackgroundWorker(Generic[W]):
     # -- the worker's side ---------------------------------------------------------------
 
     def _run_worker(self) -> None:
-        """Take writes one by one until told to leave; record what kills the worker, and re-raise it."""
+        """Take writes one by one until told to leave; record what kills the worker, re-raise it."""
         write: W | None = None
         try:
             while (write := self._next()) is not None:
@@ -222,7 +227,9 @@ class BackgroundWorker(Generic[W]):
         return capped_exponential(self.base_delay, self.max_delay, attempt)
 
     def _until_it_works(self, step: Callable[[], Any], write: W | None) -> Any:
-        """Run *step*, again after a backoff while it raises StoreUnavailableError (shown by :attr:`failure`).
+        """Run *step*, again after a backoff while it raises StoreUnavailableError.
+
+        The error is shown by :attr:`failure` meanwhile.
 
         Gives up (re-raising) only once the worker is told to leave at once
         (``close`` timed out): then the write stays where it was.
@@ -258,7 +265,7 @@ class BackgroundWorker(Generic[W]):
         return f"{self.name}-worker-{index}"
 
     def _take(self) -> W | None:
-        """The next write to deliver, removed from the waiting ones; ``None`` if none (lock held)."""
+        """The next write to deliver, taken from the waiting ones; ``None`` if none (lock held)."""
         raise NotImplementedError
 
     def _deliver(self, write: W) -> None:

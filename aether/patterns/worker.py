@@ -208,7 +208,9 @@ class BackgroundWorker(Generic[W]):
                         return None
                     self._work.clear()  # under the lock: a write accepted after this sets it again
             if self._trouble is not None:
-                self.clock.sleep(self._backoff(attempt))
+                if attempt == 0:
+                    self._record(None, self._trouble)
+                self.clock.sleep(self._pause(attempt))
                 attempt += 1
             else:
                 self._work.wait()
@@ -225,6 +227,14 @@ class BackgroundWorker(Generic[W]):
     def _backoff(self, attempt: int) -> float:
         """The wait before retry number *attempt* + 1 (0-based): capped exponential."""
         return capped_exponential(self.base_delay, self.max_delay, attempt)
+
+    def _pause(self, attempt: int) -> float:
+        """The wait before trying a failing file again: the backoff, but never less than 1 ms.
+
+        (A zero ``base_delay`` must not turn a locked file into a busy loop,
+        nor stop a simulated clock's time.)
+        """
+        return max(0.001, self._backoff(attempt))
 
     def _until_it_works(self, step: Callable[[], Any], write: W | None) -> Any:
         """Run *step*, again after a backoff while it raises StoreUnavailableError.
@@ -246,7 +256,7 @@ class BackgroundWorker(Generic[W]):
                     raise
                 if attempt == 0:
                     self._record(write, error)
-                self.clock.sleep(self._backoff(attempt))
+                self.clock.sleep(self._pause(attempt))
                 attempt += 1
                 continue
             if attempt:

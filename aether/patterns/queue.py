@@ -34,7 +34,7 @@ from aether.checks import check_int, check_methods, check_seconds, check_text, s
 from aether.clock import Signal, SimulatedClock, TaskClock
 from aether.errors import StoreUnavailableError, VersionConflictError
 from aether.events import Event
-from aether.patterns._common import REAL_CLOCK, next_event
+from aether.patterns._common import REAL_CLOCK, capped_exponential, next_event
 from aether.patterns.worker import BackgroundWorker, WorkerFailure
 from aether.store.base import EventStore
 
@@ -393,17 +393,9 @@ class RetryQueue(BackgroundWorker[Ticket]):
 
     def _deliver(self, ticket: Ticket) -> None:
         """Save one write, retrying with backoff; settle it as committed or dead-lettered."""
-        try:
-            self._save(ticket)
-        except Exception as error:  # noqa: BLE001 - dead-letter a bug or a bad write
-            ticket.error = error
-            self._record(ticket, error)
-            self._settle(ticket, "dead_letter", None)
-
-    def _save(self, ticket: Ticket) -> None:
         for attempt in range(1, self.max_attempts + 1):
             if attempt > 1:
-                self.clock.sleep(self._backoff(attempt - 2))
+                self.clock.sleep(capped_exponential(self.base_delay, self.max_delay, attempt - 2))
             ticket.attempts += 1
             try:
                 if ticket._in_hand is None:
@@ -418,6 +410,12 @@ class RetryQueue(BackgroundWorker[Ticket]):
             else:
                 self._settle(ticket, "committed", ticket._in_hand)
                 return
+        self._settle(ticket, "dead_letter", None)
+
+    def _failed(self, ticket: Ticket, error: Exception) -> None:
+        """An unexpected error (a bug, a bad write): dead-letter the write, carry on."""
+        ticket.error = error
+        self._record(ticket, error)
         self._settle(ticket, "dead_letter", None)
 
     def _killed(self, ticket: Ticket | None, error: BaseException) -> Ticket | None:

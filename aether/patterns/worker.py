@@ -180,7 +180,10 @@ class BackgroundWorker(Generic[W]):
         write: W | None = None
         try:
             while (write := self._next()) is not None:
-                self._deliver(write)
+                try:
+                    self._deliver(write)
+                except Exception as error:  # noqa: BLE001 - the subclass settles it, or dies
+                    self._failed(write, error)
             write = None
         except BaseException as error:
             self._record(self._killed(write, error), error)
@@ -281,6 +284,10 @@ class BackgroundWorker(Generic[W]):
     def _deliver(self, write: W) -> None:
         """Deliver one write and settle it."""
         raise NotImplementedError
+
+    def _failed(self, write: W, error: Exception) -> None:
+        """An ``Exception`` left :meth:`_deliver`: settle the write, or re-raise it."""
+        raise error
 
     def _killed(self, write: W | None, error: BaseException) -> W | None:
         """A ``BaseException`` killed the worker holding *write*: keep it; return what to record."""

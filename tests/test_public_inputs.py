@@ -475,9 +475,9 @@ def run_case(entry: str, fn: Callable[..., Any], param: inspect.Parameter, param
 #: Bad values accepted on purpose: (entry or "*", parameter, value label or "*") -> why.
 ACCEPTED: dict[tuple[str, str, str], str] = {
     ("*", "seed", "*"): "any int seeds random.Random, negative and huge ones included",
-    ("*", "max_attempts", "10**400"): "an attempt limit no run reaches: retry until it succeeds "
-                                      "(a simulated run still ends at its clock's horizon)",
-    ("*", "max_attempts", "2**63"): "an attempt limit no run reaches: retry until it succeeds",
+    **dict.fromkeys([("*", "max_attempts", "10**400"), ("*", "max_attempts", "2**63")],
+                    "an attempt limit no run reaches: retry until it succeeds "
+                    "(a simulated run still ends at its clock's horizon)"),
     ("*", "origin", "negative"): "a clock reading: clocks may start anywhere",
     ("*", "start", "negative"): "a clock reading: clocks may start anywhere",
     ("*", "writer", "negative"): "negative writer numbers are the background workers' (a queue's)",

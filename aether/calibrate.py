@@ -43,6 +43,7 @@ import bisect
 import contextlib
 import json
 import math
+import operator
 import os
 import platform
 import shutil
@@ -53,14 +54,14 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from importlib import resources
 from typing import Any
 
-from aether.checks import check_int, check_number, check_seconds
+from aether.checks import check_callable, check_int, check_methods, check_number, check_seconds, check_text, show
 from aether.errors import VersionConflictError
-from aether.events import Event
+from aether.events import Event, validate_actor_id
 from aether.experiment.capacity import Capacity
 from aether.experiment.network import Constant, NetworkModel
 from aether.store.sqlite import SQLiteEventStore
@@ -68,7 +69,12 @@ from aether.store.sqlite import SQLiteEventStore
 __all__ = [
     "FORMAT",
     "LOCK_HOLDS",
+    "MAX_CONCURRENT",
+    "MAX_SAMPLES",
+    "MAX_START_WRITERS",
+    "MIN_PHASE_SECONDS",
     "SQLITE_BUSY_DELAYS",
+    "BusyPolls",
     "Calibration",
     "Quantiles",
     "busy_poll_times",
@@ -91,6 +97,17 @@ SQLITE_BUSY_DELAYS: tuple[float, ...] = (0.001, 0.002, 0.005, 0.010, 0.015, 0.02
 #: seconds: one hold between each pair of the busy handler's first attempts (0, 1, 3, 8, 18 ms).
 LOCK_HOLDS: tuple[float, ...] = (0.0005, 0.002, 0.005, 0.012)
 
+#: The most writer processes the concurrency measurement and the start skew use.
+MAX_CONCURRENT = 64
+MAX_START_WRITERS = 1000
+
+#: The most rounds :func:`measure_service` times (three store calls each).
+MAX_SAMPLES = 1_000_000
+
+#: The shortest phase of the concurrency measurement :func:`calibrate` accepts, in seconds: a
+#: shorter one measures process start-up noise rather than commit rates.
+MIN_PHASE_SECONDS = 0.01
+
 _REFERENCE = "reference_calibration.json"
 _DISTRIBUTIONS = ("read", "write", "conflict", "write_fsync", "sleep_overshoot")
 
@@ -98,20 +115,89 @@ _DISTRIBUTIONS = ("read", "write", "conflict", "write_fsync", "sleep_overshoot")
 # --------------------------------------------------------------------------- the busy handler
 
 
-def busy_poll_times(timeout: float = 5.0) -> list[float]:
+#: When the busy handler's first attempts are made: the running sums of :data:`SQLITE_BUSY_DELAYS`
+#: (0, 1, 3, 8, ..., 228 ms, then 328 ms); after the last one, one attempt every 100 ms.
+_POLL_STARTS: tuple[float, ...] = tuple(round(sum(SQLITE_BUSY_DELAYS[:k]), 6)
+                                        for k in range(len(SQLITE_BUSY_DELAYS) + 1))
+_STEADY = SQLITE_BUSY_DELAYS[-1]
+_SLACK = 1e-12  # a poll at the timeout itself still counts, despite rounding
+
+
+def _poll_time(k: int) -> float:
+    """When attempt number *k* (0: the first try) is made, in closed form."""
+    if k < len(_POLL_STARTS):
+        return _POLL_STARTS[k]
+    return round(_POLL_STARTS[-1] + _STEADY * (k - len(_POLL_STARTS) + 1), 6)
+
+
+def _first_poll_at_or_after(seconds: float) -> int:
+    """The number of the first attempt made at or after *seconds*, in closed form."""
+    if seconds <= _POLL_STARTS[-1] + _SLACK:
+        return bisect.bisect_left(_POLL_STARTS, seconds - _SLACK)
+    k = len(_POLL_STARTS) - 1 + math.ceil((seconds - _POLL_STARTS[-1] - _SLACK) / _STEADY - 1e-9)
+    return k + (_poll_time(k) < seconds - _SLACK)
+
+
+class BusyPolls(Sequence[float]):
+    """The busy handler's attempts up to a timeout, as a sequence computed in closed form.
+
+    Indexing, ``len`` and searching take constant time whatever the timeout,
+    so a timeout of days costs no memory; iterating yields the attempts one
+    by one. Slices are plain lists.
+    """
+
+    __slots__ = ("_count", "timeout")
+
+    def __init__(self, timeout: float = 5.0) -> None:
+        timeout = check_seconds("timeout", timeout)
+        self.timeout = timeout
+        last = _first_poll_at_or_after(timeout + 2 * _SLACK)  # the first attempt after the timeout
+        while last > 0 and _poll_time(last - 1) > timeout + _SLACK:
+            last -= 1
+        while _poll_time(last) <= timeout + _SLACK:
+            last += 1
+        self._count = last
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [_poll_time(k) for k in range(*index.indices(self._count))]
+        k = operator.index(index)
+        if k < 0:
+            k += self._count
+        if not 0 <= k < self._count:
+            raise IndexError(f"busy poll index {index} out of range (there are {self._count})")
+        return _poll_time(k)
+
+    def __iter__(self) -> Iterator[float]:
+        return (_poll_time(k) for k in range(self._count))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, BusyPolls):
+            return self._count == other._count
+        if isinstance(other, Sequence) and not isinstance(other, (str, bytes)):
+            return len(other) == self._count and all(a == b for a, b in zip(self, other, strict=False))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        head = ", ".join(f"{t:g}" for t in self[:4])
+        tail = f", ..., {self[-1]:g}" if self._count > 4 else ""
+        return f"BusyPolls(timeout={self.timeout:g}: [{head}{tail}], {self._count:_} attempts)"
+
+
+def busy_poll_times(timeout: float = 5.0) -> BusyPolls:
     """When a connection that found the lock taken tries again: seconds after its first try.
 
     ``[0, 0.001, 0.003, 0.008, 0.018, 0.033, ...]``, up to *timeout* (the
     store's ``busy_timeout``), after which SQLite gives up: "database is locked".
+    The schedule is computed in closed form (:class:`BusyPolls`): any timeout
+    costs the same small memory and time.
     """
-    timeout = check_seconds("timeout", timeout)
-    times, t, i = [0.0], 0.0, 0
-    while True:
-        t += SQLITE_BUSY_DELAYS[min(i, len(SQLITE_BUSY_DELAYS) - 1)]
-        i += 1
-        if t > timeout + 1e-12:
-            return times
-        times.append(round(t, 6))
+    return BusyPolls(timeout)
 
 
 def next_busy_poll(held: float, timeout: float = 5.0) -> float:
@@ -120,12 +206,12 @@ def next_busy_poll(held: float, timeout: float = 5.0) -> float:
     A writer that arrives while another holds the lock for *held* more
     seconds does not get it after *held*, but at the busy handler's next
     attempt: for a lock held 2 ms, at 3 ms; held 4 ms, at 8 ms.
-    ``math.inf`` past *timeout*.
+    ``math.inf`` past *timeout*. Closed form: constant time for any *timeout*.
     """
     held = check_seconds("held", held)
-    polls = busy_poll_times(timeout)
-    i = bisect.bisect_left(polls, held - 1e-12)
-    return polls[i] if i < len(polls) else math.inf
+    timeout = check_seconds("timeout", timeout)
+    at = _poll_time(_first_poll_at_or_after(held))
+    return at if at <= timeout + _SLACK else math.inf
 
 
 # ------------------------------------------------------------------------ a measured distribution
@@ -147,12 +233,13 @@ class Quantiles:
 
     def __post_init__(self) -> None:
         if isinstance(self.values, (str, bytes)) or not isinstance(self.values, Iterable):
-            raise TypeError(f"Quantiles.values must be a sequence of seconds; got {self.values!r}")
+            raise TypeError(f"Quantiles.values must be a sequence of seconds; got {show(self.values)} "
+                            f"({type(self.values).__name__})")
         values = tuple(check_seconds("Quantiles.values item", v) for v in self.values)
         if len(values) < 2:
-            raise ValueError(f"Quantiles.values needs the minimum and the maximum; got {values!r}")
+            raise ValueError(f"Quantiles.values needs the minimum and the maximum; got {show(values)}")
         if any(b < a for a, b in zip(values, values[1:], strict=False)):
-            raise ValueError(f"Quantiles.values must not decrease; got {values!r}")
+            raise ValueError(f"Quantiles.values must not decrease; got {show(values)}")
         object.__setattr__(self, "values", values)
 
     @classmethod
@@ -243,25 +330,26 @@ class Calibration:
         for name in _DISTRIBUTIONS:
             value = getattr(self, name)
             if not isinstance(value, Quantiles):
-                raise TypeError(f"Calibration.{name} must be a Quantiles; got {value!r} "
+                raise TypeError(f"Calibration.{name} must be a Quantiles; got {show(value)} "
                                 f"({type(value).__name__})")
         keep("writers_at_once", check_number("Calibration.writers_at_once", self.writers_at_once,
                                              above=0.0))
-        check_int("Calibration.concurrent_writers", self.concurrent_writers, 2)
+        check_int("Calibration.concurrent_writers", self.concurrent_writers, 2, MAX_CONCURRENT)
         keep("lock_waits", _lock_waits(self.lock_waits))
         keep("probe_sleep", check_seconds("Calibration.probe_sleep", self.probe_sleep,
                                           positive=True))
         keep("start_skew", check_seconds("Calibration.start_skew", self.start_skew))
         keep("start_skew_threads", check_seconds("Calibration.start_skew_threads",
                                                  self.start_skew_threads))
-        check_int("Calibration.start_writers", self.start_writers, 2)
+        check_int("Calibration.start_writers", self.start_writers, 2, MAX_START_WRITERS)
         if not isinstance(self.machine, Mapping):
-            raise TypeError(f"Calibration.machine must be a mapping; got {self.machine!r}")
+            raise TypeError(f"Calibration.machine must be a mapping; got {show(self.machine)} "
+                            f"({type(self.machine).__name__})")
         for key, value in self.machine.items():
             if not isinstance(key, str) or isinstance(value, bool) or \
                     not isinstance(value, (str, int, float)):
                 raise TypeError("Calibration.machine maps names to str or numbers; "
-                                f"got {key!r}: {value!r}")
+                                f"got {show(key)}: {show(value)}")
         keep("machine", dict(self.machine))
 
     # -- the model ---------------------------------------------------------------
@@ -388,12 +476,12 @@ class Calibration:
 def _lock_waits(value: object) -> tuple[tuple[float, float], ...]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         raise TypeError(f"Calibration.lock_waits must be a sequence of (held, waited) pairs; "
-                        f"got {value!r}")
+                        f"got {show(value)} ({type(value).__name__})")
     pairs = []
     for pair in value:
         if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
             raise TypeError(f"Calibration.lock_waits items must be (held, waited) pairs; "
-                            f"got {pair!r}")
+                            f"got {show(pair)}")
         pairs.append((check_seconds("Calibration.lock_waits held", pair[0]),
                       check_seconds("Calibration.lock_waits waited", pair[1])))
     return tuple(pairs)
@@ -437,29 +525,54 @@ def measure_service(store: Any, *, samples: int, actor: str = "calibration",
     version, reads the latest version, and sends the version just taken
     again (a conflict); building the events is not timed. A store that
     accepts the stale version is not an optimistic store: :class:`ValueError`.
+    Every parameter is checked before the first save, *timer* included: it
+    must return finite numbers that do not go back.
     """
-    samples = check_int("samples", samples, 1)
+    check_methods("store", store, ("get_latest_version", "save_event"), "an event store")
+    samples = check_int("samples", samples, 1, MAX_SAMPLES)
+    validate_actor_id(check_text("actor", actor))
+    check_callable("timer", timer, "a function returning the time in seconds (time.perf_counter)")
+    _elapsed(timer, _reading(timer))  # two readings: numbers, finite, not going back
     version = store.get_latest_version(actor)
     times: dict[str, list[float]] = {"read": [], "write": [], "conflict": []}
     for _ in range(samples):
         event = Event(actor_id=actor, event_type="Calibrated", version=version + 1)
-        t = timer()
+        t = _reading(timer)
         store.save_event(event)
-        times["write"].append(timer() - t)
+        times["write"].append(_elapsed(timer, t))
         version += 1
-        t = timer()
+        t = _reading(timer)
         store.get_latest_version(actor)
-        times["read"].append(timer() - t)
+        times["read"].append(_elapsed(timer, t))
         stale = Event(actor_id=actor, event_type="Calibrated", version=version)
-        t = timer()
+        t = _reading(timer)
         try:
             store.save_event(stale)
         except VersionConflictError:
-            times["conflict"].append(timer() - t)
+            times["conflict"].append(_elapsed(timer, t))
         else:
             raise ValueError(f"the store accepted version {version} of {actor!r} twice: "
                              "not an optimistic store")
     return times
+
+
+def _reading(timer: Callable[[], float]) -> float:
+    """One reading of *timer*, refused unless it is a finite number."""
+    value = timer()
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"timer must return a number of seconds; it returned {show(value)} "
+                        f"({type(value).__name__})")
+    if not math.isfinite(value):
+        raise ValueError(f"timer must return finite numbers of seconds; it returned {show(value)}")
+    return float(value)
+
+
+def _elapsed(timer: Callable[[], float], start: float) -> float:
+    """Seconds since the reading *start*, refused if the timer went back."""
+    elapsed = _reading(timer) - start
+    if elapsed < 0:
+        raise ValueError(f"timer must not go back; it went back by {-elapsed!r} s")
+    return elapsed
 
 
 def writers_at_once(lone: float, together: Sequence[float]) -> float:
@@ -471,8 +584,11 @@ def writers_at_once(lone: float, together: Sequence[float]) -> float:
     *k* at once, *k* times as much.
     """
     lone = check_number("lone", lone, above=0.0)
-    if isinstance(together, (str, bytes)) or not isinstance(together, Sequence) or not together:
-        raise TypeError(f"together must be a non-empty sequence of rates; got {together!r}")
+    if isinstance(together, (str, bytes)) or not isinstance(together, Sequence):
+        raise TypeError(f"together must be a non-empty sequence of rates; got {show(together)} "
+                        f"({type(together).__name__})")
+    if not together:
+        raise ValueError(f"together must be a non-empty sequence of rates; got {show(together)}")
     return sum(check_number("together rate", r, minimum=0.0) for r in together) / lone
 
 
@@ -493,7 +609,7 @@ for line in sys.stdin:
         break
     start = time.perf_counter()
     deadline, count = start + float(line), 0
-    while time.perf_counter() < deadline:
+    while count == 0 or time.perf_counter() < deadline:  # at least one commit: a rate above zero
         store.save_event(Event(actor_id=actor, event_type="Calibrated", version=version + 1))
         version += 1
         count += 1
@@ -647,7 +763,7 @@ def calibrate(path: str | os.PathLike[str] | None = None, *, samples: int = 200,
     * ``samples``: reads, writes and conflicts timed (a tenth as many
       fsync'ed writes, half as many sleeps);
     * ``seconds``: how long one writer process, then ``concurrent`` of
-      them, commit as fast as they can;
+      them, commit as fast as they can (at least :data:`MIN_PHASE_SECONDS`);
     * ``start_writers``: how many writer processes (and threads) the start
       skew is measured with (the lab's herd is 20);
     * ``probe_sleep``: the sleep whose overshoot is measured (the lab's
@@ -658,16 +774,16 @@ def calibrate(path: str | os.PathLike[str] | None = None, *, samples: int = 200,
     wrong value a :class:`ValueError`.
     """
     samples = check_int("samples", samples, 1, 100_000)
-    seconds = check_seconds("seconds", seconds, positive=True, maximum=60.0)
-    concurrent = check_int("concurrent", concurrent, 2, 64)
-    start_writers = check_int("start_writers", start_writers, 2, 1000)
+    seconds = check_number("seconds", seconds, minimum=MIN_PHASE_SECONDS, maximum=60.0, unit="seconds")
+    concurrent = check_int("concurrent", concurrent, 2, MAX_CONCURRENT)
+    start_writers = check_int("start_writers", start_writers, 2, MAX_START_WRITERS)
     probe_sleep = check_seconds("probe_sleep", probe_sleep, positive=True, maximum=1.0)
     if path is not None:
         if not isinstance(path, (str, os.PathLike)):
-            raise TypeError(f"path must be a folder (str or os.PathLike) or None; got {path!r} "
+            raise TypeError(f"path must be a folder (str or os.PathLike) or None; got {show(path)} "
                             f"({type(path).__name__})")
         if not os.path.isdir(path):
-            raise ValueError(f"path must be an existing folder; got {os.fspath(path)!r}")
+            raise ValueError(f"path must be an existing folder; got {show(os.fspath(path))}")
     folder = tempfile.mkdtemp(prefix="aether-calibration-",
                               dir=None if path is None else os.fspath(path))
     try:

@@ -26,6 +26,7 @@ __all__ = [
     "check_rng",
     "check_seconds",
     "check_text",
+    "show",
 ]
 
 T = TypeVar("T")
@@ -39,13 +40,31 @@ def _type_name(value: object) -> str:
     return type(value).__name__
 
 
-def _show(value: object) -> str:
-    """``repr(value)``, shortened in the middle if it is long (a 400-digit int, a huge list)."""
+#: The longest text :func:`show` gives for a value: every message stays short, whatever it shows.
+MAX_SHOWN = 80
+
+
+def show(value: object) -> str:
+    """``repr(value)`` for an error message, at most :data:`MAX_SHOWN` characters.
+
+    A long repr (a 400-digit int, a huge list) is shortened in the middle; a
+    repr that raises, or is not a ``str``, is replaced by the type's name, so
+    a broken ``__repr__`` never hides the error being reported. A huge
+    container is not rendered whole first: only its opening items are shown.
+    """
     try:
-        text = repr(value)
-    except Exception:  # a repr that fails must not hide the real error
-        text = f"<{_type_name(value)}>"
-    return text if len(text) <= 80 else f"{text[:38]}...{text[-38:]}"
+        if isinstance(value, (list, tuple, set, frozenset, dict)) and len(value) > 64:
+            text = f"<{_type_name(value)} of {len(value):_} items>"
+        else:
+            text = repr(value)
+        if not isinstance(text, str):
+            raise TypeError("__repr__ returned a non-string")
+    except Exception:  # noqa: BLE001 - a repr that fails must not hide the real error
+        text = f"<{_type_name(value)} object (its repr failed)>"
+    return text if len(text) <= MAX_SHOWN else f"{text[:38]}...{text[-38:]}"
+
+
+_show = show
 
 
 def check_int(name: str, value: object, minimum: int | None = None, maximum: int | None = None) -> int:
@@ -147,13 +166,19 @@ def check_text(name: str, value: object, *, empty: bool = False) -> str:
 
 
 def check_choice(name: str, value: object, choices: Collection[T]) -> T:
-    """*value* if it is one of *choices* (a :class:`ValueError` listing them otherwise)."""
+    """*value* if it is one of *choices*: a :class:`ValueError` listing them otherwise.
+
+    When every choice is a ``str``, a value that is not one is the wrong
+    type: a :class:`TypeError` (``jitter=2`` is not a misspelt name).
+    """
+    listed = ", ".join(repr(c) for c in choices)
+    if not isinstance(value, str) and choices and all(isinstance(c, str) for c in choices):
+        raise TypeError(f"{name} must be one of {listed}; got {_show(value)} ({_type_name(value)})")
     try:
         ok = value in choices
     except TypeError:  # an unhashable value asked of a set
         ok = False
     if not ok:
-        listed = ", ".join(repr(c) for c in choices)
         raise ValueError(f"{name} must be one of {listed}; got {_show(value)}")
     return value  # type: ignore[return-value]
 
@@ -165,8 +190,16 @@ def check_callable(name: str, value: T, what: str = "a callable") -> T:
     return value
 
 
+def _refuse_class(name: str, value: object, what: str) -> None:
+    """A class where an instance is expected (``store=InMemoryEventStore``) is a :class:`TypeError`."""
+    if isinstance(value, type):
+        raise TypeError(f"{name} must be {what}, an instance, not the class itself; got {show(value)} "
+                        f"(did you mean {value.__name__}()?)")
+
+
 def check_rng(name: str, value: T) -> T:
-    """*value* if it has the ``random.Random`` methods the patterns draw from."""
+    """*value* if it has the ``random.Random`` methods the patterns draw from (a class is refused)."""
+    _refuse_class(name, value, "a random.Random")
     for method in ("random", "uniform", "expovariate"):
         if not callable(getattr(value, method, None)):
             raise TypeError(f"{name} must be a random.Random (missing {method}()); got {_show(value)} "
@@ -175,7 +208,13 @@ def check_rng(name: str, value: T) -> T:
 
 
 def check_methods(name: str, value: T, methods: Collection[str], what: str) -> T:
-    """*value* if it has every one of *methods* as a callable attribute."""
+    """*value* if it is an instance with every one of *methods* as a callable attribute.
+
+    A class is refused even though its methods are callable attributes:
+    ``store=InMemoryEventStore`` (the class) would otherwise pass here and
+    fail at first use, or worse, be called with the wrong ``self``.
+    """
+    _refuse_class(name, value, what)
     for method in methods:
         if not callable(getattr(value, method, None)):
             raise TypeError(f"{name} must be {what} (missing {method}()); got {_show(value)} ({_type_name(value)})")

@@ -28,10 +28,11 @@ from typing import Any, Protocol, runtime_checkable
 
 from greenlet import GreenletExit, getcurrent, greenlet
 
-from aether.checks import MAX_SECONDS, check_seconds
+from aether.checks import MAX_SECONDS, check_bool, check_seconds
 from aether.errors import AetherError
 
 __all__ = [
+    "DEFAULT_HORIZON",
     "Clock",
     "RealClock",
     "Signal",
@@ -39,12 +40,21 @@ __all__ = [
     "SimTask",
     "SimulatedClock",
     "SimulationDeadlockError",
+    "SimulationHorizonError",
     "Task",
     "TaskClock",
     "check_seconds",
 ]
 
 _INF = math.inf
+
+DEFAULT_HORIZON = 86_400.0
+"""How much virtual time a :class:`SimulatedClock` lets its tasks run by default: one day.
+
+Every chapter's longest run takes well under an hour of virtual time, so a
+run that reaches a day is a pattern that never stops (a retry loop without a
+limit): the clock ends it with :class:`SimulationHorizonError` instead of
+computing for ever. Set another with ``SimulatedClock(horizon=...)``."""
 
 
 class SimulationDeadlockError(AetherError, RuntimeError):
@@ -53,6 +63,23 @@ class SimulationDeadlockError(AetherError, RuntimeError):
     A real program in that state would hang forever; the simulation says so
     instead, naming each task and what it waits on.
     """
+
+
+class SimulationHorizonError(AetherError, RuntimeError):
+    """Simulated tasks were still running when virtual time reached the clock's horizon.
+
+    A task that keeps sleeping (a retry loop without a limit, a worker that
+    never stops) would keep a simulation busy for ever; the clock stops at
+    its horizon (:data:`DEFAULT_HORIZON` unless set) and names the tasks
+    still running. ``tasks`` holds their names.
+    """
+
+    def __init__(self, message: str, tasks: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.tasks = tasks
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (str(self), self.tasks))
 
 
 @runtime_checkable
@@ -385,15 +412,24 @@ class SimulatedClock:
     lists every sleep requested, in seconds, in the order they were made.
 
     If every live task waits on a signal that nothing can set, :meth:`run`
-    raises :class:`SimulationDeadlockError` instead of hanging. An exception
+    raises :class:`SimulationDeadlockError` instead of hanging. Tasks run
+    for at most ``horizon`` seconds of virtual time after ``start``
+    (:data:`DEFAULT_HORIZON`, one day; ``None``: no bound): a run whose
+    tasks are still going then raises :class:`SimulationHorizonError` naming
+    them, instead of computing for ever. An exception
     escaping a task stops the run and is re-raised by :meth:`run`, with a note
     naming the task.
 
     Rule for code run on it: never hold a lock across a ``sleep``.
     """
 
-    def __init__(self, start: float = 0.0, *, record_sleeps: bool = False) -> None:
-        self._now = check_seconds("start time", start)
+    def __init__(
+        self, start: float = 0.0, *, record_sleeps: bool = False, horizon: float | None = DEFAULT_HORIZON
+    ) -> None:
+        self._now = check_seconds("start", start)
+        check_bool("record_sleeps", record_sleeps)
+        self.horizon = None if horizon is None else check_seconds("horizon", horizon, positive=True)
+        self._limit = _INF if self.horizon is None else self._now + self.horizon  # no wake-up runs later
         self._heap: list[tuple[float, int, greenlet, Any]] = []
         self._seq = itertools.count()
         self._hub: greenlet | None = None  # the greenlet running the scheduler, while a run is on
@@ -527,7 +563,7 @@ class SimulatedClock:
         if self._hub is not None:
             raise RuntimeError("SimulatedClock.run() cannot be called from inside a simulated task")
         hub = self._hub = getcurrent()
-        self._until = _INF if until is None else until
+        self._until = min(_INF if until is None else until, self._limit)
         self._stop = stop
         for task in self._live:
             task._glet.parent = hub
@@ -547,6 +583,8 @@ class SimulatedClock:
             self._stop = None
         if stop is not None and stop.done:
             return
+        if self._live and self._heap and self._heap[0][0] > self._limit and (until is None or until > self._limit):
+            self._horizon_reached()
         if until is None:
             if self._live or stop is not None:
                 self._deadlock(stop)
@@ -561,6 +599,18 @@ class SimulatedClock:
         self._failure = None
         exc.add_note(f"(raised in simulated task {task.name!r} at t={self._now:.6f} s)")
         raise exc
+
+    def _horizon_reached(self) -> None:
+        """Raise :class:`SimulationHorizonError` naming the tasks still running (the first ten)."""
+        running = sorted(task.name for task in self._live)
+        shown = ", ".join(repr(name) for name in running[:10])
+        more = f" and {len(running) - 10} more" if len(running) > 10 else ""
+        raise SimulationHorizonError(
+            f"simulation reached its horizon of {self.horizon:g} s of virtual time (t={self._limit:.6f} s) with "
+            f"{len(running)} task(s) still running: {shown}{more}. A pattern that never stops retrying? "
+            "Give it a limit, or a longer horizon with SimulatedClock(horizon=...)",
+            tuple(running),
+        )
 
     def _deadlock(self, stop: _Wait | None) -> None:
         """Raise :class:`SimulationDeadlockError` naming the blocked tasks (the first ten) and what they wait on."""

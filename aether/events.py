@@ -15,6 +15,8 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from aether.checks import show
+
 __all__ = ["MAX_DATA_DEPTH", "MAX_DATA_INT_DIGITS", "Event", "FrozenData"]
 
 #: The deepest nesting of mappings and lists that event data may have; the data
@@ -58,8 +60,8 @@ class FrozenData(Mapping[str, Any]):
     _hash: int | None
     _depth: int
 
-    def __init__(self, items: Mapping[str, Any] | None = None) -> None:
-        frozen = _freeze_root(items)
+    def __init__(self, data: Mapping[str, Any] | None = None) -> None:
+        frozen = _freeze_root(data)
         self._items = frozen._items
         self._hash = frozen._hash
         self._depth = frozen._depth
@@ -118,7 +120,7 @@ class FrozenData(Mapping[str, Any]):
 def _encode_nested(value: object) -> dict[str, Any]:
     if isinstance(value, FrozenData):
         return value._items
-    raise TypeError(f"not JSON-serialisable: {value!r}")
+    raise TypeError(f"not JSON-serialisable: {show(value)}")
 
 
 # One encoder for every event: building a JSONEncoder per call costs more than the encoding itself.
@@ -152,21 +154,21 @@ def check_utf8(name: str, text: str) -> str:
         found = _SURROGATE.search(text)
         where = f" at index {found.start()}" if found is not None else ""
         raise ValueError(
-            f"{name} must be text that can be encoded as UTF-8; got {_shorten(text)} with a lone surrogate{where}"
+            f"{_where(name)} must be text that can be encoded as UTF-8; got {show(text)} with a lone surrogate{where}"
         )
     return text
 
 
-def _shorten(text: str) -> str:
-    shown = repr(text)
-    return shown if len(shown) <= 80 else f"{shown[:38]}...{shown[-38:]}"
+def _where(path: str) -> str:
+    """A place in the data for a message, shortened in the middle: keys may be long."""
+    return path if len(path) <= 80 else f"{path[:38]}...{path[-38:]}"
 
 
 def _check_int(value: int, path: str) -> int:
     if _NEGATIVE_INT_LIMIT < value < _INT_LIMIT:
         return value
     raise ValueError(
-        f"Event.data{path} must be an integer of at most MAX_DATA_INT_DIGITS={MAX_DATA_INT_DIGITS} digits "
+        f"{_where(path)} must be an integer of at most MAX_DATA_INT_DIGITS={MAX_DATA_INT_DIGITS} digits "
         f"(what every store can write as JSON and read back); got one of {value.bit_length()} bits"
     )
 
@@ -181,21 +183,21 @@ def _freeze(value: Any, path: str, depth: int, active: set[int]) -> tuple[Any, i
     if value is None or isinstance(value, bool):
         return value, 0
     if isinstance(value, str):
-        return check_utf8(f"Event.data{path}", value), 0
+        return check_utf8(path, value), 0
     if isinstance(value, int):
         return _check_int(value, path), 0
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise ValueError(f"Event.data{path} must be JSON-serialisable; got non-finite float {value!r}")
+            raise ValueError(f"{_where(path)} must be JSON-serialisable; got non-finite float {value!r}")
         return value, 0
     if isinstance(value, FrozenData):
         _check_depth(path, depth + value._depth - 1)
         return value, value._depth
     if not isinstance(value, (Mapping, list, tuple)):
-        raise TypeError(f"Event.data{path} must be JSON-serialisable; got {value!r} ({type(value).__name__})")
+        raise TypeError(f"{_where(path)} must be JSON-serialisable; got {show(value)} ({type(value).__name__})")
     _check_depth(path, depth)
     if id(value) in active:
-        raise ValueError(f"Event.data{path} contains itself (a reference cycle); event data must be a tree")
+        raise ValueError(f"{_where(path)} contains itself (a reference cycle); event data must be a tree")
     active.add(id(value))
     deepest = 0
     try:
@@ -203,8 +205,8 @@ def _freeze(value: Any, path: str, depth: int, active: set[int]) -> tuple[Any, i
             items: dict[str, Any] = {}
             for key, item in value.items():
                 if not isinstance(key, str):
-                    raise TypeError(f"Event.data{path} keys must be str; got {key!r} ({type(key).__name__})")
-                check_utf8(f"Event.data{path} keys", key)
+                    raise TypeError(f"{_where(path)} keys must be str; got {show(key)} ({type(key).__name__})")
+                check_utf8(f"{path} keys", key)
                 items[key], below = _freeze(item, f"{path}[{key!r}]", depth + 1, active)
                 deepest = max(deepest, below)
             return FrozenData._wrap(items, deepest + 1), deepest + 1
@@ -221,8 +223,9 @@ def _freeze(value: Any, path: str, depth: int, active: set[int]) -> tuple[Any, i
 def _check_depth(path: str, depth: int) -> None:
     if depth > MAX_DATA_DEPTH:
         where = path if len(path) <= 60 else f"{path[:57]}..."
+        root = path.split("[", 1)[0]
         raise ValueError(
-            f"Event.data is nested more than MAX_DATA_DEPTH={MAX_DATA_DEPTH} levels deep (at Event.data{where}); "
+            f"{root} is nested more than MAX_DATA_DEPTH={MAX_DATA_DEPTH} levels deep (at {where}); "
             "event data must be a tree of at most that depth"
         )
 
@@ -252,7 +255,7 @@ def _flat_scalars(data: dict[Any, Any], _low: int = -_INT_LIMIT, _high: int = _I
     return True
 
 
-def _freeze_root(data: Any) -> FrozenData:
+def _freeze_root(data: Any, name: str = "Event.data") -> FrozenData:
     if data is None:
         return _EMPTY
     if isinstance(data, FrozenData):
@@ -260,8 +263,8 @@ def _freeze_root(data: Any) -> FrozenData:
     if type(data) is dict and _flat_scalars(data):
         return FrozenData._wrap(dict(data))
     if not isinstance(data, Mapping):
-        raise TypeError(f"Event.data must be a mapping; got {data!r} ({type(data).__name__})")
-    frozen, _ = _freeze(data, "", 1, set())
+        raise TypeError(f"{name} must be a mapping; got {show(data)} ({type(data).__name__})")
+    frozen, _ = _freeze(data, name, 1, set())
     assert isinstance(frozen, FrozenData)
     return frozen
 
@@ -277,7 +280,7 @@ def _new_id() -> str:
 def validate_actor_id(actor_id: object) -> str:
     """Return *actor_id* if it is a non-empty ``str`` that can be encoded as UTF-8; raise otherwise."""
     if not isinstance(actor_id, str):
-        raise TypeError(f"actor_id must be a non-empty str; got {actor_id!r} ({type(actor_id).__name__})")
+        raise TypeError(f"actor_id must be a non-empty str; got {show(actor_id)} ({type(actor_id).__name__})")
     if not actor_id:
         raise ValueError("actor_id must be a non-empty str; got ''")
     return check_utf8("actor_id", actor_id)
@@ -287,10 +290,10 @@ def validate_version(version: object, name: str = "version") -> int:
     """Return *version* if it is a positive ``int`` (``bool`` excluded); raise otherwise."""
     if type(version) is not int:
         if isinstance(version, bool) or not isinstance(version, int):
-            raise TypeError(f"{name} must be a positive int; got {version!r} ({type(version).__name__})")
+            raise TypeError(f"{name} must be a positive int; got {show(version)} ({type(version).__name__})")
         version = int(version)
     if version < 1:
-        raise ValueError(f"{name} must be a positive int; got {version!r}")
+        raise ValueError(f"{name} must be a positive int; got {show(version)}")
     return version
 
 
@@ -343,7 +346,7 @@ class Event:
         if type(event_type) is not str or not event_type or not event_type.isascii():
             if not isinstance(event_type, str):
                 raise TypeError(
-                    f"event_type must be a non-empty str; got {event_type!r} ({type(event_type).__name__})"
+                    f"event_type must be a non-empty str; got {show(event_type)} ({type(event_type).__name__})"
                 )
             if not event_type:
                 raise ValueError("event_type must be a non-empty str; got ''")
@@ -356,7 +359,7 @@ class Event:
         if id is None:
             id = _new_id()
         elif not isinstance(id, str):
-            raise TypeError(f"id must be a non-empty str; got {id!r} ({type(id).__name__})")
+            raise TypeError(f"id must be a non-empty str; got {show(id)} ({type(id).__name__})")
         elif not id:
             raise ValueError("id must be a non-empty str; got ''")
         elif not id.isascii():
@@ -365,9 +368,9 @@ class Event:
         if timestamp is None:
             timestamp = datetime.now(UTC)
         elif not isinstance(timestamp, datetime):
-            raise TypeError(f"timestamp must be a datetime; got {timestamp!r} ({type(timestamp).__name__})")
+            raise TypeError(f"timestamp must be a datetime; got {show(timestamp)} ({type(timestamp).__name__})")
         elif timestamp.tzinfo is None or timestamp.utcoffset() is None:
-            raise ValueError(f"timestamp must be timezone-aware; got naive {timestamp!r}")
+            raise ValueError(f"timestamp must be timezone-aware; got naive {show(timestamp)}")
         else:
             timestamp = timestamp.astimezone(UTC)
         setattr_(self, "timestamp", timestamp)

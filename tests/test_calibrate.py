@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import random
 import time
+import tracemalloc
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -115,7 +117,7 @@ def test_writers_at_once_is_the_rate_together_over_the_rate_alone() -> None:
 def test_writers_at_once_refuses_rates_it_cannot_use() -> None:
     with pytest.raises(ValueError, match="lone"):
         writers_at_once(0.0, [1.0])
-    with pytest.raises(TypeError, match="together"):
+    with pytest.raises(ValueError, match="together"):  # the right type, an unusable value
         writers_at_once(1.0, [])
     with pytest.raises(TypeError, match="together"):
         writers_at_once(1.0, 5.0)  # type: ignore[arg-type]
@@ -139,6 +141,35 @@ def test_a_waiter_gets_a_freed_lock_at_the_next_attempt_not_when_it_is_freed() -
     assert next_busy_poll(0.004) == pytest.approx(0.008)
     assert next_busy_poll(0.008) == pytest.approx(0.008)
     assert next_busy_poll(6.0) == math.inf  # past the 5 s busy timeout: "database is locked"
+
+
+def test_the_poll_schedule_of_a_huge_timeout_is_computed_in_closed_form_without_building_it() -> None:
+    tracemalloc.start()
+    try:
+        polls = busy_poll_times(1e6)
+        at = next_busy_poll(5e5, 1e6)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000  # bytes; building the 10M-entry list took 466 MB
+    assert len(polls) == 10_000_009 and polls[-1] <= 1e6 < polls[-1] + 0.1
+    assert polls[13] - polls[12] == pytest.approx(0.1) and polls[-2] == pytest.approx(polls[-1] - 0.1)
+    assert at == pytest.approx(500_000.028)
+    assert len(repr(polls)) < 120
+
+
+def test_the_closed_form_schedule_is_the_busy_handlers_attempt_by_attempt() -> None:
+    for timeout in (0.0, 0.0005, 0.003, 0.328, 0.4281, 5.0, 7.3):
+        stepwise, t = [0.0], 0.0
+        for delay in itertools.chain(SQLITE_BUSY_DELAYS, itertools.repeat(SQLITE_BUSY_DELAYS[-1])):
+            t += delay
+            if t > timeout + 1e-12:
+                break
+            stepwise.append(round(t, 6))
+        assert list(busy_poll_times(timeout)) == stepwise
+        for held in (0.0, 0.002, 0.33, timeout / 2, timeout):
+            assert next_busy_poll(held, timeout) == min((p for p in stepwise if p >= held - 1e-12),
+                                                        default=math.inf)
 
 
 def test_the_measured_lock_holds_fall_between_the_first_attempts() -> None:
@@ -304,6 +335,42 @@ def test_calibrate_measures_the_real_store_in_a_few_seconds(tmp_path: Path) -> N
 def test_calibrate_checks_its_parameters_before_measuring(kwargs: dict[str, Any], error: type[Exception]) -> None:
     with pytest.raises(error, match=next(iter(kwargs))):
         calibrate(**kwargs)
+
+
+def test_calibrate_refuses_a_phase_too_short_to_measure_before_measuring(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"seconds.*1e-06"):
+        calibrate(tmp_path, seconds=1e-6)
+    assert list(tmp_path.iterdir()) == []  # nothing was measured
+
+
+@pytest.mark.parametrize(("timer", "error", "shown"), [
+    (lambda: "t", TypeError, "'t'"),
+    (lambda: math.nan, ValueError, "nan"),
+    (lambda: True, TypeError, "True"),
+    ("perf_counter", TypeError, "'perf_counter'"),
+])
+def test_measure_service_refuses_a_bad_timer_before_saving_anything(timer: Any, error: type[Exception],
+                                                                     shown: str) -> None:
+    store = InMemoryEventStore()
+    with pytest.raises(error, match="timer") as caught:
+        measure_service(store, samples=3, timer=timer)
+    assert shown in str(caught.value)
+    assert store.actor_ids() == []
+
+
+def test_measure_service_refuses_a_timer_that_goes_back() -> None:
+    readings = itertools.count(0.0, -1.0)
+    with pytest.raises(ValueError, match="timer must not go back"):
+        measure_service(InMemoryEventStore(), samples=3, timer=lambda: next(readings))
+
+
+def test_measure_service_refuses_a_store_class_and_a_bad_actor_before_saving() -> None:
+    with pytest.raises(TypeError, match="store.*InMemoryEventStore"):
+        measure_service(InMemoryEventStore, samples=1)
+    store = InMemoryEventStore()
+    with pytest.raises(ValueError, match="actor"):
+        measure_service(store, samples=1, actor="")
+    assert store.actor_ids() == []
 
 
 def test_calibrate_needs_an_existing_folder(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from aether.clock import (
+    DEFAULT_HORIZON,
     Clock,
     RealClock,
     Signal,
@@ -19,6 +20,7 @@ from aether.clock import (
     SimTask,
     SimulatedClock,
     SimulationDeadlockError,
+    SimulationHorizonError,
     Task,
     TaskClock,
 )
@@ -222,7 +224,7 @@ def test_sleep_accepts_ints_and_other_real_numbers() -> None:
         (lambda c: c.run(until=-1.0), "run until"),
         (lambda c: c.signal().wait(timeout=math.nan), "wait timeout"),
         (lambda c: c.spawn(lambda: None).join(timeout=-2), "join timeout"),
-        (lambda c: SimulatedClock(start=math.inf), "start time"),
+        (lambda c: SimulatedClock(start=math.inf), "start"),
     ],
     ids=["run-until", "wait-timeout", "join-timeout", "start"],
 )
@@ -755,3 +757,71 @@ def test_wait_outside_a_run_notices_a_set_even_if_the_flag_is_cleared_at_once() 
     clock.spawn(after, clock, 1.0, signal.set, signal.clear, lambda: clock.sleep(10.0))
     assert signal.wait() is True
     assert clock.now() == 1.0
+
+
+# --------------------------------------------------------------------------- the horizon
+
+
+def _retry_for_ever(clock: SimulatedClock) -> None:
+    while True:  # a retry loop without a limit
+        clock.sleep(1.0)
+
+
+def test_a_task_that_never_stops_sleeping_ends_at_the_horizon_with_an_error_naming_it() -> None:
+    clock = SimulatedClock(horizon=100.0)
+    clock.spawn(_retry_for_ever, clock, name="writer-7")
+    clock.spawn(lambda: clock.sleep(5.0), name="writer-1")  # finishes in time: not named
+    with pytest.raises(SimulationHorizonError, match=r"horizon of 100 s.*1 task\(s\) still running: 'writer-7'") \
+            as caught:
+        clock.run()
+    assert caught.value.tasks == ("writer-7",)
+    assert clock.now() <= 100.0
+
+
+def test_the_default_horizon_is_a_day_of_virtual_time_and_ends_an_endless_retry() -> None:
+    clock = SimulatedClock()
+    assert clock.horizon == DEFAULT_HORIZON == 86_400.0
+    clock.spawn(lambda: _retry_for_ever_fast(clock), name="endless")
+    with pytest.raises(SimulationHorizonError, match="'endless'"):
+        clock.run()
+
+
+def _retry_for_ever_fast(clock: SimulatedClock) -> None:
+    while True:
+        clock.sleep(60.0)
+
+
+def test_the_horizon_counts_from_the_start_time_and_none_removes_it() -> None:
+    late = SimulatedClock(start=1000.0, horizon=10.0)
+    late.spawn(lambda: late.sleep(9.0))
+    late.run()
+    assert late.now() == 1009.0
+    unbounded = SimulatedClock(horizon=None)
+    unbounded.spawn(lambda: unbounded.sleep(10.0 * DEFAULT_HORIZON))
+    unbounded.run()
+    assert unbounded.now() == 10.0 * DEFAULT_HORIZON
+
+
+def test_run_until_before_the_horizon_pauses_as_usual_and_an_idle_clock_may_pass_it() -> None:
+    clock = SimulatedClock(horizon=10.0)
+    clock.spawn(_retry_for_ever, clock, name="w")
+    clock.run(until=5.0)
+    assert clock.now() == 5.0
+    with pytest.raises(SimulationHorizonError):
+        clock.run(until=50.0)
+    idle = SimulatedClock(horizon=10.0)
+    idle.sleep(50.0)  # no task: nothing runs for ever, the clock just reads later
+    assert idle.now() == 50.0
+
+
+@pytest.mark.parametrize(("horizon", "error"), [(0, ValueError), (-1.0, ValueError), (math.nan, ValueError),
+                                                (math.inf, ValueError), ("1", TypeError), (True, TypeError)])
+def test_a_bad_horizon_is_refused_naming_it(horizon: object, error: type[Exception]) -> None:
+    with pytest.raises(error, match="horizon"):
+        SimulatedClock(horizon=horizon)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("flag", [0, 1, "True", None])
+def test_record_sleeps_must_be_a_bool(flag: object) -> None:
+    with pytest.raises(TypeError, match="record_sleeps"):
+        SimulatedClock(record_sleeps=flag)  # type: ignore[arg-type]

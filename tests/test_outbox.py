@@ -178,7 +178,7 @@ def test_an_unexpected_error_dead_letters_the_write_at_once_and_is_recorded(path
     broken, fine = outbox.enqueue(ACTOR, "Placed", {"n": 0}), outbox.enqueue(ACTOR, "Placed", {"n": 1})
     outbox.close()
     assert (broken.outcome, broken.error, broken.attempts) == ("dead_letter", bug, 1)
-    assert [(e.entry.seq if e.entry else None, e.error) for e in outbox.errors] == [(broken.seq, bug)]
+    assert [(e.write.seq if e.write else None, e.error) for e in outbox.errors] == [(broken.seq, bug)]
     assert fine.outcome == "committed"
 
 
@@ -265,7 +265,7 @@ def test_a_worker_killed_by_a_base_exception_leaves_its_row_pending_for_the_rest
     with contextlib.suppress(KeyboardInterrupt):  # a simulated task's error comes out of the run
         assert outbox.stop(timeout=5.0) is True
     assert [t.outcome for t in tickets] == ["pending"] * 3 and outbox.pending() == 3
-    assert [(e.entry.seq if e.entry else None, type(e.error)) for e in outbox.errors] == [
+    assert [(e.write.seq if e.write else None, type(e.error)) for e in outbox.errors] == [
         (tickets[0].seq, KeyboardInterrupt)]
     outbox.start().close()
     assert [t.outcome for t in tickets] == ["committed"] * 3

@@ -138,7 +138,7 @@ def test_an_unexpected_error_dead_letters_the_write_records_it_and_the_worker_ca
     fine = queue.enqueue(ACTOR, "Placed", {"n": 1})
     queue.close()
     assert (broken.outcome, broken.error, broken.attempts) == ("dead_letter", bug, 1)
-    assert [(e.ticket, e.error) for e in queue.errors] == [(broken, bug)]
+    assert [(e.write, e.error) for e in queue.errors] == [(broken, bug)]
     assert fine.outcome == "committed"
 
 
@@ -168,7 +168,7 @@ def test_a_worker_killed_by_an_error_is_recorded_and_close_reports_every_unsaved
     queue.start()
     with pytest.raises(RuntimeError, match="2 write"):
         queue.close()
-    assert [(e.ticket, e.error) for e in queue.errors] == [(held, abort)]
+    assert [(e.write, e.error) for e in queue.errors] == [(held, abort)]
     assert (held.outcome, queued.outcome, queue.pending()) == ("dead_letter", "dead_letter", 0)
 
 
@@ -200,7 +200,7 @@ def test_a_write_whose_worker_was_interrupted_is_saved_by_the_restarted_worker(c
         assert queue.stop(timeout=5.0) is True  # the worker thread died
     assert [t.outcome for t in tickets] == ["pending"] * 3
     assert (queue.depth, queue.pending()) == (3, 3)  # the write in hand went back to the head of the queue
-    assert [(e.ticket, type(e.error)) for e in queue.errors] == [(tickets[0], KeyboardInterrupt)]
+    assert [(e.write, type(e.error)) for e in queue.errors] == [(tickets[0], KeyboardInterrupt)]
     queue.start().close()
     assert [t.outcome for t in tickets] == ["committed"] * 3
     assert writers_in_store(store) == [0, 1, 2]

@@ -57,8 +57,8 @@ Resilience patterns (also retry :class:`~aether.errors.StoreUnavailableError`)
 
 Deferred writes (accept now, commit later)
     :class:`RetryQueue`, :class:`QueuedWrites`, :class:`Ticket`,
-    :class:`WorkerError`; the durable :class:`DurableOutbox`,
-    :class:`OutboxEntry`, :class:`OutboxTicket`, :class:`OutboxError`.
+    :class:`WorkerFailure`; the durable :class:`DurableOutbox`,
+    :class:`OutboxEntry`, :class:`OutboxTicket`; :func:`lost_writes` and :func:`unsaved_writes`.
 
 Building your own
     :class:`LogicalSave` (build the event, send and classify, wait, under one
@@ -99,11 +99,12 @@ from aether.patterns.jitter import (
     jitter_retry,
     no_jitter,
 )
-from aether.patterns.outbox import DurableOutbox, OutboxEntry, OutboxError, OutboxTicket
-from aether.patterns.queue import QueuedWrites, RetryQueue, Ticket, WorkerError
+from aether.patterns.outbox import DurableOutbox, OutboxEntry, OutboxTicket
+from aether.patterns.queue import LostWrites, QueuedWrites, RetryQueue, Ticket, lost_writes, unsaved_writes
 from aether.patterns.shared import SharedStatePolicy
 from aether.patterns.simple import simple_retry
 from aether.patterns.throttle import AdaptiveThrottlingPolicy, ClientThrottle, adaptive_throttling
+from aether.patterns.worker import WorkerFailure
 
 __all__ = [
     "AWS_BACKOFF",
@@ -122,8 +123,8 @@ __all__ = [
     "Decide",
     "DurableOutbox",
     "LogicalSave",
+    "LostWrites",
     "OutboxEntry",
-    "OutboxError",
     "OutboxTicket",
     "QueuedWrites",
     "RetryBudget",
@@ -135,7 +136,7 @@ __all__ = [
     "ThrashingVerdict",
     "Ticket",
     "Transition",
-    "WorkerError",
+    "WorkerFailure",
     "adaptive_delay",
     "adaptive_retry",
     "adaptive_throttling",
@@ -148,6 +149,7 @@ __all__ = [
     "immediate_retry",
     "is_decision",
     "jitter_retry",
+    "lost_writes",
     "no_jitter",
     "no_retry",
     "outcome_unknown",
@@ -155,4 +157,5 @@ __all__ = [
     "simple_retry",
     "store_unavailable",
     "store_unavailable_or_conflict",
+    "unsaved_writes",
 ]

@@ -24,6 +24,15 @@ accepted write and per delivery. In production the outbox table usually lives
 in the application's own database, so that a business change and its outbox
 row commit in one transaction; this lab has no application database, so the
 outbox is a file of its own, next to any event store (in memory or SQLite).
+
+Failures reach the caller, never a silent stall. The outbox file speaks the
+event store's error family (:class:`~aether.errors.LockTimeoutError` for a
+lock held longer than ``busy_timeout``, :class:`~aether.errors.StoreUnavailableError`
+for a full disk, :class:`~aether.errors.StoreCorruptedError` for a file
+deleted, replaced or damaged while open): ``enqueue`` raises it and accepts
+nothing. The worker survives a locked or failing file by retrying with
+backoff on its clock, and :attr:`DurableOutbox.failure` shows the error
+meanwhile; a worker that dies all the same makes the next ``enqueue`` raise.
 """
 
 from __future__ import annotations
@@ -31,26 +40,36 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple, Self
+from typing import Any, NamedTuple, TypeVar
 
-from aether.checks import check_bool, check_choice, check_methods, check_seconds, check_text
-from aether.clock import Signal, Task, TaskClock
-from aether.errors import DuplicateEventIdError, StoreUnavailableError, VersionConflictError
+from aether.checks import check_choice, check_methods, check_seconds, check_text
+from aether.clock import Signal, TaskClock
+from aether.errors import (
+    DuplicateEventIdError,
+    StoreCorruptedError,
+    StoreUnavailableError,
+    VersionConflictError,
+)
 from aether.events import Event
-from aether.patterns._common import REAL_CLOCK, capped_exponential
-from aether.patterns.queue import Ticket, _check_settings
+from aether.patterns._common import REAL_CLOCK
+from aether.patterns.queue import Ticket, check_queue_settings
+from aether.patterns.worker import BackgroundWorker, WorkerFailure
 from aether.store.base import EventStore
+from aether.store.sqlitefile import FileIdentity, database_path, retry_while_locked, translate
 
 __all__ = [
     "OUTBOX_SYNCHRONOUS_MODES",
     "DurableOutbox",
     "OutboxEntry",
-    "OutboxError",
     "OutboxTicket",
+    "WorkerFailure",
 ]
+
+T = TypeVar("T")
+_WHAT = "outbox"
+_OWN_TABLES = {"outbox", "sqlite_sequence"}  # sqlite_sequence: AUTOINCREMENT's counter
 
 OUTBOX_SYNCHRONOUS_MODES = ("NORMAL", "FULL", "EXTRA")
 """The ``PRAGMA synchronous`` modes an outbox accepts. In WAL mode ``"NORMAL"``
@@ -134,14 +153,6 @@ class OutboxEntry(NamedTuple):
         )
 
 
-class OutboxError(NamedTuple):
-    """An error the worker caught at clock time ``time`` on ``entry`` (``None``: between rows)."""
-
-    time: float
-    entry: OutboxEntry | None
-    error: BaseException
-
-
 class OutboxTicket(Ticket):
     """The receipt for a write a :class:`DurableOutbox` accepted (a kind of :class:`Ticket`).
 
@@ -172,7 +183,7 @@ class OutboxTicket(Ticket):
         )
 
 
-class DurableOutbox:
+class DurableOutbox(BackgroundWorker[OutboxEntry]):
     """Writes accepted into an SQLite file and delivered to an event store by a background worker.
 
     Use it instead of :class:`~aether.patterns.queue.RetryQueue` when an
@@ -186,7 +197,8 @@ class DurableOutbox:
         outbox.close()          # delivers what is left, then closes the file
 
     ``path`` is the outbox's own SQLite file (created if missing; its
-    directory must exist), ``store`` the event store it delivers to and
+    directory must exist; a database with tables of another program is
+    refused), ``store`` the event store it delivers to and
     ``clock`` a clock that can ``spawn`` tasks and make signals, as for the
     retry queue (on a :class:`~aether.clock.SimulatedClock` the file's I/O
     takes no virtual time). One worker delivers the rows one at a time in
@@ -206,14 +218,26 @@ class DurableOutbox:
     :class:`BaseException` (``KeyboardInterrupt``) kills the worker and is
     re-raised; the row stays pending in the file for the next :meth:`start`.
 
+    The outbox file itself: a lock held by another connection for longer than
+    ``busy_timeout`` seconds, or a full disk, is a
+    :class:`~aether.errors.LockTimeoutError` / :class:`~aether.errors.StoreUnavailableError`
+    from ``enqueue`` (nothing accepted); the worker meets them by retrying
+    with backoff (``base_delay`` up to ``max_delay``) for as long as it takes,
+    and :attr:`failure` names the error meanwhile. ``enqueue`` checks inside
+    its transaction that the path still names the file the outbox opened: a
+    file deleted or replaced meanwhile is a :class:`~aether.errors.StoreCorruptedError`,
+    never a ticket for a write no restart could find.
+
     Open one outbox per file at a time: two on one file would still store
     each write once (the event id), but could deliver an actor's writes out of
     order. ``synchronous`` is the file's ``PRAGMA synchronous``, one of
     :data:`OUTBOX_SYNCHRONOUS_MODES`; the file runs in WAL mode.
 
     Metrics: :attr:`delivered` (rows this outbox delivered), :meth:`pending`,
-    :attr:`dead_letters`, :meth:`entries` and :attr:`errors`.
+    :attr:`dead_letters`, :meth:`entries`, :attr:`errors` and :attr:`failure`.
     """
+
+    kind = "outbox"
 
     def __init__(
         self,
@@ -225,9 +249,10 @@ class DurableOutbox:
         base_delay: float = 0.010,
         max_delay: float = 1.0,
         synchronous: str = "FULL",
+        busy_timeout: float = 5.0,
         name: str = "outbox",
     ) -> None:
-        self.path = _outbox_path(path)
+        self.path = database_path(path, "an outbox")
         check_methods("store", store, ("get_latest_version", "save_event"), "an event store")
         check_methods(
             "clock",
@@ -235,25 +260,18 @@ class DurableOutbox:
             ("now", "sleep", "spawn", "signal"),
             "a clock that can spawn tasks and make signals (RealClock, SimulatedClock)",
         )
-        self.max_attempts, self.base_delay, self.max_delay, _, self.name = _check_settings(
+        self.max_attempts, base_delay, max_delay, _, name = check_queue_settings(
             max_attempts, base_delay, max_delay, 1, name
         )
         mode = check_text("synchronous", synchronous)
         self.synchronous: str = check_choice("synchronous", mode.upper(), OUTBOX_SYNCHRONOUS_MODES)
+        self.busy_timeout = check_seconds("busy_timeout", busy_timeout, maximum=(2**31 - 1) / 1000)
+        super().__init__(clock, name, 1, base_delay, max_delay)
         self.store = store
-        self.clock = clock
         self.delivered = 0
-        self.errors: list[OutboxError] = []
-        self._lock = (
-            threading.Lock()
-        )  # guards the connection, the flags and _tickets; never held while waiting
-        self._db: sqlite3.Connection | None = _open(self.path, self.synchronous)
+        self._db: sqlite3.Connection | None
+        self._db, self._identity = _open(self.path, self.synchronous, self.busy_timeout)
         self._tickets: dict[int, OutboxTicket] = {}  # this process's unsettled tickets, by seq
-        self._work = clock.signal(f"{self.name}: work")
-        self._stopping = False
-        self._halting = False
-        self._worker_died = False
-        self._task: Task | None = None
 
     # -- the caller's side --------------------------------------------------------
 
@@ -264,7 +282,8 @@ class DurableOutbox:
 
         The write is validated first, and its event id and timestamp fixed.
         Once this returns the write survives a crash of the process; if it
-        raises (a bad write, a stopped outbox, a disk error) nothing was accepted.
+        raises (a bad write, a stopped outbox, a dead worker, a locked or full
+        file, a file deleted or replaced) nothing was accepted.
         """
         probe = Event(
             actor_id=actor_id, event_type=event_type, version=1, data=data
@@ -277,11 +296,8 @@ class DurableOutbox:
             _microseconds(probe.timestamp),
         )
         with self._lock:
-            db = self._connection()
-            if self._stopping:
-                raise RuntimeError(f"outbox {self.name!r} is stopped; it accepts no new writes")
-            seq = db.execute(_SQL_INSERT, row).lastrowid  # autocommit: durable once execute returns
-            assert seq is not None
+            self._check_accepting()
+            seq = self._sql(self._insert, row)
             ticket = OutboxTicket(
                 probe.actor_id,
                 probe.event_type,
@@ -295,10 +311,30 @@ class DurableOutbox:
         self._work.set()
         return ticket
 
+    def _insert(self, db: sqlite3.Connection, row: tuple[Any, ...]) -> int:
+        """Commit one accepted row, in the file the outbox opened; return its seq."""
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            self._identity.check()  # inside the write lock: nobody commits between check and insert
+            seq = db.execute(_SQL_INSERT, row).lastrowid
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        try:
+            self._identity.check()  # deleted while the commit ran: no restart could find the write
+        except StoreCorruptedError as gone:
+            raise StoreCorruptedError(
+                f"{gone} (the write was committed into the deleted file and is not accepted)"
+            ) from None
+        assert seq is not None
+        return int(seq)
+
     def pending(self) -> int:
         """Rows accepted and not yet delivered or dead-lettered (from earlier runs too)."""
         with self._lock:
-            return int(self._connection().execute(_SQL_PENDING).fetchone()[0])
+            return int(self._sql(lambda db: db.execute(_SQL_PENDING).fetchone()[0]))
 
     def entries(self, state: str | None = None) -> list[OutboxEntry]:
         """Every row of the outbox (or those in *state*), in acceptance order."""
@@ -308,7 +344,7 @@ class DurableOutbox:
             (_SQL_ENTRIES, ()) if state is None else (_SQL_ENTRIES + " WHERE state = ?", (state,))
         )
         with self._lock:
-            rows = self._connection().execute(sql + " ORDER BY seq", args).fetchall()
+            rows = self._sql(lambda db: db.execute(sql + " ORDER BY seq", args).fetchall())
         return [_entry(row) for row in rows]
 
     @property
@@ -316,95 +352,59 @@ class DurableOutbox:
         """The rows given up on, with their last error (from the file: earlier runs' too)."""
         return self.entries("dead_letter")
 
-    # -- starting and stopping ------------------------------------------------------
+    # -- closing ------------------------------------------------------------------
 
-    def start(self) -> Self:
-        """Start the worker: it delivers every pending row, earlier runs' first. Returns self."""
-        with self._lock:
-            self._connection()
-            if self._task is not None and not self._task.done():
-                raise RuntimeError(f"outbox {self.name!r} is already running")
-            self._stopping = self._halting = self._worker_died = False
-        self._task = self.clock.spawn(self._run_worker, name=f"{self.name}-worker")
-        return self
+    def close(self, timeout: float | None = None) -> None:
+        """Stop with drain, wait (at most *timeout* s) and close the file.
 
-    def stop(self, drain: bool = True, timeout: float | None = None) -> bool:
-        """Stop accepting writes and wait (clock time, at most *timeout*) for the worker to leave.
-
-        With ``drain=True`` the worker first delivers every pending row; with
-        ``drain=False`` it leaves after the row in hand and the rest stay in
-        the file for a later :meth:`start`. Returns True once the worker has left.
-        """
-        check_bool("drain", drain)
-        if timeout is not None:
-            timeout = check_seconds("timeout", timeout)
-        with self._lock:
-            self._stopping = True
-            self._halting = self._halting or not drain
-        self._work.set()
-        task = self._task
-        return task is None or task.join(timeout)
-
-    def close(self) -> None:
-        """Stop with drain, wait and close the file; ``RuntimeError`` if the worker died early.
+        Raises if the worker died or is still busy after *timeout*.
 
         Rows left behind are not lost: they stay pending in the file and are
         delivered by the next outbox started on it. Only a worker that died
-        (of a ``KeyboardInterrupt``, or a failing file) makes ``close`` raise;
-        an outbox never started, or stopped with ``drain=False``, closes
-        quietly and its rows wait the same way.
+        (of a ``KeyboardInterrupt``, or a failing file) makes ``close`` raise
+        a ``RuntimeError``, and a worker still busy after *timeout* (a store
+        that hangs) a :class:`TimeoutError`: the file is closed all the same,
+        and the row in the worker's hand stays pending (delivered once, by
+        its event id, after the next start). An outbox never started, or
+        stopped with ``drain=False``, closes quietly and its rows wait the
+        same way.
         """
-        self.stop(drain=True)
+        super().close(timeout)
+
+    def _closed(self, finished: bool) -> None:
         with self._lock:
             if self._db is None:
                 return
             left = int(self._db.execute(_SQL_PENDING).fetchone()[0])
             self._db.close()
             self._db = None
-        if left and self._worker_died:
+        if not finished:
+            raise TimeoutError(
+                f"outbox {self.name!r} did not finish within close(timeout=...): the store has not "
+                f"answered; {left} write(s) stay pending in {self.path!r} for the next start()"
+            )
+        if left and self._fatal is not None:
             raise RuntimeError(
                 f"outbox {self.name!r} closed with {left} write(s) not delivered; they stay in "
                 f"{self.path!r} for the next start(); "
                 f"worker errors: {[e.error for e in self.errors]}"
             )
 
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def _check_open(self) -> None:
+        self._connection()
 
     # -- the worker's side ----------------------------------------------------------
 
-    def _run_worker(self) -> None:
-        """Deliver rows one by one until stopped; record and re-raise what kills the worker.
+    def _worker_name(self, index: int) -> str:
+        return f"{self.name}-worker"
 
-        What kills it (a ``KeyboardInterrupt``, or the outbox file failing)
-        leaves the row in hand pending in the file, for the next :meth:`start`.
-        """
-        entry: OutboxEntry | None = None
-        try:
-            while (entry := self._next()) is not None:
-                self._deliver(entry)
-            entry = None
-        except BaseException as error:
-            self._record_error(entry, error)
-            self._worker_died = True
-            raise
-
-    def _next(self) -> OutboxEntry | None:
-        """The oldest pending row, waiting for one; ``None`` when the worker should leave."""
-        while True:
-            with self._lock:
-                if self._halting or self._db is None:
-                    return None
-                row = self._db.execute(_SQL_NEXT).fetchone()
-                if row is not None:
-                    return _entry(row)
-                if self._stopping:
-                    return None
-                self._work.clear()  # under the lock: an enqueue after this check sets it again
-            self._work.wait()
+    def _take(self) -> OutboxEntry | None:
+        """The oldest pending row, or ``None`` (lock held); the file's errors as the store's."""
+        if self._db is None:
+            self._halting = True  # closed under a worker that outlived close(timeout=...)
+            return None
+        row = self._sql(lambda db: db.execute(_SQL_NEXT).fetchone())
+        return None if row is None else _entry(row)
 
     def _deliver(self, entry: OutboxEntry) -> None:
         """Save one row's event at the actor's next version, with backoff; settle the row."""
@@ -413,7 +413,7 @@ class DurableOutbox:
         ticket = self._tickets.get(entry.seq)  # None for a row accepted by an earlier run
         for attempt in range(1, self.max_attempts + 1):
             if attempt > 1:
-                self.clock.sleep(capped_exponential(self.base_delay, self.max_delay, attempt - 2))
+                self.clock.sleep(self._backoff(attempt - 2))
             if ticket is not None:
                 ticket.attempts += 1
             try:
@@ -421,14 +421,10 @@ class DurableOutbox:
                     event = entry.event(self.store.get_latest_version(entry.actor_id) + 1)
                 self.store.save_event(event)
             except DuplicateEventIdError as duplicate:
-                if (
-                    duplicate.stored_actor_id == entry.actor_id
-                ):  # stored by an earlier delivery: done
+                if duplicate.stored_actor_id == entry.actor_id:  # stored by an earlier delivery
                     self._settle(entry, "delivered", attempt, duplicate.stored_version, None)
                     return
-                self._record_error(
-                    entry, duplicate
-                )  # the id is another actor's event's: not ours to deliver
+                self._record(entry, duplicate)  # the id is another actor's event's: not ours
                 error = duplicate
                 break
             except (VersionConflictError, StoreUnavailableError) as failure:
@@ -436,13 +432,20 @@ class DurableOutbox:
                 if isinstance(failure, VersionConflictError):
                     event = None  # stale: read the version again (the id stays the same)
             except Exception as unexpected:  # noqa: BLE001 - dead-letter a bug or a bad write
-                self._record_error(entry, unexpected)
+                self._record(entry, unexpected)
                 error = unexpected
                 break
             else:
                 self._settle(entry, "delivered", attempt, event.version, None)
                 return
         self._settle(entry, "dead_letter", attempt, None, error)
+
+    def _killed(self, entry: OutboxEntry | None, error: BaseException) -> OutboxEntry | None:
+        """The row stays pending in the file; this process's tickets learn why nothing moves."""
+        with self._lock:
+            for ticket in self._tickets.values():
+                ticket.error = error
+        return entry
 
     def _settle(
         self,
@@ -452,24 +455,42 @@ class DurableOutbox:
         version: int | None,
         error: BaseException | None,
     ) -> None:
-        """Mark the row delivered or dead-lettered (committed), then settle its ticket here."""
+        """Mark the row delivered or dead-lettered, then settle its ticket here.
+
+        The mark is committed, and retried with backoff while the file is locked or full.
+        """
         text = None if error is None else f"{type(error).__name__}: {error}"
-        with self._lock:
-            self._connection().execute(_SQL_SETTLE, (state, attempts, version, text, entry.seq))
-            ticket = self._tickets.pop(entry.seq, None)
-            if state == "delivered":
-                self.delivered += 1
-            if ticket is not None:
-                ticket.outcome = "committed" if state == "delivered" else "dead_letter"
-                ticket.event = None if version is None else entry.event(version)
-                ticket.error = error
-                ticket.settled_at = self.clock.now()
+
+        def mark() -> OutboxTicket | None:
+            with self._lock:
+                row = (state, attempts, version, text, entry.seq)
+                self._sql(lambda db: db.execute(_SQL_SETTLE, row))
+                ticket = self._tickets.pop(entry.seq, None)
+                if state == "delivered":
+                    self.delivered += 1
+                if ticket is not None:
+                    ticket.outcome = "committed" if state == "delivered" else "dead_letter"
+                    ticket.event = None if version is None else entry.event(version)
+                    ticket.error = error
+                    ticket.settled_at = self.clock.now()
+                return ticket
+
+        ticket = self._until_it_works(mark, entry)
         if ticket is not None:
             ticket._settled.set()
 
-    def _record_error(self, entry: OutboxEntry | None, error: BaseException) -> None:
-        with self._lock:
-            self.errors.append(OutboxError(self.clock.now(), entry, error))
+    # -- the file -------------------------------------------------------------------
+
+    def _sql(self, step: Callable[..., T], *args: Any) -> T:
+        """Run ``step(connection, *args)`` (lock held); file errors become the store's family."""
+        db = self._connection()
+        try:
+            return step(db, *args)
+        except sqlite3.DatabaseError as exc:
+            error = translate(exc, self.path, self.busy_timeout, _WHAT)
+            if error is None:
+                raise
+            raise error from exc
 
     def _connection(self) -> sqlite3.Connection:
         """The open connection (call with the lock held); ``RuntimeError`` once closed."""
@@ -487,43 +508,63 @@ class DurableOutbox:
 # --------------------------------------------------------------------------- the file
 
 
-def _outbox_path(path: object) -> str:
-    """Validate *path* and return it absolute."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or os.PathLike; got {path!r} ({type(path).__name__})")
-    name = os.fsdecode(os.fspath(path))
-    if name in ("", ":memory:") or name.startswith("file::memory:"):
-        raise ValueError(
-            "path must name a file (an outbox in memory would not survive the process); "
-            f"got {name!r}"
+def _open(
+    path: str, synchronous: str, busy_timeout: float
+) -> tuple[sqlite3.Connection, FileIdentity]:
+    """Open (and if new, create) the outbox file and note which file it is.
+
+    A file that is not an outbox is refused.
+
+    A lock held longer than *busy_timeout* (another process creating the same
+    file, say) is a :class:`~aether.errors.LockTimeoutError` and any other
+    operational failure a :class:`~aether.errors.StoreUnavailableError`, as
+    for the event store; a file that is not an outbox is a :class:`ValueError`.
+    """
+    try:
+        db = retry_while_locked(lambda: _open_once(path, synchronous, busy_timeout), busy_timeout)
+    except sqlite3.OperationalError as exc:
+        error = translate(exc, path, busy_timeout, _WHAT)
+        if error is None or isinstance(error, StoreCorruptedError):
+            raise ValueError(f"cannot use {path!r} as an outbox: {exc}") from exc
+        raise error from exc
+    except sqlite3.DatabaseError as exc:
+        raise ValueError(f"cannot use {path!r} as an outbox: {exc}") from exc
+    return db, FileIdentity.of(path, _WHAT)
+
+
+def _open_once(path: str, synchronous: str, busy_timeout: float) -> sqlite3.Connection:
+    """One try at opening the file (closed again if it fails)."""
+    db = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+    try:
+        found = db.execute(
+            "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_autoindex%'"
         )
-    full = os.path.abspath(name)
-    if os.path.isdir(full):
-        raise ValueError(f"path must name a file, not a directory; got {name!r}")
-    if not os.path.isdir(os.path.dirname(full)):
-        raise FileNotFoundError(f"cannot create the outbox {name!r}: its directory does not exist")
-    return full
-
-
-def _open(path: str, synchronous: str) -> sqlite3.Connection:
-    """Open (and if new, create) the outbox file; refuse a file that is not one."""
-    try:
-        db = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
-    except sqlite3.Error as exc:
-        raise OSError(f"cannot open the outbox at {path!r}: {exc}") from exc
-    try:
+        others = sorted(f"{kind} {name!r}" for kind, name in found.fetchall()
+                        if not (kind == "table" and name in _OWN_TABLES)
+                        and not (kind == "index" and name == "outbox_pending"))
+        if others:  # checked before anything is written: another program's file stays as it was
+            raise ValueError(
+                f"cannot use {path!r} as an outbox: it holds {', '.join(others)} "
+                "of another program "
+                "(an outbox keeps a file of its own; give it a new path)"
+            )
         db.execute("PRAGMA journal_mode = WAL")
         db.execute(f"PRAGMA synchronous = {synchronous}")
-        db.execute(_SCHEMA[0])
-        columns = tuple(row[1] for row in db.execute("PRAGMA table_info(outbox)"))
-        if columns != _COLUMNS:
-            raise ValueError(
-                f"{path!r} has an 'outbox' table with other columns {columns}; expected {_COLUMNS}"
-            )
-        db.execute(_SCHEMA[1])
-    except sqlite3.DatabaseError as exc:
-        db.close()
-        raise ValueError(f"cannot use {path!r} as an outbox: {exc}") from exc
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(_SCHEMA[0])
+            columns = tuple(row[1] for row in db.execute("PRAGMA table_info(outbox)"))
+            if columns != _COLUMNS:
+                raise ValueError(
+                    f"{path!r} has an 'outbox' table with other columns {columns}; "
+                    f"expected {_COLUMNS}"
+                )
+            db.execute(_SCHEMA[1])
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
     except BaseException:
         db.close()
         raise

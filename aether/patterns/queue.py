@@ -12,33 +12,46 @@ arrive faster than the worker can save them, so watch the depth and the delay.
 This queue lives in memory, which makes it the right thing to teach with and
 the wrong thing to trust with writes that must outlive the process: a program
 that exits (or crashes) before :meth:`RetryQueue.close` drops every write not
-yet saved. It says so on the way out (a :class:`RuntimeWarning` naming how
-many writes were lost); :class:`~aether.patterns.outbox.DurableOutbox` keeps
-accepted writes in an SQLite file instead, so a restarted program delivers them.
+yet saved. A program can see that without reading warnings:
+:func:`unsaved_writes` counts the writes its live queues accepted and have not
+settled (check it before exiting), and a queue that ends without ``close``
+dead-letters its unsaved tickets and is listed by :func:`lost_writes`; it
+also warns (a :class:`RuntimeWarning`). :class:`~aether.patterns.outbox.DurableOutbox`
+keeps accepted writes in an SQLite file instead, so a restarted program delivers them.
 """
 
 from __future__ import annotations
 
 import collections
 import os
-import threading
 import warnings
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple, Self
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from aether.checks import check_bool, check_int, check_methods, check_seconds, check_text
-from aether.clock import Signal, SimulatedClock, Task, TaskClock
+from aether.checks import check_int, check_methods, check_seconds, check_text, show
+from aether.clock import Signal, SimulatedClock, TaskClock
 from aether.errors import StoreUnavailableError, VersionConflictError
 from aether.events import Event
 from aether.patterns._common import REAL_CLOCK, capped_exponential, next_event
+from aether.patterns.worker import BackgroundWorker, WorkerFailure
 from aether.store.base import EventStore
 
 if TYPE_CHECKING:
     from aether.contracts import RunContext
 
-__all__ = ["QueuedWrites", "RetryQueue", "Ticket", "WorkerError"]
+__all__ = [
+    "MAX_WORKERS",
+    "LostWrites",
+    "QueuedWrites",
+    "RetryQueue",
+    "Ticket",
+    "WorkerFailure",
+    "check_queue_settings",
+    "lost_writes",
+    "unsaved_writes",
+]
 
 
 class Ticket:
@@ -96,53 +109,106 @@ class Ticket:
                 f"after {self.attempts} attempt(s)>")
 
 
-def _check_settings(
+#: The most workers a retry queue runs: each is a thread (or a simulated task) of its own.
+MAX_WORKERS = 1000
+
+
+def check_queue_settings(
     max_attempts: object, base_delay: object, max_delay: object, workers: object, name: object
 ) -> tuple[int, float, float, int, str]:
-    """Check a queue's settings and return them normalised; raise naming the bad one."""
+    """Check a background writer's settings and return them normalised; raise naming the bad one.
+
+    Shared by :class:`RetryQueue`, :class:`QueuedWrites` and
+    :class:`~aether.patterns.outbox.DurableOutbox`.
+    """
     attempts = check_int("max_attempts", max_attempts, 1)
     base = check_seconds("base_delay", base_delay)
     cap = check_seconds("max_delay", max_delay)
     if cap < base:
-        raise ValueError(f"max_delay must be >= base_delay ({base!r} s); got {max_delay!r}")
-    return attempts, base, cap, check_int("workers", workers, 1), check_text("name", name)
+        raise ValueError(f"max_delay must be >= base_delay ({base!r} s); got {show(max_delay)}")
+    count = check_int("workers", workers, 1, MAX_WORKERS)
+    return attempts, base, cap, count, check_text("name", name)
+
+
+class LostWrites(NamedTuple):
+    """A record of a retry queue that ended without :meth:`~RetryQueue.close`, writes unsaved.
+
+    ``queue`` is its name and ``tickets`` the writes it had accepted and not
+    settled, now dead letters whose ``error`` says they were lost.
+    """
+
+    queue: str
+    tickets: tuple[Ticket, ...]
+
+
+_LOST: list[LostWrites] = []
+_LIVE_QUEUES: weakref.WeakSet[RetryQueue] = weakref.WeakSet()
+
+
+def lost_writes() -> list[LostWrites]:
+    """Every retry queue of this process that ended (was garbage-collected) with writes never saved.
+
+    Each write in it is a dead-lettered :class:`Ticket`: a program that kept
+    its tickets sees ``outcome == "dead_letter"`` on them too. At interpreter
+    exit the queues still alive end after the program's own ``atexit``
+    functions have run; check :func:`unsaved_writes` there instead.
+    """
+    return list(_LOST)
+
+
+def unsaved_writes() -> int:
+    """How many writes the live real-clock retry queues of this process hold, not settled yet.
+
+    Zero once every queue was closed (or drained). A program about to exit
+    checks it: anything above zero is lost at exit, since a retry queue keeps
+    its writes in memory only.
+    """
+    queues = [q for q in list(_LIVE_QUEUES) if not isinstance(q.clock, SimulatedClock)]
+    return sum(queue.pending() for queue in queues)
 
 
 class _Unsaved:
-    """The count of a queue's accepted but unsettled writes, shared with its exit check.
+    """A queue's accepted but unsettled tickets, shared with its end-of-life check.
 
     Kept apart from the queue so that the check (a :func:`weakref.finalize`
-    callback) can read it without keeping the queue alive.
+    callback) can reach the tickets without keeping the queue alive.
     """
 
-    __slots__ = ("count", "pid")
+    __slots__ = ("pid", "tickets")
 
     def __init__(self) -> None:
-        self.count = 0
+        self.tickets: dict[int, Ticket] = {}
         self.pid = os.getpid()
 
+    @property
+    def count(self) -> int:
+        return len(self.tickets)
 
-def _warn_unsaved(unsaved: _Unsaved, name: str) -> None:
-    """Warn that a queue ended (process exit or garbage collection) with writes never saved."""
-    if unsaved.count > 0 and unsaved.pid == os.getpid():  # a forked child did not accept them
-        warnings.warn(
-            f"retry queue {name!r} ended without close() with {unsaved.count} accepted "
-            "write(s) never saved: they are lost, because this queue keeps writes in memory "
-            "only (use DurableOutbox for writes that must survive an exit or a crash)",
-            RuntimeWarning,
-            stacklevel=1,
+
+def _lose_unsaved(unsaved: _Unsaved, name: str) -> None:
+    """A queue ended (exit, garbage collection) with writes never saved: dead-letter, list, warn."""
+    if not unsaved.tickets or unsaved.pid != os.getpid():  # a forked child did not accept them
+        return
+    tickets = tuple(unsaved.tickets.values())
+    unsaved.tickets.clear()
+    for ticket in tickets:
+        ticket.error = RuntimeError(
+            f"retry queue {name!r} ended without close() before this write was saved: it is lost"
         )
+        ticket.outcome = "dead_letter"
+        ticket._settled.set()
+    _LOST.append(LostWrites(name, tickets))
+    warnings.warn(
+        f"retry queue {name!r} ended without close() with {len(tickets)} accepted "
+        "write(s) never saved: they are lost, because this queue keeps writes in memory "
+        "only (see aether.patterns.queue.lost_writes(); use DurableOutbox for writes that "
+        "must survive an exit or a crash)",
+        RuntimeWarning,
+        stacklevel=1,
+    )
 
 
-class WorkerError(NamedTuple):
-    """An unexpected error the worker caught at clock time ``time`` (``ticket``: its write)."""
-
-    time: float
-    ticket: Ticket | None
-    error: BaseException
-
-
-class RetryQueue:
+class RetryQueue(BackgroundWorker[Ticket]):
     """A queue of writes saved in the background, retried until committed or dead-lettered.
 
     ``store`` is the store the worker writes to and ``clock`` a clock that can
@@ -170,20 +236,26 @@ class RetryQueue:
     the call that runs the simulation). A later :meth:`start` saves the write,
     re-sending the very event it had in hand (a no-op if that had landed), so
     nothing is stored twice; another worker, if there are several, takes it at
-    once. :meth:`close` turns whatever no worker can save any more into dead
-    letters (with the error that killed the worker as the cause) and raises.
+    once. While no worker is left, :attr:`failure` names the error and
+    :meth:`enqueue` refuses new writes. :meth:`close` turns whatever no worker
+    can save any more into dead letters (with the error that killed the worker
+    as the cause) and raises; ``close(timeout=...)`` gives up waiting for a
+    store that hangs.
 
     The queue lives in memory: writes not saved when the process exits are
-    lost. A queue on a real clock that ends without :meth:`close` (the process
-    exits, or the queue is garbage-collected) warns with a
-    :class:`RuntimeWarning` naming how many accepted writes were never saved;
-    a simulated queue does not (its writes end with the simulation). For
+    lost. :func:`unsaved_writes` tells a program how many its queues still
+    hold; a queue on a real clock that ends without :meth:`close` (the
+    process exits, or the queue is garbage-collected) dead-letters them, lists
+    them in :func:`lost_writes` and warns with a :class:`RuntimeWarning`; a
+    simulated queue does not (its writes end with the simulation). For
     writes that must survive, use :class:`~aether.patterns.outbox.DurableOutbox`.
 
     Metrics: :attr:`depth_samples` ``(time, depth)`` at every enqueue and
     dequeue, :attr:`max_depth`, :attr:`delays`, :attr:`committed`,
     :attr:`dead_letters` and :meth:`pending`.
     """
+
+    kind = "retry queue"
 
     def __init__(
         self,
@@ -203,34 +275,30 @@ class RetryQueue:
             ("now", "sleep", "spawn", "signal"),
             "a clock that can spawn tasks and make signals (RealClock, SimulatedClock)",
         )
-        settings = _check_settings(max_attempts, base_delay, max_delay, workers, name)
-        self.max_attempts, self.base_delay, self.max_delay, self.workers, name = settings
+        settings = check_queue_settings(max_attempts, base_delay, max_delay, workers, name)
+        self.max_attempts, base_delay, max_delay, workers, name = settings
+        super().__init__(clock, name, workers, base_delay, max_delay)
         self.store = store
-        self.clock = clock
-        self.name = name
         self.depth_samples: list[tuple[float, int]] = []
         self.delays: list[float] = []
         self.committed = 0
         self.dead_letters: list[Ticket] = []
-        self.errors: list[WorkerError] = []
         self._items: collections.deque[Ticket] = collections.deque()
-        self._lock = (
-            threading.Lock()
-        )  # guards _items, _stopping, _halting and the metrics; never held while waiting
-        self._work = clock.signal(f"{name}: work")
-        self._stopping = False  # no new writes; workers leave once the queue is empty
-        self._halting = False  # workers leave after the write in hand, even if writes remain
-        self._tasks: list[Task] = []
         self._unsaved = _Unsaved()  # accepted and not settled: queued or in a worker's hand
         if not isinstance(clock, SimulatedClock):
-            weakref.finalize(self, _warn_unsaved, self._unsaved, name)
+            weakref.finalize(self, _lose_unsaved, self._unsaved, name)
+            _LIVE_QUEUES.add(self)
 
     # -- the caller's side --------------------------------------------------------
 
     def enqueue(
         self, actor_id: str, event_type: str, data: Mapping[str, Any] | None = None
     ) -> Ticket:
-        """Queue one write and return its :class:`Ticket` at once (the write is validated now)."""
+        """Queue one write and return its :class:`Ticket` at once (the write is validated now).
+
+        Refused with a :class:`RuntimeError` once the queue is stopped, or
+        while every worker is dead (:attr:`failure` says of what).
+        """
         probe = Event(
             actor_id=actor_id, event_type=event_type, version=1, data=data
         )  # validates, freezes data
@@ -242,12 +310,9 @@ class RetryQueue:
             self.clock.signal(f"ticket {actor_id}"),
         )
         with self._lock:
-            if self._stopping:
-                raise RuntimeError(
-                    f"retry queue {self.name!r} is stopped; it accepts no new writes"
-                )
+            self._check_accepting()
             self._items.append(ticket)
-            self._unsaved.count += 1
+            self._unsaved.tickets[id(ticket)] = ticket
             self._sample()
         self._work.set()
         return ticket
@@ -278,103 +343,53 @@ class RetryQueue:
         """The largest depth seen so far."""
         return max((depth for _, depth in self.depth_samples), default=0)
 
-    # -- starting and stopping ------------------------------------------------------
+    # -- closing ------------------------------------------------------------------
 
-    def start(self) -> Self:
-        """Start the worker task(s); a stopped queue can be started again. Returns the queue."""
-        if any(not task.done() for task in self._tasks):
-            raise RuntimeError(f"retry queue {self.name!r} is already running")
-        with self._lock:
-            self._stopping = self._halting = False
-        self._tasks = [
-            self.clock.spawn(self._run_worker, name=f"{self.name}-worker-{i}")
-            for i in range(self.workers)
-        ]
-        return self
+    def close(self, timeout: float | None = None) -> None:
+        """Stop with drain and wait (at most *timeout* s); dead-letter what is left, and raise.
 
-    def stop(self, drain: bool = True, timeout: float | None = None) -> bool:
-        """Stop accepting writes and wait (clock time, at most *timeout*) for the workers to leave.
-
-        With ``drain=True`` the workers first save every queued write; with
-        ``drain=False`` they leave after the write in hand and the rest stay
-        queued for a later :meth:`start`. Returns True once every worker has left.
+        Each queued write left over (a worker died, or *timeout* passed)
+        becomes a dead letter whose ``error`` is a ``RuntimeError`` caused by
+        the error that killed the last worker (if any), and ``close`` raises
+        a ``RuntimeError`` naming how many, or a :class:`TimeoutError` if
+        the workers were still busy after *timeout* (a write in a worker's
+        hand then settles whenever the store answers).
         """
-        check_bool("drain", drain)
-        deadline = None if timeout is None else self.clock.now() + check_seconds("timeout", timeout)
-        with self._lock:
-            self._stopping = True
-            self._halting = self._halting or not drain
-        self._work.set()
-        for task in self._tasks:
-            task.join(None if deadline is None else max(0.0, deadline - self.clock.now()))
-        return all(task.done() for task in self._tasks)
+        super().close(timeout)
 
-    def close(self) -> None:
-        """Stop with drain and wait; dead-letter writes left unsaved (a worker died), and raise.
-
-        Each write left over becomes a dead letter whose ``error`` is a
-        ``RuntimeError`` caused by the error that killed the last worker (if
-        any), and ``close`` raises a ``RuntimeError`` naming how many.
-        """
-        self.stop(drain=True)
+    def _closed(self, finished: bool) -> None:
         with self._lock:
             left, self._items = list(self._items), collections.deque()
             if left:
                 self._sample()
-            fatal = self.errors[-1].error if self.errors else None
-        if not left:
-            return
+            last = self.errors[-1].error if self.errors else None
+            fatal = self._fatal if self._fatal is not None else last
+            busy = 0 if finished else self._unsaved.count - len(left)
         for ticket in left:
             error = RuntimeError(f"retry queue {self.name!r} closed before this write was saved")
             error.__cause__ = fatal
             ticket.error = error
             self._settle(ticket, "dead_letter", None)
-        raise RuntimeError(
-            f"retry queue {self.name!r} closed with {len(left)} write(s) not saved "
-            f"(now dead letters); worker errors: {[e.error for e in self.errors]}"
-        )
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+        if not finished:
+            raise TimeoutError(
+                f"retry queue {self.name!r} did not finish within close(timeout=...): "
+                f"{len(left)} queued write(s) are now dead letters and {busy} write(s) are still "
+                "in a worker's hand (the store has not answered)"
+            )
+        if left:
+            raise RuntimeError(
+                f"retry queue {self.name!r} closed with {len(left)} write(s) not saved "
+                f"(now dead letters); worker errors: {[e.error for e in self.errors]}"
+            )
 
     # -- the worker's side ----------------------------------------------------------
 
-    def _run_worker(self) -> None:
-        """Take writes one by one until stopped; if the worker is killed, put its write back."""
-        ticket: Ticket | None = None
-        try:
-            while (ticket := self._next()) is not None:
-                try:
-                    self._deliver(ticket)
-                except Exception as error:  # noqa: BLE001 - dead-letter a bug or a bad write
-                    ticket.error = error
-                    self._record_error(ticket, error)
-                    self._settle(ticket, "dead_letter", None)
-        except BaseException as error:  # KeyboardInterrupt, SystemExit...: keep the write, then die
-            held = ticket if ticket is not None and ticket.outcome == "pending" else None
-            if held is not None:
-                held.error = error
-                self._put_back(held)
-            self._record_error(held, error)
-            raise
-
-    def _next(self) -> Ticket | None:
-        """The next queued write, waiting for one; ``None`` when the worker should leave."""
-        while True:
-            with self._lock:
-                if self._halting:
-                    return None
-                if self._items:
-                    ticket = self._items.popleft()
-                    self._sample()
-                    return ticket
-                if self._stopping:
-                    return None
-                self._work.clear()  # under the lock: an enqueue after this check sets it again
-            self._work.wait()
+    def _take(self) -> Ticket | None:
+        if not self._items:
+            return None
+        ticket = self._items.popleft()
+        self._sample()
+        return ticket
 
     def _deliver(self, ticket: Ticket) -> None:
         """Save one write, retrying with backoff; settle it as committed or dead-lettered."""
@@ -397,18 +412,29 @@ class RetryQueue:
                 return
         self._settle(ticket, "dead_letter", None)
 
-    def _put_back(self, ticket: Ticket) -> None:
+    def _failed(self, ticket: Ticket, error: Exception) -> None:
+        """An unexpected error (a bug, a bad write): dead-letter the write, carry on."""
+        ticket.error = error
+        self._record(ticket, error)
+        self._settle(ticket, "dead_letter", None)
+
+    def _killed(self, ticket: Ticket | None, error: BaseException) -> Ticket | None:
         """Return a write whose worker was killed to the head of the queue, for the next worker."""
+        if ticket is None or ticket.outcome != "pending":
+            return None
+        ticket.error = error
         with self._lock:
             self._items.appendleft(ticket)
             self._sample()
         self._work.set()
+        return ticket
 
     def _settle(self, ticket: Ticket, outcome: str, event: Event | None) -> None:
         with self._lock:
+            if self._unsaved.tickets.pop(id(ticket), None) is None:
+                return  # already settled (lost at the end of the queue's life)
             ticket.outcome, ticket.event, ticket.settled_at = outcome, event, self.clock.now()
             ticket._in_hand = None
-            self._unsaved.count -= 1
             if outcome == "committed":
                 self.committed += 1
                 self.delays.append(ticket.settled_at - ticket.enqueued_at)
@@ -418,10 +444,6 @@ class RetryQueue:
 
     def _sample(self) -> None:
         self.depth_samples.append((self.clock.now(), len(self._items)))
-
-    def _record_error(self, ticket: Ticket | None, error: BaseException) -> None:
-        with self._lock:
-            self.errors.append(WorkerError(self.clock.now(), ticket, error))
 
     def __repr__(self) -> str:
         return (
@@ -446,14 +468,16 @@ class QueuedWrites:
     max_delay: float = 1.0
     workers: int = 1
     name: str = "queued_writes"
-    queues: list[RetryQueue] = field(default_factory=list, compare=False, repr=False)
+    queues: list[RetryQueue] = field(default_factory=list, init=False, compare=False, repr=False)
 
     def __getstate__(self) -> dict[str, object]:
         """Pickle the settings only: a copy sent to another process has no runs yet."""
         return {**self.__dict__, "queues": []}
 
     def __post_init__(self) -> None:
-        _check_settings(self.max_attempts, self.base_delay, self.max_delay, self.workers, self.name)
+        check_queue_settings(
+            self.max_attempts, self.base_delay, self.max_delay, self.workers, self.name
+        )
 
     def new_queue(self, store: EventStore, clock: TaskClock) -> RetryQueue:
         """A queue with these settings (not started)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from aether.checks import show
 from aether.errors import DuplicateEventIdError, VersionConflictError
 from aether.events import Event, validate_actor_id, validate_version
 
@@ -34,7 +35,7 @@ class InMemoryEventStore:
         Re-saving an already stored event (same id, actor, version) does nothing.
         """
         if not isinstance(event, Event):
-            raise TypeError(f"save_event takes an Event; got {event!r} ({type(event).__name__})")
+            raise TypeError(f"save_event takes an Event; got {show(event)} ({type(event).__name__})")
         actor_id = event.actor_id
         with self._lock:
             stream = self._streams.get(actor_id)

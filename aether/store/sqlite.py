@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import errno
 import json
 import os
 import pathlib
@@ -22,17 +21,16 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
-from aether.checks import check_seconds
+from aether.checks import check_seconds, show
 from aether.errors import (
     AetherError,
     DuplicateEventIdError,
-    LockTimeoutError,
-    StoreCorruptedError,
     StoreUnavailableError,
     VersionConflictError,
     VersionOutOfRangeError,
 )
 from aether.events import Event, validate_actor_id, validate_version
+from aether.store.sqlitefile import FileIdentity, database_path, retry_while_locked, translate
 
 __all__ = ["FORK_DRAIN_SECONDS", "MAX_BUSY_TIMEOUT", "MAX_VERSION", "SYNCHRONOUS_MODES", "SQLiteEventStore"]
 
@@ -84,10 +82,7 @@ _SQL_ACTORS = "SELECT actor_id FROM actors ORDER BY seq"
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MICROSECOND = timedelta(microseconds=1)
-_SQLITE_BUSY = 5
-_SQLITE_LOCKED = 6
-_SQLITE_CORRUPT = 11
-_SQLITE_NOTADB = 26
+_WHAT = "SQLite event store"
 
 
 # Connections a forked child inherited from its parent. They are kept alive and
@@ -353,7 +348,7 @@ class SQLiteEventStore:
         self._synchronous = _check_synchronous(synchronous)
         self._local = _ThreadSlot()
         self._call = _Call(self)
-        self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the file, once opened
+        self._identity: FileIdentity | None = None  # the file the path named when first opened
         _GUARD.enter(self._path)
         try:
             self._initialise()
@@ -386,7 +381,7 @@ class SQLiteEventStore:
         nothing. A failed save changes nothing.
         """
         if not isinstance(event, Event):
-            raise TypeError(f"save_event takes an Event; got {event!r} ({type(event).__name__})")
+            raise TypeError(f"save_event takes an Event; got {show(event)} ({type(event).__name__})")
         if event.version > MAX_VERSION:
             raise VersionOutOfRangeError(event.actor_id, event.version, MAX_VERSION)
         row = (
@@ -505,7 +500,21 @@ class SQLiteEventStore:
         return conn
 
     def _initialise(self) -> None:
-        """Open the first connection, switch the file to WAL mode, create or check the tables."""
+        """Open the first connection, switch the file to WAL mode, create or check the tables.
+
+        Several processes may create the same new file at once; SQLite then
+        refuses some of them a lock at once rather than through its busy
+        handler, so the whole opening is retried for up to ``busy_timeout``.
+        """
+        try:
+            retry_while_locked(self._open_first, self._busy_timeout)
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError):
+                raise self._unavailable(exc) from exc
+            raise self._not_a_store(exc) from exc
+
+    def _open_first(self) -> None:
+        """One try at :meth:`_initialise` (closing the connection again if it fails)."""
         try:
             conn = self._connection()
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -516,13 +525,7 @@ class SQLiteEventStore:
             if conn.execute("PRAGMA user_version").fetchone()[0] != _SCHEMA_VERSION:
                 self._create_schema(conn)
             self._check_schema(conn)
-            stat = os.stat(self._path)
-            self._identity = (stat.st_dev, stat.st_ino)
-        except sqlite3.DatabaseError as exc:
-            self.close()
-            if isinstance(exc, sqlite3.OperationalError):
-                raise self._unavailable(exc) from exc
-            raise self._not_a_store(exc) from exc
+            self._identity = FileIdentity.of(self._path, _WHAT)
         except BaseException:
             self.close()
             raise
@@ -551,7 +554,20 @@ class SQLiteEventStore:
             raise
 
     def _check_schema(self, conn: sqlite3.Connection) -> None:
-        """Refuse a file whose tables are not the event store's, whatever its ``user_version`` says."""
+        """Refuse a file whose tables are not the event store's, whatever its ``user_version`` says.
+
+        A trigger or a view is refused too: a trigger on the events table
+        could delete or change every save after the store acknowledged it.
+        """
+        extras = conn.execute(
+            "SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'view') ORDER BY name"
+        ).fetchall()
+        if extras:
+            found = ", ".join(f"{kind} {name!r}" for kind, name in extras)
+            raise ValueError(
+                f"cannot use {self._path!r} as an SQLite event store: it has {found}, which could change "
+                "or undo saves after the store acknowledged them; the store's file holds its two tables only"
+            )
         expected = _expected_schema()
         for table, columns in expected.items():
             found = _describe_table(conn, table)
@@ -568,18 +584,8 @@ class SQLiteEventStore:
 
     def _check_same_file(self) -> None:
         """Raise :class:`StoreCorruptedError` if the path no longer names the file the store opened."""
-        try:
-            stat = os.stat(self._path)
-        except FileNotFoundError:
-            raise StoreCorruptedError(
-                f"the SQLite event store file {self._path!r} was deleted while in use; nothing was saved "
-                "(a save now would go into a file that no one can open again)"
-            ) from None
-        if (stat.st_dev, stat.st_ino) != self._identity:
-            raise StoreCorruptedError(
-                f"the SQLite event store file {self._path!r} was replaced by another file while in use; "
-                "nothing was saved (open a new store on the path to use the new file)"
-            )
+        if self._identity is not None:
+            self._identity.check()
 
     # -- the steps of a save -----------------------------------------------------
 
@@ -618,42 +624,16 @@ class SQLiteEventStore:
         failure a :class:`StoreUnavailableError`. Anything else (a misuse of
         the driver) is a bug and stays as it is.
         """
-        if _is_corruption(exc):
-            return StoreCorruptedError(f"SQLite event store {self._path!r} is damaged: {exc}")
-        if isinstance(exc, sqlite3.OperationalError):
-            if _is_missing_schema(exc):
-                return StoreCorruptedError(f"SQLite event store {self._path!r} is no longer an event store: {exc}")
-            return self._unavailable(exc)
-        return None
+        return translate(exc, self._path, self._busy_timeout, _WHAT)
 
     def _unavailable(self, exc: sqlite3.OperationalError) -> StoreUnavailableError:
         """Translate an operational failure: a busy lock or a broken database."""
-        code = getattr(exc, "sqlite_errorcode", None)
-        message = str(exc).lower()
-        if (code is not None and code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)) or (
-            code is None and ("locked" in message or "busy" in message)
-        ):
-            return LockTimeoutError(
-                f"SQLite event store {self._path!r} stayed locked for longer than "
-                f"busy_timeout={self._busy_timeout} s ({exc})"
-            )
-        return StoreUnavailableError(f"SQLite event store {self._path!r} failed: {exc}")
+        error = translate(exc, self._path, self._busy_timeout, _WHAT)
+        return error if isinstance(error, StoreUnavailableError) else StoreUnavailableError(
+            f"{_WHAT} {self._path!r} failed: {exc}")
 
     def _not_a_store(self, exc: sqlite3.DatabaseError) -> ValueError:
         return ValueError(f"cannot use {self._path!r} as an SQLite event store: {exc}")
-
-
-def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code is not None:
-        return code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
-    message = str(exc).lower()
-    return "malformed" in message or "not a database" in message
-
-
-def _is_missing_schema(exc: sqlite3.OperationalError) -> bool:
-    message = str(exc).lower()
-    return "no such table" in message or "no such column" in message
 
 
 _Columns = tuple[tuple[str, str, int, int], ...]  # (name, type, not null, position in the primary key)
@@ -724,24 +704,7 @@ def _event_from_row(row: tuple[Any, ...]) -> Event:
 
 def _database_path(path: object) -> str:
     """Validate *path* and return it absolute, so every process opens the same file."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or os.PathLike; got {path!r} ({type(path).__name__})")
-    name = os.fsdecode(os.fspath(path))
-    if name in ("", ":memory:"):
-        raise ValueError(
-            f"SQLiteEventStore needs a file path, got {name!r}: an in-memory SQLite database belongs to "
-            "one connection, so other threads and processes could not share it "
-            "(use InMemoryEventStore for a store without a file)"
-        )
-    full = os.path.abspath(name)
-    if os.path.isdir(full):
-        raise IsADirectoryError(errno.EISDIR, "SQLiteEventStore needs a database file, not a directory", full)
-    parent = os.path.dirname(full)
-    if not os.path.isdir(parent):
-        raise FileNotFoundError(
-            errno.ENOENT, f"cannot create an SQLite event store: directory {parent!r} does not exist", full
-        )
-    return full
+    return database_path(path, "an SQLite event store")
 
 
 def _check_busy_timeout(busy_timeout: object) -> float:
@@ -756,10 +719,10 @@ def _check_busy_timeout(busy_timeout: object) -> float:
 
 def _check_synchronous(synchronous: object) -> str:
     if not isinstance(synchronous, str):
-        raise TypeError(f"synchronous must be a str; got {synchronous!r} ({type(synchronous).__name__})")
+        raise TypeError(f"synchronous must be a str; got {show(synchronous)} ({type(synchronous).__name__})")
     mode = synchronous.upper()
     if mode not in SYNCHRONOUS_MODES:
-        raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS_MODES)}; got {synchronous!r}")
+        raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS_MODES)}; got {show(synchronous)}")
     return mode
 
 

@@ -58,7 +58,8 @@ Resilience patterns (also retry :class:`~aether.errors.StoreUnavailableError`)
 Deferred writes (accept now, commit later)
     :class:`RetryQueue`, :class:`QueuedWrites`, :class:`Ticket`,
     :class:`WorkerFailure`; the durable :class:`DurableOutbox`,
-    :class:`OutboxEntry`, :class:`OutboxTicket`; :func:`lost_writes` and :func:`unsaved_writes`.
+    :class:`OutboxEntry`, :class:`OutboxTicket`; :func:`lost_writes` and
+    :func:`unsaved_writes`.
 
 Building your own
     :class:`LogicalSave` (build the event, send and classify, wait, under one

@@ -208,3 +208,17 @@ class Saboteur:
 
     def victim_pid(self) -> int:
         return int(Path(self.folder, "victim").read_text())
+
+
+def acknowledging_writer(store: EventStore, actor_id: str, writer: str, acks: str) -> None:
+    """Save events for *actor_id* until killed; after each save returns, append "writer seq id" to *acks*.
+
+    A line in *acks* is a save the store acknowledged: after a SIGKILL at any
+    moment, every such event must be in the store.
+    """
+    fd = os.open(acks, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    seq = 0
+    while True:
+        event = save_next(store, actor_id, "Acknowledged", {"writer": writer, "seq": seq})
+        os.write(fd, f"{writer} {seq} {event.id}\n".encode())
+        seq += 1

@@ -195,7 +195,10 @@ class LocalPostgres:
 def start_local_postgres(directory: str | os.PathLike[str] | None = None) -> LocalPostgres:
     """Start a throwaway PostgreSQL server in a new folder under *directory* (default: the temp folder).
 
-    Takes about a second. Raises :class:`PostgresNotAvailableError` (saying
+    Takes about a second. Run as root, the server runs as another user, who
+    must be able to reach the folder: the system's temporary folder works,
+    a folder readable by root alone (such as pytest's ``tmp_path``) does not.
+    Raises :class:`PostgresNotAvailableError` (saying
     how to get PostgreSQL) if this machine has no way to run one.
     """
     if directory is not None and not isinstance(directory, (str, os.PathLike)):

@@ -252,7 +252,8 @@ class PostgresEventStore:
         self._conninfo = _check_conninfo(conninfo)
         self._statement_timeout = _check_statement_timeout(statement_timeout)
         self._connect_timeout = check_seconds("connect_timeout", connect_timeout, positive=True, maximum=2**31 - 1)
-        self._isolation_level = check_choice("isolation_level", isolation_level, ISOLATION_LEVELS)
+        level = check_text("isolation_level", isolation_level)
+        self._isolation_level = check_choice("isolation_level", level, ISOLATION_LEVELS)
         self._local = _ThreadSlot()
         self._initialise()
 
@@ -480,7 +481,8 @@ class PostgresEventStore:
             )
         if isinstance(exc, psycopg.errors.LockNotAvailable):
             return LockTimeoutError(f"{where}: a lock was not granted in time ({exc})")
-        if isinstance(exc, psycopg.errors.TooManyConnections):
+        # A refused connection carries no SQLSTATE class in psycopg, only the server's message.
+        if isinstance(exc, psycopg.errors.TooManyConnections) or "too many connections" in str(exc):
             return StoreOverloadedError(f"{where} refused the connection: too many connections ({exc})")
         if isinstance(exc, (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn)):
             return StoreCorruptedError(f"{where} is no longer an event store: {exc}")

@@ -38,6 +38,8 @@ def postgres_server() -> Any:
         from aether.store.pglocal import PostgresNotAvailableError, start_local_postgres
 
         try:
+            import psycopg  # noqa: F401 - the store's driver: without it there is nothing to test
+
             _POSTGRES_SERVERS.append(start_local_postgres())
         except (ImportError, PostgresNotAvailableError) as exc:
             import pytest

@@ -35,11 +35,18 @@ from aether.errors import (
 )
 from aether.events import Event
 
-psycopg = pytest.importorskip("psycopg", reason='needs psycopg 3: pip install -e ".[postgres]"')
 if os.environ.get("CI", "").lower() == "true":
-    import psycopg  # noqa: F811 - under CI a missing driver is an error, not a skip
+    import psycopg  # under CI a missing driver is an error, not a skip
+else:
+    psycopg = pytest.importorskip("psycopg", reason='needs psycopg 3: pip install -e ".[postgres]"')
 
-from aether.store.pglocal import LocalPostgres, postgres_unavailable_reason, start_local_postgres  # noqa: E402
+from aether.store import pglocal  # noqa: E402
+from aether.store.pglocal import (  # noqa: E402
+    LocalPostgres,
+    PostgresNotAvailableError,
+    postgres_unavailable_reason,
+    start_local_postgres,
+)
 from aether.store.postgres import (  # noqa: E402
     _INHERITED_CONNECTIONS,
     MAX_STATEMENT_TIMEOUT,
@@ -138,6 +145,31 @@ def test_a_local_server_stops_at_the_end_of_a_with_block() -> None:
 
 def test_this_machine_can_run_a_local_server() -> None:
     assert postgres_unavailable_reason() is None
+
+
+def test_without_postgresql_the_reason_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pglocal, "_import_pgserver", lambda: None)
+    monkeypatch.setattr(pglocal, "_system_bindir", lambda: None)
+
+    reason = postgres_unavailable_reason()
+    with pytest.raises(PostgresNotAvailableError) as caught:
+        start_local_postgres()
+
+    assert reason is not None and str(caught.value) == reason
+    assert '.[postgres]"' in reason and "apt-get install postgresql" in reason
+
+
+@pytest.mark.skipif(pglocal._system_bindir() is None, reason="PostgreSQL's own programs are not installed")
+def test_without_pgserver_the_systems_postgresql_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pglocal, "_import_pgserver", lambda: None)
+
+    with start_local_postgres() as server:
+        store = PostgresEventStore(server.new_schema("system"))
+        fill(store, "a", 2)
+        assert (server.backend, store.get_latest_version("a")) == ("system", 2)
+        store.close()
+
+    assert not server.folder.exists()
 
 
 @pytest.mark.parametrize("name", ["", "Upper", "1st", "has space", "x" * 42, None])

@@ -14,6 +14,8 @@ import os
 import pickle
 import random
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -141,6 +143,25 @@ def test_a_local_server_stops_at_the_end_of_a_with_block() -> None:
         PostgresEventStore(server.new_schema("demo")).save_event(make_event("a", 1))
 
     assert not server.running and not server.folder.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
+def test_a_server_whose_owner_is_killed_is_stopped_and_deleted() -> None:
+    code = "from aether.store.pglocal import start_local_postgres; print(start_local_postgres().folder, flush=True); "
+    code += "import time; time.sleep(120)"
+    owner = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    folder = Path(owner.stdout.readline().strip())  # type: ignore[union-attr]
+    assert (folder / "data" / "postmaster.pid").exists()
+
+    owner.kill()
+    owner.wait(timeout=30)
+    deadline = time.monotonic() + 60
+    while folder.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+    assert not folder.exists()
+    owner.stdout.close()  # type: ignore[union-attr]
 
 
 def test_this_machine_can_run_a_local_server() -> None:

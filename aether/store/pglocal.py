@@ -33,6 +33,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -111,19 +112,57 @@ def postgres_unavailable_reason() -> str | None:
     return None
 
 
+#: The watchdog: a separate process that stops the server and deletes its folder once the pipe from
+#: the process that started the server closes, whether that process called stop(), exited, or was
+#: killed. Arguments: pg_ctl, the data folder, the server's folder, the system user to stop it as.
+_WATCHDOG = r"""
+import os, shutil, subprocess, sys
+pg_ctl, data, folder, user = sys.argv[1:5]
+sys.stdin.buffer.read()
+if os.path.exists(os.path.join(data, "postmaster.pid")):
+    subprocess.run([pg_ctl, "-D", data, "-m", "fast", "-w", "-t", "60", "stop"], user=user or None,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+shutil.rmtree(folder, ignore_errors=True)
+"""
+
+
+class _Watchdog:
+    """Stops a server and deletes its folder when :meth:`release` is called or its owner dies."""
+
+    def __init__(self, pg_ctl: Path, data: Path, folder: Path, user: str | None) -> None:
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", _WATCHDOG, str(pg_ctl), str(data), str(folder), user or ""],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,  # a Ctrl-C to the owner's process group must not stop the clean-up
+        )
+
+    def release(self) -> None:
+        """Let the watchdog stop the server and delete the folder, and wait until it has."""
+        if self._proc.stdin is not None and not self._proc.stdin.closed:
+            self._proc.stdin.close()
+        try:
+            self._proc.wait(_START_SECONDS + 30)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+
+
 class LocalPostgres:
     """A running throwaway server; build it with :func:`start_local_postgres`.
 
     ``conninfo`` connects to its ``postgres`` database as the ``postgres``
     superuser over its Unix socket (no password: only processes on this
-    machine that can reach the socket file can connect).
+    machine that can reach the socket file can connect). A watchdog process
+    stops the server and deletes its folder if the process that started it
+    ends without calling :meth:`stop`, even when it is killed.
     """
 
-    def __init__(self, folder: Path, conninfo: str, backend: str, stopper: Any) -> None:
+    def __init__(self, folder: Path, conninfo: str, backend: str, stopper: Any, watchdog: _Watchdog) -> None:
         self._folder = folder
         self._conninfo = conninfo
         self._backend = backend
         self._stopper = stopper
+        self._watchdog = watchdog
         self._stopped = False
         self._schemas = 0
         atexit.register(self.stop)
@@ -172,8 +211,10 @@ class LocalPostgres:
         self._stopped = True
         atexit.unregister(self.stop)
         try:
-            self._stopper()
+            if self._stopper is not None:
+                self._stopper()
         finally:
+            self._watchdog.release()
             shutil.rmtree(self._folder, ignore_errors=True)
 
     def __enter__(self) -> Self:
@@ -204,27 +245,34 @@ def start_local_postgres(directory: str | os.PathLike[str] | None = None) -> Loc
     if directory is not None and not isinstance(directory, (str, os.PathLike)):
         raise TypeError(f"directory must be a str, an os.PathLike or None; got {directory!r}")
     # A short parent keeps the Unix socket's path within its limit (about 100 bytes).
+    pgserver = _import_pgserver()
+    bindir = None if pgserver is not None else _system_bindir()
+    if pgserver is None and (bindir is None or _server_user() == ""):
+        raise PostgresNotAvailableError(postgres_unavailable_reason() or f"no PostgreSQL: {_HOW_TO_GET_IT}")
     folder = Path(tempfile.mkdtemp(prefix="aether-pg-", dir=directory)).resolve()
-    try:
-        pgserver = _import_pgserver()
-        if pgserver is not None:
-            return _start_with_pgserver(pgserver, folder)
-        bindir = _system_bindir()
+    data = folder / "data"
+    if pgserver is not None:
+        from pgserver._commands import POSTGRES_BIN_PATH  # type: ignore[import-untyped]
+
+        user = "pgserver" if _server_user() is not None else None  # the user pgserver runs the server as
+        watchdog = _Watchdog(POSTGRES_BIN_PATH / "pg_ctl", data, folder, user)
+    else:
+        assert bindir is not None
         user = _server_user()
-        if bindir is None or user == "":
-            raise PostgresNotAvailableError(postgres_unavailable_reason() or f"no PostgreSQL: {_HOW_TO_GET_IT}")
-        return _start_with_system(bindir, user, folder)
+        watchdog = _Watchdog(bindir / "pg_ctl", data, folder, user)
+    try:
+        if pgserver is not None:
+            server = pgserver.get_server(data, cleanup_mode="delete")
+            return LocalPostgres(folder, server.get_uri(), "pgserver", server.cleanup, watchdog)
+        assert bindir is not None
+        return _start_with_system(bindir, user, folder, watchdog)
     except BaseException:
+        watchdog.release()
         shutil.rmtree(folder, ignore_errors=True)
         raise
 
 
-def _start_with_pgserver(pgserver: Any, folder: Path) -> LocalPostgres:
-    server = pgserver.get_server(folder / "data", cleanup_mode="delete")
-    return LocalPostgres(folder, server.get_uri(), "pgserver", server.cleanup)
-
-
-def _start_with_system(bindir: Path, user: str | None, folder: Path) -> LocalPostgres:
+def _start_with_system(bindir: Path, user: str | None, folder: Path, watchdog: _Watchdog) -> LocalPostgres:
     data, socket_dir = folder / "data", folder
     if user is not None:
         import pwd
@@ -239,7 +287,7 @@ def _start_with_system(bindir: Path, user: str | None, folder: Path) -> LocalPos
             check=True, **run,
         )
         subprocess.run(
-            [bindir / "pg_ctl", "-D", data, "-l", folder / "log", "-w", "-o", f"-h '' -k {socket_dir} -F", "start"],
+            [bindir / "pg_ctl", "-D", data, "-l", folder / "log", "-w", "-o", f"-h '' -k {socket_dir}", "start"],
             check=True, **run,
         )
     except subprocess.CalledProcessError as exc:
@@ -248,8 +296,6 @@ def _start_with_system(bindir: Path, user: str | None, folder: Path) -> LocalPos
             f"PostgreSQL from {bindir} did not start: {exc.stderr or exc.stdout}{log}"
         ) from exc
 
-    def stop() -> None:
-        subprocess.run([bindir / "pg_ctl", "-D", data, "-m", "fast", "-w", "stop"], **run)
-
-    return LocalPostgres(folder, f"host={socket_dir} port=5432 user=postgres dbname=postgres", "system", stop)
+    conninfo = f"host={socket_dir} port=5432 user=postgres dbname=postgres"
+    return LocalPostgres(folder, conninfo, "system", None, watchdog)  # the watchdog stops it
 

@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 from storehelpers import acknowledging_writer, fill, make_event, postgres_conninfo, postgres_server, save_in_child
 
+from aether.contracts import deadline_scope
 from aether.errors import (
     DuplicateEventIdError,
     StoreCorruptedError,
@@ -420,6 +421,50 @@ def test_a_statement_past_its_timeout_is_a_store_timeout_and_saves_nothing(conni
     assert store.get_latest_version("a") == 1
 
 
+def test_without_a_deadline_clock_the_callers_deadline_is_ignored(store: PostgresEventStore) -> None:
+    with deadline_scope(time.monotonic() - 1):
+        store.save_event(make_event("a", 1))
+
+    assert store.get_latest_version("a") == 1
+
+
+def test_a_call_whose_callers_deadline_has_passed_is_not_sent(conninfo: str) -> None:
+    store = PostgresEventStore(conninfo, deadline_clock=time.monotonic)
+
+    with deadline_scope(time.monotonic() - 0.001), pytest.raises(StoreTimeoutError, match="before the call was sent"):
+        store.save_event(make_event("a", 1))
+
+    assert store.get_latest_version("a") == 0
+
+
+def test_a_statement_still_running_at_the_callers_deadline_is_cancelled_and_saves_nothing(
+    conninfo: str, admin: Any
+) -> None:
+    store = PostgresEventStore(conninfo, statement_timeout=60, deadline_clock=time.monotonic)
+    fill(store, "a", 1)
+    with admin.transaction():
+        admin.execute("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+        with deadline_scope(time.monotonic() + 0.2), pytest.raises(StoreTimeoutError, match="deadline passed while"):
+            store.save_event(make_event("a", 2))
+
+    assert store.get_latest_version("a") == 1
+    store.save_event(make_event("a", 2))  # the connection is still usable, and nothing is cancelled by mistake
+    assert store.get_latest_version("a") == 2
+
+
+def test_a_deadline_later_than_the_statement_timeout_leaves_the_timeout_in_charge(conninfo: str, admin: Any) -> None:
+    store = PostgresEventStore(conninfo, statement_timeout=0.2, deadline_clock=time.monotonic)
+    with admin.transaction():
+        admin.execute("LOCK TABLE events IN ACCESS EXCLUSIVE MODE")
+        with deadline_scope(time.monotonic() + 60), pytest.raises(StoreTimeoutError, match="statement_timeout"):
+            store.get_latest_version("a")
+
+
+def test_the_deadline_clock_must_be_callable(conninfo: str) -> None:
+    with pytest.raises(TypeError, match="deadline_clock"):
+        PostgresEventStore(conninfo, deadline_clock=5.0)  # type: ignore[arg-type]
+
+
 def test_a_lost_connection_is_unavailable_and_the_next_call_reconnects(store: PostgresEventStore, admin: Any) -> None:
     fill(store, "a", 1)
     admin.execute("SELECT pg_terminate_backend(%s)", (backend_pid(store),))
@@ -532,12 +577,14 @@ def test_close_ends_the_connection_and_the_next_call_opens_another(store: Postgr
 
 
 def test_a_pickled_store_connects_to_the_same_schema_with_the_same_settings(conninfo: str) -> None:
-    store = PostgresEventStore(conninfo, statement_timeout=0.5, connect_timeout=3, isolation_level="serializable")
+    settings = {"statement_timeout": 0.5, "connect_timeout": 3, "isolation_level": "serializable"}
+    store = PostgresEventStore(conninfo, **settings, deadline_clock=time.monotonic)
     fill(store, "a", 2)
 
     copy = pickle.loads(pickle.dumps(store))
 
     assert (copy.statement_timeout, copy.connect_timeout, copy.isolation_level) == (0.5, 3, "serializable")
+    assert copy.deadline_clock is time.monotonic
     assert copy.get_events("a") == store.get_events("a")
 
 

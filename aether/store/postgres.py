@@ -18,6 +18,7 @@ import ctypes
 import json
 import os
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
@@ -32,7 +33,8 @@ except ImportError as exc:  # pragma: no cover - depends on the install
         '(pip install -e ".[postgres]") or run pip install "psycopg[binary]"'
     ) from exc
 
-from aether.checks import check_choice, check_seconds, check_text
+from aether.checks import check_callable, check_choice, check_seconds, check_text
+from aether.contracts import call_deadline
 from aether.errors import (
     AetherError,
     DuplicateEventIdError,
@@ -239,6 +241,13 @@ class PostgresEventStore:
             :class:`StoreUnavailableError` (libpq counts whole seconds, at least 2).
         isolation_level: one of :data:`ISOLATION_LEVELS`; ``"read committed"``
             (the server's default) is enough for the contract.
+        deadline_clock: the clock of the callers' deadlines (``time.monotonic``,
+            which :class:`~aether.clock.RealClock` reads), to make each call
+            honour :data:`~aether.contracts.call_deadline`: a call whose
+            caller's deadline has passed is not sent, and one still running
+            when it passes is cancelled on the server; both raise
+            :class:`StoreTimeoutError`, and nothing is saved. ``None`` (the
+            default) ignores callers' deadlines: only ``statement_timeout`` applies.
     """
 
     def __init__(
@@ -248,12 +257,16 @@ class PostgresEventStore:
         statement_timeout: float = 5.0,
         connect_timeout: float = 5.0,
         isolation_level: str = "read committed",
+        deadline_clock: Callable[[], float] | None = None,
     ) -> None:
         self._conninfo = _check_conninfo(conninfo)
         self._statement_timeout = _check_statement_timeout(statement_timeout)
         self._connect_timeout = check_seconds("connect_timeout", connect_timeout, positive=True, maximum=2**31 - 1)
         level = check_text("isolation_level", isolation_level)
         self._isolation_level = check_choice("isolation_level", level, ISOLATION_LEVELS)
+        if deadline_clock is not None:
+            check_callable("deadline_clock", deadline_clock)
+        self._deadline_clock = deadline_clock
         self._local = _ThreadSlot()
         self._initialise()
 
@@ -276,6 +289,11 @@ class PostgresEventStore:
     def isolation_level(self) -> str:
         """The transaction isolation level of this store's statements."""
         return self._isolation_level
+
+    @property
+    def deadline_clock(self) -> Callable[[], float] | None:
+        """The clock of the callers' deadlines, or ``None`` if the store ignores them."""
+        return self._deadline_clock
 
     # -- the EventStore contract -------------------------------------------------
 
@@ -351,13 +369,15 @@ class PostgresEventStore:
         self.close()
 
     def __reduce__(self) -> tuple[Any, ...]:
-        settings = (self._statement_timeout, self._connect_timeout, self._isolation_level)
+        settings = (self._statement_timeout, self._connect_timeout, self._isolation_level, self._deadline_clock)
         return (_reopen, (type(self), self._conninfo, *settings))
 
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}({self.conninfo!r}, statement_timeout={self._statement_timeout!r}, "
-            f"connect_timeout={self._connect_timeout!r}, isolation_level={self._isolation_level!r})"
+            f"connect_timeout={self._connect_timeout!r}, isolation_level={self._isolation_level!r}"
+            + ("" if self._deadline_clock is None else f", deadline_clock={self._deadline_clock!r}")
+            + ")"
         )
 
     def _connection(self) -> psycopg.Connection[Any]:
@@ -405,8 +425,11 @@ class PostgresEventStore:
         """
         for attempt in range(SERIALIZATION_RETRIES + 1):
             conn = self._connection()
+            left = self._time_left()
             try:
-                return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+                if left is None:
+                    return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+                return self._run_until(conn, sql, params, left)
             except psycopg.errors.UniqueViolation:
                 raise
             except _RETRYABLE as exc:
@@ -421,6 +444,53 @@ class PostgresEventStore:
                     self._drop_connection()
                 raise error from exc
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _time_left(self) -> float | None:
+        """Seconds to the caller's deadline if it is sooner than ``statement_timeout``, else ``None``.
+
+        Raises :class:`StoreTimeoutError` if the deadline has already passed.
+        """
+        if self._deadline_clock is None:
+            return None
+        deadline = call_deadline.get()
+        if deadline is None:
+            return None
+        left = deadline - self._deadline_clock()
+        if left <= 0:
+            raise StoreTimeoutError(
+                f"PostgreSQL event store {self.conninfo!r}: the caller's deadline passed before the call was sent; "
+                "nothing was sent"
+            )
+        return left if left < self._statement_timeout else None
+
+    def _run_until(self, conn: psycopg.Connection[Any], sql: str, params: Any, left: float) -> list[tuple[Any, ...]]:
+        """Run a statement, cancelling it on the server if it is still running after *left* seconds."""
+        guard = threading.Lock()
+        state = {"running": True, "cancelled": False}
+
+        def cancel() -> None:
+            with guard:
+                if state["running"]:
+                    state["cancelled"] = True
+                    with contextlib.suppress(Exception):
+                        conn.cancel_safe(timeout=max(1.0, self._connect_timeout))
+
+        timer = threading.Timer(left, cancel)
+        timer.daemon = True
+        timer.start()
+        try:
+            return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+        except psycopg.errors.QueryCanceled as exc:
+            if state["cancelled"]:
+                raise StoreTimeoutError(
+                    f"PostgreSQL event store {self.conninfo!r}: the caller's deadline passed while the statement "
+                    f"ran and the server cancelled it; nothing was saved ({exc})"
+                ) from exc
+            raise
+        finally:
+            with guard:
+                state["running"] = False
+            timer.cancel()
 
     def _initialise(self) -> None:
         """Open the first connection, create the tables if there are none, check them."""
@@ -551,9 +621,18 @@ def _check_statement_timeout(statement_timeout: object) -> float:
 
 
 def _reopen(
-    cls: type[PostgresEventStore], conninfo: str, statement_timeout: float, connect_timeout: float, isolation_level: str
+    cls: type[PostgresEventStore],
+    conninfo: str,
+    statement_timeout: float,
+    connect_timeout: float,
+    isolation_level: str,
+    deadline_clock: Callable[[], float] | None = None,
 ) -> PostgresEventStore:
     """Unpickle a store: connect to the same database with the same settings."""
     return cls(
-        conninfo, statement_timeout=statement_timeout, connect_timeout=connect_timeout, isolation_level=isolation_level
+        conninfo,
+        statement_timeout=statement_timeout,
+        connect_timeout=connect_timeout,
+        isolation_level=isolation_level,
+        deadline_clock=deadline_clock,
     )

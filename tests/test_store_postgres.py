@@ -588,6 +588,18 @@ def test_a_pickled_store_connects_to_the_same_schema_with_the_same_settings(conn
     assert copy.get_events("a") == store.get_events("a")
 
 
+def test_replace_opens_the_same_database_with_the_changed_settings_only(store: PostgresEventStore) -> None:
+    fill(store, "a", 1)
+
+    other = store.replace(statement_timeout=0.25, deadline_clock=time.monotonic)
+
+    assert (other.statement_timeout, other.deadline_clock) == (0.25, time.monotonic)
+    assert other.isolation_level == store.isolation_level
+    assert other.get_events("a") == store.get_events("a")
+    with pytest.raises(TypeError, match="unknown path"):
+        store.replace(path="x")
+
+
 def test_a_store_sent_to_a_spawned_process_saves_to_the_same_schema(store: PostgresEventStore) -> None:
     fill(store, "a", 1)
     context = multiprocessing.get_context("spawn")

@@ -295,6 +295,23 @@ class PostgresEventStore:
         """The clock of the callers' deadlines, or ``None`` if the store ignores them."""
         return self._deadline_clock
 
+    def replace(self, **changes: Any) -> PostgresEventStore:
+        """A new store on the same database with some settings changed (``statement_timeout=...``, ...).
+
+        Takes the constructor's keyword settings; unknown ones are a :class:`TypeError`.
+        """
+        settings: dict[str, Any] = {
+            "statement_timeout": self._statement_timeout,
+            "connect_timeout": self._connect_timeout,
+            "isolation_level": self._isolation_level,
+            "deadline_clock": self._deadline_clock,
+        }
+        unknown = sorted(set(changes) - set(settings))
+        if unknown:
+            raise TypeError(f"replace() takes {', '.join(sorted(settings))}; got unknown {', '.join(unknown)}")
+        settings.update(changes)
+        return type(self)(self._conninfo, **settings)
+
     # -- the EventStore contract -------------------------------------------------
 
     def save_event(self, event: Event) -> None:

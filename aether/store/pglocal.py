@@ -4,7 +4,8 @@ Use :func:`start_local_postgres` when a test, a notebook or a benchmark needs a
 real database server and nothing else may be touched: the server listens on
 no TCP port, only on a socket inside its own folder, holds nothing but what
 the caller writes, and is stopped and deleted by :meth:`LocalPostgres.stop`
-(or at the end of a ``with`` block, or when the program exits)::
+(or at the end of a ``with`` block, or when the program exits, or by a
+watchdog process when the program is killed)::
 
     with start_local_postgres() as server:
         store = PostgresEventStore(server.new_schema("demo"))

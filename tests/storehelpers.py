@@ -23,15 +23,52 @@ from aether.store.base import EventStore
 from aether.store.memory import InMemoryEventStore
 from aether.store.sqlite import SQLiteEventStore
 
-STORE_KINDS = ("memory", "sqlite")
+STORE_KINDS = ("memory", "sqlite", "postgres")
+
+_POSTGRES_SERVERS: list[Any] = []
+
+
+def postgres_server() -> Any:
+    """This test process's throwaway PostgreSQL server, started on first use and stopped at exit.
+
+    Where no server can be had the calling test is skipped, with the reason and
+    how to get one; under ``CI=true`` it fails instead, so CI never skips it.
+    """
+    if not _POSTGRES_SERVERS:
+        from aether.store.pglocal import PostgresNotAvailableError, start_local_postgres
+
+        try:
+            import psycopg  # noqa: F401 - the store's driver: without it there is nothing to test
+
+            _POSTGRES_SERVERS.append(start_local_postgres())
+        except (ImportError, PostgresNotAvailableError) as exc:
+            import pytest
+
+            reason = f"PostgreSQL is not available: {exc}"
+            if os.environ.get("CI", "").lower() == "true":
+                pytest.fail(f"{reason} (CI must run the PostgreSQL tests)", pytrace=False)
+            pytest.skip(reason)
+    return _POSTGRES_SERVERS[0]
+
+
+def postgres_conninfo(name: str = "test") -> str:
+    """A connection string to a new, empty schema on :func:`postgres_server`."""
+    return postgres_server().new_schema(name)
 
 
 def make_store(kind: str, directory: Path, name: str = "events.db") -> EventStore:
-    """A fresh, empty store of *kind* ("memory" or "sqlite"); SQLite files go in *directory*."""
+    """A fresh, empty store of *kind* (one of :data:`STORE_KINDS`); SQLite files go in *directory*.
+
+    A PostgreSQL store gets a new schema of its own on the test process's server.
+    """
     if kind == "memory":
         return InMemoryEventStore()
     if kind == "sqlite":
         return SQLiteEventStore(directory / name)
+    if kind == "postgres":
+        from aether.store.postgres import PostgresEventStore
+
+        return PostgresEventStore(postgres_conninfo())
     raise ValueError(f"unknown store kind {kind!r}; expected one of {STORE_KINDS}")
 
 
@@ -173,3 +210,17 @@ class Saboteur:
 
     def victim_pid(self) -> int:
         return int(Path(self.folder, "victim").read_text())
+
+
+def acknowledging_writer(store: EventStore, actor_id: str, writer: str, acks: str) -> None:
+    """Save events for *actor_id* until killed; after each save returns, append "writer seq id" to *acks*.
+
+    A line in *acks* is a save the store acknowledged: after a SIGKILL at any
+    moment, every such event must be in the store.
+    """
+    fd = os.open(acks, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    seq = 0
+    while True:
+        event = save_next(store, actor_id, "Acknowledged", {"writer": writer, "seq": seq})
+        os.write(fd, f"{writer} {seq} {event.id}\n".encode())
+        seq += 1

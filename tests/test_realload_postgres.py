@@ -63,7 +63,7 @@ def make_every_insert_take(store: PostgresEventStore, seconds: float) -> None:
 
 @pytest.mark.parametrize(
     ("pattern", "outcome"),
-    [(immediate_retry, "failed"), (retry_on_failure, "gave_up")],  # the second retries the timeouts, in vain
+    [(immediate_retry, "timeout"), (retry_on_failure, "gave_up")],  # the second retries the timeouts, in vain
 )
 def test_callers_give_up_at_their_client_side_timeout_while_the_server_is_slow(
     store: PostgresEventStore, pattern: Any, outcome: str
@@ -75,7 +75,7 @@ def test_callers_give_up_at_their_client_side_timeout_while_the_server_is_slow(
         result = run_load_real(pattern, store=store, rate=20, duration=0.5, timeout=0.3, statement_timeout=30, actors=2)
 
     assert set(result.saves.outcome) == {outcome}
-    if outcome == "failed":
+    if outcome == "timeout":
         assert set(result.saves.error) == {"StoreTimeoutError"}
     assert store.actor_ids() == []
 

@@ -101,7 +101,14 @@ from aether.patterns.jitter import (
     no_jitter,
 )
 from aether.patterns.outbox import DurableOutbox, OutboxEntry, OutboxTicket
-from aether.patterns.queue import LostWrites, QueuedWrites, RetryQueue, Ticket, lost_writes, unsaved_writes
+from aether.patterns.queue import (
+    LostWrites,
+    QueuedWrites,
+    RetryQueue,
+    Ticket,
+    lost_writes,
+    unsaved_writes,
+)
 from aether.patterns.shared import SharedStatePolicy
 from aether.patterns.simple import simple_retry
 from aether.patterns.throttle import AdaptiveThrottlingPolicy, ClientThrottle, adaptive_throttling

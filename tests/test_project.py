@@ -153,7 +153,7 @@ def test_readme_quick_start_matches_the_project() -> None:
     readme = (ROOT / "README.md").read_text()
     assert 'pip install -e ".[dev]"' in readme
     assert "pytest" in readme
-    assert "python -m aether.notebooks run" in readme
+    assert "python -m labtools.notebooks run" in readme
 
 
 def test_the_package_re_exports_every_pattern_and_experiment_name() -> None:

@@ -29,6 +29,9 @@ exclude_patterns = ["_build", "**/.ipynb_checkpoints", "Thumbs.db", ".DS_Store"]
 nb_execution_mode = "off"
 nb_execution_raise_on_error = True
 nb_merge_streams = True
+# Worked solutions (tagged "solution", given "hide-cell" in the staged copy) stay folded until asked for.
+nb_code_prompt_show = "Show the solution ({type})"
+nb_code_prompt_hide = "Hide the solution ({type})"
 myst_enable_extensions = ["colon_fence", "dollarmath"]
 # Anchors as JupyterLab makes them ("## The chapters" -> #The-chapters), so a chapter's links work in both.
 myst_heading_anchors = 3

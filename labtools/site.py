@@ -56,6 +56,9 @@ __all__ = [
 #: Where the site's sources are and where it is built, relative to the repository root.
 SOURCE_DIR = Path("docs")
 BUILD_DIR = Path("docs/_build/html")
+#: The tag of an exercise's worked solution, and myst-nb's tag that folds a cell on the page.
+SOLUTION_TAG = "solution"
+HIDE_TAG = "hide-cell"
 #: PNG text chunks read as a figure's alt text, in order of preference.
 ALT_TEXT_CHUNKS = ("Alt", "alt", "Alt Text", "Description")
 
@@ -146,6 +149,8 @@ def stage_chapters(notebooks: Path, target: Path) -> list[Path]:
     The site reads the chapters from this copy (a folder of the Sphinx source),
     so links between chapters (``01_simple_retry.ipynb``) resolve as they do in
     JupyterLab, and a chapter removed from ``notebooks/`` leaves no page behind.
+    In the copy, every cell tagged ``solution`` also gets myst-nb's ``hide-cell``
+    tag: a worked solution is folded behind a button on the site, as in JupyterLab.
     """
     import shutil
 
@@ -154,7 +159,17 @@ def stage_chapters(notebooks: Path, target: Path) -> list[Path]:
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
-    return [Path(shutil.copy2(path, target / path.name)) for path in sorted(notebooks.glob("*.ipynb"))]
+    copies = []
+    for path in sorted(notebooks.glob("*.ipynb")):
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        for cell in nb.get("cells", []):
+            tags = cell.get("metadata", {}).get("tags", [])
+            if SOLUTION_TAG in tags and HIDE_TAG not in tags:
+                tags.append(HIDE_TAG)
+        copy = target / path.name
+        copy.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        copies.append(copy)
+    return copies
 
 
 def build(source: Path = SOURCE_DIR, out: Path = BUILD_DIR, *, quiet: bool = True, warnings: Path | None = None) -> int:

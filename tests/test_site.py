@@ -1,4 +1,4 @@
-"""The collection's site (``python -m labtools.site build``): every chapter a page, links that land, figures with alt text.
+"""The site (``python -m labtools.site build``): every chapter a page, links that land, figures with alt text.
 
 The site is built once for this module into a temporary folder, from the
 committed notebooks and with no re-execution; the tests read the HTML it wrote.
@@ -20,7 +20,15 @@ pytest.importorskip(
 )
 
 from labtools.notebooks import find_notebooks  # noqa: E402
-from labtools.site import alt_text_of, build, figure_alt_texts, jupyter_slug, page_ids, page_images, page_links  # noqa: E402
+from labtools.site import (  # noqa: E402
+    alt_text_of,
+    build,
+    figure_alt_texts,
+    jupyter_slug,
+    page_ids,
+    page_images,
+    page_links,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = find_notebooks(ROOT / "notebooks")

@@ -6,6 +6,7 @@ Usage (from the repository root)::
     python -m labtools.notebooks run 01_simple_retry    # only the ones named (stem or path)
     python -m labtools.notebooks list
     python -m labtools.notebooks student DEST           # attendee copies, without solution cells
+    python -m labtools.notebooks git-setup              # this clone's git: nbdime, and the metadata filter
 
 Each notebook runs top to bottom in a fresh ``python3`` kernel with its own
 folder as working directory, the same environment ``pytest`` gives nbval
@@ -66,6 +67,8 @@ __all__ = [
     "execute",
     "execute_notebook",
     "find_notebooks",
+    "git_setup",
+    "strip_filter_command",
     "main",
     "merge_streams",
     "missing_modules",
@@ -99,6 +102,18 @@ VOLATILE_KEYS = (
     "metadata.signature",
     "metadata.widgets",
     "metadata.language_info.version",
+    "cell.metadata.collapsed",
+    "cell.metadata.ExecuteTime",
+    "cell.metadata.execution",
+    "cell.metadata.heading_collapsed",
+    "cell.metadata.hidden",
+    "cell.metadata.scrolled",
+)
+
+#: The keys nbstripout strips by default (the rest of VOLATILE_KEYS is passed to it with --extra-keys).
+NBSTRIPOUT_DEFAULT_KEYS = (
+    "metadata.signature",
+    "metadata.widgets",
     "cell.metadata.collapsed",
     "cell.metadata.ExecuteTime",
     "cell.metadata.execution",
@@ -434,6 +449,42 @@ def write_student_copies(folder: Path, dest: Path, names: Sequence[str] = ()) ->
     return written
 
 
+def strip_filter_command(python: str | None = None) -> list[str]:
+    """The git clean filter for notebooks: nbstripout keeping outputs, counts and ids, stripping :data:`VOLATILE_KEYS`.
+
+    It leaves every committed notebook byte for byte as :func:`write_notebook` wrote
+    it (a test checks), and strips what JupyterLab adds on opening a notebook.
+    """
+    extra = [key for key in VOLATILE_KEYS if key not in NBSTRIPOUT_DEFAULT_KEYS]
+    return [python or sys.executable, "-m", "nbstripout", "--keep-output", "--keep-count", "--keep-id",
+            "--extra-keys", " ".join(extra)]
+
+
+def git_setup(repository: Path = Path(".")) -> list[list[str]]:
+    """Configure this clone's git for notebooks; returns the commands it ran.
+
+    * the ``nbstripout`` clean filter named in ``.gitattributes``
+      (:func:`strip_filter_command`), so opening a notebook in JupyterLab, which
+      writes the kernel's Python version into it, leaves ``git status`` clean;
+    * nbdime's diff and merge drivers (``nbdime config-git --enable``), so
+      ``git diff`` and ``git merge`` show and merge notebooks cell by cell.
+
+    Both are settings of this clone only (``.git/config``); run it once per clone.
+    """
+    import shlex
+    import subprocess
+
+    clean = " ".join(shlex.quote(part) for part in strip_filter_command())
+    commands = [
+        ["git", "config", "filter.nbstripout.clean", clean],
+        ["git", "config", "filter.nbstripout.smudge", "cat"],
+        [sys.executable, "-m", "nbdime", "config-git", "--enable"],
+    ]
+    for command in commands:
+        subprocess.run(command, cwd=repository, check=True)
+    return commands
+
+
 def _run_one(args: tuple[Path, int]) -> tuple[Path, Execution | None, str | None]:
     path, timeout = args
     try:
@@ -454,6 +505,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="notebooks run at once")
     run.add_argument("--timeout", type=int, default=300, help="seconds allowed per cell")
     sub.add_parser("list", help="list the notebooks")
+    sub.add_parser("git-setup", help="configure this clone's git: nbdime diffs and the metadata filter")
     student = sub.add_parser("student", help="write attendee copies without the solution cells")
     student.add_argument("dest", type=Path, help="folder to write the copies to")
     student.add_argument("names", nargs="*", help="notebooks to copy (default: all)")
@@ -462,6 +514,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     folder: Path = args.folder
     if not folder.is_dir():
         parser.error(f"no folder {str(folder)!r}: run from the repository root or pass --folder")
+    if args.command == "git-setup":
+        missing = missing_modules(("nbstripout", "nbdime"))
+        if missing:
+            print(f'git-setup needs {", ".join(missing)}: pip install -e ".[dev]"', file=sys.stderr)
+            return 2
+        for command in git_setup():
+            print("  " + " ".join(command[:4]) + (" ..." if len(command) > 4 else ""))
+        return 0
     if args.command == "list":
         for path in find_notebooks(folder):
             print(path.name)

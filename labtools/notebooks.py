@@ -511,9 +511,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     student.add_argument("names", nargs="*", help="notebooks to copy (default: all)")
     args = parser.parse_args(argv)
 
-    folder: Path = args.folder
-    if not folder.is_dir():
-        parser.error(f"no folder {str(folder)!r}: run from the repository root or pass --folder")
     if args.command == "git-setup":
         missing = missing_modules(("nbstripout", "nbdime"))
         if missing:
@@ -522,6 +519,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for command in git_setup():
             print("  " + " ".join(command[:4]) + (" ..." if len(command) > 4 else ""))
         return 0
+    folder: Path = args.folder
+    if not folder.is_dir():
+        parser.error(f"no folder {str(folder)!r}: run from the repository root or pass --folder")
     if args.command == "list":
         for path in find_notebooks(folder):
             print(path.name)

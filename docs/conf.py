@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # labtools, when the package is not installed
 
-from labtools.site import setup_alt_text, stage_chapters  # noqa: E402
+from labtools.site import setup_alt_text, stage_chapters, write_slot_table  # noqa: E402
 
 project = "Aether retry lab"
 author = "The Aether retry lab authors"
@@ -23,7 +23,7 @@ copyright = "the Aether retry lab authors; text and figures CC BY 4.0, code MIT"
 extensions = ["myst_nb"]
 
 root_doc = "index"
-exclude_patterns = ["_build", "**/.ipynb_checkpoints", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "_generated", "**/.ipynb_checkpoints", "Thumbs.db", ".DS_Store"]
 
 # The notebooks are committed executed (python -m labtools.notebooks run): the site shows those outputs.
 nb_execution_mode = "off"
@@ -56,7 +56,8 @@ suppress_warnings: list[str] = []
 
 
 def setup(app):  # noqa: ANN001, ANN201 - Sphinx's hook
-    """Copy the chapters in, and carry each figure's alt text from its notebook into the page (see labtools.site)."""
+    """Copy the chapters in, compute the guide's slot table, and carry each figure's alt text from its notebook into the page (see labtools.site)."""
     stage_chapters(ROOT / "notebooks", Path(app.srcdir) / "chapters")
+    write_slot_table(ROOT / "notebooks", Path(app.srcdir) / "_generated" / "slots.md")
     setup_alt_text(app, ROOT / "notebooks")
     return {"parallel_read_safe": True}

@@ -51,6 +51,7 @@ __all__ = [
     "page_links",
     "setup_alt_text",
     "stage_chapters",
+    "write_slot_table",
 ]
 
 #: Where the site's sources are and where it is built, relative to the repository root.
@@ -170,6 +171,27 @@ def stage_chapters(notebooks: Path, target: Path) -> list[Path]:
         copy.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         copies.append(copy)
     return copies
+
+
+def write_slot_table(notebooks: Path, target: Path) -> Path:
+    """Write the chapters' slot table (``python -m labtools.slots``) as Markdown to *target*, for the guide.
+
+    The instructor guide includes this file, so its table is computed from the
+    chapters at every build and never drifts from them.
+    """
+    from labtools.slots import estimate_folder, markdown_table
+
+    slots = estimate_folder(notebooks)
+    unmeasured = [slot.name for slot in slots if not slot.measured]
+    note = ""
+    if unmeasured:
+        note = (
+            f"\nNot measured yet (their run time is left out): {', '.join(unmeasured)}."
+            " `python -m labtools.notebooks run` measures it.\n"
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(markdown_table(slots) + note, encoding="utf-8")
+    return target
 
 
 def build(source: Path = SOURCE_DIR, out: Path = BUILD_DIR, *, quiet: bool = True, warnings: Path | None = None) -> int:

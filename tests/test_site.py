@@ -211,3 +211,23 @@ def test_a_figure_s_alt_text_reaches_its_img_element(tmp_path: Path) -> None:
     assert build(docs, tmp_path / "html") == 0
     (image,) = page_images(tmp_path / "html" / "chapters" / "00_a.html")
     assert image["alt"] == "Two lines: jitter stays flat"
+
+
+# --- the guides -----------------------------------------------------------------------------------
+
+
+def test_the_instructor_guide_shows_each_chapter_s_core_time(site: tuple[Path, int, str]) -> None:
+    out, _code, _warnings = site
+    html = (out / "instructor-guide.html").read_text(encoding="utf-8")
+    for notebook in NOTEBOOKS:
+        assert f"<td><p>{notebook.stem}</p></td>" in html or f"<td>{notebook.stem}</td>" in html, notebook.stem
+    for heading in ("Half a day", "A full day", "A room of 30 laptops", "The Binder fallback", "When a cell is slow"):
+        assert heading in html, heading
+
+
+def test_the_workshop_plans_name_only_chapters_that_exist() -> None:
+    import re
+
+    guide = (ROOT / "docs" / "instructor-guide.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"^\| \d+ \| (\d\d) ", guide, re.M))
+    assert named and named <= {nb.stem[:2] for nb in NOTEBOOKS}

@@ -22,9 +22,10 @@ re-run with no source change leaves the file as it was:
 * the metadata that depends on the machine or the moment is removed
   (:data:`VOLATILE_KEYS`: the kernel's Python version, cell timings, widget state,
   UI state such as scrolling) and the kernelspec is the plain ``python3`` one, so
-  the file is the same on every supported Python. The git filter configured in
-  ``pyproject.toml`` (``[tool.nbstripout]``) strips the same keys when a file is
-  committed, so opening a notebook in JupyterLab leaves ``git status`` clean.
+  the file is the same on every supported Python. The git filter that
+  ``git-setup`` configures (nbstripout, keeping outputs: :func:`strip_filter_command`)
+  strips the same keys when a file is added, so what opening a notebook in
+  JupyterLab writes into it never reaches a commit.
 
 The run also measures each notebook's run time, split into its core and its
 "Going further" part, and stores it in ``notebooks/runtimes.json`` for the slot
@@ -96,8 +97,7 @@ PNG_COLOURS = 256
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 #: Metadata that changes with the machine, the moment or the reader's scrolling, never with the content:
-#: nbstripout's defaults plus the kernel's Python version (the same list is in pyproject.toml's
-#: ``[tool.nbstripout]``, whose git filter strips it on commit).
+#: nbstripout's defaults plus the kernel's Python version (the git filter of ``git-setup`` strips the same).
 VOLATILE_KEYS = (
     "metadata.signature",
     "metadata.widgets",

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from labtools.notebooks import execute_notebook, find_notebooks
 from bench.report import Row, Table, fmt_seconds
+from labtools.notebooks import execute_notebook, find_notebooks
 
 __all__ = ["NotebookTiming", "run", "time_notebooks"]
 

@@ -56,7 +56,7 @@ suppress_warnings: list[str] = []
 
 
 def setup(app):  # noqa: ANN001, ANN201 - Sphinx's hook
-    """Copy the chapters in, compute the guide's slot table, and carry each figure's alt text from its notebook into the page (see labtools.site)."""
+    """Copy the chapters in, write the guide's slot table, carry each figure's alt text (see labtools.site)."""
     stage_chapters(ROOT / "notebooks", Path(app.srcdir) / "chapters")
     write_slot_table(ROOT / "notebooks", Path(app.srcdir) / "_generated" / "slots.md")
     setup_alt_text(app, ROOT / "notebooks")

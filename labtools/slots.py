@@ -238,17 +238,22 @@ def _minutes(value: float) -> str:
 
 
 def markdown_table(slots: Iterable[Slot]) -> str:
-    """The slots as a Markdown table, with a total row: what the instructor guide shows."""
+    """The slots as a Markdown table, with a total row: what the instructor guide shows.
+
+    Columns: the core's prose words and code lines, its measured run time, its
+    exercises, its estimated minutes, whether that fits a :data:`SLOT_MINUTES`-minute
+    slot, and the optional part's minutes.
+    """
     header = (
-        "| chapter | prose (words) | code (lines) | run (min) | core exercises | core (min) | fits 30 min |"
-        " optional (min) |\n|---|---:|---:|---:|---:|---:|:-:|---:|\n"
+        "| chapter | words | code lines | run (min) | exercises | core (min) | fits | extra (min) |\n"
+        "|---|---:|---:|---:|---:|---:|:-:|---:|\n"
     )
     rows = []
     total_core = total_optional = 0.0
     for slot in slots:
         run = f"{slot.run_minutes:.1f}" if slot.run_minutes is not None else "not measured"
         fits = "yes" if slot.fits else "**no**"
-        optional = _minutes(slot.optional_minutes) if slot.optional_cells else "none marked"
+        optional = _minutes(slot.optional_minutes) if slot.optional_cells else "–"
         rows.append(
             f"| {slot.name} | {slot.words} | {slot.code_lines} | {run} | {slot.exercises} |"
             f" {_minutes(slot.core_minutes)} | {fits} | {optional} |"
@@ -256,7 +261,11 @@ def markdown_table(slots: Iterable[Slot]) -> str:
         total_core += math.ceil(slot.core_minutes)
         total_optional += math.ceil(slot.optional_minutes)
     rows.append(f"| **all** | | | | | {total_core:.0f} | | {total_optional:.0f} |")
-    return header + "\n".join(rows) + "\n"
+    legend = (
+        "\n*core*: the estimate of the core's minutes; *fits*: within a 30-minute slot; *extra*: the"
+        ' "Going further" part\'s minutes (–: no such part marked).\n'
+    )
+    return header + "\n".join(rows) + "\n" + legend
 
 
 def main(argv: Sequence[str] | None = None) -> int:

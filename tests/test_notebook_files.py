@@ -233,7 +233,7 @@ def test_an_unmeasured_chapter_says_so_in_the_table() -> None:
     slot = estimate(nb, "00_t", None)
     assert not slot.measured
     table = markdown_table([slot])
-    assert "| 00_t | 4 | 0 | not measured | 0 | 1 | yes | none marked |" in table
+    assert "| 00_t | 4 | 0 | not measured | 0 | 1 | yes | – |" in table
 
 
 def test_the_estimate_rejects_a_name_that_is_not_text() -> None:

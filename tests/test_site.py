@@ -1,7 +1,13 @@
 """The site (``python -m labtools.site build``): every chapter a page, links that land, figures with alt text.
 
 The site is built once for this module into a temporary folder, from the
-committed notebooks and with no re-execution; the tests read the HTML it wrote.
+committed notebooks and with no re-execution; the tests read the HTML it wrote,
+and a real browser opens it: headless Chromium opens the home page and one chapter.
+The browser tests need Chromium and its driver (Debian: ``apt-get install chromium
+chromium-driver``; ``.ci/run`` installs them) and selenium (in the dev extra).
+Without them they are skipped, saying so, except under CI (``CI=true``), where a
+missing browser fails. Screenshots go to ``.site-screenshots/`` (git-ignored) for a
+person to look at. (One module, so that one build serves both: builds share ``docs/chapters``.)
 """
 
 from __future__ import annotations
@@ -9,6 +15,10 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -231,3 +241,120 @@ def test_the_workshop_plans_name_only_chapters_that_exist() -> None:
     guide = (ROOT / "docs" / "instructor-guide.md").read_text(encoding="utf-8")
     named = set(re.findall(r"^\| \d+ \| (\d\d) ", guide, re.M))
     assert named and named <= {nb.stem[:2] for nb in NOTEBOOKS}
+
+
+# --- in a real browser ---------------------------------------------------------------------------
+
+SCREENSHOTS = ROOT / ".site-screenshots"
+CHAPTER = "03_jitter_retry"
+HOW = 'apt-get install chromium chromium-driver, and pip install -e ".[dev]" for selenium and the docs extra'
+
+
+def _browser() -> tuple[str, str] | None:
+    """(chromium, chromedriver) paths, or None."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    driver = shutil.which("chromedriver")
+    return (browser, driver) if browser and driver else None
+
+
+def _missing() -> str | None:
+    """Why the browser tests cannot run here, or None."""
+    for module in ("selenium", "myst_nb", "sphinx_book_theme"):
+        try:
+            __import__(module)
+        except ImportError:
+            return f"{module} is not installed ({HOW})"
+    if _browser() is None:
+        return f"no Chromium with chromedriver on PATH ({HOW})"
+    return None
+
+
+def _require_browser() -> None:
+    reason = _missing()
+    if reason is None:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI must run the browser tests: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def driver(site: tuple[Path, int, str]) -> Iterator[object]:
+    _require_browser()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    browser, chromedriver = _browser() or ("", "")
+    profile = tempfile.mkdtemp(prefix="site-browser-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for flag in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--disable-dev-shm-usage", "--window-size=1280,900", f"--user-data-dir={profile}",
+    ):
+        options.add_argument(flag)
+    session = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
+    session.set_page_load_timeout(60)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    try:
+        yield session
+    finally:
+        session.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def _visible_images(driver: object) -> list[dict[str, object]]:
+    return driver.execute_script(  # type: ignore[attr-defined]
+        "return Array.from(document.querySelectorAll('main img, article img'))"
+        ".filter(i => i.complete && i.naturalWidth > 0)"
+        ".map(i => ({src: i.src, width: i.naturalWidth, alt: i.alt}));"
+    )
+
+
+def test_the_home_page_shows_its_title_and_the_chapters_navigation(driver: object, site: tuple[Path, int, str]) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get((site[0] / "index.html").as_uri())  # type: ignore[attr-defined]
+    assert driver.title.startswith("Aether retry lab")  # type: ignore[attr-defined]
+    heading = driver.find_element(By.CSS_SELECTOR, "article.bd-article section > h1")  # type: ignore[attr-defined]
+    assert heading.is_displayed() and "Aether retry lab" in heading.text
+    nav = driver.find_elements(By.CSS_SELECTOR, "nav.bd-links a, .bd-sidebar-primary a.reference.internal")  # type: ignore[attr-defined]
+    texts = [a.get_attribute("textContent").strip() for a in nav]
+    assert any(t.startswith("Optimistic concurrency") for t in texts), texts
+    assert len([a for a in nav if "chapters/" in (a.get_attribute("href") or "")]) >= 12
+    driver.save_screenshot(str(SCREENSHOTS / "home.png"))  # type: ignore[attr-defined]
+
+
+def test_a_chapter_page_renders_its_title_a_figure_and_the_navigation(
+    driver: object, site: tuple[Path, int, str]
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get((site[0] / "chapters" / f"{CHAPTER}.html").as_uri())  # type: ignore[attr-defined]
+    assert "Jitter retry" in driver.title  # type: ignore[attr-defined]
+    heading = driver.find_element(By.CSS_SELECTOR, "article.bd-article section > h1")  # type: ignore[attr-defined]
+    assert heading.is_displayed() and heading.text.startswith("Jitter retry")
+    images = _visible_images(driver)
+    assert images and all(int(i["width"]) > 100 for i in images), images  # type: ignore[call-overload]
+    figure = driver.find_element(By.CSS_SELECTOR, "article img, main img")  # type: ignore[attr-defined]
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", figure)  # type: ignore[attr-defined]
+    next_link = driver.find_elements(By.CSS_SELECTOR, "a.right-next")  # type: ignore[attr-defined]
+    assert next_link and "04_adaptive_retry" in (next_link[0].get_attribute("href") or "")
+    current = driver.find_elements(By.CSS_SELECTOR, "nav.bd-links li.current > a")  # type: ignore[attr-defined]
+    assert current and "Jitter retry" in current[0].get_attribute("textContent")
+    driver.save_screenshot(str(SCREENSHOTS / f"{CHAPTER}.png"))  # type: ignore[attr-defined]
+
+
+def test_without_a_browser_the_browser_tests_skip_saying_how_to_include_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda _name: None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install chromium chromium-driver"):
+        _require_browser()
+
+
+def test_under_ci_a_missing_browser_fails_instead_of_skipping(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda _name: None)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI must run the browser tests"):
+        _require_browser()

@@ -318,7 +318,9 @@ class RetryQueue(BackgroundWorker[Ticket]):
         )
         settings = check_queue_settings(max_attempts, base_delay, max_delay, workers, name)
         self.max_attempts, base_delay, max_delay, workers, name = settings
-        self.deadline = None if deadline is None else check_seconds("deadline", deadline, positive=True)
+        if deadline is not None:
+            deadline = check_seconds("deadline", deadline, positive=True)
+        self.deadline = deadline
         super().__init__(clock, name, workers, base_delay, max_delay)
         self.store = store
         self.depth_samples: list[tuple[float, int]] = []
@@ -454,7 +456,7 @@ class RetryQueue(BackgroundWorker[Ticket]):
         return ticket
 
     def _deliver(self, ticket: Ticket) -> None:
-        """Save one write, retrying with backoff; settle it committed, refused, deadline or dead letter.
+        """Save one write with backoff; settle it: committed, refused, deadline or dead letter.
 
         Every attempt re-reads the actor (a decision decides again; a blind
         write re-sent after an outage does not read), under the write's one key.
@@ -465,7 +467,8 @@ class RetryQueue(BackgroundWorker[Ticket]):
         try:
             for attempt in range(1, self.max_attempts + 1):
                 if attempt > 1:
-                    save.wait(capped_exponential(self.base_delay, self.max_delay, attempt - 2), last)
+                    delay = capped_exponential(self.base_delay, self.max_delay, attempt - 2)
+                    save.wait(delay, last)
                 save.begin(last)
                 ticket.attempts += 1
                 try:

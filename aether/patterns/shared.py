@@ -95,7 +95,7 @@ class SharedStatePolicy:
         return self.new_state(ctx.clock, ctx.rng)
 
     def writer(self, state: Any) -> Callable[..., Any]:
-        """The writers' callable on *state*: the retry function with the state and settings bound."""
+        """The writers' callable on *state*: the retry function, state and settings bound."""
         keywords = {self.state_keyword: state, **self.retry_settings()}
         return functools.partial(type(self).pattern, **keywords)
 

@@ -81,7 +81,14 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, TypeAlias, TypeVar
 
-from aether.checks import check_callable, check_choice, check_methods, check_seconds, check_text
+from aether.checks import (
+    check_callable,
+    check_choice,
+    check_methods,
+    check_seconds,
+    check_text,
+    show,
+)
 from aether.clock import Signal, TaskClock
 from aether.errors import (
     CommandRefusedError,
@@ -369,8 +376,8 @@ class DurableOutbox(BackgroundWorker[OutboxEntry]):
         """
         if is_decision(data):
             raise TypeError(
-                f"an outbox cannot keep a function across a restart; got data={data!r}: register "
-                "it by name, DurableOutbox(..., decisions={'name': function}), and enqueue "
+                f"an outbox cannot keep a function across a restart; got data={show(data)}: "
+                "register it by name, DurableOutbox(..., decisions={'name': function}), and enqueue "
                 "(actor_id, event_type, request_mapping, decide='name')"
             )
         if decide is not None:
@@ -378,7 +385,7 @@ class DurableOutbox(BackgroundWorker[OutboxEntry]):
             if decide not in self.decisions:
                 raise ValueError(
                     f"decide must name a decision registered in this outbox's decisions "
-                    f"{sorted(self.decisions)}; got {decide!r}"
+                    f"{sorted(self.decisions)}; got {show(decide)}"
                 )
         if key is not None:
             check_text("key", key)
@@ -603,7 +610,7 @@ class DurableOutbox(BackgroundWorker[OutboxEntry]):
             raise CommandRefusedError(entry.actor_id, version)
         if not isinstance(data, Mapping):
             raise TypeError(
-                f"decision {entry.decision!r} must return a mapping or None; got {data!r} "
+                f"decision {entry.decision!r} must return a mapping or None; got {show(data)} "
                 f"({type(data).__name__})"
             )
         return entry.event(version + 1, data), False
@@ -768,12 +775,12 @@ def _check_decisions(decisions: object) -> dict[str, OutboxDecision]:
     if not isinstance(decisions, Mapping):
         raise TypeError(
             "decisions must be a mapping of names to decision functions or None; "
-            f"got {decisions!r} ({type(decisions).__name__})"
+            f"got {show(decisions)} ({type(decisions).__name__})"
         )
     checked: dict[str, OutboxDecision] = {}
     for name, decision in decisions.items():
         check_text("decisions key", name)
-        checked[name] = check_callable(f"decisions[{name!r}]", decision,
+        checked[name] = check_callable(f"decisions[{show(name)}]", decision,
                                        "a callable decision(events, request) -> data | None")
     return checked
 

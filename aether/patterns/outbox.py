@@ -377,8 +377,8 @@ class DurableOutbox(BackgroundWorker[OutboxEntry]):
         if is_decision(data):
             raise TypeError(
                 f"an outbox cannot keep a function across a restart; got data={show(data)}: "
-                "register it by name, DurableOutbox(..., decisions={'name': function}), and enqueue "
-                "(actor_id, event_type, request_mapping, decide='name')"
+                "register it by name, DurableOutbox(..., decisions={'name': function}), "
+                "and enqueue (actor_id, event_type, request_mapping, decide='name')"
             )
         if decide is not None:
             check_text("decide", decide)

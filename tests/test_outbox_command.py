@@ -120,6 +120,22 @@ def test_a_decision_that_landed_before_its_reply_was_lost_is_delivered_and_decid
     assert store.inner.get_events(ACTOR) == [ticket.event]
 
 
+def test_a_decision_that_raises_or_returns_no_mapping_dead_letters_the_row_and_is_recorded(path: Path) -> None:
+    def broken(events: Sequence[Event], request: Mapping[str, Any]) -> Mapping[str, Any]:
+        raise ZeroDivisionError("a bug in the decision")
+
+    outbox = make_outbox(path, ScriptedStore(), decisions={"broken": broken, "odd": lambda events, request: 42})
+    raised = outbox.enqueue(ACTOR, "Reserved", {"units": 1}, decide="broken")
+    odd = outbox.enqueue(ACTOR, "Reserved", {"units": 1}, decide="odd")
+    fine = outbox.enqueue(ACTOR, "Reserved", {"units": 1})
+    outbox.start().stop()
+    assert (raised.outcome, odd.outcome, fine.outcome) == ("dead_letter", "dead_letter", "committed")
+    assert isinstance(raised.error, ZeroDivisionError) and "must return a mapping or None" in str(odd.error)
+    assert [e.state for e in outbox.entries()] == ["dead_letter", "dead_letter", "delivered"]
+    assert [type(e.error) for e in outbox.errors] == [ZeroDivisionError, TypeError]
+    outbox.close()
+
+
 # --------------------------------------------------------------------------- what an outbox accepts
 
 

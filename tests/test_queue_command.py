@@ -168,6 +168,20 @@ def test_a_refusal_settles_the_ticket_as_refused_without_retrying_or_dead_letter
     assert after.outcome == "committed" and store.writes == 2  # the refused write stored nothing
 
 
+def test_a_decision_that_raises_dead_letters_the_write_records_it_and_the_worker_carries_on() -> None:
+    bug = ZeroDivisionError("a bug in the decision")
+
+    def broken(events: Sequence[Event]) -> Mapping[str, Any]:
+        raise bug
+
+    queue = started(ScriptedStore())
+    failed = queue.enqueue(ACTOR, "Placed", broken)
+    fine = queue.enqueue(ACTOR, "Placed", units)
+    queue.close()
+    assert (failed.outcome, failed.error, fine.outcome) == ("dead_letter", bug, "committed")
+    assert [(e.write, e.error) for e in queue.errors] == [(failed, bug)]
+
+
 def test_a_decision_that_landed_before_its_reply_was_lost_is_stored_and_decided_once() -> None:
     store = ScriptedStore(["lost-reply"])
     queue = started(store)

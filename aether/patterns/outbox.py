@@ -225,7 +225,8 @@ class OutboxTicket(Ticket):
     """The receipt for a write a :class:`DurableOutbox` accepted (a kind of :class:`Ticket`).
 
     Besides the ticket's fields it carries ``event_id``, the id the stored
-    event will have, and ``seq``, its row in the outbox. The ticket lives in
+    event will have (also its ``key``), and ``seq``, its row in the outbox;
+    ``data`` is the event's data, or the request of a named decision. The ticket lives in
     the accepting process only; after a restart, look the write up with
     :meth:`DurableOutbox.entries` (or in the store, by its event id).
     """
@@ -240,7 +241,7 @@ class OutboxTicket(Ticket):
         event_id: str,
         seq: int,
     ) -> None:
-        super().__init__(actor_id, event_type, data, enqueued_at, settled)
+        super().__init__(actor_id, event_type, data, enqueued_at, settled, key=event_id)
         self.event_id = event_id
         self.seq = seq
 

@@ -197,6 +197,34 @@ def test_a_decision_that_landed_before_its_reply_was_lost_is_stored_and_decided_
     assert store.inner.get_events(ACTOR) == [ticket.event] and store.writes == 1  # found by its key
 
 
+class InterruptedAfterSaving(ScriptedStore):
+    """A store whose first save lands and then raises KeyboardInterrupt: the worker dies unaware."""
+
+    def save_event(self, event: Event) -> None:
+        super().save_event(event)
+        if self.writes == 1:
+            raise KeyboardInterrupt
+
+
+def test_a_decided_write_interrupted_after_it_landed_is_found_by_its_key_after_a_restart() -> None:
+    store = InterruptedAfterSaving()
+    queue = RetryQueue(store, clock=SimulatedClock())
+    seen: list[int] = []
+
+    def decide(events: Sequence[Event]) -> Mapping[str, Any]:
+        seen.append(len(events))
+        return {"units": 1}
+
+    ticket = queue.enqueue(ACTOR, "Placed", decide)
+    with pytest.raises(KeyboardInterrupt):
+        queue.start().stop()
+    assert ticket.outcome == "pending"
+    commit_rival(store.inner, ACTOR)  # another writer appends before the restart
+    queue.start().close()
+    assert (ticket.outcome, seen, store.writes) == ("committed", [0], 1)  # not decided or sent again
+    assert ticket.event == store.inner.get_events(ACTOR)[0] and ticket.event.id == ticket.key
+
+
 def test_every_delivery_attempt_carries_the_writes_one_key() -> None:
     store = ScriptedStore(["rival", "down", "rival"])
     queue = started(store)
@@ -307,3 +335,13 @@ def test_queued_writes_is_a_shared_state_policy_whose_pickle_carries_the_setting
     copy = pickle.loads(pickle.dumps(policy))
     assert isinstance(policy, SharedStatePolicy) and len(policy.queues) == 1
     assert copy == policy and copy.queues == [] and (copy.workers, copy.deadline) == (2, 1.0)
+
+
+def test_with_a_decision_queues_in_sqlite_processes_store_the_stock_and_refuse_the_rest() -> None:
+    writers, stock = 6, 4  # each process has its own queue: their workers conflict in the file
+    policy = QueuedWrites(base_delay=0.001, max_delay=0.02, max_attempts=200)
+    result = run_contention(ReservingQueue(policy, stock), writers=writers, clock="real", store="sqlite",
+                            network=None, seed=3, timeout=60)
+    stored, committed, refused = tally(result)
+    print(f"queue, sqlite processes: {writers} writers, stock {stock}: stored {stored}, refused {refused}")
+    assert (stored, committed, refused) == (stock, stock, writers - stock)

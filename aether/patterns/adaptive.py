@@ -15,12 +15,12 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from aether.checks import check_bool, check_rng
+from aether.checks import check_bool, check_instance, check_rng, show
 from aether.clock import Clock
 from aether.errors import RetriesExhaustedError, VersionConflictError
 from aether.events import Event
 from aether.patterns._common import REAL_CLOCK, capped_exponential, check_count, check_delay
-from aether.patterns.backoff import equal_jitter
+from aether.patterns.backoff import _equal
 from aether.patterns.command import Command, LogicalSave
 from aether.store.base import EventStore
 
@@ -48,13 +48,16 @@ class AdaptivePolicy:
 
     def __post_init__(self) -> None:
         check_count("light_up_to", self.light_up_to)
-        check_count("moderate_up_to", self.moderate_up_to, minimum=self.light_up_to)
+        check_count("moderate_up_to", self.moderate_up_to)
+        if self.moderate_up_to < self.light_up_to:
+            raise ValueError(f"light_up_to must be at most moderate_up_to; got light_up_to={show(self.light_up_to)}, "
+                             f"moderate_up_to={show(self.moderate_up_to)}")
         check_delay("light_delay", self.light_delay)
         check_delay("per_version", self.per_version)
         check_delay("max_delay", self.max_delay)
         if self.max_delay < self.light_delay:
-            raise ValueError(f"max_delay must be >= light_delay ({self.light_delay!r} s); "
-                             f"got {self.max_delay!r}")
+            raise ValueError(f"max_delay must be >= light_delay ({show(self.light_delay)} s); "
+                             f"got {show(self.max_delay)}")
 
 
 DEFAULT_ADAPTIVE_POLICY = AdaptivePolicy()
@@ -71,8 +74,14 @@ def adaptive_delay(distance: int, attempt: int,
     counts as light contention.
     """
     if isinstance(distance, bool) or not isinstance(distance, int):
-        raise TypeError(f"distance must be an int; got {distance!r} ({type(distance).__name__})")
+        raise TypeError(f"distance must be an int; got {show(distance)} ({type(distance).__name__})")
     check_count("attempt", attempt, minimum=0)
+    check_instance("policy", policy, AdaptivePolicy, "an AdaptivePolicy")
+    return _adaptive_delay(distance, attempt, policy)
+
+
+def _adaptive_delay(distance: int, attempt: int, policy: AdaptivePolicy) -> float:
+    """:func:`adaptive_delay` without its checks, for the retry loop (its arguments are known good)."""
     if distance <= policy.light_up_to:
         return min(policy.max_delay, policy.light_delay)
     if distance <= policy.moderate_up_to:
@@ -100,8 +109,7 @@ def adaptive_retry(store: EventStore, actor_id: str, event_type: str,
     """
     save = LogicalSave(store, actor_id, event_type, data, clock, key=key, deadline=deadline)
     check_count("max_attempts", max_attempts)
-    if not isinstance(policy, AdaptivePolicy):
-        raise TypeError(f"policy must be an AdaptivePolicy; got {policy!r}")
+    check_instance("policy", policy, AdaptivePolicy, "an AdaptivePolicy")
     if rng is not None:
         check_rng("rng", rng)
     if check_bool("jitter", jitter) and rng is None:
@@ -115,6 +123,6 @@ def adaptive_retry(store: EventStore, actor_id: str, event_type: str,
         except VersionConflictError as conflict:
             last = conflict
         if attempt < max_attempts:
-            delay = adaptive_delay(last.distance, attempt - 1, policy)
-            save.wait(equal_jitter(delay, rng) if jitter and rng is not None else delay, last)
+            delay = _adaptive_delay(last.distance, attempt - 1, policy)
+            save.wait(_equal(delay, rng) if jitter and rng is not None else delay, last)
     raise RetriesExhaustedError(actor_id, max_attempts, "retry limit reached") from last

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from aether.checks import check_choice
+from aether.checks import check_choice, check_rng, check_seconds
 from aether.patterns._common import capped_exponential, check_backoff
 
 __all__ = [
@@ -44,26 +44,57 @@ JITTERS: tuple[str, ...] = get_args(Jitter)
 
 
 def no_jitter(v: float, rng: random.Random) -> float:
-    """The exponential delay *v* itself (*rng* is not used)."""
+    """The exponential delay *v* itself (*rng* is not used, but must be a generator all the same)."""
+    _check_draw(v, rng)
     return v
 
 
 def full_jitter(v: float, rng: random.Random) -> float:
     """``uniform(0, v)``: anywhere from no wait to the full exponential delay."""
-    return rng.uniform(0.0, v)
+    _check_draw(v, rng)
+    return _full(v, rng)
 
 
 def equal_jitter(v: float, rng: random.Random) -> float:
     """``v/2 + uniform(0, v/2)``: at least half the exponential delay, the rest at random."""
-    return v / 2 + rng.uniform(0.0, v / 2)
+    _check_draw(v, rng)
+    return _equal(v, rng)
 
 
 def decorrelated_jitter(previous: float, base: float, cap: float, rng: random.Random) -> float:
     """``min(cap, uniform(base, 3 * previous))``: grows from the previous wait, not the count."""
+    check_seconds("previous", previous)
+    check_seconds("base", base)
+    check_seconds("cap", cap)
+    check_rng("rng", rng)
+    return _decorrelated(previous, base, cap, rng)
+
+
+def _check_draw(v: object, rng: object) -> None:
+    check_seconds("v", v)
+    check_rng("rng", rng)
+
+
+# The unchecked draws, for callers whose arguments are checked once (a Backoff, a pattern's loop).
+
+
+def _none(v: float, rng: random.Random) -> float:
+    return v
+
+
+def _full(v: float, rng: random.Random) -> float:
+    return rng.uniform(0.0, v)
+
+
+def _equal(v: float, rng: random.Random) -> float:
+    return v / 2 + rng.uniform(0.0, v / 2)
+
+
+def _decorrelated(previous: float, base: float, cap: float, rng: random.Random) -> float:
     return min(cap, rng.uniform(base, 3 * previous))
 
 
-_EXPONENTIAL_JITTERS = {"none": no_jitter, "full": full_jitter, "equal": equal_jitter}
+_EXPONENTIAL_JITTERS = {"none": _none, "full": _full, "equal": _equal}
 
 
 @dataclass(frozen=True)
@@ -96,11 +127,11 @@ class Backoff:
         Each call starts afresh: decorrelated jitter's "previous" wait starts at
         ``base_delay``, so give every writer (or every save) its own iterator.
         """
-        rng = random.Random() if rng is None else rng
+        rng = random.Random() if rng is None else check_rng("rng", rng)
         previous = self.base_delay
         for retry in itertools.count():
             if self.jitter == "decorrelated":
-                previous = decorrelated_jitter(previous, self.base_delay, self.max_delay, rng)
+                previous = _decorrelated(previous, self.base_delay, self.max_delay, rng)
                 yield previous
             else:
                 v = capped_exponential(self.base_delay, self.max_delay, retry)

@@ -44,6 +44,7 @@ from aether.experiment.writer import WriterPlan, actor_for
 __all__ = [
     "BYTES_PER_SAVE",
     "EVENT_TYPE",
+    "MAX_ACTORS",
     "MAX_SAVES",
     "MAX_WRITERS",
     "ClosedLoop",
@@ -61,6 +62,10 @@ MAX_WRITERS = 1_000_000
 #: The most logical saves one run accepts (writers x saves per writer, or an open loop's
 #: expected callers): the same limit as :data:`~aether.experiment.arrivals.MAX_ARRIVALS`.
 MAX_SAVES = MAX_ARRIVALS
+#: The most actors one run spreads its saves over. More actors than saves is the idiom for "every
+#: save its own actor" (``actors=10**9``), so the limit is only that of a 64-bit int: beyond it
+#: (``10**400``) the number is a typo.
+MAX_ACTORS = 2**63 - 1
 #: What one logical save costs in memory while a simulated run holds it, about (its row, its
 #: calls' records, a writer's greenlet and views): 2 million callers took about 6 GB.
 BYTES_PER_SAVE = 3_000
@@ -148,7 +153,7 @@ class ClosedLoop:
         object.__setattr__(self, "writers", check_int("writers", self.writers, 1, MAX_WRITERS))
         object.__setattr__(self, "saves_per_writer",
                            check_int("saves_per_writer", self.saves_per_writer, 1, MAX_WRITERS))
-        object.__setattr__(self, "actors", check_int("actors", self.actors, 1, MAX_SAVES))
+        object.__setattr__(self, "actors", check_int("actors", self.actors, 1, MAX_ACTORS))
         object.__setattr__(self, "start_spread", check_seconds("start_spread", self.start_spread))
         check_saves(self.writers * self.saves_per_writer, "writers x saves_per_writer")
 
@@ -184,7 +189,7 @@ class OpenLoop:
         given = self.rate
         object.__setattr__(self, "rate", check_rate(self.rate))
         object.__setattr__(self, "duration", check_seconds("duration", self.duration, positive=True))
-        object.__setattr__(self, "actors", check_int("actors", self.actors, 1, MAX_SAVES))
+        object.__setattr__(self, "actors", check_int("actors", self.actors, 1, MAX_ACTORS))
         check_choice("arrivals", self.arrivals, ARRIVALS)
         peak = self.rate.peak if isinstance(self.rate, Rate) else self.rate
         check_saves(math.ceil(peak * self.duration),

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aether.checks import check_callable, check_instance, check_int, check_methods, check_seconds, check_text, show
+from aether.checks import (
+    check_callable,
+    check_instance,
+    check_int,
+    check_methods,
+    check_seconds,
+    check_text,
+    show,
+)
 from aether.clock import RealClock
 from aether.events import Event, FrozenData
 from aether.store.base import EventStore

@@ -20,7 +20,6 @@ from aether.clock import Clock
 from aether.errors import RetriesExhaustedError, VersionConflictError
 from aether.events import Event
 from aether.patterns._common import REAL_CLOCK, capped_exponential, check_count, check_delay
-from aether.patterns.backoff import _equal
 from aether.patterns.command import Command, LogicalSave
 from aether.store.base import EventStore
 
@@ -50,7 +49,8 @@ class AdaptivePolicy:
         check_count("light_up_to", self.light_up_to)
         check_count("moderate_up_to", self.moderate_up_to)
         if self.moderate_up_to < self.light_up_to:
-            raise ValueError(f"light_up_to must be at most moderate_up_to; got light_up_to={show(self.light_up_to)}, "
+            raise ValueError(f"light_up_to must be at most moderate_up_to; got "
+                             f"light_up_to={show(self.light_up_to)}, "
                              f"moderate_up_to={show(self.moderate_up_to)}")
         check_delay("light_delay", self.light_delay)
         check_delay("per_version", self.per_version)
@@ -74,14 +74,15 @@ def adaptive_delay(distance: int, attempt: int,
     counts as light contention.
     """
     if isinstance(distance, bool) or not isinstance(distance, int):
-        raise TypeError(f"distance must be an int; got {show(distance)} ({type(distance).__name__})")
+        raise TypeError(f"distance must be an int; got {show(distance)} "
+                        f"({type(distance).__name__})")
     check_count("attempt", attempt, minimum=0)
     check_instance("policy", policy, AdaptivePolicy, "an AdaptivePolicy")
     return _adaptive_delay(distance, attempt, policy)
 
 
 def _adaptive_delay(distance: int, attempt: int, policy: AdaptivePolicy) -> float:
-    """:func:`adaptive_delay` without its checks, for the retry loop (its arguments are known good)."""
+    """:func:`adaptive_delay` without its checks, for the retry loop (arguments known good)."""
     if distance <= policy.light_up_to:
         return min(policy.max_delay, policy.light_delay)
     if distance <= policy.moderate_up_to:
@@ -124,5 +125,7 @@ def adaptive_retry(store: EventStore, actor_id: str, event_type: str,
             last = conflict
         if attempt < max_attempts:
             delay = _adaptive_delay(last.distance, attempt - 1, policy)
-            save.wait(_equal(delay, rng) if jitter and rng is not None else delay, last)
+            if jitter and rng is not None:  # equal jitter, drawn as equal_jitter draws it
+                delay = delay / 2 + rng.uniform(0.0, delay / 2)
+            save.wait(delay, last)
     raise RetriesExhaustedError(actor_id, max_attempts, "retry limit reached") from last

@@ -44,7 +44,7 @@ JITTERS: tuple[str, ...] = get_args(Jitter)
 
 
 def no_jitter(v: float, rng: random.Random) -> float:
-    """The exponential delay *v* itself (*rng* is not used, but must be a generator all the same)."""
+    """The exponential delay *v* itself (*rng* is not used, but must be a generator)."""
     _check_draw(v, rng)
     return v
 

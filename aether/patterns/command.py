@@ -133,7 +133,8 @@ class LogicalSave:
                  clock: Clock, *, key: str | None = None, deadline: float | None = None) -> None:
         check_store_and_clock(store, actor_id, event_type, clock)
         if isinstance(data, type):
-            raise TypeError(f"data must be a decision decide(events) -> Mapping | None, a mapping or None, "
+            raise TypeError(f"data must be a decision decide(events) -> Mapping | None, "
+                            f"a mapping or None, "
                             f"not a class; got {show(data)}")
         self.store, self.actor_id, self.event_type, self.clock = store, actor_id, event_type, clock
         if is_decision(data):

@@ -137,8 +137,8 @@ class ThrashingPolicy:
         if self.no_progress_versions >= self.no_progress_window:
             # over N conflicts the store moves at least N - 1 versions under contention alone
             raise ValueError(f"no_progress_versions must be below no_progress_window "
-                             f"({show(self.no_progress_window)}): a larger value calls all contention "
-                             f"thrashing; got {show(self.no_progress_versions)}")
+                             f"({show(self.no_progress_window)}): a larger value calls all "
+                             f"contention thrashing; got {show(self.no_progress_versions)}")
         if self.give_up_distance is not None:
             check_count("give_up_distance", self.give_up_distance)
 

@@ -124,10 +124,13 @@ def available_memory() -> float | None:
         return None
 
 
-def check_saves(saves: float, what: str) -> None:
-    """Refuse a run of more than :data:`MAX_SAVES` saves, or one whose estimated memory is not available."""
+def check_saves(saves: float, what: str, given: str = "") -> None:
+    """Refuse a run of more than :data:`MAX_SAVES` saves, or one whose estimated memory is not available.
+
+    *given* shows the arguments the count comes from (``" from rate=..., duration=..."``).
+    """
     if saves > MAX_SAVES:
-        raise ValueError(f"{what} must be at most {MAX_SAVES:_} saves in one run; got {saves:.6g}")
+        raise ValueError(f"{what} must be at most {MAX_SAVES:_} saves in one run; got {saves:.6g}{given}")
     need = saves * BYTES_PER_SAVE
     free = available_memory()
     if free is not None and need > free:
@@ -192,8 +195,8 @@ class OpenLoop:
         object.__setattr__(self, "actors", check_int("actors", self.actors, 1, MAX_ACTORS))
         check_choice("arrivals", self.arrivals, ARRIVALS)
         peak = self.rate.peak if isinstance(self.rate, Rate) else self.rate
-        check_saves(math.ceil(peak * self.duration),
-                    f"rate x duration (the expected callers; rate={show(given)}, duration={show(self.duration)})")
+        check_saves(math.ceil(peak * self.duration), "rate x duration (the expected callers)",
+                    f" from rate={show(given)}, duration={show(self.duration)}")
 
     def plans(self, streams: RandomStreams, event_type: str) -> list[WriterPlan]:
         """One plan per caller, starting at its arrival time."""

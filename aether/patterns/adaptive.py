@@ -20,6 +20,7 @@ from aether.clock import Clock
 from aether.errors import RetriesExhaustedError, VersionConflictError
 from aether.events import Event
 from aether.patterns._common import REAL_CLOCK, capped_exponential, check_count, check_delay
+from aether.patterns.backoff import equal_jitter
 from aether.patterns.command import Command, LogicalSave
 from aether.store.base import EventStore
 
@@ -78,11 +79,6 @@ def adaptive_delay(distance: int, attempt: int,
                         f"({type(distance).__name__})")
     check_count("attempt", attempt, minimum=0)
     check_instance("policy", policy, AdaptivePolicy, "an AdaptivePolicy")
-    return _adaptive_delay(distance, attempt, policy)
-
-
-def _adaptive_delay(distance: int, attempt: int, policy: AdaptivePolicy) -> float:
-    """:func:`adaptive_delay` without its checks, for the retry loop (arguments known good)."""
     if distance <= policy.light_up_to:
         return min(policy.max_delay, policy.light_delay)
     if distance <= policy.moderate_up_to:
@@ -124,8 +120,6 @@ def adaptive_retry(store: EventStore, actor_id: str, event_type: str,
         except VersionConflictError as conflict:
             last = conflict
         if attempt < max_attempts:
-            delay = _adaptive_delay(last.distance, attempt - 1, policy)
-            if jitter and rng is not None:  # equal jitter, drawn as equal_jitter draws it
-                delay = delay / 2 + rng.uniform(0.0, delay / 2)
-            save.wait(delay, last)
+            delay = adaptive_delay(last.distance, attempt - 1, policy)
+            save.wait(equal_jitter(delay, rng) if jitter and rng is not None else delay, last)
     raise RetriesExhaustedError(actor_id, max_attempts, "retry limit reached") from last

@@ -17,13 +17,14 @@ can draw their distributions without running a store.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from aether.checks import check_choice, check_rng, check_seconds
+from aether.checks import MAX_SECONDS, check_choice, check_rng, check_seconds
 from aether.patterns._common import capped_exponential, check_backoff
 
 __all__ = [
@@ -43,58 +44,56 @@ Jitter = Literal["none", "full", "equal", "decorrelated"]
 JITTERS: tuple[str, ...] = get_args(Jitter)
 
 
+Draw = Callable[[float, random.Random], float]
+
+
+def _checked_draw(draw: Draw) -> Draw:
+    """Check a jitter function's delay *v* (seconds) and generator *rng* before it draws.
+
+    A float in range and a :class:`random.Random` pass at the cost of two type tests,
+    so a backoff that draws on every retry pays next to nothing for the check.
+    """
+
+    @functools.wraps(draw)
+    def checked(v: float, rng: random.Random) -> float:
+        if type(v) is not float or not 0.0 <= v <= MAX_SECONDS:
+            check_seconds("v", v)
+        if type(rng) is not random.Random:
+            check_rng("rng", rng)
+        return draw(v, rng)
+
+    return checked
+
+
+@_checked_draw
 def no_jitter(v: float, rng: random.Random) -> float:
-    """The exponential delay *v* itself (*rng* is not used, but must be a generator)."""
-    _check_draw(v, rng)
+    """The exponential delay *v* itself (*rng* is not used)."""
     return v
 
 
+@_checked_draw
 def full_jitter(v: float, rng: random.Random) -> float:
     """``uniform(0, v)``: anywhere from no wait to the full exponential delay."""
-    _check_draw(v, rng)
-    return _full(v, rng)
+    return rng.uniform(0.0, v)
 
 
+@_checked_draw
 def equal_jitter(v: float, rng: random.Random) -> float:
     """``v/2 + uniform(0, v/2)``: at least half the exponential delay, the rest at random."""
-    _check_draw(v, rng)
-    return _equal(v, rng)
+    return v / 2 + rng.uniform(0.0, v / 2)
 
 
 def decorrelated_jitter(previous: float, base: float, cap: float, rng: random.Random) -> float:
     """``min(cap, uniform(base, 3 * previous))``: grows from the previous wait, not the count."""
-    check_seconds("previous", previous)
-    check_seconds("base", base)
-    check_seconds("cap", cap)
-    check_rng("rng", rng)
-    return _decorrelated(previous, base, cap, rng)
-
-
-def _check_draw(v: object, rng: object) -> None:
-    check_seconds("v", v)
-    check_rng("rng", rng)
-
-
-# The unchecked draws, for callers whose arguments are checked once (a Backoff, a pattern's loop).
-
-
-def _none(v: float, rng: random.Random) -> float:
-    return v
-
-
-def _full(v: float, rng: random.Random) -> float:
-    return rng.uniform(0.0, v)
-
-
-def _equal(v: float, rng: random.Random) -> float:
-    return v / 2 + rng.uniform(0.0, v / 2)
-
-
-def _decorrelated(previous: float, base: float, cap: float, rng: random.Random) -> float:
+    for name, value in (("previous", previous), ("base", base), ("cap", cap)):
+        if type(value) is not float or not 0.0 <= value <= MAX_SECONDS:
+            check_seconds(name, value)
+    if type(rng) is not random.Random:
+        check_rng("rng", rng)
     return min(cap, rng.uniform(base, 3 * previous))
 
 
-_EXPONENTIAL_JITTERS = {"none": _none, "full": _full, "equal": _equal}
+_EXPONENTIAL_JITTERS = {"none": no_jitter, "full": full_jitter, "equal": equal_jitter}
 
 
 @dataclass(frozen=True)
@@ -131,7 +130,7 @@ class Backoff:
         previous = self.base_delay
         for retry in itertools.count():
             if self.jitter == "decorrelated":
-                previous = _decorrelated(previous, self.base_delay, self.max_delay, rng)
+                previous = decorrelated_jitter(previous, self.base_delay, self.max_delay, rng)
                 yield previous
             else:
                 v = capped_exponential(self.base_delay, self.max_delay, retry)

@@ -4,7 +4,8 @@ The table is built from the public signatures, so a new entry point or a new
 parameter is covered the day it appears (an entry point without a baseline
 call fails :func:`test_every_public_entry_point_has_a_baseline_or_a_reason`).
 For each parameter of each constructor and function exported by ``aether``,
-``aether.experiment``, ``aether.patterns`` and ``aether.calibrate``, the call
+``aether.experiment``, ``aether.patterns``, ``aether.calibrate`` and ``aether.store``
+(``__all__`` and, for a package, its ``from x import Y as Y`` re-exports), the call
 is made with valid baseline arguments and that one parameter replaced by a
 bad value: a wrong type, NaN, +-inf, a negative number, zero, a huge number
 (``10**400``, ``2**63``), an empty string, a bool for a number, ``None``, a

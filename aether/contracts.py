@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import random
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from aether.checks import check_number, show
 from aether.clock import TaskClock
 from aether.events import Event
 
@@ -43,15 +45,23 @@ __all__ = ["Bindable", "Deferred", "Pattern", "RunContext", "call_deadline", "de
 call_deadline: ContextVar[float | None] = ContextVar("aether_call_deadline", default=None)
 
 
-@contextlib.contextmanager
-def deadline_scope(deadline_at: float | None) -> Iterator[None]:
+def deadline_scope(deadline_at: float | None) -> contextlib.AbstractContextManager[None]:
     """Make *deadline_at* (a clock time, or ``None``) the current save's deadline inside the block.
 
     A pattern with a deadline wraps its store calls in this, so a networked
     store can cap the call's timeout at the time left and a store queue can
     drop the call if its caller is gone before service starts. Nested scopes
-    keep the earlier of the two deadlines.
+    keep the earlier of the two deadlines. *deadline_at* is checked here, when
+    the scope is made, not when the block is entered.
     """
+    if deadline_at is not None and not (type(deadline_at) is float and -math.inf < deadline_at < math.inf):
+        # a clock reading: any finite number, negative included (clocks may start anywhere)
+        deadline_at = check_number("deadline_at", deadline_at)
+    return _deadline_scope(deadline_at)
+
+
+@contextlib.contextmanager
+def _deadline_scope(deadline_at: float | None) -> Iterator[None]:
     outer = call_deadline.get()
     if deadline_at is None or (outer is not None and outer <= deadline_at):
         deadline_at = outer
@@ -143,7 +153,11 @@ def pattern_name(pattern: object) -> str:
     ``partial(immediate_retry, max_attempts=3)`` reads
     ``immediate_retry(max_attempts=3)``; functions among them show by name,
     never by memory address, so labels are the same on every machine.
+    A value that is neither callable nor a :class:`Bindable` is a :class:`TypeError`.
     """
+    if not callable(pattern) and not isinstance(pattern, Bindable):
+        raise TypeError(f"pattern must be a pattern (a callable or a Bindable); got {show(pattern)} "
+                        f"({type(pattern).__name__})")
     name = getattr(pattern, "name", None)
     if isinstance(name, str) and name:
         return name

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from aether.checks import check_instance, check_int, check_methods, check_number
 from aether.clock import Clock
 from aether.errors import VersionConflictError
 from aether.events import Event
@@ -97,6 +99,16 @@ class RecordingStore:
 
     def __init__(self, store: Any, clock: Clock, writer: int, records: list[CallRecord], origin: float = 0.0,
                  unacknowledged: list[str] | None = None, ledger: WriteLedger | None = None) -> None:
+        check_methods("store", store, ("save_event", "get_latest_version", "get_events"), "an EventStore")
+        check_methods("clock", clock, ("now", "sleep"), "a Clock")
+        writer = check_int("writer", writer)
+        check_instance("records", records, list, "a list to append CallRecords to")
+        if not (type(origin) is float and -math.inf < origin < math.inf):
+            origin = check_number("origin", origin)  # a clock reading: any finite number
+        if unacknowledged is not None:
+            check_instance("unacknowledged", unacknowledged, list, "a list to append event ids to, or None")
+        if ledger is not None:
+            check_instance("ledger", ledger, WriteLedger, "a WriteLedger or None")
         self.store = store
         self.ledger = ledger if ledger is not None else WriteLedger()
         # A store that models the path to the store reports itself when a write takes effect.

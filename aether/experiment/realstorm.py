@@ -1,0 +1,486 @@
+"""The retry storm on a real PostgreSQL server: a service with a few connections, a queue, a short slowdown.
+
+Chapter 08 shows a metastable failure in simulation: a store that is 77% busy
+gets a one-second slowdown, callers time out and retry at once, and goodput
+stays near zero after the slowdown ends while the store is busier than ever.
+Use :func:`run_storm_real` to run the same experiment against a real
+PostgreSQL server, and :func:`simulate_storm` to run the simulation calibrated
+on that server (:func:`measure_storm_service`), so the two timelines can be
+compared bin by bin (``docs/storm-on-postgres.md`` has the numbers).
+
+What makes the real storm possible, and how this module provides each piece:
+
+* **a small, known capacity.** A :class:`StormServer` is a service in front of
+  PostgreSQL, like an application server's worker pool: ``workers``
+  connections to the server behind one first-come-first-served queue
+  (:class:`concurrent.futures.ThreadPoolExecutor`). Every store call of every
+  caller joins the queue; a free worker runs it on its connection. That is
+  the simulation's :class:`~aether.experiment.capacity.Capacity` with
+  ``workers`` servers.
+* **a known service time.** Each call does ``work`` seconds of work on the
+  server (``pg_sleep`` in a SQL function, run by the worker's backend before
+  the store's statement: a stand-in for what occupies a backend, such as I/O or
+  a lock wait, that does not depend on how busy this machine's cores are),
+  then the store's own statement.
+* **work whose callers have gone.** A caller waits at most ``call_timeout``
+  for each call (the simulation's per-call ``NetworkModel(timeout=...)``) and
+  then raises :class:`~aether.errors.StoreTimeoutError`, but its call stays
+  in the queue and the server still runs it (a write still commits): nothing
+  tells a queue, or a PostgreSQL backend, that the client stopped waiting.
+* **a short real slowdown.** From ``trigger_start`` to ``trigger_end`` seconds
+  after the run's start, a separate connection sets the server's work factor
+  to ``trigger_factor`` (the simulation's
+  :class:`~aether.experiment.capacity.Slowdown`): the same backends now need
+  that many times longer per call.
+
+Every run is bounded: a fixed number of callers (``rate x duration``,
+checked by :func:`~aether.experiment.realload.run_load_real`), each with a
+whole-save timeout (``save_timeout``), and the server's queue is emptied
+(pending calls cancelled) when the last caller is done. It sends traffic only
+to the store it is given: start a throwaway server with
+:func:`~aether.store.pglocal.start_local_postgres`::
+
+    with start_local_postgres() as local:
+        run = run_storm_real(retry_at_once, conninfo=local.new_schema("storm"), rate=35)
+        run.timeline(bin=0.5)
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from aether.checks import check_int, check_number, check_seconds
+from aether.contracts import call_deadline, deadline_scope
+from aether.errors import StoreTimeoutError, StoreUnavailableError
+from aether.events import Event
+from aether.experiment.capacity import Capacity, Slowdown
+from aether.experiment.delays import Constant, Delay
+from aether.experiment.harness import run_load
+from aether.experiment.network import NetworkModel
+from aether.experiment.result import RunResult
+
+__all__ = [
+    "ServerRecord",
+    "StormRun",
+    "StormServer",
+    "StormStore",
+    "measure_storm_service",
+    "run_storm_real",
+    "simulate_storm",
+    "storm_summary",
+]
+
+_KNOB = "aether_storm_knob"
+_WORK = "aether_storm_work"
+
+
+class ServerRecord(NamedTuple):
+    """One call as the :class:`StormServer` served it (seconds on :func:`time.monotonic`).
+
+    ``op`` is ``"read"`` or ``"write"``; ``queued``: the caller put it in the
+    queue; ``start`` / ``end``: a worker ran it; ``abandoned``: its caller had
+    stopped waiting before it ended.
+    """
+
+    op: str
+    queued: float
+    start: float
+    end: float
+    abandoned: bool
+
+
+class _Job:
+    """A call in the queue: what it runs, and until when its caller waits."""
+
+    __slots__ = ("op", "queued", "wait_until")
+
+    def __init__(self, op: str, queued: float, wait_until: float) -> None:
+        self.op = op
+        self.queued = queued
+        self.wait_until = wait_until
+
+
+class StormServer:
+    """A service of ``workers`` PostgreSQL connections behind one FIFO queue, doing ``work`` s per call.
+
+    Use it (through :class:`StormStore`) when an experiment needs a server of
+    small, known capacity that keeps serving calls whose callers have gone.
+    Opening it creates, in the schema of *conninfo*, a one-row table and a SQL
+    function that sleeps ``work x factor`` seconds; :meth:`set_factor` changes
+    the factor from a separate connection (a slowdown of the server).
+    :meth:`close` cancels the calls still queued and waits for the running ones.
+    """
+
+    def __init__(self, conninfo: str, *, workers: int = 2, work: float = 0.02,
+                 statement_timeout: float = 30.0) -> None:
+        import psycopg
+
+        from aether.store.postgres import PostgresEventStore
+
+        self.workers = check_int("workers", workers, 1, 64)
+        self.work = check_seconds("work", work, maximum=10.0)
+        self._backend = PostgresEventStore(conninfo, statement_timeout=statement_timeout)
+        self._conninfo = conninfo
+        with psycopg.connect(conninfo, autocommit=True) as admin:
+            admin.execute(f"CREATE TABLE IF NOT EXISTS {_KNOB} (work double precision, factor double precision)")
+            admin.execute(f"DELETE FROM {_KNOB}")
+            admin.execute(f"INSERT INTO {_KNOB} VALUES (%s, 1.0)", (self.work,))
+            admin.execute(f"CREATE OR REPLACE FUNCTION {_WORK}() RETURNS void LANGUAGE sql AS "
+                          f"$$ SELECT pg_sleep(work * factor) FROM {_KNOB} $$")
+        self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="storm-server")
+        self._lock = threading.Lock()
+        self.records: list[ServerRecord] = []
+        self._closed = False
+
+    def set_factor(self, factor: float) -> None:
+        """Make every call's work take *factor* times ``work`` from now on (1.0: normal speed)."""
+        import psycopg
+
+        factor = check_number("factor", factor, above=0.0, maximum=1000.0)
+        with psycopg.connect(self._conninfo, autocommit=True) as admin:
+            admin.execute(f"UPDATE {_KNOB} SET factor = %s", (factor,))
+
+    def submit(self, op: str, sql: str, params: Any, wait: float) -> Future[list[tuple[Any, ...]]]:
+        """Queue one statement of a caller who waits *wait* seconds; the future has its rows."""
+        now = time.monotonic()
+        job = _Job(op, now, now + wait)
+        try:
+            return self._pool.submit(self._serve, job, sql, params)
+        except RuntimeError as exc:  # the server was closed: the run is over
+            raise StoreUnavailableError("the storm server is closed; the call was not sent") from exc
+
+    def _serve(self, job: _Job, sql: str, params: Any) -> list[tuple[Any, ...]]:
+        backend = self._backend
+        start = time.monotonic()
+        try:
+            backend._connection().execute(f"SELECT {_WORK}()")  # type: ignore[arg-type]
+            return backend._run(sql, params)
+        finally:
+            end = time.monotonic()
+            with self._lock:
+                self.records.append(ServerRecord(job.op, job.queued, start, end, end > job.wait_until))
+
+    def close(self) -> None:
+        """Cancel the calls still queued, wait for the running ones, and close the workers' connections."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._backend.close()
+
+    def __enter__(self) -> StormServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _op_of(sql: str) -> str:
+    from aether.store import postgres
+
+    return "write" if sql in (postgres._SQL_SAVE, postgres._SQL_EXPLAIN) else "read"
+
+
+def _storm_store_class() -> type:
+    from aether.store.postgres import PostgresEventStore
+
+    class _StormStore(PostgresEventStore):
+        """A :class:`PostgresEventStore` whose callers' calls go through a :class:`StormServer`."""
+
+        def __init__(self, conninfo: str, *, server: StormServer, call_timeout: float, **settings: Any) -> None:
+            self._server = server
+            self._call_timeout = check_seconds("call_timeout", call_timeout, positive=True, maximum=3600.0)
+            super().__init__(conninfo, **settings)
+
+        @property
+        def server(self) -> StormServer:
+            """The service the callers' calls queue at."""
+            return self._server
+
+        @property
+        def call_timeout(self) -> float:
+            """Seconds a caller waits for one call before it gives up (the call still runs)."""
+            return self._call_timeout
+
+        def replace(self, **changes: Any) -> Any:
+            settings: dict[str, Any] = {
+                "statement_timeout": self.statement_timeout, "connect_timeout": self.connect_timeout,
+                "isolation_level": self.isolation_level, "deadline_clock": self.deadline_clock,
+                "call_timeout": self._call_timeout,
+            }
+            unknown = sorted(set(changes) - set(settings))
+            if unknown:
+                raise TypeError(f"replace() takes {', '.join(sorted(settings))}; got unknown {', '.join(unknown)}")
+            settings.update(changes)
+            return type(self)(self._conninfo, server=self._server, **settings)
+
+        def _run(self, sql: str, params: Any) -> list[tuple[Any, ...]]:
+            deadline = call_deadline.get()
+            if deadline is None:  # not a caller's save (the run's own bookkeeping): straight to the server
+                return super()._run(sql, params)
+            wait = self._call_timeout
+            clock = self.deadline_clock or time.monotonic
+            left = deadline - clock()
+            if left <= 0:
+                raise StoreTimeoutError("the caller's deadline passed before the call was sent; nothing was sent")
+            wait = min(wait, left)
+            future = self._server.submit(_op_of(sql), sql, params, wait)
+            try:
+                return future.result(timeout=wait)
+            except FutureTimeout:
+                raise StoreTimeoutError(
+                    f"no reply within {wait:.3g} s: the caller stopped waiting; the call stays queued and the "
+                    "server still runs it (a write may still commit)"
+                ) from None
+
+    _StormStore.__name__ = _StormStore.__qualname__ = "StormStore"
+    return _StormStore
+
+
+def StormStore(conninfo: str, *, server: StormServer, call_timeout: float = 0.25,  # noqa: N802 - a class
+               **settings: Any) -> Any:
+    """A :class:`~aether.store.postgres.PostgresEventStore` whose callers queue at *server*.
+
+    Calls made inside a caller's save (with a :data:`~aether.contracts.call_deadline`,
+    as every caller of :func:`~aether.experiment.realload.run_load_real` has)
+    go through *server*'s queue, and the caller waits at most ``call_timeout``
+    for each; calls without a deadline (the run's own reads of the store) go
+    straight to the server. Other *settings* as for ``PostgresEventStore``.
+    """
+    return _storm_store_class()(conninfo, server=server, call_timeout=call_timeout, **settings)
+
+
+def measure_storm_service(conninfo: str, *, workers: int = 2, work: float = 0.02,
+                          samples: int = 100) -> dict[str, Any]:
+    """Service time of a read and of a write through a fresh :class:`StormServer`, one call at a time.
+
+    Returns ``{"read": Quantiles, "write": Quantiles}`` (seconds from a worker
+    taking the call to its end: the server's work and the statement), what
+    :func:`simulate_storm` takes. It writes events of the actor ``service``.
+    """
+    from aether.calibrate import Quantiles
+
+    samples = check_int("samples", samples, 2, 100_000)
+    with StormServer(conninfo, workers=workers, work=work) as server:
+        store = StormStore(conninfo, server=server, call_timeout=60.0, deadline_clock=time.monotonic)
+        version = 0
+        with deadline_scope(time.monotonic() + 3600.0):
+            for _ in range(samples):
+                version = store.get_latest_version("service")
+                store.save_event(Event(actor_id="service", event_type="Measured", version=version + 1))
+        store.close()
+        records = list(server.records)
+    return {op: Quantiles.of([r.end - r.start for r in records if r.op == op]) for op in ("read", "write")}
+
+
+@dataclass(frozen=True)
+class StormRun:
+    """One run of :func:`run_storm_real`: the harness's result and what the server did.
+
+    ``origin`` is the run's start on :func:`time.monotonic` (the harness's
+    time 0, estimated from the first caller's arrival); ``server`` holds the
+    server's :class:`ServerRecord` s; ``stored`` is how many events the store
+    holds after the run (writes of callers that gave up count: they committed).
+    """
+
+    result: RunResult
+    server: list[ServerRecord]
+    origin: float
+    workers: int
+    work: float
+    trigger: Slowdown
+    call_timeout: float
+    stored: int
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def timeline(self, bin: float = 0.5) -> pd.DataFrame:  # noqa: A002 - the word RunResult.timeline uses
+        """:meth:`RunResult.timeline` with the server's own columns filled in.
+
+        ``utilisation``: the fraction of the workers' time spent serving;
+        ``served_for_gone``: calls per second the server finished whose caller
+        had stopped waiting; ``in_store``: mean calls queued or in service.
+        """
+        frame = self.result.timeline(bin=bin).copy()
+        width = check_seconds("bin", bin, positive=True)
+        edges = np.append(frame["start"].to_numpy(), frame["start"].iloc[-1] + width)
+        queued = np.array([r.queued - self.origin for r in self.server], dtype=float)
+        start = np.array([r.start - self.origin for r in self.server], dtype=float)
+        end = np.array([r.end - self.origin for r in self.server], dtype=float)
+        gone = np.array([r.abandoned for r in self.server], dtype=bool)
+        frame["utilisation"] = _overlap(start, end, edges) / width / self.workers
+        frame["in_store"] = _overlap(queued, end, edges) / width
+        frame["queue_depth"] = _overlap(queued, start, edges) / width
+        counts, _ = np.histogram(end[gone], bins=edges)
+        frame["served_for_gone"] = counts / width
+        return frame
+
+    def recovery_time(self, **kwargs: Any) -> float:
+        """Seconds from the trigger's end until goodput is back: :meth:`RunResult.recovery_time`."""
+        return self.result.recovery_time(self.trigger.end, **kwargs)
+
+
+def _overlap(start: np.ndarray, end: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Total length of the intervals ``[start, end)`` inside each bin of *edges*."""
+    lo, hi = edges[:-1][:, None], edges[1:][:, None]
+    if len(start) == 0:
+        return np.zeros(len(edges) - 1)
+    return np.clip(np.minimum(end[None, :], hi) - np.maximum(start[None, :], lo), 0.0, None).sum(axis=1)
+
+
+def run_storm_real(
+    pattern: Any,
+    *,
+    conninfo: str,
+    rate: float,
+    duration: float = 10.0,
+    workers: int = 2,
+    work: float = 0.02,
+    call_timeout: float = 0.25,
+    trigger_start: float = 3.0,
+    trigger_end: float = 4.0,
+    trigger_factor: float = 4.0,
+    save_timeout: float = 2.0,
+    actors: int = 1000,
+    seed: int = 0,
+    name: str | None = None,
+    max_callers: int = 1000,
+) -> StormRun:
+    """Run the open-loop storm experiment on a real PostgreSQL server; returns a :class:`StormRun`.
+
+    A :class:`StormServer` of ``workers`` connections doing ``work`` seconds
+    per call serves callers arriving at ``rate`` per second for ``duration``
+    seconds (:func:`~aether.experiment.realload.run_load_real`, seeded like
+    :func:`~aether.experiment.run_load`); each waits ``call_timeout`` per call
+    and ``save_timeout`` for its whole save; the server's work is
+    ``trigger_factor`` times longer from ``trigger_start`` to ``trigger_end``.
+    *conninfo* should name a schema of its own (``LocalPostgres.new_schema``):
+    the run creates the store's tables and the server's function there.
+    Takes about ``duration + save_timeout`` seconds.
+    """
+    from aether.experiment.arrivals import arrival_times
+    from aether.experiment.realload import run_load_real
+    from aether.experiment.spec import RandomStreams
+
+    rate = check_number("rate", rate, above=0.0, maximum=1000.0)
+    duration = check_seconds("duration", duration, positive=True, maximum=600.0)
+    save_timeout = check_seconds("save_timeout", save_timeout, positive=True, maximum=60.0)
+    trigger = Slowdown(check_seconds("trigger_start", trigger_start), check_seconds("trigger_end", trigger_end),
+                       factor=check_number("trigger_factor", trigger_factor, above=0.0, maximum=1000.0))
+    first = arrival_times(rate, duration, "poisson", RandomStreams(seed).open_arrivals())
+    first_arrival = first[0] if first else 0.0
+    server = StormServer(conninfo, workers=workers, work=work)
+    try:
+        store = StormStore(conninfo, server=server, call_timeout=call_timeout)
+        origin_box: list[float] = []
+        started = threading.Event()
+        stop = threading.Event()
+
+        def drive_trigger() -> None:
+            started.wait()
+            origin = origin_box[0]
+            for at, factor in ((trigger.start, trigger.factor), (trigger.end, 1.0)):
+                left = origin + at - time.monotonic()
+                if stop.wait(max(left, 0.0)):
+                    break
+                server.set_factor(factor)
+            stop.wait(duration + save_timeout + 1.0 - (time.monotonic() - origin))
+            server.close()  # every caller is done: cancel what is still queued
+
+        original_submit = server.submit
+
+        def submit(op: str, sql: str, params: Any, wait: float) -> Any:
+            if not started.is_set():
+                deadline = call_deadline.get()
+                arrival = (deadline - save_timeout) if deadline is not None else time.monotonic()
+                origin_box.append(arrival - first_arrival)
+                started.set()
+            return original_submit(op, sql, params, wait)
+
+        server.submit = submit  # type: ignore[method-assign]
+        driver = threading.Thread(target=drive_trigger, name="storm-trigger", daemon=True)
+        driver.start()
+        try:
+            result = run_load_real(pattern, store=store, rate=rate, duration=duration, timeout=save_timeout,
+                                   actors=actors, seed=seed, name=name, verify=False, max_callers=max_callers)
+        finally:
+            stop.set()
+            if not origin_box:
+                origin_box.append(time.monotonic())
+            started.set()
+            driver.join(30.0)
+            server.close()
+            server.set_factor(1.0)
+        stored = sum(store.get_latest_version(actor) for actor in store.actor_ids())
+        store.close()
+    finally:
+        server.close()
+    settings = {"rate": rate, "duration": duration, "workers": workers, "work": work, "call_timeout": call_timeout,
+                "save_timeout": save_timeout, "actors": actors, "seed": seed}
+    return StormRun(result=result, server=list(server.records), origin=origin_box[0], workers=workers, work=work,
+                    trigger=trigger, call_timeout=call_timeout, stored=stored, settings=settings)
+
+
+def simulate_storm(
+    pattern: Any,
+    *,
+    service: Mapping[str, Delay],
+    rate: float,
+    duration: float = 10.0,
+    workers: int = 2,
+    call_timeout: float = 0.25,
+    trigger_start: float = 3.0,
+    trigger_end: float = 4.0,
+    trigger_factor: float = 4.0,
+    hop: Delay | None = None,
+    actors: int = 1000,
+    seed: int = 0,
+    name: str | None = None,
+) -> RunResult:
+    """The simulated twin of :func:`run_storm_real`: same arrivals, capacity from *service*, same trigger.
+
+    *service* is :func:`measure_storm_service`'s result (or any ``{"read":
+    Delay, "write": Delay}``); the store has ``workers`` servers, never drops a
+    call whose caller has gone (``drop_expired=False``: neither does the real
+    server), and is ``trigger_factor`` times slower from ``trigger_start`` to
+    ``trigger_end``; each call's caller waits ``call_timeout``; *hop* is the
+    one-way delay of a call (default 0.2 ms, a local socket).
+    """
+    trigger = Slowdown(trigger_start, trigger_end, factor=trigger_factor)
+    capacity = Capacity(workers=workers, service=dict(service), faults=[trigger], drop_expired=False)
+    network = NetworkModel(hop=hop if hop is not None else Constant(0.0002), timeout=call_timeout)
+    return run_load(pattern, rate=rate, duration=duration, actors=actors, capacity=capacity, network=network,
+                    seed=seed, name=name)
+
+
+def storm_summary(timeline: pd.DataFrame, trigger: Slowdown, rate: float, duration: float) -> dict[str, float]:
+    """Numbers that describe a storm timeline (rates per second, from :meth:`StormRun.timeline` or
+    :meth:`RunResult.timeline`): goodput before, during and after the trigger, the server's
+    utilisation after it, and the time from the trigger's start until goodput first fell below
+    half the rate (``collapse``; ``inf`` if it never did).
+    """
+    start = timeline["start"]
+    width = float(start.iloc[1] - start.iloc[0]) if len(start) > 1 else duration
+    before = timeline[(start >= 1.0) & (start + width <= trigger.start)]
+    during = timeline[(start >= trigger.start) & (start + width <= trigger.end)]
+    after = timeline[(start >= trigger.end + 1.0) & (start + width <= duration)]
+    low = timeline[(start >= trigger.start) & (timeline["goodput"] < 0.5 * rate)]
+    collapse = float(low["start"].iloc[0] + width - trigger.start) if len(low) else math.inf
+    return {
+        "goodput_before": float(before["goodput"].mean()),
+        "goodput_during": float(during["goodput"].mean()),
+        "goodput_after": float(after["goodput"].mean()),
+        "calls_after": float(after["calls"].mean()),
+        "utilisation_after": float(after["utilisation"].mean()),
+        "collapse": collapse,
+    }

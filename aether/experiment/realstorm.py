@@ -50,7 +50,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -484,3 +484,120 @@ def storm_summary(timeline: pd.DataFrame, trigger: Slowdown, rate: float, durati
         "utilisation_after": float(after["utilisation"].mean()),
         "collapse": collapse,
     }
+
+
+def storm_patterns(attempts: int = 4) -> dict[str, Any]:
+    """The contenders of the comparison: immediate retries (*attempts*), none, a retry budget, a breaker."""
+    import functools
+
+    from aether.patterns import CircuitBreakerPolicy, RetryBudgetPolicy, retry_on_failure
+
+    attempts = check_int("attempts", attempts, 1, 100)
+    return {
+        "retry at once": functools.partial(retry_on_failure, max_attempts=attempts),
+        "no retries": functools.partial(retry_on_failure, max_attempts=1),
+        "retry budget": RetryBudgetPolicy(),
+        "circuit breaker": CircuitBreakerPolicy(),
+    }
+
+
+def compare_storm(
+    conninfo: Callable[[], str],
+    service: Mapping[str, Delay],
+    *,
+    patterns: Mapping[str, Any] | None = None,
+    seeds: range | list[int] = range(3),  # noqa: B008 - immutable
+    repeats: int = 1,
+    rate: float = 30.0,
+    duration: float = 10.0,
+    bin: float = 0.5,  # noqa: A002
+    **settings: Any,
+) -> pd.DataFrame:
+    """Each pattern on the real server (*repeats* times per seed) and in simulation: one row per run.
+
+    *conninfo* gives a fresh schema per real run; *service* is
+    :func:`measure_storm_service`'s result; *settings* go to both
+    :func:`run_storm_real` and :func:`simulate_storm` (``workers``,
+    ``call_timeout``, ``trigger_*``...). Columns: ``pattern``, ``seed``,
+    ``repeat``, ``kind`` (``"real"`` or ``"simulated"``), ``recovery``
+    (:meth:`RunResult.recovery_time` after the trigger), ``drain`` (seconds
+    from the trigger's end until the server finished its last call for a
+    caller who had gone, before the arrivals stopped: the queue has drained;
+    about ``duration - trigger_end`` means never) and
+    :func:`storm_summary`'s numbers (rates per second over bins of *bin* s),
+    and for real runs ``served_for_gone_after`` (calls per second the server
+    served after the trigger for callers who had gone) and ``wall`` (seconds).
+    """
+    patterns = dict(storm_patterns() if patterns is None else patterns)
+    repeats = check_int("repeats", repeats, 1, 100)
+    rows = []
+    for name, pattern in patterns.items():
+        for seed in seeds:
+            sim = simulate_storm(pattern, service=service, rate=rate, duration=duration, seed=seed, name=name,
+                                 **{k: v for k, v in settings.items() if k != "save_timeout"})
+            trigger = Slowdown(settings.get("trigger_start", 3.0), settings.get("trigger_end", 4.0),
+                               factor=settings.get("trigger_factor", 4.0))
+            station = sim.station
+            gone_ends = station.loc[station["abandoned"] & (station["end"] < duration), "end"].to_numpy()
+            rows.append({"pattern": name, "seed": seed, "repeat": 0, "kind": "simulated",
+                         "recovery": sim.recovery_time(trigger.end), "drain": _drain(gone_ends, trigger.end),
+                         **storm_summary(sim.timeline(bin=bin), trigger, rate, duration)})
+            for repeat in range(repeats):
+                wall = time.perf_counter()
+                run = run_storm_real(pattern, conninfo=conninfo(), rate=rate, duration=duration, seed=seed,
+                                     name=name, **settings)
+                wall = time.perf_counter() - wall
+                frame = run.timeline(bin=bin)
+                after = frame[(frame["start"] >= trigger.end + 1.0) & (frame["start"] + bin <= duration)]
+                gone_ends = np.array([r.end - run.origin for r in run.server if r.abandoned], dtype=float)
+                rows.append({"pattern": name, "seed": seed, "repeat": repeat, "kind": "real",
+                             "recovery": run.recovery_time(),
+                             "drain": _drain(gone_ends[gone_ends < duration], trigger.end),
+                             **storm_summary(frame, run.trigger, rate, duration),
+                             "served_for_gone_after": float(after["served_for_gone"].mean()),
+                             "wall": round(wall, 2)})
+    return pd.DataFrame(rows)
+
+
+def _drain(gone_ends: np.ndarray, after: float) -> float:
+    """Seconds from *after* to the end of the last call served for a caller who had gone (0: none after)."""
+    late = gone_ends[gone_ends >= after]
+    return float(late.max() - after) if len(late) else 0.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m aether.experiment.realstorm``: the storm on a throwaway local server, real vs simulated."""
+    import argparse
+
+    from aether.store.pglocal import start_local_postgres
+
+    parser = argparse.ArgumentParser(prog="python -m aether.experiment.realstorm", description=main.__doc__)
+    parser.add_argument("--seeds", type=int, default=3, help="arrival schedules per pattern")
+    parser.add_argument("--repeats", type=int, default=1, help="real runs per seed")
+    parser.add_argument("--rate", type=float, default=30.0, help="saves arriving per second")
+    parser.add_argument("--patterns", default="", help="comma-separated names (default: all four)")
+    parser.add_argument("--csv", help="also write every run's row to this file")
+    args = parser.parse_args(argv)
+    patterns = storm_patterns()
+    if args.patterns:
+        patterns = {name: patterns[name] for name in args.patterns.split(",")}
+    with start_local_postgres() as local:
+        service = measure_storm_service(local.new_schema("service"))
+        print(f"service time per call (p50 / mean): read {service['read'].median * 1000:.1f} / "
+              f"{service['read'].mean * 1000:.1f} ms, write {service['write'].median * 1000:.1f} / "
+              f"{service['write'].mean * 1000:.1f} ms; capacity with 2 workers "
+              f"{2 / (service['read'].mean + service['write'].mean):.1f} saves/s", flush=True)
+        runs = compare_storm(lambda: local.new_schema("storm"), service, patterns=patterns,
+                             seeds=range(args.seeds), repeats=args.repeats, rate=args.rate)
+    if args.csv:
+        runs.to_csv(args.csv, index=False)
+    columns = ["goodput_before", "goodput_during", "goodput_after", "utilisation_after", "calls_after",
+               "collapse", "recovery", "drain"]
+    table = runs.groupby(["pattern", "kind"], sort=False)[columns].agg(["mean", "min", "max"])
+    with pd.option_context("display.width", 250, "display.max_columns", 50):
+        print(table.round(2).to_string())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -41,7 +41,7 @@ to the store it is given: start a throwaway server with
 :func:`~aether.store.pglocal.start_local_postgres`::
 
     with start_local_postgres() as local:
-        run = run_storm_real(retry_at_once, conninfo=local.new_schema("storm"), rate=35)
+        run = run_storm_real(storm_patterns()["retry at once"], conninfo=local.new_schema("storm"), rate=30)
         run.timeline(bin=0.5)
 """
 

@@ -152,7 +152,7 @@ def test_every_acknowledged_save_of_the_storm_is_stored(real_runs: dict[str, Sto
 
 @pytest.mark.slow
 def test_the_simulation_calibrated_on_the_server_storms_and_recovers_alike(real_runs: dict[str, StormRun]) -> None:
-    service = measure_storm_service(postgres_conninfo("service"), samples=30)
+    service = measure_storm_service(postgres_conninfo("service"), samples=100)
     for name, run in real_runs.items():
         simulated = simulate_storm(storm_patterns()[name], service=service, rate=RATE, duration=DURATION, seed=0)
         real = storm_summary(run.timeline(bin=0.5), run.trigger, RATE, DURATION)

@@ -68,6 +68,8 @@ from aether.experiment.delays import Constant, Delay
 from aether.experiment.harness import run_load
 from aether.experiment.network import NetworkModel
 from aether.experiment.result import RunResult
+from aether.store import postgres
+from aether.store.postgres import PostgresEventStore
 
 __all__ = [
     "ServerRecord",
@@ -125,8 +127,6 @@ class StormServer:
                  statement_timeout: float = 30.0) -> None:
         import psycopg
 
-        from aether.store.postgres import PostgresEventStore
-
         self.workers = check_int("workers", workers, 1, 64)
         self.work = check_seconds("work", work, maximum=10.0)
         self._backend = PostgresEventStore(conninfo, statement_timeout=statement_timeout)
@@ -140,6 +140,8 @@ class StormServer:
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="storm-server")
         self._lock = threading.Lock()
         self.records: list[ServerRecord] = []
+        self.first_call = threading.Event()
+        self.first_deadline: float | None = None
         self._closed = False
 
     def set_factor(self, factor: float) -> None:
@@ -150,9 +152,20 @@ class StormServer:
         with psycopg.connect(self._conninfo, autocommit=True) as admin:
             admin.execute(f"UPDATE {_KNOB} SET factor = %s", (factor,))
 
-    def submit(self, op: str, sql: str, params: Any, wait: float) -> Future[list[tuple[Any, ...]]]:
-        """Queue one statement of a caller who waits *wait* seconds; the future has its rows."""
+    def submit(self, op: str, sql: str, params: Any, wait: float,
+               deadline: float | None = None) -> Future[list[tuple[Any, ...]]]:
+        """Queue one statement of a caller who waits *wait* seconds; the future has its rows.
+
+        *deadline* is the caller's whole-save deadline (on :func:`time.monotonic`),
+        if it has one: the first call's is kept as :attr:`first_deadline`, and
+        :attr:`first_call` is set.
+        """
         now = time.monotonic()
+        if not self.first_call.is_set():
+            with self._lock:
+                if self.first_deadline is None:
+                    self.first_deadline = deadline if deadline is not None else now
+            self.first_call.set()
         job = _Job(op, now, now + wait)
         try:
             return self._pool.submit(self._serve, job, sql, params)
@@ -187,78 +200,68 @@ class StormServer:
 
 
 def _op_of(sql: str) -> str:
-    from aether.store import postgres
-
     return "write" if sql in (postgres._SQL_SAVE, postgres._SQL_EXPLAIN) else "read"
 
 
-def _storm_store_class() -> type:
-    from aether.store.postgres import PostgresEventStore
-
-    class _StormStore(PostgresEventStore):
-        """A :class:`PostgresEventStore` whose callers' calls go through a :class:`StormServer`."""
-
-        def __init__(self, conninfo: str, *, server: StormServer, call_timeout: float, **settings: Any) -> None:
-            self._server = server
-            self._call_timeout = check_seconds("call_timeout", call_timeout, positive=True, maximum=3600.0)
-            super().__init__(conninfo, **settings)
-
-        @property
-        def server(self) -> StormServer:
-            """The service the callers' calls queue at."""
-            return self._server
-
-        @property
-        def call_timeout(self) -> float:
-            """Seconds a caller waits for one call before it gives up (the call still runs)."""
-            return self._call_timeout
-
-        def replace(self, **changes: Any) -> Any:
-            settings: dict[str, Any] = {
-                "statement_timeout": self.statement_timeout, "connect_timeout": self.connect_timeout,
-                "isolation_level": self.isolation_level, "deadline_clock": self.deadline_clock,
-                "call_timeout": self._call_timeout,
-            }
-            unknown = sorted(set(changes) - set(settings))
-            if unknown:
-                raise TypeError(f"replace() takes {', '.join(sorted(settings))}; got unknown {', '.join(unknown)}")
-            settings.update(changes)
-            return type(self)(self._conninfo, server=self._server, **settings)
-
-        def _run(self, sql: str, params: Any) -> list[tuple[Any, ...]]:
-            deadline = call_deadline.get()
-            if deadline is None:  # not a caller's save (the run's own bookkeeping): straight to the server
-                return super()._run(sql, params)
-            wait = self._call_timeout
-            clock = self.deadline_clock or time.monotonic
-            left = deadline - clock()
-            if left <= 0:
-                raise StoreTimeoutError("the caller's deadline passed before the call was sent; nothing was sent")
-            wait = min(wait, left)
-            future = self._server.submit(_op_of(sql), sql, params, wait)
-            try:
-                return future.result(timeout=wait)
-            except FutureTimeout:
-                raise StoreTimeoutError(
-                    f"no reply within {wait:.3g} s: the caller stopped waiting; the call stays queued and the "
-                    "server still runs it (a write may still commit)"
-                ) from None
-
-    _StormStore.__name__ = _StormStore.__qualname__ = "StormStore"
-    return _StormStore
-
-
-def StormStore(conninfo: str, *, server: StormServer, call_timeout: float = 0.25,  # noqa: N802 - a class
-               **settings: Any) -> Any:
-    """A :class:`~aether.store.postgres.PostgresEventStore` whose callers queue at *server*.
+class StormStore(PostgresEventStore):
+    """A :class:`~aether.store.postgres.PostgresEventStore` whose callers' calls queue at a :class:`StormServer`.
 
     Calls made inside a caller's save (with a :data:`~aether.contracts.call_deadline`,
     as every caller of :func:`~aether.experiment.realload.run_load_real` has)
     go through *server*'s queue, and the caller waits at most ``call_timeout``
-    for each; calls without a deadline (the run's own reads of the store) go
-    straight to the server. Other *settings* as for ``PostgresEventStore``.
+    (or until its deadline, if sooner) for each, then raises
+    :class:`~aether.errors.StoreTimeoutError` while the call stays queued.
+    Calls without a deadline (the run's own reads of the store) go straight
+    to the server. Other *settings* as for ``PostgresEventStore``.
     """
-    return _storm_store_class()(conninfo, server=server, call_timeout=call_timeout, **settings)
+
+    def __init__(self, conninfo: str, *, server: StormServer, call_timeout: float = 0.25, **settings: Any) -> None:
+        if not isinstance(server, StormServer):
+            raise TypeError(f"server must be a StormServer; got {server!r} ({type(server).__name__})")
+        self._server = server
+        self._call_timeout = check_seconds("call_timeout", call_timeout, positive=True, maximum=3600.0)
+        super().__init__(conninfo, **settings)
+
+    @property
+    def server(self) -> StormServer:
+        """The service the callers' calls queue at."""
+        return self._server
+
+    @property
+    def call_timeout(self) -> float:
+        """Seconds a caller waits for one call before it gives up (the call still runs)."""
+        return self._call_timeout
+
+    def replace(self, **changes: Any) -> StormStore:
+        """A new store on the same database and server with some settings changed (``call_timeout=...``, ...)."""
+        settings: dict[str, Any] = {
+            "statement_timeout": self.statement_timeout, "connect_timeout": self.connect_timeout,
+            "isolation_level": self.isolation_level, "deadline_clock": self.deadline_clock,
+            "call_timeout": self._call_timeout,
+        }
+        unknown = sorted(set(changes) - set(settings))
+        if unknown:
+            raise TypeError(f"replace() takes {', '.join(sorted(settings))}; got unknown {', '.join(unknown)}")
+        settings.update(changes)
+        return type(self)(self._conninfo, server=self._server, **settings)
+
+    def _run(self, sql: str, params: Any) -> list[tuple[Any, ...]]:
+        deadline = call_deadline.get()
+        if deadline is None:  # not a caller's save (the run's own bookkeeping): straight to the server
+            return super()._run(sql, params)
+        clock = self.deadline_clock or time.monotonic
+        left = deadline - clock()
+        if left <= 0:
+            raise StoreTimeoutError("the caller's deadline passed before the call was sent; nothing was sent")
+        wait = min(self._call_timeout, left)
+        future = self._server.submit(_op_of(sql), sql, params, wait, deadline=deadline)
+        try:
+            return future.result(timeout=wait)
+        except FutureTimeout:
+            raise StoreTimeoutError(
+                f"no reply within {wait:.3g} s: the caller stopped waiting; the call stays queued and the "
+                "server still runs it (a write may still commit)"
+            ) from None
 
 
 def measure_storm_service(conninfo: str, *, workers: int = 2, work: float = 0.02,
@@ -383,31 +386,21 @@ def run_storm_real(
     try:
         store = StormStore(conninfo, server=server, call_timeout=call_timeout)
         origin_box: list[float] = []
-        started = threading.Event()
         stop = threading.Event()
 
         def drive_trigger() -> None:
-            started.wait()
-            origin = origin_box[0]
+            server.first_call.wait()
+            if stop.is_set():
+                return
+            # The first caller's deadline is its arrival plus save_timeout: time 0 is first_arrival before that.
+            origin_box.append(server.first_deadline - save_timeout - first_arrival)  # type: ignore[operator]
             for at, factor in ((trigger.start, trigger.factor), (trigger.end, 1.0)):
-                left = origin + at - time.monotonic()
-                if stop.wait(max(left, 0.0)):
-                    break
+                if stop.wait(max(origin_box[0] + at - time.monotonic(), 0.0)):
+                    return
                 server.set_factor(factor)
-            stop.wait(duration + save_timeout + 1.0 - (time.monotonic() - origin))
+            stop.wait(max(origin_box[0] + duration + save_timeout + 1.0 - time.monotonic(), 0.0))
             server.close()  # every caller is done: cancel what is still queued
 
-        original_submit = server.submit
-
-        def submit(op: str, sql: str, params: Any, wait: float) -> Any:
-            if not started.is_set():
-                deadline = call_deadline.get()
-                arrival = (deadline - save_timeout) if deadline is not None else time.monotonic()
-                origin_box.append(arrival - first_arrival)
-                started.set()
-            return original_submit(op, sql, params, wait)
-
-        server.submit = submit  # type: ignore[method-assign]
         driver = threading.Thread(target=drive_trigger, name="storm-trigger", daemon=True)
         driver.start()
         try:
@@ -415,10 +408,10 @@ def run_storm_real(
                                    actors=actors, seed=seed, name=name, verify=False, max_callers=max_callers)
         finally:
             stop.set()
+            server.first_call.set()
+            driver.join(30.0)
             if not origin_box:
                 origin_box.append(time.monotonic())
-            started.set()
-            driver.join(30.0)
             server.close()
             server.set_factor(1.0)
         stored = sum(store.get_latest_version(actor) for actor in store.actor_ids())

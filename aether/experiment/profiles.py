@@ -99,7 +99,7 @@ class StoreProfile:
     * ``workers``: how many calls the store serves at once;
     * ``hop``: the delay of each request and each response on the path (``Constant(0)``: in-process);
     * ``source``: where the numbers come from (a calibration file, a measurement, an estimate);
-    * ``scale`` and ``reasons``: set by :meth:`scaled` and :meth:`with_hop`, never by hand.
+    * ``scale``, ``path`` and ``reasons``: set by :meth:`scaled` and :meth:`with_hop`, never by hand.
 
     Use :meth:`capacity` and :meth:`network` in a run; both take the settings a
     chapter adds (a timeout, an outage, a slowdown, a queue limit), never other speeds.
@@ -113,6 +113,7 @@ class StoreProfile:
     source: str
     estimate: bool = False
     scale: float = 1.0
+    path: str = ""
     reasons: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -164,21 +165,24 @@ class StoreProfile:
         return replace(self, read=Scaled(self.read, factor), write=Scaled(self.write, factor),
                        scale=self.scale * factor, reasons=(*self.reasons, reason))
 
-    def with_hop(self, hop: Delay, *, reason: str) -> StoreProfile:
-        """The same store behind another path (each request and response takes *hop*), with the *reason*."""
+    def with_hop(self, hop: Delay, *, reason: str, path: str | None = None) -> StoreProfile:
+        """The same store behind another path (each request and response takes *hop*), with the *reason*.
+
+        *path* is how the label names it (default: "10 ms hops" from the hop's mean).
+        """
         if not isinstance(hop, Delay):
             raise TypeError(f"hop must be a Delay (e.g. AbsNormal(0.010, 0.002)); got {hop!r}")
         reason = check_text("reason", reason)
-        return replace(self, hop=hop, reasons=(*self.reasons, reason))
+        path = f"{_ms(hop.mean)} hops" if path is None else check_text("path", path)
+        return replace(self, hop=hop, path=path, reasons=(*self.reasons, reason))
 
     # -- reading it ---------------------------------------------------------------
 
     @property
     def label(self) -> str:
         """The short label a claim shows: the name, and the scale if there is one ("laptop SQLite x100")."""
-        if self.scale == 1.0:
-            return self.name
-        return f"{self.name} x{self.scale:g}"
+        label = self.name if self.scale == 1.0 else f"{self.name} x{self.scale:g}"
+        return f"{label}, {self.path}" if self.path else label
 
     def __str__(self) -> str:
         text = (f"{self.label}: read {_ms(self.read.mean)}, write {_ms(self.write.mean)} (means), "
@@ -195,8 +199,8 @@ class StoreProfile:
 
 def _ms(seconds: float) -> str:
     if seconds >= 1e-3 or seconds == 0:
-        return f"{seconds * 1e3:.3g} ms"
-    return f"{seconds * 1e6:.3g} µs"
+        return f"{seconds * 1e3:.2g} ms"
+    return f"{seconds * 1e6:.2g} µs"
 
 
 # --------------------------------------------------------------------------- the fsync measurement

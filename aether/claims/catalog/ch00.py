@@ -1,0 +1,59 @@
+"""Chapter 00, optimistic concurrency: how badly writers collide without retry, and a first random wait."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from typing import Any
+
+from aether.claims import Claim, Range, at_least, at_most, committed_share, contention_arm, greater_than, makespan
+from aether.claims.catalog._common import CLASSIC
+from aether.clock import Clock
+from aether.errors import RetriesExhaustedError, VersionConflictError
+from aether.events import Event
+from aether.patterns import no_retry
+
+
+def random_wait_retry(store: Any, actor_id: str, event_type: str, data: Mapping[str, Any] | None = None, *,
+                      clock: Clock, rng: random.Random, max_attempts: int = 20, max_wait: float = 0.100) -> Event:
+    """The chapter's ``my_retry``: after a conflict wait uniform(0, 0.1) s; at most 20 attempts."""
+    for attempt in range(1, max_attempts + 1):
+        version = store.get_latest_version(actor_id)
+        event = Event(actor_id=actor_id, event_type=event_type, version=version + 1, data=data)
+        try:
+            store.save_event(event)
+            return event
+        except VersionConflictError as conflict:
+            if attempt == max_attempts:
+                raise RetriesExhaustedError(actor_id, attempt, f"lost all {max_attempts} attempts") from conflict
+            clock.sleep(rng.uniform(0.0, max_wait))
+    raise ValueError(f"max_attempts must be at least 1; got {max_attempts!r}")
+
+
+CLAIMS = [
+    Claim(
+        chapter=0, id="no-retry-loses-most",
+        statement="without retries, over four saves in five fail",
+        subject=contention_arm("no retry", no_retry, saves_per_writer=5),
+        metric=committed_share(), relation=at_most(0.2),
+        domain={"writers": Range(10, 100, integer=True, unit="writers x 5 saves")}, at={"writers": 10},
+        profile=CLASSIC,
+    ),
+    Claim(
+        chapter=0, id="random-wait-commits-all",
+        statement="a random wait commits every save",
+        subject=contention_arm("random wait", random_wait_retry, saves_per_writer=5),
+        metric=committed_share(), relation=at_least(1.0),
+        domain={"writers": Range(10, 50, integer=True, unit="writers x 5 saves")}, at={"writers": 10},
+        profile=CLASSIC,
+    ),
+    Claim(
+        chapter=0, id="failures-slow-the-store",
+        statement="failed saves slow a busy store: 100 writers take over ten times as long as one",
+        subject=contention_arm("no retry, 100 writers", no_retry, saves_per_writer=5),
+        baseline=contention_arm("no retry, 1 writer", no_retry, saves_per_writer=5, writers=1),
+        metric=makespan(), relation=greater_than(10),
+        domain={"writers": Range(100, 100, integer=True, unit="writers x 5 saves")},
+        profile=CLASSIC,
+    ),
+]

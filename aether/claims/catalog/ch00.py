@@ -6,7 +6,7 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from aether.claims import Claim, Range, at_least, at_most, committed_share, contention_arm, greater_than, makespan
+from aether.claims import Claim, Range, at_least, at_most, committed_share, contention_arm, less_than, makespan
 from aether.claims.catalog._common import CLASSIC
 from aether.clock import Clock
 from aether.errors import RetriesExhaustedError, VersionConflictError
@@ -48,12 +48,17 @@ CLAIMS = [
         profile=CLASSIC,
     ),
     Claim(
-        chapter=0, id="failures-slow-the-store",
-        statement="failed saves slow a busy store: 100 writers take over ten times as long as one",
+        chapter=0, id="failures-cost-little-time",
+        statement="on the calibrated store failed saves cost little time: 100 writers without retry finish "
+                  "within twice the time of one",
         subject=contention_arm("no retry, 100 writers", no_retry, saves_per_writer=5),
         baseline=contention_arm("no retry, 1 writer", no_retry, saves_per_writer=5, writers=1),
-        metric=makespan(), relation=greater_than(10),
+        metric=makespan(), relation=less_than(2),
         domain={"writers": Range(100, 100, integer=True, unit="writers x 5 saves")},
         profile=CLASSIC,
+        note="Was 'failed saves slow a busy store: 100 writers took more than ten times as long as one' "
+             "(greater_than(10)), true only on the chapter's invented 1 ms / 4 ms store. On the calibrated "
+             "store it held in 0 of 30 held-out seeds: 100 writers took 1.06-1.74x one writer's time "
+             "(seed 10000: 0.27 s against 0.21 s).",
     ),
 ]

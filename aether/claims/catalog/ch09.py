@@ -18,12 +18,15 @@ NONE = functools.partial(jitter_retry, jitter="none", max_attempts=1000, max_del
 CLAIMS = [
     Claim(
         chapter=9, id="start-skew-breaks-lock-step",
-        statement="started with the measured start skew, a herd without jitter costs under half the writes "
-                  "of a perfect herd",
+        statement="started with the measured start skew, a herd without jitter costs under two thirds of the "
+                  "writes of a perfect herd",
         subject=contention_arm("no jitter, measured skew", NONE, start_spread=round(_CAL.start_skew, 4)),
         baseline=contention_arm("no jitter, perfect herd", NONE, start_spread=0.0),
-        metric=work(), relation=less_than(0.5),
-        domain={"writers": Range(20, 50, integer=True, unit="writers")}, at={"writers": 20},
+        metric=work(), relation=less_than(0.65),
+        domain={"writers": Range(20, 35, integer=True, unit="writers")}, at={"writers": 20},
         profile=REAL_HOPS,
+        note="Was 'costs a third of the writes' (tested as less_than(0.5) over 20-50 writers): fragile, 28 of "
+             "30 held-out seeds at 20 writers, 25 of 30 at 40. The ratio is 0.21-0.58 at 20 writers (median "
+             "0.32), 0.29-0.58 at 35, and up to 0.98 at 50, where a seed can still start as a herd.",
     ),
 ]

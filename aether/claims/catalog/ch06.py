@@ -27,16 +27,16 @@ CLAIMS = [
         profile=BUSY_SERVER,
     ),
     Claim(
-        chapter=6, id="breaker-commits-as-much-as-no-retry",
-        statement="through a one-second outage the breaker commits within 3% of no retry, and more than the "
-                  "same retries without a breaker",
+        chapter=6, id="breaker-commits-nearly-as-much-as-no-retry",
+        statement="through a one-second outage the breaker commits at least 90% of what no retry commits, and "
+                  "more than the same retries without a breaker",
         subject=load_arm("circuit breaker", CircuitBreakerPolicy(), network=busy_outage, **RUN),
         baseline=load_arm("no retry", functools.partial(retry_on_failure, max_attempts=1), network=busy_outage,
                           **RUN),
         ablation=load_arm("same retries, no breaker",
                           CircuitBreakerPolicy(counts_as_failure=never_a_failure, name="no breaker"),
                           network=busy_outage, **RUN),
-        metric=committed_share(), relation=greater_than(0.97),
+        metric=committed_share(), relation=greater_than(0.9),
         domain={"rate": Range(70, 90, unit="saves/s"), "duration": Range(15, 15, unit="s of arrivals")},
         at={"rate": 80},
         profile=BUSY_SERVER,
@@ -44,6 +44,7 @@ CLAIMS = [
              "(greater_than(1)). Against the ablation it holds by far (0.90-0.94 against 0.24-0.29), but no "
              "retry at all commits a little more than the breaker in 58 of 60 held-out runs (seed 10000: "
              "0.9305 against 0.9345): the breaker's worth is against the retries it stops, not against "
-             "not retrying.",
+             "not retrying. A first correction, 'within 3% of no retry', was fragile: at 86 saves/s the breaker "
+             "committed 0.85 against 0.93 in 2 of 30 seeds (10003, 10018).",
     ),
 ]

@@ -17,17 +17,19 @@ CLAIMS = [
     Claim(
         chapter=8, id="storm-outlasts-ten-seconds",
         statement="from 85 saves/s (82% busy), a one-second 4x slowdown makes retrying at once a storm that "
-                  "has not ended 10 s later",
+                  "has not ended 10 s later, in at least three runs in four",
         subject=load_arm("retry at once", AT_ONCE, network=busy_timeouts, capacity=busy_slowdown, **RUN),
         metric=recovered_within(after=4.0, within=10.0), relation=at_most(0.0),
         domain={"rate": Range(85, 90, unit="saves/s"), "duration": Range(20, 30, unit="s of arrivals")},
         at={"rate": 85},
         profile=BUSY_SERVER,
+        share=0.75,
         note="Was 'the storm never recovers' over 75-85 saves/s. 'Never' is not a measurement: with the "
              "sustained-recovery metric, retrying at once was back for good within 10 s in 6 of 30 held-out "
              "seeds at 80/s and 19 of 30 at 75/s (median 4.5 s); within 20 s in 27 of 30 at 75/s. How long a "
              "storm lasts depends on the load: at 85/s none of 30 recovered within 10 s. (30-s runs, "
-             "level 0.8 over 2-s windows.)",
+             "level 0.8 over 2-s windows.) At 87/s, 2 of 30 held-out seeds (10004, 10027) did recover within 10 s, "
+             "hence 'three runs in four' (share 0.75), not 'every run'.",
     ),
     Claim(
         chapter=8, id="budget-ends-storm",

@@ -44,6 +44,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
+from types import MappingProxyType
 from typing import Any
 
 from aether.checks import check_int, check_number, check_text
@@ -312,31 +313,29 @@ def profile(name: str) -> StoreProfile:
     return profiles[name]
 
 
-class _Profiles(Mapping[str, StoreProfile]):
-    """The named profiles, read on first use (the fsync file is only opened when asked for)."""
+# The profiles are built on first use (PEP 562), not at import: building the laptop profile
+# imports aether.calibrate, which itself imports this package's capacity and network modules,
+# so an eager build would make "import aether.calibrate" circular once aether.experiment
+# re-exports the profiles.
 
-    def __getitem__(self, name: str) -> StoreProfile:
-        return _profiles()[name]
+#: Every named profile by its key (``"laptop-sqlite"``, ``"sqlite-fsync"``, ``"server-db"``).
+PROFILES: Mapping[str, StoreProfile]
+#: The lab's SQLite store as the committed reference calibration measured it.
+LAPTOP_SQLITE: StoreProfile
+#: The same store with an fsync on every commit, as measured with :func:`measure_fsync`.
+SQLITE_FSYNC: StoreProfile
+#: A database server across a data-centre network: an estimate (see its ``source``).
+SERVER_DB: StoreProfile
 
-    def __iter__(self) -> Any:
-        return iter(("laptop-sqlite", "sqlite-fsync", "server-db"))
-
-    def __len__(self) -> int:
-        return 3
-
-    def __repr__(self) -> str:
-        return f"PROFILES({', '.join(self)})"
-
-
-#: Every named profile by its key.
-PROFILES: Mapping[str, StoreProfile] = _Profiles()
+_LAZY = {"LAPTOP_SQLITE": "laptop-sqlite", "SQLITE_FSYNC": "sqlite-fsync", "SERVER_DB": "server-db"}
 
 
-def __getattr__(name: str) -> StoreProfile:
-    """``LAPTOP_SQLITE``, ``SQLITE_FSYNC``, ``SERVER_DB``: built on first use from the committed data."""
-    keys = {"LAPTOP_SQLITE": "laptop-sqlite", "SQLITE_FSYNC": "sqlite-fsync", "SERVER_DB": "server-db"}
-    if name in keys:
-        return profile(keys[name])
+def __getattr__(name: str) -> Any:
+    """Build ``PROFILES`` and the three profile constants on first use."""
+    if name == "PROFILES":
+        return MappingProxyType(_profiles())
+    if name in _LAZY:
+        return _profiles()[_LAZY[name]]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -357,8 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             out.write("{\n" + ",\n".join(lines) + "\n}\n")
         print(f"wrote {args.file}: write median {sorted(data['write'])[50] * 1e3:.3f} ms", file=sys.stderr)
         return 0
-    for key in PROFILES:
-        p = PROFILES[key]
+    for key, p in _profiles().items():
         print(f"{key}: {p}\n    source: {p.source}")
     return 0
 

@@ -200,8 +200,8 @@ class StoreProfile:
 
 def _ms(seconds: float) -> str:
     if seconds >= 1e-3 or seconds == 0:
-        return f"{seconds * 1e3:.2g} ms"
-    return f"{seconds * 1e6:.2g} µs"
+        return f"{seconds * 1e3:.3g} ms"
+    return f"{seconds * 1e6:.3g} µs"
 
 
 # --------------------------------------------------------------------------- the fsync measurement

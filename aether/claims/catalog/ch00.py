@@ -41,11 +41,16 @@ CLAIMS = [
     ),
     Claim(
         chapter=0, id="random-wait-commits-all",
-        statement="a random wait commits every save",
+        statement="a random wait (up to 100 ms, 20 attempts) commits every save of up to 15 writers",
         subject=contention_arm("random wait", random_wait_retry, saves_per_writer=5),
         metric=committed_share(), relation=at_least(1.0),
-        domain={"writers": Range(10, 50, integer=True, unit="writers x 5 saves")}, at={"writers": 10},
+        domain={"writers": Range(10, 15, integer=True, unit="writers x 5 saves")}, at={"writers": 10},
         profile=CLASSIC,
+        note="Was 'a random wait commits every save', first encoded over 10-50 writers. It held at the point "
+             "(10 writers) and at one perturbed point, but a second perturbed point (46 writers) found it false: "
+             "0 of 30 held-out seeds committed every save (0.90-0.91 committed). Scanning: every save committed in "
+             "30 of 30 seeds at 15 writers, 20 of 30 at 20, 3 of 30 at 25, 0 of 30 at 30 (as an outside run found: "
+             "143 of 150 at 30 writers): the 20 attempts run out.",
     ),
     Claim(
         chapter=0, id="failures-cost-little-time",

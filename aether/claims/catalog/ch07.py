@@ -15,9 +15,13 @@ CLAIMS = [
         statement="with the AWS budget, goodput is back within a second of a one-second outage, for good",
         subject=load_arm("retry budget", RetryBudgetPolicy(), network=busy_outage, **RUN),
         metric=recovered_within(after=4.0, within=1.0), relation=at_least(1.0),
-        domain={"rate": Range(70, 90, unit="saves/s"), "duration": Range(15, 15, unit="s of arrivals")},
+        domain={"rate": Range(70, 85, unit="saves/s"), "duration": Range(15, 15, unit="s of arrivals")},
         at={"rate": 80},
         profile=BUSY_SERVER,
+        note="First encoded over 70-90 saves/s: fragile with two perturbed points (28 of 30 held-out seeds at "
+             "87.6/s: seeds 10018 and 10019 never recovered within the run), and at 90/s (86% busy) 2 of 30 "
+             "never recovered either: near saturation the budget alone does not end it. At 85/s all 30 "
+             "recovered at once.",
     ),
     Claim(
         chapter=7, id="budget-costs-where-store-has-room",

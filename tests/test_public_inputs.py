@@ -300,6 +300,11 @@ BASELINES: dict[str, dict[str, Callable[[], Any]]] = {
     # aether.experiment
     "AbsNormal": {},
     "Capacity": {"service": lambda: _delay(0.001)},
+    "Scaled": {"delay": lambda: _delay(0.001), "factor": lambda: 2.0},
+    "StoreProfile": {"name": lambda: "test store", "read": lambda: _delay(0.001), "write": lambda: _delay(0.002),
+                     "source": lambda: "made up for the table"},
+    "profile": {"name": lambda: "laptop-sqlite"},
+    "measure_fsync": {"samples": lambda: 10, "path": lambda: str(_TMP)},
     "Constant": {"seconds": lambda: 0.001},
     "Exponential": {"mean_seconds": lambda: 0.001},
     "LatencySpike": {"start": lambda: 0.0, "end": lambda: 1.0, "extra": lambda: 0.01},
@@ -563,6 +568,7 @@ def run_case(entry: str, fn: Callable[..., Any], param: inspect.Parameter, param
 
 #: Bad values accepted on purpose: (entry or "*", parameter, value label or "*") -> why.
 ACCEPTED: dict[tuple[str, str, str], str] = {
+    ("StoreProfile", "path", "empty str"): "the default: a profile that was never re-routed has no path to show",
     ("*", "seed", "*"): "any int seeds random.Random, negative and huge ones included",
     **dict.fromkeys([("*", "max_attempts", "10**400"), ("*", "max_attempts", "2**63")],
                     "an attempt limit no run reaches: retry until it succeeds "

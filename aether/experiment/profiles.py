@@ -47,7 +47,7 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
-from aether.checks import check_int, check_number, check_text
+from aether.checks import check_bool, check_int, check_number, check_text, show
 from aether.experiment.capacity import Capacity, Slowdown
 from aether.experiment.delays import AbsNormal, Constant, Delay, Exponential
 from aether.experiment.network import NetworkModel
@@ -65,6 +65,12 @@ __all__ = [
     "profile",
 ]
 
+#: The largest factor a profile is scaled by: a million times the laptop store is already a
+#: service time of minutes per call, beyond any store a chapter means.
+MAX_SCALE = 1e6
+#: The most calls a profile's store serves at once (the capacity model's own bound).
+MAX_WORKERS = 1_000_000
+
 #: The file (in ``aether/data``) that holds the measured fsync profile.
 FSYNC_DATA = "sqlite_fsync_calibration.json"
 
@@ -78,8 +84,8 @@ class Scaled:
 
     def __post_init__(self) -> None:
         if not isinstance(self.delay, Delay):
-            raise TypeError(f"Scaled.delay must be a Delay; got {self.delay!r} ({type(self.delay).__name__})")
-        check_number("Scaled.factor", self.factor, above=0.0)
+            raise TypeError(f"Scaled.delay must be a Delay; got {show(self.delay)} ({type(self.delay).__name__})")
+        check_number("Scaled.factor", self.factor, above=0.0, maximum=MAX_SCALE)
 
     def sample(self, rng: random.Random) -> float:
         """Draw from the inner delay and scale it."""
@@ -122,10 +128,16 @@ class StoreProfile:
         for kind in ("read", "write", "hop"):
             value = getattr(self, kind)
             if not isinstance(value, Delay):
-                raise TypeError(f"StoreProfile.{kind} must be a Delay; got {value!r} ({type(value).__name__})")
-        check_int("StoreProfile.workers", self.workers, 1)
+                raise TypeError(f"StoreProfile.{kind} must be a Delay; got {show(value)} ({type(value).__name__})")
+        check_int("StoreProfile.workers", self.workers, 1, MAX_WORKERS)
         check_text("StoreProfile.source", self.source)
-        check_number("StoreProfile.scale", self.scale, above=0.0)
+        check_bool("StoreProfile.estimate", self.estimate)
+        check_number("StoreProfile.scale", self.scale, above=0.0, maximum=MAX_SCALE)
+        check_text("StoreProfile.path", self.path, empty=True)
+        if not isinstance(self.reasons, tuple):
+            raise TypeError(f"StoreProfile.reasons must be a tuple of str; got {show(self.reasons)}")
+        for number, reason in enumerate(self.reasons):
+            check_text(f"StoreProfile.reasons[{number}]", reason)
 
     # -- using it -----------------------------------------------------------------
 
@@ -220,6 +232,12 @@ def measure_fsync(samples: int = 400, path: str | os.PathLike[str] | None = None
     from aether.store.sqlite import SQLiteEventStore
 
     samples = check_int("samples", samples, 10, 100_000)
+    if path is not None:
+        if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
+            raise TypeError(f"path must be a folder's path (str or os.PathLike) or None; got {show(path)} "
+                            f"({type(path).__name__})")
+        if not os.fspath(path):
+            raise ValueError("path must be a folder's path or None; got ''")
     folder = tempfile.mkdtemp(prefix="aether-fsync-", dir=None if path is None else os.fspath(path))
     try:
         with SQLiteEventStore(os.path.join(folder, "full.sqlite3"), synchronous="FULL") as store:

@@ -17,7 +17,7 @@ from typing import Any
 
 from aether.checks import check_instance, check_int, check_methods, check_number, check_rng, check_seconds, show
 from aether.clock import Clock
-from aether.contracts import call_deadline
+from aether.deadlines import call_deadline
 from aether.errors import StoreOverloadedError, StoreTimeoutError, StoreUnavailableError
 from aether.events import Event
 from aether.experiment.capacity import ServiceStation

@@ -134,13 +134,18 @@ def test_the_package_declares_its_license_as_an_spdx_expression_with_the_file() 
     assert floor and int(floor[1]) >= 77, "SPDX license strings need setuptools 77"
 
 
-def test_ci_then_checks_the_claims_when_there_is_a_checker_and_builds_the_site() -> None:
+def test_ci_runs_the_tests_then_checks_every_claim_at_perturbed_points_then_builds_the_site() -> None:
     text = (ROOT / ".ci" / "run").read_text()
     tests = re.search(r"^pytest\s*$", text, re.M)
-    claims = re.search(r"^if \[ -d aether/claims \]; then\n\s+python -m aether\.claims check$", text, re.M)
+    claims = re.search(r"^python -m aether\.claims check --perturb [1-9]\d* --jobs \d+$", text, re.M)
     site = re.search(r"^python -m labtools\.site build$", text, re.M)
     assert tests and claims and site and tests.start() < claims.start() < site.start()
-    assert "PostgreSQL server: see below" in text
+
+
+def test_ci_installs_debians_postgresql_where_pgserver_has_no_wheel() -> None:
+    text = (ROOT / ".ci" / "run").read_text()
+    assert "ls /usr/lib/postgresql/*/bin/pg_ctl" in text
+    assert "--no-install-recommends postgresql" in text
 
 
 def test_ci_treats_no_collected_tests_as_a_failure() -> None:
@@ -222,7 +227,7 @@ def test_the_top_level_holds_the_core_only_and_leaves_the_rest_to_its_namespaces
     import aether.patterns  # noqa: F401
 
     assert len(aether.__all__) <= 40
-    core = ("aether.events", "aether.errors", "aether.store", "aether.clock", "aether.contracts")
+    core = ("aether.events", "aether.errors", "aether.store", "aether.clock", "aether.contracts", "aether.deadlines")
     homes = {name: getattr(getattr(aether, name), "__module__", "") for name in aether.__all__}
     assert {name: home for name, home in homes.items() if not home.startswith(core)} == {}
     assert not hasattr(aether, "run_contention") and not hasattr(aether, "jitter_retry")

@@ -13,7 +13,8 @@
    * ``network-default-hop``: ``NetworkModel(...)`` with no ``hop`` at all, which
      takes the package's made-up default (``|N(10 ms, 2 ms)|``), not a profile's;
    * ``speed-from-numbers``: any other call given ``service=`` or ``hop=`` from
-     numbers (a calibration's ``network(hop=0.002)``, a sweep's ``service=``).
+     numbers (a calibration's ``network(hop=0.002)``, a sweep's ``service=``),
+     except a profile's ``with_hop``, which states its reason.
 
    Settings that are not a store's speed (``timeout``, ``think_time``,
    ``outages``, ``failure_rate``, a pattern's ``workers``) may be numbers.
@@ -278,7 +279,8 @@ def bare_speeds(nb: Any) -> list[tuple[int, str, str]]:
                     found.append((index, "network-default-hop", code))
                 elif bindings.bare(_argument(call, "hop", 0)):
                     found.append((index, "network-from-numbers", code))
-            elif bindings.bare(_argument(call, "service")) or bindings.bare(_argument(call, "hop")):
+            elif called != "with_hop" and (bindings.bare(_argument(call, "service"))
+                                           or bindings.bare(_argument(call, "hop"))):
                 found.append((index, "speed-from-numbers", code))
     return found
 
@@ -405,13 +407,14 @@ def _explanations(tree: ast.Module) -> Iterator[tuple[str, str]]:
 def check_cells(nb: Any) -> list[tuple[int, ast.Module]]:
     """The attendee copy's check cells, each with its position in *nb* (the notebook with its solutions)."""
     copy, _ = student_copy(nb)
-    position = {cell.id: index for index, cell in enumerate(nb.cells)}
     solutions = {i for i, cell in enumerate(nb.cells) if SOLUTION_TAG in cell.metadata.get("tags", [])}
+    kept = [i for i in range(len(nb.cells)) if i not in solutions]  # the copy's cells, in order
+    assert len(kept) == len(copy.cells), "the attendee copy removes the solution cells and nothing else"
     found = []
-    for cell in copy.cells:
+    for index, cell in zip(kept, copy.cells, strict=True):
         if cell.cell_type != "code":
             continue
-        index, tree = position[cell.id], _parse(cell.source)
+        tree = _parse(cell.source)
         after_solution = index - 1 in solutions
         compares_answer = any(isinstance(n, (ast.Assert, ast.Compare)) and _mentions_answer(n) for n in ast.walk(tree))
         if after_solution or compares_answer:
@@ -502,7 +505,7 @@ def test_store_speeds_from_profiles_and_chapter_settings_in_numbers_are_not_viol
         code("shared = LAPTOP_SQLITE.scaled(100, reason='a shared server at 100x the laptop')\n"
              "run(capacity=shared.capacity(faults=[Slowdown(3, 4, 4)]), "
              "network=shared.network(timeout=0.25, think_time=Constant(THINK), outages=[Outage(1.0, 2.0)]))"),
-        code("far = profile('laptop SQLite').with_hop(Constant(0.002), reason='a 2 ms network')\n"
+        code("far = profile('laptop SQLite').with_hop(hop=Constant(0.002), reason='a 2 ms network')\n"
              "store = far.capacity(queue_limit=10)\npattern = QueuedWrites(workers=4)"),
         code("NetworkModel(hop=SERVER_DB.hop)\nCapacity(workers=SERVER_DB.workers, service=calibration.service)"),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 
@@ -40,7 +41,7 @@ def test_the_server_profile_says_it_is_an_estimate():
 
 
 def test_every_profile_is_found_by_name():
-    assert [profile(name).name for name in PROFILES] == ["laptop SQLite", "SQLite with fsync", "server database"]
+    assert [profile(name).name for name in PROFILES] == ["laptop SQLite", "SQLite with fsync", "server database", "local PostgreSQL"]
     with pytest.raises(ValueError, match="name must be one of"):
         profile("postgres-on-mars")
 
@@ -89,3 +90,15 @@ def test_another_path_is_named_in_the_label():
 def test_scaled_is_a_delay():
     with pytest.raises(TypeError, match="Scaled.delay"):
         Scaled(0.1, 2)  # type: ignore[arg-type]
+
+
+def test_the_local_postgres_profile_comes_from_the_committed_calibration_and_says_so() -> None:
+    from aether.calibrate_postgres import PostgresCalibration
+    from aether.experiment import POSTGRES_LOCAL, profile
+
+    text = (Path(__file__).parent.parent / "aether" / "data" / "postgres_calibration.json").read_text()
+    calibration = PostgresCalibration.from_json(text)
+    assert profile("postgres-local") is POSTGRES_LOCAL
+    assert POSTGRES_LOCAL.workers == calibration.workers
+    assert POSTGRES_LOCAL.read.mean == calibration.read.mean and POSTGRES_LOCAL.write.mean == calibration.write.mean
+    assert not POSTGRES_LOCAL.estimate and calibration.command in POSTGRES_LOCAL.source

@@ -13,7 +13,7 @@ Running
 The world a run happens in
     Store speeds come from named profiles: :class:`StoreProfile`,
     :func:`profile` and :data:`LAPTOP_SQLITE`, :data:`SQLITE_FSYNC`,
-    :data:`SERVER_DB` (each gives the :class:`Capacity` and the
+    :data:`SERVER_DB`, :data:`POSTGRES_LOCAL` (each gives the :class:`Capacity` and the
     :class:`NetworkModel` a chapter uses; ``scaled(..., reason=...)`` changes a
     speed with a stated reason). Delays: :class:`Constant`, :class:`Uniform`,
     :class:`Exponential`, :class:`AbsNormal`, :class:`Delay`. Faults and load
@@ -70,7 +70,7 @@ from aether.experiment.summary import RunSummary
 from aether.experiment.verify import ExperimentInvariantError, verify_store
 
 #: The named profiles, built on first use (they read the committed calibrations).
-_PROFILE_NAMES = ("LAPTOP_SQLITE", "SQLITE_FSYNC", "SERVER_DB", "PROFILES")
+_PROFILE_NAMES = ("LAPTOP_SQLITE", "SQLITE_FSYNC", "SERVER_DB", "POSTGRES_LOCAL", "PROFILES")
 
 
 def __getattr__(name: str) -> Any:
@@ -96,6 +96,7 @@ __all__ = [
     "LAPTOP_SQLITE",
     "SQLITE_FSYNC",
     "SERVER_DB",
+    "POSTGRES_LOCAL",
     "PROFILES",
     "LIBRARY_GIVE_UPS",
     "AbsNormal",

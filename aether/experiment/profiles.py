@@ -15,7 +15,10 @@ and documented with where its numbers come from:
   commit, measured with :func:`measure_fsync` (the numbers and where they were
   measured are in ``aether/data/sqlite_fsync_calibration.json``);
 * :data:`SERVER_DB`: a database server across a data-centre network. **An
-  estimate** until a PostgreSQL calibration replaces it: see its ``source``.
+  estimate**: see its ``source``. The claims of chapters 06-08 use it (scaled);
+* :data:`POSTGRES_LOCAL`: the lab's PostgreSQL store on a throwaway local
+  server, as ``python -m aether.calibrate_postgres`` measured it (the numbers
+  and where they were measured are in ``aether/data/postgres_calibration.json``).
 
 A chapter that needs another store scales a profile and says why::
 
@@ -55,6 +58,8 @@ from aether.experiment.network import NetworkModel
 __all__ = [
     "FSYNC_DATA",
     "LAPTOP_SQLITE",
+    "POSTGRES_DATA",
+    "POSTGRES_LOCAL",
     "PROFILES",
     "SERVER_DB",
     "SQLITE_FSYNC",
@@ -305,6 +310,27 @@ def _sqlite_fsync() -> StoreProfile:
                 f"{m.get('sqlite')}; one writer at a time, as the reference calibration measured"))
 
 
+#: The file (in ``aether/data``) that holds the local PostgreSQL server's calibration.
+POSTGRES_DATA = "postgres_calibration.json"
+
+
+def _postgres_local() -> StoreProfile:
+    from importlib import resources
+
+    from aether.calibrate_postgres import PostgresCalibration
+
+    cal = PostgresCalibration.from_json(resources.files("aether.data").joinpath(POSTGRES_DATA).read_bytes())
+    m = cal.machine
+    return StoreProfile(
+        name="local PostgreSQL", read=cal.read, write=cal.write, workers=cal.workers, hop=Constant(0.0),
+        source=(f"aether/data/{POSTGRES_DATA}: '{cal.command}' against {cal.server} on a Unix socket, on "
+                f"{m.get('system', '?')} {m.get('arch', '?')}, {m.get('cpus', '?')} CPUs at load "
+                f"{m.get('load', '?')}; service times include the socket round trip (no hop added); "
+                f"{cal.workers} served at once (writer processes' commit rate together over one alone). "
+                "Noisy on a shared machine: three runs there gave write medians of 0.33, 3.7 and 7.1 ms at "
+                "load averages 2 to 13, so read it as this machine's server, not as a fast or a slow one"))
+
+
 #: The networked server: an estimate, documented here until a PostgreSQL calibration replaces it.
 _SERVER_SOURCE = (
     "an estimate, not a measurement: a PostgreSQL-class server in the same data centre. Network: "
@@ -319,11 +345,12 @@ _SERVER_SOURCE = (
 def _profiles() -> dict[str, StoreProfile]:
     server = StoreProfile(name="server database", read=Exponential(0.0002), write=Exponential(0.001), workers=4,
                           hop=AbsNormal(0.00025, 0.00005), source=_SERVER_SOURCE, estimate=True)
-    return {"laptop-sqlite": _laptop_sqlite(), "sqlite-fsync": _sqlite_fsync(), "server-db": server}
+    return {"laptop-sqlite": _laptop_sqlite(), "sqlite-fsync": _sqlite_fsync(), "server-db": server,
+            "postgres-local": _postgres_local()}
 
 
 def profile(name: str) -> StoreProfile:
-    """The profile called *name*: ``"laptop-sqlite"``, ``"sqlite-fsync"`` or ``"server-db"``."""
+    """The profile called *name*: ``"laptop-sqlite"``, ``"sqlite-fsync"``, ``"server-db"`` or ``"postgres-local"``."""
     check_text("name", name)
     profiles = _profiles()
     if name not in profiles:
@@ -344,8 +371,11 @@ LAPTOP_SQLITE: StoreProfile
 SQLITE_FSYNC: StoreProfile
 #: A database server across a data-centre network: an estimate (see its ``source``).
 SERVER_DB: StoreProfile
+#: The lab's PostgreSQL store on a throwaway local server, as :mod:`aether.calibrate_postgres` measured it.
+POSTGRES_LOCAL: StoreProfile
 
-_LAZY = {"LAPTOP_SQLITE": "laptop-sqlite", "SQLITE_FSYNC": "sqlite-fsync", "SERVER_DB": "server-db"}
+_LAZY = {"LAPTOP_SQLITE": "laptop-sqlite", "SQLITE_FSYNC": "sqlite-fsync", "SERVER_DB": "server-db",
+         "POSTGRES_LOCAL": "postgres-local"}
 
 
 def __getattr__(name: str) -> Any:

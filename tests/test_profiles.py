@@ -41,7 +41,8 @@ def test_the_server_profile_says_it_is_an_estimate():
 
 
 def test_every_profile_is_found_by_name():
-    assert [profile(name).name for name in PROFILES] == ["laptop SQLite", "SQLite with fsync", "server database", "local PostgreSQL"]
+    names = [profile(name).name for name in PROFILES]
+    assert names == ["laptop SQLite", "SQLite with fsync", "server database", "local PostgreSQL"]
     with pytest.raises(ValueError, match="name must be one of"):
         profile("postgres-on-mars")
 

@@ -13,7 +13,7 @@ import pandas as pd
 from aether.checks import check_int, check_number, check_seconds
 from aether.experiment.capacity import StationRecord
 from aether.experiment.gcpause import fewer_collections
-from aether.experiment.recorder import CallRecord, SaveRow
+from aether.experiment.recorder import CallLog, CallRecord, SaveRow
 from aether.experiment.summary import RunSummary, summarize
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ class RunResult:
     settings: dict[str, Any] = field(default_factory=dict)
     spec: RunSpec | None = field(default=None, repr=False)
     _rows: list[SaveRow] = field(default_factory=list, repr=False)
-    _records: list[CallRecord] = field(default_factory=list, repr=False)
+    _records: CallLog = field(default_factory=CallLog, repr=False)
     _station: list[StationRecord] | None = field(default=None, repr=False)
     _unacknowledged: list[str] = field(default_factory=list, repr=False)
     _stored_writes: int | None = field(default=None, repr=False)
@@ -201,26 +201,25 @@ def saves_frame(rows: list[SaveRow], pattern: str, writers: int, seed: int) -> p
     return _with_run(pd.DataFrame(data), pattern, writers, seed)
 
 
-def calls_frame(records: list[CallRecord], pattern: str, writers: int, seed: int) -> pd.DataFrame:
+def _versions(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """Versions (ints, ``None`` where a call has none) as a nullable Int64 array, without a per-item step."""
+    missing = np.equal(values, None)
+    if not missing.any():
+        return pd.arrays.IntegerArray(values.astype(np.int64), missing)
+    filled = values.copy()
+    filled[missing] = 0
+    return pd.arrays.IntegerArray(filled.astype(np.int64), missing)
+
+
+def calls_frame(records: CallLog, pattern: str, writers: int, seed: int) -> pd.DataFrame:
     """The calls table: one row per store call, ordered by start time (then writer, call)."""
-    cols = _columns(records, CALL_COLUMNS)
-    start = np.array(cols["start"], dtype=np.float64)
-    writer = np.array(cols["writer"], dtype=np.int64)
-    call = np.array(cols["call"], dtype=np.int64)
-    order = np.lexsort((call, writer, start))  # stable: ties keep their recorded order
+    columns = {name: records.column(name) for name in CALL_COLUMNS}
+    order = np.lexsort((columns["call"], columns["writer"], columns["start"]))  # (writer, call) is unique
     data: dict[str, Any] = {}
     for name in CALL_COLUMNS:
-        values = cols[name]
-        if name in ("writer", "save", "call", "attempt"):
-            column: Any = np.array(values, dtype=np.int64)[order]
-        elif name in ("start", "end"):
-            column = np.array(values, dtype=np.float64)[order]
-        elif name in ("attempted_version", "current_version"):
-            column = pd.array(values, dtype="Int64")[order]
-        else:
-            column = np.array(values, dtype=object)[order]
-        data[name] = column
-    return _with_run(pd.DataFrame(data), pattern, writers, seed)
+        values = columns[name][order]
+        data[name] = _versions(values) if name in ("attempted_version", "current_version") else values
+    return _with_run(pd.DataFrame(data, copy=False), pattern, writers, seed)
 
 
 def _integral(starts: np.ndarray, ends: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -247,12 +246,12 @@ def timeline_frame(result: RunResult, width: float) -> pd.DataFrame:
     end = np.array([r.end for r in rows], dtype=float)
     latency = np.array([r.latency for r in rows], dtype=float)
     told = np.array([r.start + r.commit_delay for r in rows if r.outcome == "committed"], dtype=float)
-    call_start = np.array([c.start for c in records], dtype=float)
-    call_end = np.array([c.end for c in records], dtype=float)
-    results = np.array([c.result for c in records], dtype=object)
-    ops = np.array([c.op for c in records], dtype=object)
+    call_start = records.column("start")
+    call_end = records.column("end")
+    results = records.column("result")
+    ops = records.column("op")
     outcome = np.array([r.outcome for r in rows], dtype=object)
-    horizon = max([0.0, *end, *told, *call_end] + ([s.end for s in station] if station else []))
+    horizon = max([0.0, *end, *told, call_end.max(initial=0.0)] + ([s.end for s in station] if station else []))
     bins = max(1, math.ceil(horizon / width - 1e-9))
     edges = np.arange(bins + 1, dtype=float) * width
 

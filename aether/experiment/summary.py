@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from aether.experiment.capacity import StationRecord
-    from aether.experiment.recorder import CallRecord, SaveRow
+    from aether.experiment.recorder import CallLog, SaveRow
 
 import numpy as np
 
@@ -126,7 +126,7 @@ def _percentile(values: np.ndarray, q: float) -> float:
 
 
 def summarize(*, pattern: str, writers: int, seed: int, rows: Sequence[SaveRow],
-              records: Sequence[CallRecord], station: Sequence[StationRecord] | None = None,
+              records: CallLog, station: Sequence[StationRecord] | None = None,
               workers: int | None = None, stored_writes: int | None = None) -> RunSummary:
     """The one place the summary arithmetic lives (called by :meth:`RunResult.summary`).
 
@@ -137,8 +137,8 @@ def summarize(*, pattern: str, writers: int, seed: int, rows: Sequence[SaveRow],
     returned ``"ok"``).
     """
     committed = [r for r in rows if r.outcome == "committed"]
-    writes = [c.result for c in records if c.op == "save_event"]
-    results = [c.result for c in records]
+    results = records.result
+    writes = [result for op, result in zip(records.op, results, strict=True) if op == "save_event"]
     latency = np.array([r.latency for r in rows], dtype=float)
     committed_latency = np.array([r.latency for r in committed], dtype=float)
     counts = Counter(r.outcome for r in rows)

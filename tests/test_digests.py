@@ -3,7 +3,9 @@
 Each run below is fixed (pattern, settings, seed); its saves, calls and station
 tables are reduced to a SHA-256 of :func:`pandas.util.hash_pandas_object` (values,
 index, column names and dtypes). The expected digests were computed once, on
-the code before the experiment's structure was rebuilt, and must not change
+the code before the experiment's structure was rebuilt (the last three runs, which
+cover the network's other hop paths, on the code before calls were recorded column
+by column), and must not change
 when code is reorganised: a changed digest means a run now behaves differently.
 
 Where a word was renamed on purpose, the table is mapped back to the old word
@@ -35,6 +37,7 @@ from aether.experiment import (
     Outage,
     RunResult,
     Slowdown,
+    Uniform,
     run_contention,
     run_load,
 )
@@ -92,6 +95,12 @@ RUNS: dict[str, Callable[[], RunResult]] = {
     "open loop, breaker, failure rate": lambda: run_load(
         CircuitBreakerPolicy(), rate=80, duration=0.5, actors=3, seed=12,
         network=NetworkModel(failure_rate=0.2)),
+    "jitter_retry, uniform hops, think time": lambda: run_contention(
+        jitter_retry, writers=12, saves_per_writer=2, seed=13,
+        network=NetworkModel(hop=Uniform(0.002, 0.02), think_time=Exponential(0.003))),
+    "simple_retry, instant network, 1 server": lambda: run_contention(
+        simple_retry, writers=9, capacity=_FAST, seed=14, network=NetworkModel.instant()),
+    "simple_retry, no network": lambda: run_contention(simple_retry, writers=7, network=None, seed=15),
 }
 
 EXPECTED: dict[str, dict[str, str]] = {
@@ -121,6 +130,15 @@ EXPECTED: dict[str, dict[str, str]] = {
         'station': '737f3621f0d82958cd857c55'},
     'simple_retry, no capacity': {
         'saves': 'dfbed35756b7e9930a3bf777', 'calls': 'f5b55561fe92990c76141939',
+        'station': '792835325e327f47b66c8391'},
+    'jitter_retry, uniform hops, think time': {
+        'saves': '1833bd880173431436e9ed6c', 'calls': 'a9f5da15bf7df368c6b999ef',
+        'station': '792835325e327f47b66c8391'},
+    'simple_retry, instant network, 1 server': {
+        'saves': 'd9d8c63763fdbdf560ae1638', 'calls': '082c4a6e41727a648f3c6fe5',
+        'station': '4a49059712951be5e5d550b9'},
+    'simple_retry, no network': {
+        'saves': '3a6b23b5fa9ab50b55a6004b', 'calls': 'e6a500024d2107e47dee9a9c',
         'station': '792835325e327f47b66c8391'},
     'simple_retry, outage, spread starts': {
         'saves': '9db2e3db65c59191c436ef29', 'calls': '6b4310b71291e43420deda27',

@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from aether.checks import check_int, check_seconds, check_text
-from aether.experiment.harness import sweep_load
+from aether.experiment.harness import one_progress_bar, sweep_load
 from aether.experiment.result import RunResult
 
 __all__ = ["Scenario", "compare", "complexity", "measure_run"]
@@ -93,25 +93,33 @@ def _measure_for(scenario: Scenario) -> Callable[[RunResult], dict[str, Any]]:
 
 
 def compare(patterns: Mapping[str, Any], scenarios: Sequence[Scenario], *, seeds: Sequence[int] = (0, 1, 2),
-            jobs: int = 1) -> pd.DataFrame:
+            jobs: int = 1, backend: str | None = None, progress: bool | None = None) -> pd.DataFrame:
     """Run every pattern through every scenario for every seed; one measured row per run.
 
     The columns are the run's summary, the :func:`measure_run` figures and
     ``scenario``. With ``jobs=2`` runs go to two processes (see
-    :func:`~aether.experiment.sweep_load`); the frame is the same either way.
+    :func:`~aether.experiment.sweep_load`), and ``backend="dask"`` to a Dask
+    cluster; the frame is the same either way. One progress bar, labelled
+    with the patterns, scenarios and seeds, counts every run (``progress`` as
+    for :func:`~aether.experiment.sweep`).
     """
     if not scenarios:
         raise ValueError("compare needs at least one scenario")
     seed_list = [check_int("seed", s, 0) for s in seeds]
-    frames = []
     for scenario in scenarios:
         if not isinstance(scenario, Scenario):
             raise TypeError(f"scenarios takes Scenario items; got {scenario!r}")
-        settings = dict(scenario.settings)
-        rate = settings.pop("rate")
-        frame = sweep_load(patterns, rates=[rate], seeds=seed_list, jobs=jobs, measure=_measure_for(scenario),
-                           **settings)
-        frames.append(frame.assign(scenario=scenario.name))
+    frames = []
+    count = len(patterns) if isinstance(patterns, (Mapping, list, tuple)) else 1
+    total = count * len(scenarios) * len(seed_list)
+    label = f"compare: {count} pattern(s) x {len(scenarios)} scenario(s) x {len(seed_list)} seed(s)"
+    with one_progress_bar(total, label, progress):
+        for scenario in scenarios:
+            settings = dict(scenario.settings)
+            rate = settings.pop("rate")
+            frame = sweep_load(patterns, rates=[rate], seeds=seed_list, jobs=jobs, measure=_measure_for(scenario),
+                               backend=backend, **settings)
+            frames.append(frame.assign(scenario=scenario.name))
     return pd.concat(frames, ignore_index=True)
 
 

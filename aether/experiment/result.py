@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from aether.checks import check_int, check_number, check_seconds
-from aether.experiment.capacity import StationRecord
+from aether.experiment.capacity import StationLog, StationRecord
 from aether.experiment.gcpause import fewer_collections
 from aether.experiment.recorder import CallLog, CallRecord, SaveRow
 from aether.experiment.summary import RunSummary, summarize
@@ -55,7 +55,7 @@ class RunResult:
     spec: RunSpec | None = field(default=None, repr=False)
     _rows: list[SaveRow] = field(default_factory=list, repr=False)
     _records: CallLog = field(default_factory=CallLog, repr=False)
-    _station: list[StationRecord] | None = field(default=None, repr=False)
+    _station: StationLog | None = field(default=None, repr=False)
     _unacknowledged: list[str] = field(default_factory=list, repr=False)
     _stored_writes: int | None = field(default=None, repr=False)
 
@@ -80,7 +80,8 @@ class RunResult:
         (``start - arrive``: time in the queue) and ``service`` (``end - start``).
         Empty for a run without capacity.
         """
-        frame = pd.DataFrame(_columns(self._station or [], STATION_COLUMNS))
+        log = self._station if self._station is not None else StationLog()
+        frame = pd.DataFrame({name: list(column) for name, column in log.columns().items()})
         for name in ("arrive", "start", "end"):
             frame[name] = frame[name].astype("float64")
         frame["writer"] = frame["writer"].astype("int64")
@@ -251,7 +252,7 @@ def timeline_frame(result: RunResult, width: float) -> pd.DataFrame:
     results = records.column("result")
     ops = records.column("op")
     outcome = np.array([r.outcome for r in rows], dtype=object)
-    horizon = max([0.0, *end, *told, call_end.max(initial=0.0)] + ([s.end for s in station] if station else []))
+    horizon = max([0.0, *end, *told, call_end.max(initial=0.0)] + ([max(station.end)] if station else []))
     bins = max(1, math.ceil(horizon / width - 1e-9))
     edges = np.arange(bins + 1, dtype=float) * width
 
@@ -260,11 +261,11 @@ def timeline_frame(result: RunResult, width: float) -> pd.DataFrame:
         return counts / width
 
     if station:
-        st_op = np.array([s.op for s in station], dtype=object)
-        st_result = np.array([s.result for s in station], dtype=object)
-        st_arrive = np.array([s.arrive for s in station], dtype=float)
-        st_start = np.array([s.start for s in station], dtype=float)
-        st_end = np.array([s.end for s in station], dtype=float)
+        st_op = np.array(station.op, dtype=object)
+        st_result = np.array(station.result, dtype=object)
+        st_arrive = np.array(station.arrive, dtype=float)
+        st_start = np.array(station.start, dtype=float)
+        st_end = np.array(station.end, dtype=float)
         commits = rate(st_end[(st_op == "save_event") & (st_result == "ok")])
         expired = rate(st_end[st_result == "expired"])
         served = st_result != "overloaded"  # an expired call waited in the queue too

@@ -68,8 +68,8 @@ class CallLog:
     the log's *lock* (``CallLog(threaded=True)``).
     """
 
-    __slots__ = ("attempt", "attempted_version", "call", "current_version", "end", "lock", "op", "result", "save",
-                 "start", "writer")
+    __slots__ = ("appenders", "attempt", "attempted_version", "call", "current_version", "end", "lock", "op",
+                 "result", "save", "start", "writer")
 
     def __init__(self, *, threaded: bool = False) -> None:
         self.writer: list[int] = []
@@ -83,6 +83,11 @@ class CallLog:
         self.attempted_version: list[int | None] = []
         self.current_version: list[int | None] = []
         self.lock: threading.Lock | None = threading.Lock() if threaded else None
+        self._bind()
+
+    def _bind(self) -> None:
+        # Each column's append method, looked up once for every view of the run (one call adds to each).
+        self.appenders = tuple(getattr(self, name).append for name in CallRecord._fields)
 
     def append(self, record: CallRecord | tuple[Any, ...]) -> None:
         """Add one call, given as a :class:`CallRecord` (or a tuple in its field order)."""
@@ -130,6 +135,7 @@ class CallLog:
         for name in CallRecord._fields:
             setattr(self, name, state[name])
         self.lock = threading.Lock() if state["threaded"] else None
+        self._bind()
 
     def __repr__(self) -> str:
         return f"<CallLog of {len(self)} calls>"
@@ -197,10 +203,7 @@ class RecordingStore:
         self.attempts = 0
         self._calls = 0
         self.last_event: Event | None = None
-        # The columns' append methods, looked up once: _log runs once per store call.
-        self._columns = (records.writer.append, records.save.append, records.call.append, records.op.append,
-                         records.attempt.append, records.start.append, records.end.append, records.result.append,
-                         records.attempted_version.append, records.current_version.append)
+        self._columns = records.appenders  # _log runs once per store call
         if records.lock is not None:
             self._log = self._log_locked  # type: ignore[method-assign]
 

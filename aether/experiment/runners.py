@@ -117,7 +117,9 @@ def run_simulated(pattern: Any, plans: list[WriterPlan], store: Any, network: Ne
         tasks: list[Any] = []
         # One writer runs at a time, so open-loop callers can share one collection; closed-loop writers
         # keep one each, so that rows come out grouped by writer whatever the interleaving.
-        parts = [col] * len(plans) if open_loop else [Collected() for _ in plans]
+        # Their call records go to the run's one log through the views, so the parts share it (and the ledger).
+        parts = [col] * len(plans) if open_loop else [Collected(records=col.records, ledger=col.ledger)
+                                                      for _ in plans]
 
         def start(plan: WriterPlan, part: Collected) -> Any:
             rng = streams.pattern(plan.writer) if pass_rng else None

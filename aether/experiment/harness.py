@@ -394,9 +394,9 @@ def _run_grid(row: Callable[..., dict[str, Any]], base: RunSpec, named: list[tup
               backend: object = None, what: str = "sweep") -> pd.DataFrame:
     """One summary row per pattern x value x seed, in that order, sequential or through joblib.
 
-    With *jobs* 1 and no *backend* the runs go one after another in this
-    process; otherwise to joblib's *backend* (loky by default) with *jobs* runs
-    at once. Rows come back in submission order, so the frame is the
+    Without a *backend* the runs go one after another in this process for
+    *jobs* 1 (or a single run), else to loky; a *backend* named always gets
+    them, with *jobs* runs at once. Rows come back in submission order, so the frame is the
     sequential one whatever runs them.
     """
     jobs = check_int("jobs", jobs, -1)
@@ -416,7 +416,7 @@ def _run_grid(row: Callable[..., dict[str, Any]], base: RunSpec, named: list[tup
             stack.enter_context(one_progress_bar(len(runs), label, progress))
         bar = _SHARED_BAR.get()
         rows: list[dict[str, Any]] = []
-        if (jobs == 1 and chosen is None) or len(runs) == 1:
+        if chosen is None and (jobs == 1 or len(runs) == 1):  # a backend named is used even for one run
             for spec in runs:
                 rows.append(row(spec, measure))
                 bar.update()

@@ -56,8 +56,8 @@ BASE_DELAY = 0.005
 MAX_DELAY = 2.0
 AGREEMENT_TOLERANCE = 0.10
 TARGET_RATE = 100_000
-#: The end-to-end sweep against SimPy, this round (0.32x before the harness was split and trimmed).
-TARGET_VS_SIMPY = 0.40
+#: The end-to-end sweep against SimPy, this round (0.40x the round before, 0.32x before that).
+TARGET_VS_SIMPY = 0.45
 
 AETHER = "aether"
 AETHER_SIM = "aether (simulation only)"

@@ -175,11 +175,24 @@ def _columns(rows: list[Any], fields: list[str]) -> dict[str, list[Any]]:
     return dict(zip(fields, (list(column) for column in zip(*rows, strict=True)), strict=True))
 
 
-def _with_run(frame: pd.DataFrame, pattern: str, writers: int, seed: int) -> pd.DataFrame:
-    frame.insert(0, "seed", seed)
-    frame.insert(0, "writers", writers)
-    frame.insert(0, "pattern", pattern)
-    return frame
+def _with_run(data: dict[str, Any], pattern: str, writers: int, seed: int, *, copy: bool = True) -> pd.DataFrame:
+    """The table of *data*'s columns with the run's ``pattern``, ``writers`` and ``seed`` in front.
+
+    Built in one go (inserting three columns into a built frame cost about as
+    much as building it); a table without rows takes the inserting path,
+    which gives the run's columns the dtypes of their scalars.
+    """
+    rows = len(next(iter(data.values()))) if data else 0
+    if rows == 0:
+        frame = pd.DataFrame(data, copy=copy)
+        frame.insert(0, "seed", seed)
+        frame.insert(0, "writers", writers)
+        frame.insert(0, "pattern", pattern)
+        return frame
+    # A Series infers the label's dtype as inserting it would (pandas' default string dtype).
+    run = {"pattern": pd.Series([pattern] * rows).array,
+           "writers": np.full(rows, writers, dtype=np.int64), "seed": np.full(rows, seed, dtype=np.int64)}
+    return pd.DataFrame(run | data, copy=copy)
 
 
 def saves_frame(rows: list[SaveRow], pattern: str, writers: int, seed: int) -> pd.DataFrame:
@@ -199,7 +212,7 @@ def saves_frame(rows: list[SaveRow], pattern: str, writers: int, seed: int) -> p
             data[name] = np.array(values, dtype=bool)
         else:
             data[name] = pd.Series(values, dtype=object)
-    return _with_run(pd.DataFrame(data), pattern, writers, seed)
+    return _with_run(data, pattern, writers, seed)
 
 
 def _versions(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
@@ -220,7 +233,7 @@ def calls_frame(records: CallLog, pattern: str, writers: int, seed: int) -> pd.D
     for name in CALL_COLUMNS:
         values = columns[name][order]
         data[name] = _versions(values) if name in ("attempted_version", "current_version") else values
-    return _with_run(pd.DataFrame(data, copy=False), pattern, writers, seed)
+    return _with_run(data, pattern, writers, seed, copy=False)
 
 
 def _integral(starts: np.ndarray, ends: np.ndarray, edges: np.ndarray) -> np.ndarray:

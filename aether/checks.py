@@ -20,7 +20,9 @@ __all__ = [
     "check_bool",
     "check_callable",
     "check_choice",
+    "check_instance",
     "check_int",
+    "check_items",
     "check_methods",
     "check_number",
     "check_rng",
@@ -183,8 +185,11 @@ def check_choice(name: str, value: object, choices: Collection[T]) -> T:
     return value  # type: ignore[return-value]
 
 
-def check_callable(name: str, value: T, what: str = "a callable") -> T:
-    """*value* if it is callable."""
+def check_callable(name: str, value: T, what: str = "a callable", *, classes: bool = True) -> T:
+    """*value* if it is callable; a class too unless *classes* is false (a class is callable,
+    but where a function of a result is wanted its instances are not answers)."""
+    if not classes:
+        _refuse_class(name, value, what)
     if not callable(value):
         raise TypeError(f"{name} must be {what}; got {_show(value)} ({_type_name(value)})")
     return value
@@ -219,3 +224,37 @@ def check_methods(name: str, value: T, methods: Collection[str], what: str) -> T
         if not callable(getattr(value, method, None)):
             raise TypeError(f"{name} must be {what} (missing {method}()); got {_show(value)} ({_type_name(value)})")
     return value
+
+
+def check_instance(name: str, value: object, kind: type[T] | tuple[type, ...], what: str) -> T:
+    """*value* if it is an instance of *kind* (*what* words the message: ``"a NetworkModel"``).
+
+    The class itself is refused with a hint (``model=NetworkModel`` for ``NetworkModel()``).
+    """
+    if not isinstance(value, kind):
+        _refuse_class(name, value, what)
+        raise TypeError(f"{name} must be {what}; got {show(value)} ({_type_name(value)})")
+    return value  # type: ignore[return-value]
+
+
+def check_items(name: str, value: object, what: str = "a list", *, empty: bool = True) -> list[object]:
+    """The items of *value* as a new list, if it is a collection of items (not a ``str`` or ``bytes``).
+
+    A ``str``, ``bytes``, a class, a mapping's keys taken by accident and anything not
+    iterable are a :class:`TypeError`; an empty collection is a :class:`ValueError`
+    unless *empty*. Check each item afterwards under the name ``f"{name}[{i}]"``.
+    """
+    if isinstance(value, (str, bytes, bytearray, type)) or not _iterable(value):
+        raise TypeError(f"{name} must be {what}; got {show(value)} ({_type_name(value)})")
+    items = list(value)  # type: ignore[call-overload]
+    if not empty and not items:
+        raise ValueError(f"{name} must not be empty; got {show(value)}")
+    return items
+
+
+def _iterable(value: object) -> bool:
+    try:
+        iter(value)  # type: ignore[call-overload]
+    except TypeError:
+        return False
+    return True

@@ -22,15 +22,15 @@ experiment. It holds:
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import random
-from collections.abc import Callable, Iterator, Mapping
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from aether.checks import show
 from aether.clock import TaskClock
+from aether.deadlines import call_deadline, deadline_scope
 from aether.events import Event
 
 if TYPE_CHECKING:
@@ -38,28 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Bindable", "Deferred", "Pattern", "RunContext", "call_deadline", "deadline_scope", "pattern_name"]
 
-#: The clock time (``clock.now()`` scale) by which the current logical save must be done, or
-#: ``None``. Patterns set it with :func:`deadline_scope`; stores that model a network read it.
-call_deadline: ContextVar[float | None] = ContextVar("aether_call_deadline", default=None)
 
-
-@contextlib.contextmanager
-def deadline_scope(deadline_at: float | None) -> Iterator[None]:
-    """Make *deadline_at* (a clock time, or ``None``) the current save's deadline inside the block.
-
-    A pattern with a deadline wraps its store calls in this, so a networked
-    store can cap the call's timeout at the time left and a store queue can
-    drop the call if its caller is gone before service starts. Nested scopes
-    keep the earlier of the two deadlines.
-    """
-    outer = call_deadline.get()
-    if deadline_at is None or (outer is not None and outer <= deadline_at):
-        deadline_at = outer
-    token = call_deadline.set(deadline_at)
-    try:
-        yield
-    finally:
-        call_deadline.reset(token)
 
 
 @runtime_checkable
@@ -143,7 +122,11 @@ def pattern_name(pattern: object) -> str:
     ``partial(immediate_retry, max_attempts=3)`` reads
     ``immediate_retry(max_attempts=3)``; functions among them show by name,
     never by memory address, so labels are the same on every machine.
+    A value that is neither callable nor a :class:`Bindable` is a :class:`TypeError`.
     """
+    if not callable(pattern) and not isinstance(pattern, Bindable):
+        raise TypeError(f"pattern must be a pattern (a callable or a Bindable); got {show(pattern)} "
+                        f"({type(pattern).__name__})")
     name = getattr(pattern, "name", None)
     if isinstance(name, str) and name:
         return name

@@ -1,7 +1,7 @@
 """How long the lab's notebooks take to execute, one after another, each in a fresh kernel.
 
 The notebooks are copied to a temporary folder and executed there exactly as
-``python -m aether.notebooks run --jobs 1`` would (same function, same
+``python -m labtools.notebooks run --jobs 1`` would (same function, same
 environment), so the committed files are never touched. A notebook that
 fails is reported with its error and its time does not count.
 """
@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from aether.notebooks import execute_notebook, find_notebooks
 from bench.report import Row, Table, fmt_seconds
+from labtools.notebooks import execute_notebook, find_notebooks
 
 __all__ = ["NotebookTiming", "run", "time_notebooks"]
 

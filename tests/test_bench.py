@@ -27,6 +27,10 @@ from bench.models import (
 from bench.report import Row, Table
 from bench.timing import rotated
 
+#: Why a comparison test is skipped, and how to include it.
+SIMPY_MISSING = 'SimPy is not installed: it comes with the bench extra (pip install -e ".[dev,bench]")'
+LOOPTIME_MISSING = 'looptime is not installed: it comes with the bench extra (pip install -e ".[dev,bench]")'
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -86,7 +90,7 @@ def test_quick_run_times_the_parallel_sweep_against_the_sequential_one_and_finds
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not looptime_available(), reason="looptime is not installed")
+@pytest.mark.skipif(not looptime_available(), reason=LOOPTIME_MISSING)
 def test_quick_run_compares_the_harness_with_asyncio_on_looptime(quick_run: subprocess.CompletedProcess[str]) -> None:
     rows = [_row(quick_run.stdout, "run_contention end to end vs asyncio + looptime coroutines"),
             _row(quick_run.stdout, "our SimulatedClock, minimal writers vs asyncio + looptime coroutines")]
@@ -156,19 +160,19 @@ def test_bare_heap_and_simulated_clock_versions_of_the_model_agree_exactly(jitte
     assert bare_contention(25, 3, model) == clock_contention(25, 3, model)
 
 
-@pytest.mark.skipif(not simpy_available(), reason="SimPy is not installed")
+@pytest.mark.skipif(not simpy_available(), reason=SIMPY_MISSING)
 def test_simpy_version_of_the_model_agrees_exactly_with_the_bare_heap() -> None:
     model = ContentionModel(jitter="full")
     assert simpy_contention(25, 3, model) == bare_contention(25, 3, model)
 
 
-@pytest.mark.skipif(not looptime_available(), reason="looptime is not installed")
+@pytest.mark.skipif(not looptime_available(), reason=LOOPTIME_MISSING)
 def test_asyncio_version_of_the_model_on_looptime_agrees_exactly_with_the_bare_heap() -> None:
     model = ContentionModel(jitter="full")
     assert looptime_contention(25, 3, model) == bare_contention(25, 3, model)
 
 
-@pytest.mark.skipif(not looptime_available(), reason="looptime is not installed")
+@pytest.mark.skipif(not looptime_available(), reason=LOOPTIME_MISSING)
 def test_looptime_idle_cycles_do_not_change_a_run_of_the_model() -> None:
     model = ContentionModel(jitter="none")
     default = looptime_contention(10, 1, model, noop_cycles=LOOPTIME_DEFAULT_NOOP_CYCLES)

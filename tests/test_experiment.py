@@ -22,10 +22,12 @@ from aether.experiment import (
     Outage,
     RunContext,
     Uniform,
+    compare,
     pattern_name,
     run_contention,
     run_load,
     sweep,
+    verify_store,
 )
 from aether.patterns import immediate_retry, no_retry
 
@@ -694,6 +696,37 @@ def test_a_store_queue_needs_no_network_model() -> None:
     result = run_contention(no_retry, writers=2, actors=2, network=None, capacity=Capacity(service=Constant(0.01)))
     assert result.calls["end"].max() == pytest.approx(0.04)  # two reads, then two writes, 10 ms each, one server
     assert result.summary().committed == 2
+
+
+def test_a_sweep_names_the_bad_seed_by_its_place() -> None:
+    with pytest.raises(TypeError, match=r"^seeds\[1\] must be an int >= 0; got 'b' \(str\)"):
+        sweep(immediate_retry, writers=[2], seeds=[0, "b"], network=None)
+
+
+def test_a_store_factory_that_makes_no_store_is_refused_naming_the_store() -> None:
+    with pytest.raises(TypeError, match=r"^store \(the factory's result\) must be an EventStore"):
+        run_contention(immediate_retry, writers=2, network=None, store=lambda: "not a store")
+
+
+def test_an_actor_count_beyond_a_64_bit_int_is_refused_and_every_save_its_own_actor_is_not() -> None:
+    with pytest.raises(ValueError, match=r"^actors must be an int between 1 and 9_223_372_036_854_775_807"):
+        run_contention(immediate_retry, writers=2, actors=10**400, network=None)
+    assert len(run_contention(immediate_retry, writers=2, actors=10**9, network=None).saves) == 2
+
+
+def test_verify_store_names_the_argument_that_is_not_what_it_takes() -> None:
+    store = InMemoryEventStore()
+    with pytest.raises(TypeError, match=r"^committed\[0\] must be an \(actor_id, event_id, version\) tuple"):
+        verify_store(store, ["x"], {}, [])
+    with pytest.raises(TypeError, match=r"^baseline must be a mapping of actor id to version; got 'x'"):
+        verify_store(store, [], "x", [])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^actors must be an iterable of actor ids; got 'a' \(str\)"):
+        verify_store(store, [], {}, "a")
+
+
+def test_compare_names_the_bad_scenario_by_its_place() -> None:
+    with pytest.raises(TypeError, match=r"^scenarios\[0\] must be a Scenario; got 'x' \(str\)"):
+        compare({"immediate": immediate_retry}, ["x"])  # type: ignore[list-item]
 
 
 # --------------------------------------------------------------------------- the call log, backends, progress

@@ -205,7 +205,9 @@ def test_is_library_give_up_recognises_tenacity_retry_error_by_name_and_module()
 
 @pytest.fixture
 def tenacity() -> Any:
-    return pytest.importorskip("tenacity")
+    return pytest.importorskip(
+        "tenacity", reason='tenacity comes with the notebooks extra (pip install -e ".[notebooks]")'
+    )
 
 
 def tenacity_pattern(tenacity: Any, **settings: Any) -> Any:
@@ -259,7 +261,9 @@ def test_a_tenacity_give_up_counts_as_gave_up_and_a_reraised_conflict_as_conflic
 
 @pytest.fixture
 def stamina() -> Iterator[Any]:
-    stamina = pytest.importorskip("stamina")
+    stamina = pytest.importorskip(
+        "stamina", reason='stamina comes with the notebooks extra (pip install -e ".[notebooks]")'
+    )
     stamina.instrumentation.set_on_retry_hooks([])  # its default hook logs every retry
     yield stamina
     stamina.instrumentation.set_on_retry_hooks(None)

@@ -1,4 +1,4 @@
-"""What ``python -m aether.notebooks run`` does to fresh outputs before it writes a notebook back.
+"""What ``python -m labtools.notebooks run`` does to fresh outputs before it writes a notebook back.
 
 A re-run with no source change must leave the file as it was (stream outputs
 merged), figures must stay small and readable (palette PNGs), and without the
@@ -19,7 +19,7 @@ import pytest
 from matplotlib.figure import Figure
 from PIL import Image
 
-from aether.notebooks import execute_notebook, main, merge_streams, missing_modules, shrink_images, shrink_png
+from labtools.notebooks import execute_notebook, main, merge_streams, missing_modules, shrink_images, shrink_png
 
 new_output = nbformat.v4.new_output
 
@@ -218,7 +218,7 @@ def test_student_copies_drop_the_solutions_and_hide_the_checks_output(tmp_path: 
     import nbformat
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-    from aether.notebooks import main
+    from labtools.notebooks import main
 
     folder, dest = tmp_path / "notebooks", tmp_path / "students"
     folder.mkdir()
@@ -244,7 +244,7 @@ def test_student_copies_drop_the_solutions_and_hide_the_checks_output(tmp_path: 
 def test_every_solution_of_the_collection_is_removed_from_the_student_copies(tmp_path: Path) -> None:
     import nbformat
 
-    from aether.notebooks import SOLUTION_TAG, write_student_copies
+    from labtools.notebooks import SOLUTION_TAG, write_student_copies
 
     written = write_student_copies(Path("notebooks"), tmp_path)
     assert written, "no notebooks were copied"

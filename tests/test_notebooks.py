@@ -15,7 +15,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from aether.notebooks import execute_notebook, find_notebooks
+from labtools.notebooks import execute_notebook, find_notebooks
 
 FOLDER = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = find_notebooks(FOLDER)
@@ -128,7 +128,7 @@ def test_execute_notebook_writes_fresh_outputs_in_place(tmp_path: Path, monkeypa
 
 
 def test_the_command_reports_a_failing_notebook_and_leaves_it_unchanged(tmp_path: Path, capsys: Any) -> None:
-    from aether.notebooks import main
+    from labtools.notebooks import main
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("raise RuntimeError('broken on purpose')")]

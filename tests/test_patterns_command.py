@@ -382,3 +382,44 @@ def test_a_policy_with_a_deadline_gives_every_save_of_the_run_that_budget() -> N
 def test_a_policy_deadline_must_be_positive(policy: Any) -> None:
     with pytest.raises(ValueError, match="deadline"):
         policy(deadline=0)
+
+
+def test_a_deadline_scope_checks_its_deadline_when_it_is_made_not_when_it_is_entered() -> None:
+    from aether.contracts import deadline_scope
+
+    with pytest.raises(TypeError, match=r"^deadline_at must be a number; got 'soon' \(str\)"):
+        deadline_scope("soon")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^deadline_at must be a finite number; got nan"):
+        deadline_scope(float("nan"))
+
+
+def test_a_class_given_as_the_data_is_refused_before_any_store_call() -> None:
+    from aether import InMemoryEventStore
+    from aether.patterns import simple_retry
+
+    store = InMemoryEventStore()
+    with pytest.raises(TypeError, match=r"^data must be a decision .* not a class; got <class 'dict'>"):
+        simple_retry(store, ACTOR, "Reserved", dict, clock=SimulatedClock())
+    assert store.get_latest_version(ACTOR) == 0
+
+
+@pytest.mark.parametrize("policy", [RetryBudgetPolicy, AdaptiveThrottlingPolicy, CircuitBreakerPolicy])
+def test_a_shared_state_policy_refuses_a_name_that_is_not_a_non_empty_str(policy: Any) -> None:
+    with pytest.raises(TypeError, match=r"^name must be a str; got None"):
+        policy(name=None)
+    with pytest.raises(ValueError, match=r"^name must be a non-empty str; got ''"):
+        policy(name="")
+
+
+def test_a_shared_state_policy_refuses_run_states_of_the_wrong_kind() -> None:
+    with pytest.raises(TypeError, match=r"^budgets\[0\] must be a RetryBudget; got 'x' \(str\)"):
+        RetryBudgetPolicy(budgets=["x"])
+    with pytest.raises(TypeError, match=r"^breakers must be a list of a CircuitBreaker"):
+        CircuitBreakerPolicy(breakers="x")  # type: ignore[arg-type]
+
+
+def test_pattern_name_refuses_what_is_not_a_pattern() -> None:
+    from aether.contracts import pattern_name
+
+    with pytest.raises(TypeError, match=r"^pattern must be a pattern \(a callable or a Bindable\); got 'x' \(str\)"):
+        pattern_name("x")

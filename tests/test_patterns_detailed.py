@@ -331,3 +331,9 @@ def test_a_detailed_contention_run_is_identical_when_repeated_with_the_same_seed
     first = run_contention(conflict_detailed_retry, writers=20, seed=3)
     second = run_contention(conflict_detailed_retry, writers=20, seed=3)
     pd.testing.assert_frame_equal(first.saves, second.saves)
+
+
+def test_a_no_progress_threshold_that_calls_all_contention_thrashing_is_refused() -> None:
+    # over 4 conflicts contention alone moves the store at least 3 versions
+    with pytest.raises(ValueError, match=r"no_progress_versions must be below no_progress_window \(4\).*got 4"):
+        ThrashingPolicy(no_progress_window=4, no_progress_versions=4)

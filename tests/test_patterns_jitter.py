@@ -6,6 +6,7 @@ import functools
 import itertools
 import random
 import statistics
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -223,3 +224,29 @@ def test_a_different_seed_gives_a_different_jittered_run() -> None:
     pattern = functools.partial(jitter_retry, jitter="full")
     a, b = run_contention(pattern, writers=20, seed=4), run_contention(pattern, writers=20, seed=5)
     assert not a.saves["latency"].equals(b.saves["latency"])
+
+
+@pytest.mark.parametrize("draw", [no_jitter, full_jitter, equal_jitter])
+def test_a_jitter_function_refuses_a_delay_that_is_not_a_finite_number_of_seconds(draw: Any) -> None:
+    with pytest.raises(TypeError, match=r"^v must be a number of seconds; got 'x' \(str\)"):
+        draw("x", random.Random(0))
+    with pytest.raises(ValueError, match=r"^v must be a finite number of seconds >= 0; got nan"):
+        draw(float("nan"), random.Random(0))
+
+
+@pytest.mark.parametrize("draw", [no_jitter, full_jitter, equal_jitter])
+def test_a_jitter_function_refuses_a_generator_that_is_not_one(draw: Any) -> None:
+    with pytest.raises(TypeError, match=r"^rng must be a random.Random"):
+        draw(0.1, random.Random)
+
+
+def test_decorrelated_jitter_names_the_bad_bound() -> None:
+    with pytest.raises(TypeError, match=r"^cap must be a number of seconds; got None"):
+        decorrelated_jitter(0.01, 0.01, None, random.Random(0))  # type: ignore[arg-type]
+
+
+def test_checked_jitter_draws_what_the_backoff_draws() -> None:
+    backoff = Backoff(base_delay=0.01, max_delay=1.0, jitter="full")
+    waits = list(itertools.islice(backoff.delays(random.Random(3)), 5))
+    rng = random.Random(3)
+    assert waits == [full_jitter(min(1.0, 0.01 * 2**retry), rng) for retry in range(5)]

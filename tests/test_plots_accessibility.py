@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -194,3 +195,21 @@ def test_comparison_figures_draw_each_pattern_in_its_own_line() -> None:
     latency = plots.plot_latency(frame)
     marks = [line.get_marker() for line in latency.get_lines() if line.get_label() == "_percentiles"]
     assert marks == [plots.PATTERN_LINES["full jitter"].marker, plots.PATTERN_LINES["simple_retry"].marker]
+
+
+def test_a_figure_drawn_in_a_notebook_carries_its_alt_text_in_the_output_metadata(tmp_path: Path) -> None:
+    nbformat = pytest.importorskip("nbformat", reason="needs the notebooks extra: pip install -e '.[notebooks]'")
+    nbclient = pytest.importorskip("nbclient", reason="needs the notebooks extra: pip install -e '.[notebooks]'")
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell("import pandas as pd\nfrom aether.plots import plot_sweep"),
+        nbformat.v4.new_code_cell(
+            "frame = pd.DataFrame({'writers': [1, 2], 'p95': [0.1, 0.2], 'pattern': ['a', 'a']})\n"
+            "ax = plot_sweep(frame, x='writers', y='p95', alt='Two points rising.')"
+        ),
+        nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nfigure, axes = plt.subplots()"),
+    ]
+    nbclient.NotebookClient(notebook, timeout=60, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    images = [[o for o in cell.outputs if "image/png" in o.get("data", {})] for cell in notebook.cells[1:]]
+    assert images[0][0]["metadata"] == {"image/png": {"alt": "Two points rising."}}
+    assert images[1][0].get("metadata", {}) == {}, "a figure not drawn by aether.plots has no alt text to carry"

@@ -4,7 +4,8 @@ The table is built from the public signatures, so a new entry point or a new
 parameter is covered the day it appears (an entry point without a baseline
 call fails :func:`test_every_public_entry_point_has_a_baseline_or_a_reason`).
 For each parameter of each constructor and function exported by ``aether``,
-``aether.experiment``, ``aether.patterns`` and ``aether.calibrate``, the call
+``aether.experiment``, ``aether.patterns``, ``aether.calibrate`` and ``aether.store``
+(``__all__`` and, for a package, its ``from x import Y as Y`` re-exports), the call
 is made with valid baseline arguments and that one parameter replaced by a
 bad value: a wrong type, NaN, +-inf, a negative number, zero, a huge number
 (``10**400``, ``2**63``), an empty string, a bool for a number, ``None``, a
@@ -21,9 +22,10 @@ What each case must do depends on the parameter's annotation:
 * the store the call was given is unchanged;
 * the call answers within :data:`BOUND` seconds (a hang check, not a timing).
 
-Cases that fail in modules under rework elsewhere are listed in :data:`KNOWN`,
-each named; the test fails if one of them starts to pass (so the list only
-shrinks) and prints the counts: cases, clear, accepted (with why), known.
+Cases that fail and cannot be fixed yet would be listed in :data:`KNOWN` with
+their reason (the list is empty); the test fails if one of them starts to pass
+(so the list only shrinks) and prints the counts: cases, clear, accepted (with
+why), known.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import math
 import random
 import re
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +49,7 @@ from aether.checks import MAX_SHOWN
 
 BOUND = 10.0  # seconds a case may take: a generous hang check, never a timing
 MAX_MESSAGE = 2 * MAX_SHOWN + 600  # characters: two shown values and the words around them
-NAMESPACES = ("aether", "aether.experiment", "aether.patterns", "aether.calibrate")
+NAMESPACES = ("aether", "aether.experiment", "aether.patterns", "aether.calibrate", "aether.store")
 
 
 # --------------------------------------------------------------------------- the bad values
@@ -126,14 +129,27 @@ KIND_BY_NAME = {
 }
 
 
-def kind_of(name: str, annotation: str) -> str:
-    """One of int, float, str, choice, bool, callable, container, instance, exception, any."""
+#: Parameters whose kind neither the annotation nor the name says: (entry point, parameter) -> kind.
+KIND_BY_ENTRY = {
+    # a run's store: "memory", "sqlite" (a misspelt name is a wrong value), an EventStore or a factory
+    **dict.fromkeys([("run_contention", "store"), ("run_load", "store"), ("RunSpec", "store")], "store setting"),
+    # a sweep's patterns: a mapping or a list of them, or one pattern (a callable) on its own
+    **dict.fromkeys([("sweep", "patterns"), ("sweep_load", "patterns")], "patterns"),
+}
+#: Type aliases that include ``None`` (``Command``: a decision, a mapping or ``None``).
+OPTIONAL_ALIASES = {"Command"}
+
+
+def kind_of(name: str, annotation: str, entry: str = "") -> str:
+    """One of int, float, str, choice, bool, callable, container, instance, exception, store setting, any."""
+    if (entry, name) in KIND_BY_ENTRY:
+        return KIND_BY_ENTRY[(entry, name)]
     text = annotation.replace("'", "").strip()
     if text in ("Any", "object", ""):
         return KIND_BY_NAME.get(name, "any")
     parts = [p.strip() for p in text.split("|") if p.strip() != "None"]
     first = parts[0] if parts else ""
-    if "Callable" in text or first in ("Pattern", "Measure") or name in ("pattern", "timer"):
+    if "Callable" in text or first in ("Pattern", "Measure", "Command", "Decide") or name in ("pattern", "timer"):
         return "callable"
     if _CONTAINER.match(first):
         return "container"
@@ -165,6 +181,12 @@ def expectation(kind: str, optional: bool, bad: Bad) -> str:
         return MAYBE if label not in ("repr raises",) else EITHER
     if kind == "exception":
         return SKIP  # the error helpers take any object and answer False: asking is not misuse
+    if kind == "store setting":
+        if label in ("str", "empty str"):
+            return VALUE
+        return {"class": EITHER, "callable that raises": CALLED}.get(label, TYPE)
+    if kind == "patterns":
+        kind = "callable" if label == "callable that raises" else "container"
     if label == "callable that raises":
         return CALLED if kind == "callable" else TYPE
     if kind == "int":
@@ -261,6 +283,12 @@ def _scenario() -> Any:
     return [Scenario("tiny", {"rate": 5.0, "duration": 1.0, "network": None})]
 
 
+def _call_log() -> Any:
+    from aether.experiment.recorder import CallLog
+
+    return CallLog()
+
+
 #: Valid arguments for each entry point: the required ones, and settings that keep a call short.
 #: Each value is a factory, called inside the case (simulated clocks belong to the thread that runs them).
 BASELINES: dict[str, dict[str, Callable[[], Any]]] = {
@@ -274,9 +302,15 @@ BASELINES: dict[str, dict[str, Callable[[], Any]]] = {
     "is_version_conflict": {"exc": lambda: None},
     "iter_exception_chain": {"exc": lambda: None},
     "pattern_name": {"pattern": _simple},
+    "deadline_scope": {"deadline_at": lambda: 1.0},
     # aether.experiment
     "AbsNormal": {},
     "Capacity": {"service": lambda: _delay(0.001)},
+    "Scaled": {"delay": lambda: _delay(0.001), "factor": lambda: 2.0},
+    "StoreProfile": {"name": lambda: "test store", "read": lambda: _delay(0.001), "write": lambda: _delay(0.002),
+                     "source": lambda: "made up for the table"},
+    "profile": {"name": lambda: "laptop-sqlite"},
+    "measure_fsync": {"samples": lambda: 10, "path": lambda: str(_TMP)},
     "Constant": {"seconds": lambda: 0.001},
     "Exponential": {"mean_seconds": lambda: 0.001},
     "LatencySpike": {"start": lambda: 0.0, "end": lambda: 1.0, "extra": lambda: 0.01},
@@ -284,7 +318,7 @@ BASELINES: dict[str, dict[str, Callable[[], Any]]] = {
     "NetworkStore": {"store": _store, "model": _network, "clock": _clock, "rng": lambda: random.Random(0)},
     "Outage": {"start": lambda: 0.0, "end": lambda: 1.0},
     "Ramp": {"start_rate": lambda: 1.0, "end_rate": lambda: 2.0, "start": lambda: 0.0, "end": lambda: 1.0},
-    "RecordingStore": {"store": _store, "clock": _clock, "writer": lambda: 0, "records": list},
+    "RecordingStore": {"store": _store, "clock": _clock, "writer": lambda: 0, "records": _call_log},
     "Scenario": {"name": lambda: "s", "settings": lambda: {"rate": 5.0, "duration": 1.0}},
     "Slowdown": {"start": lambda: 0.0, "end": lambda: 1.0, "factor": lambda: 2.0},
     "Step": {"steps": lambda: [(0.0, 1.0)]},
@@ -300,6 +334,12 @@ BASELINES: dict[str, dict[str, Callable[[], Any]]] = {
     "sweep": {"patterns": _simple, "writers": lambda: [2], "seeds": lambda: [0]},
     "sweep_load": {"patterns": _simple, "rates": lambda: [5.0], "seeds": lambda: [0], "duration": lambda: 1.0},
     "verify_store": {"store": _store, "committed": list, "baseline": dict, "actors": list},
+    "ClosedLoop": {"writers": lambda: 2},
+    "OpenLoop": {"rate": lambda: 5.0, "duration": lambda: 1.0},
+    "RunSpec": {"pattern": _simple, "workload": lambda: _closed(), "network": lambda: None},
+    "run_spec": {"spec": lambda: _spec()},
+    "TimeWindow": {"start": lambda: 0.0, "end": lambda: 1.0},
+    "outcome_of": {"error": lambda: ValueError("x")},
     # aether.patterns
     "AdaptivePolicy": {},
     "AdaptiveThrottlingPolicy": {},
@@ -310,6 +350,11 @@ BASELINES: dict[str, dict[str, Callable[[], Any]]] = {
     "DurableOutbox": {"path": lambda: str(_TMP / "outbox.db"), "store": _store, "clock": _clock,
                       "synchronous": lambda: "NORMAL"},
     "QueuedWrites": {},
+    "LogicalSave": {"store": _store, "actor_id": lambda: "a", "event_type": lambda: "T", "data": lambda: {},
+                    "clock": _clock},
+    "SharedStatePolicy": {},
+    "is_decision": {"data": lambda: {}},
+    "outcome_unknown": {"error": lambda: ValueError("x")},
     "RetryBudget": {},
     "RetryBudgetPolicy": {},
     "RetryQueue": {"store": _store, "clock": _clock},
@@ -344,10 +389,25 @@ BASELINES: dict[str, dict[str, Callable[[], Any]]] = {
     "next_busy_poll": {"held": lambda: 0.002},
     "reference_calibration": {},
     "writers_at_once": {"lone": lambda: 1.0, "together": lambda: [1.0]},
+    # aether.store (the arguments PostgreSQL checks before it connects: see NEEDS_A_SERVER)
+    "PostgresEventStore": {"conninfo": lambda: "host=127.0.0.1 port=1 dbname=aether connect_timeout=1",
+                           "connect_timeout": lambda: 0.5},
 }
 for _name in ("read", "write", "conflict", "write_fsync", "writers_at_once", "concurrent_writers", "lock_waits",
               "sleep_overshoot", "probe_sleep", "start_skew", "start_skew_threads", "start_writers", "machine"):
     BASELINES["Calibration"][_name] = (lambda n: lambda: _reference()[n])(_name)
+
+
+def _closed() -> Any:
+    from aether.experiment import ClosedLoop
+
+    return ClosedLoop(2)
+
+
+def _spec() -> Any:
+    from aether.experiment import RunSpec
+
+    return RunSpec(pattern=_simple(), workload=_closed(), network=None, store=_store())
 
 
 def _delay(seconds: float) -> Any:
@@ -370,17 +430,50 @@ NOT_ENTRY_POINTS = {
 #: Figures and display helpers: exported by ``aether`` (loaded on first use), checked in their own suites.
 FIGURE_MODULES = ("aether.plots", "aether.display")
 
+def _no_server() -> type[BaseException]:
+    from aether import StoreUnavailableError
+
+    return StoreUnavailableError
+
+
+#: Entry points whose baseline cannot finish on a machine without a server: reaching the
+#: connection (this error) means every argument passed its checks, the same as success.
+NEEDS_A_SERVER: dict[str, Callable[[], type[BaseException]]] = {"PostgresEventStore": _no_server}
+
+
+def passed_the_checks(entry: str, error: BaseException | None) -> bool:
+    """True when the call succeeded, or failed only for want of the server it needs."""
+    return error is None or (entry in NEEDS_A_SERVER and isinstance(error, NEEDS_A_SERVER[entry]()))
+
+
 _TMP = Path(".")  # set per test to a fresh folder (see the fixture)
 
 
+def exported_names(module: Any) -> list[str]:
+    """``__all__``, and for a package also the names it re-exports (``from x import Y as Y``)."""
+    names = list(getattr(module, "__all__", ()))
+    if hasattr(module, "__path__"):
+        for name, obj in vars(module).items():
+            if (not name.startswith("_") and not inspect.ismodule(obj) and name not in names
+                    and str(getattr(obj, "__module__", "")).startswith("aether")):
+                names.append(name)
+    return names
+
+
 def public_entry_points() -> dict[str, Callable[..., Any]]:
-    """Every exported constructor and function of the four namespaces, by name."""
+    """Every exported constructor and function of the namespaces, by name.
+
+    Type aliases (``Decide``, ``Command``) are callable objects of ``typing`` but
+    neither classes nor functions: they are annotations, not entry points.
+    """
     found: dict[str, Callable[..., Any]] = {}
     for namespace in NAMESPACES:
         module = importlib.import_module(namespace)
-        for name in getattr(module, "__all__", ()):
+        for name in exported_names(module):
             obj = getattr(module, name)
-            if not callable(obj) or (inspect.isclass(obj) and issubclass(obj, BaseException)):
+            if not (inspect.isclass(obj) or inspect.isroutine(obj)):
+                continue
+            if inspect.isclass(obj) and issubclass(obj, BaseException):
                 continue
             if getattr(obj, "__module__", "").startswith(FIGURE_MODULES):
                 continue
@@ -428,6 +521,13 @@ def run_case(entry: str, fn: Callable[..., Any], param: inspect.Parameter, param
     box: dict[str, Any] = {}
 
     def case() -> None:
+        # A run whose pattern is the callable that raises makes the harness warn that saves failed
+        # with an unexpected error: that is the case's point, so the warning is recorded, not shown.
+        with warnings.catch_warnings(record=True):
+            warnings.simplefilter("always")
+            run()
+
+    def run() -> None:
         try:
             arguments = {name: make() for name, make in BASELINES[entry].items()}
             value = bad.make()
@@ -446,7 +546,7 @@ def run_case(entry: str, fn: Callable[..., Any], param: inspect.Parameter, param
         out.verdict, out.detail = "no answer", f"still running after {BOUND:g} s"
         return out
     error = box.get("error")
-    if error is None:
+    if passed_the_checks(entry, error):
         out.verdict = "accepted"
         return out
     if isinstance(error, Raised) and expected == CALLED:
@@ -474,6 +574,7 @@ def run_case(entry: str, fn: Callable[..., Any], param: inspect.Parameter, param
 
 #: Bad values accepted on purpose: (entry or "*", parameter, value label or "*") -> why.
 ACCEPTED: dict[tuple[str, str, str], str] = {
+    ("StoreProfile", "path", "empty str"): "the default: a profile that was never re-routed has no path to show",
     ("*", "seed", "*"): "any int seeds random.Random, negative and huge ones included",
     **dict.fromkeys([("*", "max_attempts", "10**400"), ("*", "max_attempts", "2**63")],
                     "an attempt limit no run reaches: retry until it succeeds "
@@ -538,6 +639,41 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
                     "a budget or throttle so large it never refuses: the same as none"),
     ("adaptive_delay", "distance", "*"): "a distance is any int: negative when a writer skipped a version",
     ("measure_service", "samples", "10**400"): "",
+    **dict.fromkeys([("*", "origin", "zero"), ("*", "origin", "2**63"), ("deadline_scope", "deadline_at", "negative"),
+                     ("deadline_scope", "deadline_at", "zero"), ("deadline_scope", "deadline_at", "2**63")],
+                    "a clock reading: clocks may start anywhere, and any finite time is one"),
+    **dict.fromkeys([("RecordingStore", "records", "self-referential list"),
+                     ("RecordingStore", "unacknowledged", "self-referential list")],
+                    "a list the recorder appends to: what it already holds is the caller's"),
+    **dict.fromkeys([("Ramp", "start_rate", "2**63"), ("Ramp", "end_rate", "2**63")],
+                    "a rate schedule alone runs nothing: the run that uses it refuses more than "
+                    "MAX_SAVES expected callers (OpenLoop, run_load)"),
+    ("Slowdown", "factor", "2**63"): "a store slowed so far it serves nothing in the window: an outage by "
+                                     "another name, and the run's virtual-time horizon still ends it",
+    **dict.fromkeys([(entry, param, "2**63") for entry in ("RetryBudget", "RetryBudgetPolicy")
+                     for param in ("retry_cost", "unavailable_cost")],
+                    "a retry that costs more than the bucket holds: a budget that allows no retries"),
+    **dict.fromkeys([("RetryBudget", "success_refund", "2**63"), ("RetryBudgetPolicy", "success_refund", "2**63")],
+                    "a refund above the bucket's size refills it at once: the same as max_tokens"),
+    **dict.fromkeys([("Scenario", "fault_end", "zero"), ("measure_run", "fault_end", "zero")],
+                    "a fault that ends at the start: recovery is measured from the first second"),
+    ("ThrashingPolicy", "no_progress_versions", "zero"): "a no-progress verdict only when the store did not "
+                                                         "move at all over the window",
+    ("adaptive_delay", "attempt", "zero"): "retries are counted from 0 here: retry 0 is the first",
+    **dict.fromkeys([("adaptive_delay", "attempt", "10**400"), ("adaptive_delay", "attempt", "2**63")],
+                    "a retry number beyond any run: the wait is at max_delay, computed without overflow"),
+    ("*", "jobs", "negative"): "jobs=-1 is one process per core (joblib's convention)",
+    ("complexity", "pattern", "class"): "a pattern that is a class (a retry queue): its source is counted",
+    ("pattern_name", "pattern", "class"): "a class's name is its label (a pattern that is a class, a retry queue)",
+    **dict.fromkeys([(entry, param, "zero") for entry, param in (
+        ("decorrelated_jitter", "previous"), ("decorrelated_jitter", "base"), ("decorrelated_jitter", "cap"),
+        ("equal_jitter", "v"), ("full_jitter", "v"), ("no_jitter", "v"))],
+                    "a delay of zero: no wait, a meaningful setting"),
+    **dict.fromkeys([(entry, "store", "class") for entry in ("run_contention", "run_load", "RunSpec")],
+                    "a class is a zero-argument factory: the run makes its own store by calling it"),
+    ("is_decision", "data", "*"): "asking whether any object is a decision answers False",
+    ("PostgresEventStore", "deadline_clock", "class"): "a class is callable: it is called for the time only when "
+                                                       "a save has a deadline",
 }
 ACCEPTED = {key: why for key, why in ACCEPTED.items() if why}  # an empty reason is no reason
 
@@ -554,297 +690,11 @@ def accepted_because(out: Outcome) -> str | None:
     return None
 
 
-#: Cases that fail today in modules outside this change (``aether.experiment``, ``aether.contracts`` and the
-#: patterns other than the queue and the outbox), which are being reworked elsewhere: (entry point, parameter)
-#: -> the value labels that fail, "|"-separated, grouped by the module that defines the entry point. It only
-#: shrinks: a case listed here that passes makes the test fail until it is removed. Empty it, module by
-#: module, as those modules adopt ``aether.checks``.
-KNOWN_FAILURES: dict[tuple[str, str], str] = {
-    # aether.contracts
-    ("pattern_name", "pattern"): (
-        "str|bytes|float|bool|None|object|class|self-referential list|"
-        "repr raises|nan|inf|-inf|negative|zero|10**400|2**63|empty str"
-    ),
-    # aether.experiment.arrivals
-    ("Ramp", "end_rate"): "2**63",
-    ("Ramp", "start_rate"): "2**63",
-    ("Step", "steps"): "repr raises",
-    # aether.experiment.capacity
-    ("Capacity", "faults"): "repr raises",
-    ("Capacity", "reject_cost"): "repr raises",
-    ("Capacity", "service"): "repr raises",
-    ("Capacity", "workers"): "10**400|2**63",
-    ("Slowdown", "factor"): "2**63",
-    # aether.experiment.compare
-    ("Scenario", "description"): (
-        "bytes|float|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63"
-    ),
-    ("Scenario", "fault_end"): "zero",
-    ("Scenario", "settings"): (
-        "bytes|float|bool|None|object|class|callable that raises|"
-        "repr raises|nan|inf|-inf|negative|zero|10**400|2**63|empty str"
-    ),
-    ("compare", "jobs"): "negative|10**400|2**63",
-    ("compare", "patterns"): (
-        "str|bytes|float|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-    ("compare", "scenarios"): (
-        "bytes|float|bool|None|object|class|callable that raises|"
-        "repr raises|nan|inf|-inf|negative|zero|10**400|2**63|empty str"
-    ),
-    ("compare", "seeds"): (
-        "str|bytes|float|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-    ("complexity", "helpers"): (
-        "str|bytes|float|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-    ("complexity", "pattern"): (
-        "str|bytes|float|bool|None|object|class|self-referential list|"
-        "repr raises|nan|inf|-inf|negative|zero|10**400|2**63|empty str"
-    ),
-    ("measure_run", "fault_end"): (
-        "str|bytes|bool|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-    ("measure_run", "result"): (
-        "str|bytes|float|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-    # aether.experiment.harness
-    ("run_contention", "actors"): "10**400|2**63",
-    ("run_contention", "capacity"): "repr raises",
-    ("run_contention", "network"): "repr raises",
-    ("run_contention", "pattern"): "class|repr raises",
-    ("run_contention", "store"): "str|class|callable that raises|repr raises|empty str",
-    ("run_load", "actors"): "10**400|2**63",
-    ("run_load", "capacity"): "repr raises",
-    ("run_load", "network"): "repr raises",
-    ("run_load", "pattern"): "class|repr raises",
-    ("run_load", "rate"): "repr raises|2**63",
-    ("run_load", "store"): "str|class|callable that raises|repr raises|empty str",
-    ("sweep", "jobs"): "negative|10**400|2**63",
-    ("sweep", "measure"): "class",
-    ("sweep", "patterns"): (
-        "str|bytes|float|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-    ("sweep", "seeds"): "self-referential list|repr raises",
-    ("sweep", "writers"): "repr raises",
-    ("sweep_load", "jobs"): "negative|10**400|2**63",
-    ("sweep_load", "measure"): "class",
-    ("sweep_load", "patterns"): (
-        "str|bytes|float|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-    ("sweep_load", "rates"): "self-referential list|repr raises",
-    ("sweep_load", "seeds"): "self-referential list|repr raises",
-    # aether.experiment.libraries
-    ("guard_blocking_sleeps", "clock"): "repr raises",
-    # aether.experiment.network
-    ("NetworkModel", "hop"): "repr raises",
-    ("NetworkModel", "outages"): "repr raises",
-    ("NetworkModel", "spikes"): "repr raises",
-    ("NetworkModel", "think_time"): "repr raises",
-    ("NetworkStore", "clock"): (
-        "str|bytes|float|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-    ("NetworkStore", "model"): (
-        "str|bytes|float|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-    ("NetworkStore", "origin"): (
-        "str|bytes|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|zero|10**400|2**63|"
-        "empty str"
-    ),
-    ("NetworkStore", "rng"): (
-        "str|bytes|float|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-    ("NetworkStore", "station"): (
-        "str|bytes|float|bool|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-    ("NetworkStore", "store"): (
-        "str|bytes|float|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-    ("NetworkStore", "writer"): (
-        "str|bytes|float|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|empty str"
-    ),
-    # aether.experiment.recorder
-    ("RecordingStore", "clock"): (
-        "str|bytes|float|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-    ("RecordingStore", "origin"): (
-        "str|bytes|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|zero|10**400|2**63|"
-        "empty str"
-    ),
-    ("RecordingStore", "records"): (
-        "str|bytes|float|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-    ("RecordingStore", "store"): (
-        "str|bytes|float|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-    ("RecordingStore", "unacknowledged"): (
-        "str|bytes|float|bool|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-    ("RecordingStore", "writer"): (
-        "str|bytes|float|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|empty str"
-    ),
-    # aether.experiment.verify
-    ("verify_store", "actors"): (
-        "str|bytes|float|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-    ("verify_store", "baseline"): (
-        "str|bytes|float|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-    ("verify_store", "committed"): (
-        "str|bytes|float|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-    ("verify_store", "store"): (
-        "str|bytes|float|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-    ("verify_store", "unacknowledged"): (
-        "str|bytes|float|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-    # aether.patterns.adaptive
-    ("AdaptivePolicy", "light_up_to"): "10**400|2**63",
-    ("adaptive_delay", "attempt"): "zero|10**400|2**63",
-    ("adaptive_delay", "distance"): "repr raises",
-    ("adaptive_delay", "policy"): (
-        "str|bytes|float|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-    ("adaptive_retry", "policy"): "repr raises",
-    # aether.patterns.backoff
-    ("decorrelated_jitter", "base"): (
-        "str|bytes|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-    ("decorrelated_jitter", "cap"): (
-        "str|bytes|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-    ("decorrelated_jitter", "previous"): (
-        "str|bytes|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-    ("decorrelated_jitter", "rng"): (
-        "str|bytes|float|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-    ("equal_jitter", "rng"): (
-        "str|bytes|float|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-    ("equal_jitter", "v"): (
-        "str|bytes|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-    ("full_jitter", "rng"): (
-        "str|bytes|float|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-    ("full_jitter", "v"): (
-        "str|bytes|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-    ("no_jitter", "rng"): (
-        "str|bytes|float|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-    ("no_jitter", "v"): (
-        "str|bytes|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-    # aether.patterns.breaker
-    ("CircuitBreakerPolicy", "breakers"): (
-        "str|bytes|float|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-    # aether.patterns.budget
-    ("RetryBudget", "retry_cost"): "2**63",
-    ("RetryBudget", "success_refund"): "2**63",
-    ("RetryBudget", "unavailable_cost"): "2**63",
-    ("RetryBudgetPolicy", "budgets"): (
-        "str|bytes|float|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-    ("RetryBudgetPolicy", "name"): (
-        "bytes|float|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-    ("RetryBudgetPolicy", "retry_cost"): "2**63",
-    ("RetryBudgetPolicy", "success_refund"): "2**63",
-    ("RetryBudgetPolicy", "unavailable_cost"): "2**63",
-    # aether.patterns.detailed
-    ("ThrashingPolicy", "no_progress_versions"): "zero|10**400|2**63",
-    # aether.patterns.throttle
-    ("AdaptiveThrottlingPolicy", "name"): (
-        "bytes|float|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-    ("AdaptiveThrottlingPolicy", "throttles"): (
-        "str|bytes|float|bool|None|object|class|self-referential list|"
-        "callable that raises|repr raises|nan|inf|-inf|negative|zero|"
-        "10**400|2**63|empty str"
-    ),
-}
+#: Cases that fail today and cannot be fixed yet, each with its reason: (entry point, parameter) -> the value
+#: labels that fail, "|"-separated. Empty now: every entry point answers every bad value clearly or accepts it
+#: for a reason in :data:`ACCEPTED`. It only shrinks: a case listed here that passes makes the test fail until
+#: it is removed.
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 KNOWN: set[tuple[str, str, str]] = {
     (entry, param, value) for (entry, param), values in KNOWN_FAILURES.items() for value in values.split("|")
 }
@@ -875,7 +725,8 @@ def test_every_baseline_call_succeeds(tmp_folder: Path) -> None:
         try:
             _call(fn, params, {name: make() for name, make in BASELINES[entry].items()})
         except Exception as error:  # noqa: BLE001 - listed below
-            failing.append(f"{entry}: {type(error).__name__}: {error}")
+            if not passed_the_checks(entry, error):
+                failing.append(f"{entry}: {type(error).__name__}: {error}")
     assert failing == []
 
 
@@ -889,8 +740,8 @@ def all_cases() -> list[tuple[str, Callable[..., Any], inspect.Parameter, list[i
         for param in params:
             annotation = param.annotation if isinstance(param.annotation, str) else getattr(
                 param.annotation, "__name__", str(param.annotation))
-            optional = "None" in annotation or param.default is None
-            kind = kind_of(param.name, annotation)
+            optional = "None" in annotation or param.default is None or annotation.strip("'") in OPTIONAL_ALIASES
+            kind = kind_of(param.name, annotation, entry)
             for bad in VALUES:
                 expected = expectation(kind, optional, bad)
                 if expected != SKIP:

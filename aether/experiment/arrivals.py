@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
-from aether.checks import check_choice, check_number, check_seconds
+from aether.checks import check_choice, check_number, check_seconds, show
 
 __all__ = ["ARRIVALS", "MAX_ARRIVALS", "Ramp", "Rate", "Step", "arrival_times", "check_rate"]
 
@@ -47,17 +47,17 @@ class Step:
 
     def __post_init__(self) -> None:
         if isinstance(self.steps, (str, bytes)) or not isinstance(self.steps, Sequence) or not self.steps:
-            raise TypeError(f"Step.steps must be a non-empty sequence of (start, rate) pairs; got {self.steps!r}")
+            raise TypeError(f"Step.steps must be a non-empty sequence of (start, rate) pairs; got {show(self.steps)}")
         pairs = []
         for item in self.steps:
             if not (isinstance(item, Sequence) and len(item) == 2):
-                raise TypeError(f"Step.steps takes (start, rate) pairs; got {item!r}")
+                raise TypeError(f"Step.steps takes (start, rate) pairs; got {show(item)}")
             pairs.append((check_seconds("Step start", item[0]), check_number("Step rate", item[1], minimum=0.0)))
         starts = [start for start, _ in pairs]
         if starts != sorted(starts) or len(set(starts)) != len(starts):
-            raise ValueError(f"Step.steps must be in increasing order of start; got {self.steps!r}")
+            raise ValueError(f"Step.steps must be in increasing order of start; got {show(self.steps)}")
         if starts[0] != 0:
-            raise ValueError(f"Step.steps must start at 0 s; got {self.steps!r}")
+            raise ValueError(f"Step.steps must start at 0 s; got {show(self.steps)}")
         object.__setattr__(self, "steps", tuple(pairs))
 
     def at(self, t: float) -> float:
@@ -87,7 +87,7 @@ class Ramp:
         check_seconds("Ramp.start", self.start)
         check_seconds("Ramp.end", self.end)
         if self.end <= self.start:
-            raise ValueError(f"Ramp.end must be after start; got start={self.start!r}, end={self.end!r}")
+            raise ValueError(f"Ramp.end must be after start; got start={show(self.start)}, end={show(self.end)}")
 
     def at(self, t: float) -> float:
         if t <= self.start:
@@ -101,17 +101,17 @@ class Ramp:
         return max(self.start_rate, self.end_rate)
 
 
-def check_rate(rate: object) -> float | Rate:
-    """A positive finite rate, or a :class:`Rate` schedule with a positive peak."""
+def check_rate(rate: object, name: str = "rate") -> float | Rate:
+    """A positive finite rate, or a :class:`Rate` schedule with a positive peak (*name* words the message)."""
     if isinstance(rate, Rate) and not isinstance(rate, (int, float)):
-        peak = check_number("rate peak", rate.peak, minimum=0.0)
+        peak = check_number(f"{name} peak", rate.peak, minimum=0.0)
         if peak <= 0:
-            raise ValueError(f"rate must have a peak above 0 saves per second; got {rate!r}")
+            raise ValueError(f"{name} must have a peak above 0 saves per second; got {show(rate)}")
         return rate
     if not isinstance(rate, (int, float)) or isinstance(rate, bool):
-        raise TypeError(f"rate must be a number of saves per second or a Step/Ramp; got {rate!r} "
+        raise TypeError(f"{name} must be a number of saves per second or a Step/Ramp; got {show(rate)} "
                         f"({type(rate).__name__})")
-    return check_number("rate", rate, above=0.0, unit="saves per second")
+    return check_number(name, rate, above=0.0, unit="saves per second")
 
 
 def arrival_times(rate: float | Rate, duration: float, arrivals: str, rng: random.Random) -> list[float]:

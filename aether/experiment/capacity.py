@@ -38,7 +38,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from aether.checks import check_bool, check_int, check_number
+from aether.checks import check_bool, check_int, check_number, show
 from aether.experiment.delays import Constant, Delay, TimeWindow
 
 __all__ = ["OPERATIONS", "Capacity", "ServiceStation", "Slowdown", "StationLog", "StationRecord"]
@@ -63,9 +63,13 @@ class Slowdown(TimeWindow):
         check_number("Slowdown.factor", self.factor, above=0.0)
 
 
+#: The most servers a :class:`Capacity` has: as many as the most writers one run starts.
+MAX_WORKERS = 1_000_000
+
+
 def _check_delay(name: str, value: object) -> Delay:
-    if not isinstance(value, Delay):
-        raise TypeError(f"{name} must be a Delay (e.g. Exponential(0.002)); got {value!r} ({type(value).__name__})")
+    if isinstance(value, type) or not isinstance(value, Delay):
+        raise TypeError(f"{name} must be a Delay (e.g. Exponential(0.002)); got {show(value)} ({type(value).__name__})")
     return value
 
 
@@ -99,17 +103,18 @@ class Capacity:
     drop_expired: bool = True
 
     def __post_init__(self) -> None:
-        check_int("Capacity.workers", self.workers, 1)
+        check_int("Capacity.workers", self.workers, 1, MAX_WORKERS)
         check_bool("Capacity.drop_expired", self.drop_expired)
         if isinstance(self.service, Mapping):
             unknown = sorted(set(self.service) - {"read", "write"})
             if unknown:
-                raise ValueError(f"Capacity.service keys must be 'read' and 'write'; got unknown {unknown!r}")
+                raise ValueError(f"Capacity.service keys must be 'read' and 'write'; got unknown {show(unknown)}")
             missing = sorted({"read", "write"} - set(self.service))
             if missing:
-                raise ValueError(f"Capacity.service needs a Delay for {missing!r} too; got {dict(self.service)!r}")
+                raise ValueError(f"Capacity.service needs a Delay for {show(missing)} too; "
+                                 f"got {show(dict(self.service))}")
             for kind, delay in self.service.items():
-                _check_delay(f"Capacity.service[{kind!r}]", delay)
+                _check_delay(f"Capacity.service[{show(kind)}]", delay)
             object.__setattr__(self, "service", dict(self.service))
         else:
             _check_delay("Capacity.service", self.service)
@@ -117,11 +122,11 @@ class Capacity:
             check_int("Capacity.queue_limit", self.queue_limit, 0)
         _check_delay("Capacity.reject_cost", self.reject_cost)
         if isinstance(self.faults, (str, bytes)) or not isinstance(self.faults, Sequence):
-            raise TypeError(f"Capacity.faults must be a sequence of Slowdown; got {self.faults!r}")
+            raise TypeError(f"Capacity.faults must be a sequence of Slowdown; got {show(self.faults)}")
         object.__setattr__(self, "faults", tuple(self.faults))
         for fault in self.faults:
             if not isinstance(fault, Slowdown):
-                raise TypeError(f"Capacity.faults takes Slowdown items; got {fault!r} ({type(fault).__name__})")
+                raise TypeError(f"Capacity.faults takes Slowdown items; got {show(fault)} ({type(fault).__name__})")
 
     def service_of(self, kind: str) -> Delay:
         """The service-time distribution of a ``"read"`` or a ``"write"``."""

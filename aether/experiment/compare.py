@@ -20,9 +20,10 @@ from typing import Any
 
 import pandas as pd
 
-from aether.checks import check_int, check_seconds, check_text
-from aether.experiment.harness import one_progress_bar, sweep_load
+from aether.checks import check_instance, check_int, check_items, check_seconds, check_text, show
+from aether.experiment.harness import check_jobs, one_progress_bar, sweep_load
 from aether.experiment.result import RunResult
+from aether.experiment.spec import check_pattern
 
 __all__ = ["Scenario", "compare", "complexity", "measure_run"]
 
@@ -44,9 +45,11 @@ class Scenario:
 
     def __post_init__(self) -> None:
         check_text("Scenario.name", self.name)
+        check_instance("Scenario.settings", self.settings, Mapping, "a mapping of run_load keyword arguments")
+        check_text("Scenario.description", self.description, empty=True)
         for key in ("rate", "duration"):
             if key not in self.settings:
-                raise ValueError(f"Scenario.settings needs {key!r}; got {sorted(self.settings)!r}")
+                raise ValueError(f"Scenario.settings needs {show(key)}; got {show(sorted(self.settings))}")
         if self.fault_end is not None:
             check_seconds("Scenario.fault_end", self.fault_end)
         check_seconds("Scenario.bin", self.bin, positive=True)
@@ -67,6 +70,10 @@ def measure_run(result: RunResult, *, fault_end: float | None = None, bin: float
     ``recovery``: seconds from the fault's end until goodput is back (NaN
     without a fault, ``inf`` if it never came back).
     """
+    check_instance("result", result, RunResult, "a RunResult")
+    if fault_end is not None:
+        check_seconds("fault_end", fault_end)
+    check_seconds("bin", bin, positive=True)
     saves = result.saves
     committed = int((saves["outcome"] == "committed").sum())
     writes = int((result.calls["op"] == "save_event").sum())
@@ -103,18 +110,23 @@ def compare(patterns: Mapping[str, Any], scenarios: Sequence[Scenario], *, seeds
     with the patterns, scenarios and seeds, counts every run (``progress`` as
     for :func:`~aether.experiment.sweep`).
     """
-    if not scenarios:
-        raise ValueError("compare needs at least one scenario")
-    seed_list = [check_int("seed", s, 0) for s in seeds]
-    for scenario in scenarios:
-        if not isinstance(scenario, Scenario):
-            raise TypeError(f"scenarios takes Scenario items; got {scenario!r}")
+    check_instance("patterns", patterns, Mapping, "a mapping of label to pattern")
+    if not patterns:
+        raise ValueError(f"patterns must name at least one pattern; got {show(patterns)}")
+    for label, pattern in patterns.items():
+        check_text("patterns (a label)", label)
+        check_pattern(pattern, f"patterns[{show(label)}]")
+    scenario_list = check_items("scenarios", scenarios, "a sequence of Scenario", empty=False)
+    for i, scenario in enumerate(scenario_list):
+        check_instance(f"scenarios[{i}]", scenario, Scenario, "a Scenario")
+    seed_list = [check_int(f"seeds[{i}]", s, 0)
+                 for i, s in enumerate(check_items("seeds", seeds, "a sequence of int seeds", empty=False))]
+    check_jobs(jobs)
     frames = []
-    count = len(patterns) if isinstance(patterns, (Mapping, list, tuple)) else 1
-    total = count * len(scenarios) * len(seed_list)
-    label = f"compare: {count} pattern(s) x {len(scenarios)} scenario(s) x {len(seed_list)} seed(s)"
+    total = len(patterns) * len(scenario_list) * len(seed_list)
+    label = f"compare: {len(patterns)} pattern(s) x {len(scenario_list)} scenario(s) x {len(seed_list)} seed(s)"
     with one_progress_bar(total, label, progress):
-        for scenario in scenarios:
+        for scenario in scenario_list:
             settings = dict(scenario.settings)
             rate = settings.pop("rate")
             frame = sweep_load(patterns, rates=[rate], seeds=seed_list, jobs=jobs, measure=_measure_for(scenario),
@@ -123,13 +135,14 @@ def compare(patterns: Mapping[str, Any], scenarios: Sequence[Scenario], *, seeds
     return pd.concat(frames, ignore_index=True)
 
 
-def _function_of(pattern: Any) -> Any:
+def _function_of(pattern: Any, name: str = "pattern") -> Any:
     """The code whose source is the pattern: a partial's function, a function, or a class."""
     while isinstance(pattern, functools.partial):
         pattern = pattern.func
     if inspect.isfunction(pattern) or inspect.isclass(pattern):
         return pattern
-    raise TypeError(f"cannot find the code behind {pattern!r}; give complexity() the function or class itself")
+    raise TypeError(f"{name} must be a function, a partial of one, or a class (give complexity() the code "
+                    f"itself); got {show(pattern)} ({type(pattern).__name__})")
 
 
 def _code_lines(obj: Any) -> int:
@@ -159,7 +172,9 @@ def complexity(pattern: Any, *, helpers: Sequence[Any] = ()) -> dict[str, int]:
     store, the save's own arguments, the clock, the generator and a name.
     """
     target = _function_of(pattern)
-    lines = sum(_code_lines(obj) for obj in (target, *helpers))
+    helper_list = [_function_of(helper, f"helpers[{i}]") for i, helper in
+                   enumerate(check_items("helpers", helpers, "a sequence of classes or functions"))]
+    lines = sum(_code_lines(obj) for obj in (target, *helper_list))
     signature = inspect.signature(target.__init__ if inspect.isclass(target) else target)
     settings = [name for name in signature.parameters if name not in _NOT_SETTINGS]
     return {"lines": lines, "parameters": len(settings)}

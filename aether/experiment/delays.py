@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from aether.checks import check_seconds
+from aether.checks import check_seconds, show
 
 __all__ = ["AbsNormal", "Constant", "Delay", "Exponential", "TimeWindow", "Uniform"]
 
@@ -36,7 +36,7 @@ class TimeWindow:
         check_seconds(f"{kind}.start", self.start)
         check_seconds(f"{kind}.end", self.end)
         if self.end <= self.start:
-            raise ValueError(f"{kind}.end must be after start; got start={self.start!r}, end={self.end!r}")
+            raise ValueError(f"{kind}.end must be after start; got start={show(self.start)}, end={show(self.end)}")
 
     def covers(self, t: float) -> bool:
         """Whether *t* (seconds from the run's start) is inside the window."""
@@ -108,7 +108,7 @@ class Uniform:
         check_seconds("Uniform.low", self.low)
         check_seconds("Uniform.high", self.high)
         if self.high < self.low:
-            raise ValueError(f"Uniform.high must be >= low; got low={self.low!r}, high={self.high!r}")
+            raise ValueError(f"Uniform.high must be >= low; got low={show(self.low)}, high={show(self.high)}")
 
     def sample(self, rng: random.Random) -> float:
         return rng.uniform(self.low, self.high)

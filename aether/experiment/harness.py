@@ -30,7 +30,16 @@ from typing import Any
 
 import pandas as pd
 
-from aether.checks import check_bool, check_callable, check_choice, check_int, check_text
+from aether.checks import (
+    check_bool,
+    check_callable,
+    check_choice,
+    check_int,
+    check_items,
+    check_methods,
+    check_text,
+    show,
+)
 from aether.contracts import Bindable, Pattern, pattern_name
 from aether.experiment.arrivals import Rate, check_rate
 from aether.experiment.capacity import Capacity
@@ -43,10 +52,12 @@ from aether.experiment.spec import (
     EVENT_TYPE,
     MAX_SAVES,
     MAX_WRITERS,
+    STORE_METHODS,
     ClosedLoop,
     OpenLoop,
     RunSpec,
     check_pattern,
+    check_store_setting,
 )
 from aether.experiment.verify import verify_store
 from aether.experiment.writer import Collected
@@ -68,13 +79,11 @@ def _make_store(store: Any) -> tuple[Any, Callable[[], None] | None]:
         folder = tempfile.mkdtemp(prefix="aether-run-")
         path = os.path.join(folder, "events.sqlite3")
         return SQLiteEventStore(path), lambda: shutil.rmtree(folder, ignore_errors=True)
-    if isinstance(store, str):
-        raise ValueError(f"store must be 'memory', 'sqlite' or an EventStore; got {store!r}")
+    check_store_setting(store)
     if isinstance(store, type) or (callable(store) and not hasattr(store, "save_event")):
-        return store(), None
-    for method in ("save_event", "get_latest_version", "get_events"):
-        if not callable(getattr(store, method, None)):
-            raise TypeError(f"store must be 'memory', 'sqlite' or an EventStore (missing {method}); got {store!r}")
+        made = store()
+        check_methods("store (the factory's result)", made, STORE_METHODS, "an EventStore")
+        return made, None
     return store, None
 
 
@@ -199,7 +208,7 @@ def run_spec(spec: RunSpec) -> RunResult:
     or varied with :func:`dataclasses.replace`.
     """
     if not isinstance(spec, RunSpec):
-        raise TypeError(f"spec must be a RunSpec; got {spec!r} ({type(spec).__name__})")
+        raise TypeError(f"spec must be a RunSpec; got {show(spec)} ({type(spec).__name__})")
     base, cleanup = _make_store(spec.store)
     if _on_processes(spec, base) and spec.capacity is not None:
         if cleanup is not None:
@@ -289,7 +298,7 @@ def _measured(result: RunResult, measure: Measure | None) -> dict[str, Any]:
     if measure is not None:
         extra = measure(result)
         if not isinstance(extra, Mapping):
-            raise TypeError(f"measure must return a mapping of column to value; got {extra!r}")
+            raise TypeError(f"measure must return a mapping of column to value; got {show(extra)}")
         row.update(extra)
     return row
 
@@ -332,19 +341,34 @@ def _named_patterns(patterns: Mapping[str, Any] | Sequence[Any] | Any) -> list[t
     if isinstance(patterns, Mapping):
         named = list(patterns.items())
     elif isinstance(patterns, (list, tuple)):
+        for i, p in enumerate(patterns):
+            check_pattern(p, f"patterns[{i}]")
         named = [(pattern_name(p), p) for p in patterns]
     else:
+        check_pattern(patterns, "patterns")
         named = [(pattern_name(patterns), patterns)]
+    if not named:
+        raise ValueError(f"patterns must hold at least one pattern; got {show(patterns)}")
     for label, p in named:
-        check_text("pattern label", label)
-        check_pattern(p)
+        check_text("patterns (a label)", label)
+        check_pattern(p, f"patterns[{show(label)}]")
     return named
 
 
 def _values(name: str, values: object, example: str) -> list[Any]:
-    if isinstance(values, (int, float, str, bytes)) or not isinstance(values, Iterable):
-        raise TypeError(f"{name} must be an iterable, e.g. {example}; got {values!r}")
-    return list(values)
+    return check_items(name, values, f"an iterable, e.g. {example}")
+
+
+#: The most worker processes a sweep starts: more than any machine has cores.
+MAX_JOBS = 1024
+
+
+def check_jobs(jobs: object) -> int:
+    """*jobs*: a number of worker processes from 1 to :data:`MAX_JOBS`, or -1 (one per core)."""
+    number = check_int("jobs", jobs, -1, MAX_JOBS)
+    if number == 0:
+        raise ValueError(f"jobs must be a positive int or -1 (one per core); got {show(jobs)}")
+    return number
 
 
 #: The progress bar of a call that runs several sweeps (``compare``): they advance it instead of their own.
@@ -399,13 +423,11 @@ def _run_grid(row: Callable[..., dict[str, Any]], base: RunSpec, named: list[tup
     them, with *jobs* runs at once. Rows come back in submission order, so the frame is the
     sequential one whatever runs them.
     """
-    jobs = check_int("jobs", jobs, -1)
-    if jobs == 0:
-        raise ValueError("jobs must be a positive int or -1 (one per core); got 0")
+    jobs = check_jobs(jobs)
     if not named or not xs or not seeds:
         raise ValueError("a sweep needs at least one pattern, one value to sweep and one seed")
     if measure is not None:
-        check_callable("measure", measure, "a callable taking a RunResult")
+        check_callable("measure", measure, "a callable taking a RunResult", classes=False)
     chosen = _check_backend(backend)
     runs = [_vary(base, label, p, x, s) for label, p in named for x in xs for s in seeds]
     swept = "writer counts" if isinstance(base.workload, ClosedLoop) else "rates"
@@ -464,8 +486,9 @@ def sweep(
     whatever the backend: only where the runs happen changes.
     """
     named = _named_patterns(patterns)
-    counts = [check_int("writers", w, 1, MAX_WRITERS) for w in _values("writers", writers, "[1, 10, 100]")]
-    seed_list = [check_int("seed", s, 0) for s in _values("seeds", seeds, "range(5)")]
+    counts = [check_int(f"writers[{i}]", w, 1, MAX_WRITERS)
+              for i, w in enumerate(_values("writers", writers, "[1, 10, 100]"))]
+    seed_list = [check_int(f"seeds[{i}]", s, 0) for i, s in enumerate(_values("seeds", seeds, "range(5)"))]
     if not named or not counts or not seed_list:
         raise ValueError("a sweep needs at least one pattern, one value to sweep and one seed")
     base = _base_spec(ClosedLoop, max(counts), named[0][1], run_kwargs, "sweep")
@@ -492,8 +515,8 @@ def sweep_load(
     :func:`~aether.plots.plot_latency_vs_load` to see the hockey stick.
     """
     named = _named_patterns(patterns)
-    rate_list = [check_rate(r) for r in _values("rates", rates, "[50, 100, 150]")]
-    seed_list = [check_int("seed", s, 0) for s in _values("seeds", seeds, "range(5)")]
+    rate_list = [check_rate(r, f"rates[{i}]") for i, r in enumerate(_values("rates", rates, "[50, 100, 150]"))]
+    seed_list = [check_int(f"seeds[{i}]", s, 0) for i, s in enumerate(_values("seeds", seeds, "range(5)"))]
     if not named or not rate_list or not seed_list:
         raise ValueError("a sweep needs at least one pattern, one value to sweep and one seed")
     if "duration" not in run_kwargs:

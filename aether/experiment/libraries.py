@@ -56,7 +56,7 @@ from types import FrameType, TracebackType
 
 from greenlet import getcurrent
 
-from aether.checks import check_text
+from aether.checks import check_text, show
 from aether.clock import SimulatedClock
 
 __all__ = [
@@ -169,7 +169,7 @@ class guard_blocking_sleeps:  # noqa: N801 - used like a function: ``with guard_
 
     def __init__(self, clock: SimulatedClock, label: str) -> None:
         if not isinstance(clock, SimulatedClock):
-            raise TypeError(f"clock must be a SimulatedClock; got {clock!r} ({type(clock).__name__})")
+            raise TypeError(f"clock must be a SimulatedClock; got {show(clock)} ({type(clock).__name__})")
         self.clock = clock
         self.report = BlockingSleeps(check_text("label", label))
 
@@ -177,7 +177,7 @@ class guard_blocking_sleeps:  # noqa: N801 - used like a function: ``with guard_
         global _real_sleep
         with _lock:
             if self.clock in _runs:
-                raise RuntimeError(f"the blocking-sleep guard is already on for {self.clock!r}")
+                raise RuntimeError(f"the blocking-sleep guard is already on for {show(self.clock)}")
             if not _runs and time.sleep is not _guarded_sleep:
                 _real_sleep, time.sleep = time.sleep, _guarded_sleep
             _runs[self.clock] = self.report

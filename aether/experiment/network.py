@@ -9,14 +9,15 @@ sleeps, so a real run sees the same shape of contention as a simulated one.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aether.checks import check_number, check_seconds
+from aether.checks import check_instance, check_int, check_methods, check_number, check_rng, check_seconds, show
 from aether.clock import Clock
-from aether.contracts import call_deadline
+from aether.deadlines import call_deadline
 from aether.errors import StoreOverloadedError, StoreTimeoutError, StoreUnavailableError
 from aether.events import Event
 from aether.experiment.capacity import ServiceStation
@@ -84,20 +85,20 @@ class NetworkModel:
 
     def __post_init__(self) -> None:
         if not isinstance(self.hop, Delay):
-            raise TypeError(f"NetworkModel.hop must be a Delay (e.g. AbsNormal()); got {self.hop!r}")
+            raise TypeError(f"NetworkModel.hop must be a Delay (e.g. AbsNormal()); got {show(self.hop)}")
         if self.think_time is not None and not isinstance(self.think_time, Delay):
-            raise TypeError(f"NetworkModel.think_time must be a Delay or None; got {self.think_time!r}")
+            raise TypeError(f"NetworkModel.think_time must be a Delay or None; got {show(self.think_time)}")
         for name in ("outages", "spikes"):
             value = getattr(self, name)
             if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-                raise TypeError(f"NetworkModel.{name} must be a sequence; got {value!r} ({type(value).__name__})")
+                raise TypeError(f"NetworkModel.{name} must be a sequence; got {show(value)} ({type(value).__name__})")
             object.__setattr__(self, name, tuple(value))
         for outage in self.outages:
             if not isinstance(outage, Outage):
-                raise TypeError(f"NetworkModel.outages takes Outage items; got {outage!r}")
+                raise TypeError(f"NetworkModel.outages takes Outage items; got {show(outage)}")
         for spike in self.spikes:
             if not isinstance(spike, LatencySpike):
-                raise TypeError(f"NetworkModel.spikes takes LatencySpike items; got {spike!r}")
+                raise TypeError(f"NetworkModel.spikes takes LatencySpike items; got {show(spike)}")
         if self.timeout is not None:
             object.__setattr__(self, "timeout", check_seconds("NetworkModel.timeout", self.timeout, positive=True))
         object.__setattr__(self, "failure_rate",
@@ -107,6 +108,16 @@ class NetworkModel:
     def instant(cls) -> NetworkModel:
         """A network with zero delay: store calls take no time at all."""
         return cls(hop=Constant(0.0))
+
+
+_STORE_METHODS = ("save_event", "get_latest_version", "get_events")
+
+
+def _check_origin(origin: object) -> float:
+    """A run's start on its clock: any finite number (clocks may start anywhere)."""
+    if type(origin) is float and -math.inf < origin < math.inf:
+        return origin
+    return check_number("origin", origin)
 
 
 class NetworkStore:
@@ -134,6 +145,15 @@ class NetworkStore:
 
     def __init__(self, store: object, model: NetworkModel | None, clock: Clock, rng: random.Random,
                  origin: float = 0.0, *, station: ServiceStation | None = None, writer: int = 0) -> None:
+        check_methods("store", store, _STORE_METHODS, "an EventStore")
+        if model is not None:
+            check_instance("model", model, NetworkModel, "a NetworkModel or None")
+        check_methods("clock", clock, ("now", "sleep"), "a Clock")
+        check_rng("rng", rng)
+        origin = _check_origin(origin)
+        if station is not None:
+            check_instance("station", station, ServiceStation, "a ServiceStation or None")
+        writer = check_int("writer", writer)
         self.store = store
         self.model = model
         self.clock = clock

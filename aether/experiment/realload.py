@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from aether.checks import check_int, check_seconds
+from aether.checks import check_int, check_seconds, show
 from aether.contracts import Bindable, RunContext, deadline_scope, pattern_name
 from aether.experiment.arrivals import Rate, check_rate
 from aether.experiment.harness import run_load
@@ -124,7 +124,7 @@ def run_load_real(
     from aether.store.postgres import PostgresEventStore
 
     if not isinstance(store, PostgresEventStore):
-        raise TypeError(f"store must be a PostgresEventStore; got {store!r} ({type(store).__name__})")
+        raise TypeError(f"store must be a PostgresEventStore; got {show(store)} ({type(store).__name__})")
     rate = check_rate(rate)
     duration = check_seconds("duration", duration, positive=True)
     timeout = check_seconds("timeout", timeout, positive=True, maximum=3600.0)
@@ -146,6 +146,6 @@ def run_load_real(
     elif callable(pattern):
         wrapped = _WithTimeout(pattern, timeout, label)
     else:
-        raise TypeError(f"pattern must be a pattern callable or a Bindable; got {pattern!r}")
+        raise TypeError(f"pattern must be a pattern callable or a Bindable; got {show(pattern)}")
     return run_load(wrapped, rate=rate, duration=duration, actors=actors, arrivals=arrivals, network=None,
                     seed=seed, clock="real", store=real_store, name=label, verify=verify)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from array import array
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from aether.checks import check_instance, check_int, check_methods, check_number
 from aether.clock import Clock
 from aether.errors import VersionConflictError
 from aether.events import Event
@@ -188,6 +190,16 @@ class RecordingStore:
 
     def __init__(self, store: Any, clock: Clock, writer: int, records: CallLog, origin: float = 0.0,
                  unacknowledged: list[str] | None = None, ledger: WriteLedger | None = None) -> None:
+        check_methods("store", store, ("save_event", "get_latest_version", "get_events"), "an EventStore")
+        check_methods("clock", clock, ("now", "sleep"), "a Clock")
+        writer = check_int("writer", writer)
+        check_instance("records", records, CallLog, "a CallLog to append calls to")
+        if not (type(origin) is float and -math.inf < origin < math.inf):
+            origin = check_number("origin", origin)  # a clock reading: any finite number
+        if unacknowledged is not None:
+            check_instance("unacknowledged", unacknowledged, list, "a list to append event ids to, or None")
+        if ledger is not None:
+            check_instance("ledger", ledger, WriteLedger, "a WriteLedger or None")
         self.store = store
         self.ledger = ledger if ledger is not None else WriteLedger()
         # A store that models the path to the store reports itself when a write takes effect.
@@ -195,8 +207,6 @@ class RecordingStore:
         self.unacknowledged = unacknowledged if unacknowledged is not None else []
         self.clock = clock
         self.writer = writer
-        if not isinstance(records, CallLog):
-            raise TypeError(f"records must be a CallLog; got {records!r} ({type(records).__name__})")
         self.records = records
         self.origin = origin
         self.save = 0

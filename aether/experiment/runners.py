@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from aether.checks import show
 from aether.clock import RealClock, SimulatedClock
 from aether.contracts import Bindable, RunContext, pattern_name
 from aether.experiment.capacity import Capacity, ServiceStation
@@ -46,11 +47,11 @@ def _bind(pattern: Any, ctx: RunContext) -> Callable[..., Any]:
     if isinstance(pattern, Bindable) and not inspect.isfunction(pattern):
         bound = pattern.bind(ctx)
         if not callable(bound):
-            raise TypeError(f"{pattern_name(pattern)}.bind() must return a callable; got {bound!r}")
+            raise TypeError(f"{pattern_name(pattern)}.bind() must return a callable; got {show(bound)}")
         return bound
     if not callable(pattern):
         raise TypeError("pattern must be callable (store, actor_id, event_type, data, *, clock[, rng]); "
-                        f"got {pattern!r}")
+                        f"got {show(pattern)}")
     return pattern
 
 

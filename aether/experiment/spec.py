@@ -25,7 +25,16 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from aether.checks import check_bool, check_choice, check_int, check_seconds, check_text
+from aether.checks import (
+    check_bool,
+    check_choice,
+    check_instance,
+    check_int,
+    check_methods,
+    check_seconds,
+    check_text,
+    show,
+)
 from aether.contracts import Bindable, pattern_name
 from aether.experiment.arrivals import ARRIVALS, MAX_ARRIVALS, Rate, arrival_times, check_rate
 from aether.experiment.capacity import Capacity
@@ -35,6 +44,7 @@ from aether.experiment.writer import WriterPlan, actor_for
 __all__ = [
     "BYTES_PER_SAVE",
     "EVENT_TYPE",
+    "MAX_ACTORS",
     "MAX_SAVES",
     "MAX_WRITERS",
     "ClosedLoop",
@@ -52,6 +62,10 @@ MAX_WRITERS = 1_000_000
 #: The most logical saves one run accepts (writers x saves per writer, or an open loop's
 #: expected callers): the same limit as :data:`~aether.experiment.arrivals.MAX_ARRIVALS`.
 MAX_SAVES = MAX_ARRIVALS
+#: The most actors one run spreads its saves over. More actors than saves is the idiom for "every
+#: save its own actor" (``actors=10**9``), so the limit is only that of a 64-bit int: beyond it
+#: (``10**400``) the number is a typo.
+MAX_ACTORS = 2**63 - 1
 #: What one logical save costs in memory while a simulated run holds it, about (its row, its
 #: calls' records, a writer's greenlet and views): 2 million callers took about 6 GB.
 BYTES_PER_SAVE = 3_000
@@ -110,10 +124,13 @@ def available_memory() -> float | None:
         return None
 
 
-def check_saves(saves: float, what: str) -> None:
-    """Refuse a run of more than :data:`MAX_SAVES` saves, or one whose estimated memory is not available."""
+def check_saves(saves: float, what: str, given: str = "") -> None:
+    """Refuse a run of more than :data:`MAX_SAVES` saves, or one whose estimated memory is not available.
+
+    *given* shows the arguments the count comes from (``" from rate=..., duration=..."``).
+    """
     if saves > MAX_SAVES:
-        raise ValueError(f"{what} must be at most {MAX_SAVES:_} saves in one run; got {saves:.6g}")
+        raise ValueError(f"{what} must be at most {MAX_SAVES:_} saves in one run; got {saves:.6g}{given}")
     need = saves * BYTES_PER_SAVE
     free = available_memory()
     if free is not None and need > free:
@@ -139,7 +156,7 @@ class ClosedLoop:
         object.__setattr__(self, "writers", check_int("writers", self.writers, 1, MAX_WRITERS))
         object.__setattr__(self, "saves_per_writer",
                            check_int("saves_per_writer", self.saves_per_writer, 1, MAX_WRITERS))
-        object.__setattr__(self, "actors", check_int("actors", self.actors, 1))
+        object.__setattr__(self, "actors", check_int("actors", self.actors, 1, MAX_ACTORS))
         object.__setattr__(self, "start_spread", check_seconds("start_spread", self.start_spread))
         check_saves(self.writers * self.saves_per_writer, "writers x saves_per_writer")
 
@@ -172,12 +189,14 @@ class OpenLoop:
     arrivals: str = "poisson"
 
     def __post_init__(self) -> None:
+        given = self.rate
         object.__setattr__(self, "rate", check_rate(self.rate))
         object.__setattr__(self, "duration", check_seconds("duration", self.duration, positive=True))
-        object.__setattr__(self, "actors", check_int("actors", self.actors, 1))
+        object.__setattr__(self, "actors", check_int("actors", self.actors, 1, MAX_ACTORS))
         check_choice("arrivals", self.arrivals, ARRIVALS)
         peak = self.rate.peak if isinstance(self.rate, Rate) else self.rate
-        check_saves(math.ceil(peak * self.duration), "rate x duration (the expected callers)")
+        check_saves(math.ceil(peak * self.duration), "rate x duration (the expected callers)",
+                    f" from rate={show(given)}, duration={show(self.duration)}")
 
     def plans(self, streams: RandomStreams, event_type: str) -> list[WriterPlan]:
         """One plan per caller, starting at its arrival time."""
@@ -192,12 +211,38 @@ class OpenLoop:
                 "actors": self.actors}
 
 
-def check_pattern(pattern: object) -> Any:
-    """*pattern* if it is a pattern (a callable, or a :class:`~aether.contracts.Bindable`), else TypeError."""
+def check_pattern(pattern: object, name: str = "pattern") -> Any:
+    """*pattern* if it is a pattern (a callable, or a :class:`~aether.contracts.Bindable`), else TypeError.
+
+    A class is refused: calling it makes an instance, not a save (``pattern=CircuitBreakerPolicy``
+    for ``pattern=CircuitBreakerPolicy()``).
+    """
+    if isinstance(pattern, type):
+        raise TypeError(f"{name} must be a pattern (a function or a Bindable instance), not a class; "
+                        f"got {show(pattern)} (did you mean {pattern.__name__}()?)")
     if isinstance(pattern, Bindable) or callable(pattern):
         return pattern
-    raise TypeError("pattern must be a callable pattern(store, actor_id, event_type, data, *, clock[, rng]) "
-                    f"or a Bindable; got {pattern!r} ({type(pattern).__name__})")
+    raise TypeError(f"{name} must be a callable pattern(store, actor_id, event_type, data, *, clock[, rng]) "
+                    f"or a Bindable; got {show(pattern)} ({type(pattern).__name__})")
+
+
+#: The methods an object given as a run's ``store`` must have.
+STORE_METHODS = ("save_event", "get_latest_version", "get_events")
+
+
+def check_store_setting(store: object) -> object:
+    """A run's ``store``: ``None``, ``"memory"``, ``"sqlite"``, an event store, or a zero-argument factory.
+
+    A class counts as a factory (``store=InMemoryEventStore`` makes a fresh store for the run);
+    any other callable without ``save_event`` is a factory too, called when the run starts.
+    """
+    if store is None:
+        return store
+    if isinstance(store, str):
+        return check_choice("store", store, ("memory", "sqlite"))
+    if isinstance(store, type) or (callable(store) and not hasattr(store, "save_event")):
+        return store
+    return check_methods("store", store, STORE_METHODS, "'memory', 'sqlite', an EventStore or a factory")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -230,15 +275,14 @@ class RunSpec:
 
     def __post_init__(self) -> None:
         check_pattern(self.pattern)
-        if not isinstance(self.workload, (ClosedLoop, OpenLoop)):
-            raise TypeError(f"workload must be a ClosedLoop or an OpenLoop; got {self.workload!r}")
+        check_instance("workload", self.workload, (ClosedLoop, OpenLoop), "a ClosedLoop or an OpenLoop")
         check_choice("clock", self.clock, ("simulated", "real"))
         object.__setattr__(self, "seed", check_int("seed", self.seed, 0))
-        if self.network is not None and not isinstance(self.network, NetworkModel):
-            raise TypeError(f"network must be a NetworkModel or None; got {self.network!r}")
-        if self.capacity is not None and not isinstance(self.capacity, Capacity):
-            raise TypeError(f"capacity must be a Capacity or None; got {self.capacity!r} "
-                            f"({type(self.capacity).__name__})")
+        if self.network is not None:
+            check_instance("network", self.network, NetworkModel, "a NetworkModel or None")
+        if self.capacity is not None:
+            check_instance("capacity", self.capacity, Capacity, "a Capacity or None")
+        check_store_setting(self.store)
         object.__setattr__(self, "event_type", check_text("event_type", self.event_type))
         if self.name is not None:
             check_text("name", self.name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from aether.checks import check_instance, check_items, check_methods, show
 from aether.errors import AetherError
 
 __all__ = ["ExperimentInvariantError", "verify_store"]
@@ -19,6 +20,14 @@ class ExperimentInvariantError(AetherError, AssertionError):
     """
 
 
+def _strings(name: str, values: object, what: str) -> list[str]:
+    items = check_items(name, values, what)
+    for i, item in enumerate(items):
+        if not isinstance(item, str):
+            raise TypeError(f"{name}[{i}] must be a str; got {show(item)} ({type(item).__name__})")
+    return items  # type: ignore[return-value]
+
+
 def verify_store(store: Any, committed: Iterable[tuple[str, str, int]], baseline: Mapping[str, int],
                  actors: Iterable[str], *, unacknowledged: Iterable[str] = ()) -> None:
     """Check that *store* holds exactly the *committed* ``(actor_id, event_id, version)`` saves.
@@ -30,12 +39,18 @@ def verify_store(store: Any, committed: Iterable[tuple[str, str, int]], baseline
     runs at the store all the same): if stored they count once, if not they
     are not lost. Raises :class:`ExperimentInvariantError` with what is wrong.
     """
+    check_methods("store", store, ("get_events",), "an EventStore")
+    check_instance("baseline", baseline, Mapping, "a mapping of actor id to version")
     by_actor: dict[str, list[tuple[str, int]]] = {}
-    for actor_id, event_id, version in committed:
+    for i, item in enumerate(check_items("committed", committed, "an iterable of (actor_id, event_id, version)")):
+        if not (isinstance(item, tuple) and len(item) == 3 and isinstance(item[0], str)):
+            raise TypeError(f"committed[{i}] must be an (actor_id, event_id, version) tuple; got {show(item)} "
+                            f"({type(item).__name__})")
+        actor_id, event_id, version = item
         by_actor.setdefault(actor_id, []).append((event_id, version))
-    maybe = set(unacknowledged)
+    maybe = set(_strings("unacknowledged", unacknowledged, "an iterable of event ids"))
     problems: list[str] = []
-    for actor in sorted(set(actors) | set(by_actor)):
+    for actor in sorted(set(_strings("actors", actors, "an iterable of actor ids")) | set(by_actor)):
         events = store.get_events(actor)
         versions = [e.version for e in events]
         if versions != list(range(1, len(versions) + 1)):

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from aether.checks import show
 from aether.contracts import Deferred
 from aether.errors import AetherError
 from aether.events import Event
@@ -108,7 +109,7 @@ def run_writer(plan: WriterPlan, view: RecordingStore, fn: Callable[..., Any], p
                 tickets.append((len(rows), result))
             else:
                 outcome, error = "error", f"pattern returned {type(result).__name__}, not an Event or a ticket"
-                errors.append(("TypeError", f"the pattern returned {result!r}; a pattern returns the stored "
+                errors.append(("TypeError", f"the pattern returned {show(result)}; a pattern returns the stored "
                                "Event (or a Deferred ticket)", False))
         t1 = clock.now()
         attempts = view.attempts

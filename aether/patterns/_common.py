@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aether.checks import check_callable, check_int, check_methods, check_seconds, check_text
+from aether.checks import (
+    check_callable,
+    check_instance,
+    check_int,
+    check_methods,
+    check_seconds,
+    check_text,
+    show,
+)
 from aether.clock import RealClock
 from aether.events import Event, FrozenData
 from aether.store.base import EventStore
@@ -17,6 +25,7 @@ __all__ = [
     "check_count",
     "check_delay",
     "check_hook",
+    "check_policy",
     "check_save",
     "check_store_and_clock",
     "next_event",
@@ -44,7 +53,7 @@ def check_backoff(base_delay: object, max_delay: object) -> tuple[float, float]:
     base = check_delay("base_delay", base_delay)
     cap = check_delay("max_delay", max_delay)
     if cap < base:
-        raise ValueError(f"max_delay must be >= base_delay ({base!r} s); got {cap!r}")
+        raise ValueError(f"max_delay must be >= base_delay ({show(base)} s); got {show(cap)}")
     return base, cap
 
 
@@ -87,3 +96,17 @@ def next_event(store: EventStore, actor_id: str, event_type: str,
     """Read the actor's latest version and build the event for the version after it."""
     version = store.get_latest_version(actor_id)
     return Event(actor_id=actor_id, event_type=event_type, version=version + 1, data=data)
+
+
+def check_policy(policy: Any, state_type: type, what: str) -> None:
+    """Check a shared-state policy's ``name`` (a non-empty str) and its list of run states.
+
+    The list (``budgets``, ``breakers``, ``throttles``) is filled by the runs; a caller
+    that passes one must pass a list of *state_type* (*what* words the message).
+    """
+    check_text("name", policy.name)
+    field_name = policy.states_field
+    states = getattr(policy, field_name)
+    check_instance(field_name, states, list, f"a list of {what} (usually left out)")
+    for i, state in enumerate(states):
+        check_instance(f"{field_name}[{i}]", state, state_type, what)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from aether.checks import check_bool, check_rng
+from aether.checks import check_bool, check_instance, check_rng, show
 from aether.clock import Clock
 from aether.errors import RetriesExhaustedError, VersionConflictError
 from aether.events import Event
@@ -48,13 +48,17 @@ class AdaptivePolicy:
 
     def __post_init__(self) -> None:
         check_count("light_up_to", self.light_up_to)
-        check_count("moderate_up_to", self.moderate_up_to, minimum=self.light_up_to)
+        check_count("moderate_up_to", self.moderate_up_to)
+        if self.moderate_up_to < self.light_up_to:
+            raise ValueError(f"light_up_to must be at most moderate_up_to; got "
+                             f"light_up_to={show(self.light_up_to)}, "
+                             f"moderate_up_to={show(self.moderate_up_to)}")
         check_delay("light_delay", self.light_delay)
         check_delay("per_version", self.per_version)
         check_delay("max_delay", self.max_delay)
         if self.max_delay < self.light_delay:
-            raise ValueError(f"max_delay must be >= light_delay ({self.light_delay!r} s); "
-                             f"got {self.max_delay!r}")
+            raise ValueError(f"max_delay must be >= light_delay ({show(self.light_delay)} s); "
+                             f"got {show(self.max_delay)}")
 
 
 DEFAULT_ADAPTIVE_POLICY = AdaptivePolicy()
@@ -71,8 +75,10 @@ def adaptive_delay(distance: int, attempt: int,
     counts as light contention.
     """
     if isinstance(distance, bool) or not isinstance(distance, int):
-        raise TypeError(f"distance must be an int; got {distance!r} ({type(distance).__name__})")
+        raise TypeError(f"distance must be an int; got {show(distance)} "
+                        f"({type(distance).__name__})")
     check_count("attempt", attempt, minimum=0)
+    check_instance("policy", policy, AdaptivePolicy, "an AdaptivePolicy")
     if distance <= policy.light_up_to:
         return min(policy.max_delay, policy.light_delay)
     if distance <= policy.moderate_up_to:
@@ -88,8 +94,11 @@ def adaptive_retry(store: EventStore, actor_id: str, event_type: str,
                    deadline: float | None = None) -> Event:
     """Save the next event, waiting after each conflict as :func:`adaptive_delay` says.
 
-    Use it when contention comes and goes: quiet periods retry quickly, hot
-    spots back off hard. ``jitter=True`` draws each wait as equal jitter
+    Use it when contention comes and goes and a conflict's distance tells
+    how hot the actor is: the wait grows with the distance, and never falls
+    below the light tier's 50 ms, so even a quiet actor's first wait is
+    50 ms. A flat wait of the same scale can do as well (chapter 04 checks
+    it). ``jitter=True`` draws each wait as equal jitter
     (``d/2 + uniform(0, d/2)``, with *rng*), which keeps at least half of the
     tier's delay while spreading writers apart; it is off by default so the
     waits are exactly the policy's. At most *max_attempts* (10) saves.
@@ -100,8 +109,7 @@ def adaptive_retry(store: EventStore, actor_id: str, event_type: str,
     """
     save = LogicalSave(store, actor_id, event_type, data, clock, key=key, deadline=deadline)
     check_count("max_attempts", max_attempts)
-    if not isinstance(policy, AdaptivePolicy):
-        raise TypeError(f"policy must be an AdaptivePolicy; got {policy!r}")
+    check_instance("policy", policy, AdaptivePolicy, "an AdaptivePolicy")
     if rng is not None:
         check_rng("rng", rng)
     if check_bool("jitter", jitter) and rng is None:

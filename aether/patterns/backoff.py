@@ -17,13 +17,14 @@ can draw their distributions without running a store.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from aether.checks import check_choice
+from aether.checks import MAX_SECONDS, check_choice, check_rng, check_seconds
 from aether.patterns._common import capped_exponential, check_backoff
 
 __all__ = [
@@ -43,16 +44,40 @@ Jitter = Literal["none", "full", "equal", "decorrelated"]
 JITTERS: tuple[str, ...] = get_args(Jitter)
 
 
+Draw = Callable[[float, random.Random], float]
+
+
+def _checked_draw(draw: Draw) -> Draw:
+    """Check a jitter function's delay *v* (seconds) and generator *rng* before it draws.
+
+    A float in range and a :class:`random.Random` pass at the cost of two type tests,
+    so a backoff that draws on every retry pays next to nothing for the check.
+    """
+
+    @functools.wraps(draw)
+    def checked(v: float, rng: random.Random) -> float:
+        if type(v) is not float or not 0.0 <= v <= MAX_SECONDS:
+            check_seconds("v", v)
+        if type(rng) is not random.Random:
+            check_rng("rng", rng)
+        return draw(v, rng)
+
+    return checked
+
+
+@_checked_draw
 def no_jitter(v: float, rng: random.Random) -> float:
     """The exponential delay *v* itself (*rng* is not used)."""
     return v
 
 
+@_checked_draw
 def full_jitter(v: float, rng: random.Random) -> float:
     """``uniform(0, v)``: anywhere from no wait to the full exponential delay."""
     return rng.uniform(0.0, v)
 
 
+@_checked_draw
 def equal_jitter(v: float, rng: random.Random) -> float:
     """``v/2 + uniform(0, v/2)``: at least half the exponential delay, the rest at random."""
     return v / 2 + rng.uniform(0.0, v / 2)
@@ -60,6 +85,11 @@ def equal_jitter(v: float, rng: random.Random) -> float:
 
 def decorrelated_jitter(previous: float, base: float, cap: float, rng: random.Random) -> float:
     """``min(cap, uniform(base, 3 * previous))``: grows from the previous wait, not the count."""
+    for name, value in (("previous", previous), ("base", base), ("cap", cap)):
+        if type(value) is not float or not 0.0 <= value <= MAX_SECONDS:
+            check_seconds(name, value)
+    if type(rng) is not random.Random:
+        check_rng("rng", rng)
     return min(cap, rng.uniform(base, 3 * previous))
 
 
@@ -96,7 +126,7 @@ class Backoff:
         Each call starts afresh: decorrelated jitter's "previous" wait starts at
         ``base_delay``, so give every writer (or every save) its own iterator.
         """
-        rng = random.Random() if rng is None else rng
+        rng = random.Random() if rng is None else check_rng("rng", rng)
         previous = self.base_delay
         for retry in itertools.count():
             if self.jitter == "decorrelated":

@@ -39,6 +39,7 @@ from aether.patterns._common import (
     check_count,
     check_delay,
     check_hook,
+    check_policy,
 )
 from aether.patterns.backoff import GO_BACKOFF
 from aether.patterns.command import Command, LogicalSave
@@ -335,6 +336,10 @@ class CircuitBreakerPolicy(SharedStatePolicy):
     name: str = "circuit_breaker"
     breakers: list[CircuitBreaker] = field(default_factory=list, compare=False, repr=False)
     deadline: float | None = None
+
+    def __post_init__(self) -> None:
+        check_policy(self, CircuitBreaker, "a CircuitBreaker")
+        super().__post_init__()
 
     def new_breaker(self, clock: Clock) -> CircuitBreaker:
         """A fresh breaker with these settings on *clock*."""

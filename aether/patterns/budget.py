@@ -17,7 +17,7 @@ import random
 import threading
 from dataclasses import dataclass, field
 
-from aether.checks import check_methods, check_number
+from aether.checks import check_methods, check_number, show
 from aether.clock import Clock
 from aether.errors import RetriesExhaustedError, StoreUnavailableError, VersionConflictError
 from aether.events import Event
@@ -26,6 +26,7 @@ from aether.patterns._common import (
     capped_exponential,
     check_backoff,
     check_count,
+    check_policy,
 )
 from aether.patterns.backoff import GO_BACKOFF
 from aether.patterns.command import Command, LogicalSave
@@ -68,8 +69,8 @@ class RetryBudget:
         self.success_refund = _check_tokens("success_refund", success_refund)
         self.threshold = _check_tokens("threshold", threshold)
         if self.threshold >= self.max_tokens:
-            raise ValueError(f"threshold must be below max_tokens ({max_tokens!r}); "
-                             f"got {threshold!r}")
+            raise ValueError(f"threshold must be below max_tokens ({show(max_tokens)}); "
+                             f"got {show(threshold)}")
         self._tokens = self.max_tokens
         self._lock = threading.Lock()
         self.spent = 0.0
@@ -194,6 +195,10 @@ class RetryBudgetPolicy(SharedStatePolicy):
     name: str = "budgeted_retry"
     budgets: list[RetryBudget] = field(default_factory=list, compare=False, repr=False)
     deadline: float | None = None
+
+    def __post_init__(self) -> None:
+        check_policy(self, RetryBudget, "a RetryBudget")
+        super().__post_init__()
 
     def new_budget(self) -> RetryBudget:
         """A full bucket with these settings."""

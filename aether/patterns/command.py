@@ -64,7 +64,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeAlias, cast
 
-from aether.checks import check_seconds, check_text
+from aether.checks import check_seconds, check_text, show
 from aether.clock import Clock
 from aether.contracts import deadline_scope
 from aether.errors import (
@@ -132,6 +132,10 @@ class LogicalSave:
     def __init__(self, store: EventStore, actor_id: str, event_type: str, data: Command,
                  clock: Clock, *, key: str | None = None, deadline: float | None = None) -> None:
         check_store_and_clock(store, actor_id, event_type, clock)
+        if isinstance(data, type):
+            raise TypeError(f"data must be a decision decide(events) -> Mapping | None, "
+                            f"a mapping or None, "
+                            f"not a class; got {show(data)}")
         self.store, self.actor_id, self.event_type, self.clock = store, actor_id, event_type, clock
         if is_decision(data):
             self._decide: Decide | None = cast(Decide, data)
@@ -213,7 +217,7 @@ class LogicalSave:
         if data is None:
             raise CommandRefusedError(self.actor_id, version)
         if not isinstance(data, Mapping):
-            raise TypeError(f"decide must return a mapping or None; got {data!r} "
+            raise TypeError(f"decide must return a mapping or None; got {show(data)} "
                             f"({type(data).__name__})")
         return Event(actor_id=self.actor_id, event_type=self.event_type, version=version + 1,
                      data=data, id=self.key)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from aether.checks import check_methods
+from aether.checks import check_methods, show
 from aether.clock import Clock
 from aether.errors import RetriesExhaustedError, VersionConflictError
 from aether.events import Event
@@ -134,6 +134,11 @@ class ThrashingPolicy:
         check_count("stuck_after", self.stuck_after, minimum=2)
         check_count("no_progress_window", self.no_progress_window, minimum=2)
         check_count("no_progress_versions", self.no_progress_versions, minimum=0)
+        if self.no_progress_versions >= self.no_progress_window:
+            # over N conflicts the store moves at least N - 1 versions under contention alone
+            raise ValueError(f"no_progress_versions must be below no_progress_window "
+                             f"({show(self.no_progress_window)}): a larger value calls all "
+                             f"contention thrashing; got {show(self.no_progress_versions)}")
         if self.give_up_distance is not None:
             check_count("give_up_distance", self.give_up_distance)
 

@@ -9,6 +9,24 @@ request that records an audit event); the risk is that "accepted" is not
 "stored": readers may not see the write yet, and a backlog grows if writes
 arrive faster than the worker can save them, so watch the depth and the delay.
 
+The write is a command, as for every retry pattern (:mod:`aether.patterns.command`):
+a decision ``decide(events) -> data | None`` is made by the worker when it
+delivers, on a fresh read of the actor before every delivery attempt, so it
+decides on the state the write will actually land on, not the state at
+enqueue time; ``None`` settles the ticket as ``"refused"`` (never retried).
+A mapping is appended blindly at the next version (the Go template). Each
+write has one idempotency key (``key=``, or one generated at enqueue) for all
+its delivery attempts, so a write whose reply was lost is never stored twice,
+and a ``deadline`` (seconds from enqueue) after which it is no longer
+attempted: it settles as ``"deadline"``::
+
+    def reserve(events):
+        return {"units": 1} if len(events) < STOCK else None
+
+    with RetryQueue(store) as queue:
+        ticket = queue.enqueue("sku-42", "Reserved", reserve, key="order-7", deadline=5.0)
+    ticket.outcome          # "committed" or "refused" (or "deadline", "dead_letter")
+
 This queue lives in memory, which makes it the right thing to teach with and
 the wrong thing to trust with writes that must outlive the process: a program
 that exits (or crashes) before :meth:`RetryQueue.close` drops every write not
@@ -26,15 +44,21 @@ import collections
 import os
 import warnings
 import weakref
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from aether.checks import check_int, check_methods, check_seconds, check_text, show
 from aether.clock import Signal, SimulatedClock, TaskClock
-from aether.errors import StoreUnavailableError, VersionConflictError
+from aether.errors import (
+    CommandRefusedError,
+    DeadlineExceededError,
+    StoreUnavailableError,
+    VersionConflictError,
+)
 from aether.events import Event
-from aether.patterns._common import REAL_CLOCK, capped_exponential, next_event
+from aether.patterns._common import REAL_CLOCK, STORE_METHODS, capped_exponential
+from aether.patterns.command import Command, LogicalSave, is_decision
+from aether.patterns.shared import SharedStatePolicy
 from aether.patterns.worker import BackgroundWorker, WorkerFailure
 from aether.store.base import EventStore
 
@@ -58,8 +82,12 @@ class Ticket:
     """The receipt for one queued write; it satisfies :class:`~aether.contracts.Deferred`.
 
     ``outcome`` is ``"pending"`` until the worker settles it as
-    ``"committed"`` (``event`` is the stored event) or ``"dead_letter"``
-    (``error`` is the last error). Times are on the queue's clock:
+    ``"committed"`` (``event`` is the stored event), ``"refused"`` (the
+    decision said no: ``error`` is the :class:`~aether.errors.CommandRefusedError`),
+    ``"deadline"`` (the write's deadline passed before it was stored: ``error``
+    is the :class:`~aether.errors.DeadlineExceededError`) or ``"dead_letter"``
+    (``error`` is the last error). ``data`` is the write's mapping or its
+    decision, ``key`` its idempotency key (the stored event's id). Times are on the queue's clock:
     ``enqueued_at``, ``settled_at`` and ``delay`` (enqueue to commit).
     :meth:`wait` blocks until the ticket is settled. ``attempts`` counts every
     save attempt made for the write, by whichever worker made it.
@@ -69,13 +97,15 @@ class Ticket:
         self,
         actor_id: str,
         event_type: str,
-        data: Mapping[str, Any],
+        data: Command,
         enqueued_at: float,
         settled: Signal,
+        key: str | None = None,
     ) -> None:
         self.actor_id = actor_id
         self.event_type = event_type
         self.data = data
+        self.key = key
         self.enqueued_at = enqueued_at
         self.outcome = "pending"
         self.event: Event | None = None
@@ -83,9 +113,9 @@ class Ticket:
         self.attempts = 0
         self.error: BaseException | None = None
         self._settled = settled
-        # The event being sent, kept while a send may have landed (a lost reply, an interrupted
-        # worker), so that the next attempt re-sends this very event: a no-op if it is stored.
-        self._in_hand: Event | None = None
+        # The logical save across every delivery attempt (a retry queue's ticket): its one key,
+        # its deadline, and the blind event to re-send after a lost reply.
+        self._save: LogicalSave | None = None
 
     @property
     def delay(self) -> float | None:
@@ -225,16 +255,26 @@ class RetryQueue(BackgroundWorker[Ticket]):
 
     Each save is retried on a conflict or :class:`~aether.errors.StoreUnavailableError`
     after ``min(max_delay, base_delay * 2**n)`` seconds, up to ``max_attempts``
-    attempts; after an outage the same event is saved again (a save that did
-    land is then a no-op). Any other error dead-letters the write at once and
-    is recorded in :attr:`errors`; the worker carries on.
+    attempts, under the write's one key. A decision is made again on a fresh
+    read before every attempt, and a write whose key is already stored (an
+    earlier attempt landed) is committed as that event without deciding
+    again; a blind write is re-sent as the same event after an outage (a
+    no-op if it landed). A refusal settles the write as ``"refused"`` and a
+    passed deadline as ``"deadline"``, at once: neither is retried nor a
+    dead letter. Any other error dead-letters the write at once and is
+    recorded in :attr:`errors`; the worker carries on.
+
+    ``deadline`` (seconds, default ``None``: none) is every write's budget
+    from its enqueue, unless :meth:`enqueue` gives one; no delivery attempt
+    starts after it, no backoff is started that would end past it, and the
+    store calls run inside :func:`~aether.contracts.deadline_scope`.
 
     A worker killed by a :class:`BaseException` (``KeyboardInterrupt``,
     ``SystemExit``, raised inside the store's save) puts the write it was
     holding back at the head of the queue, records the error in
     :attr:`errors` and lets it propagate (on a simulated clock it comes out of
-    the call that runs the simulation). A later :meth:`start` saves the write,
-    re-sending the very event it had in hand (a no-op if that had landed), so
+    the call that runs the simulation). A later :meth:`start` saves the write
+    under the same key (the store finds the key if the send had landed), so
     nothing is stored twice; another worker, if there are several, takes it at
     once. While no worker is left, :attr:`failure` names the error and
     :meth:`enqueue` refuses new writes. :meth:`close` turns whatever no worker
@@ -252,7 +292,7 @@ class RetryQueue(BackgroundWorker[Ticket]):
 
     Metrics: :attr:`depth_samples` ``(time, depth)`` at every enqueue and
     dequeue, :attr:`max_depth`, :attr:`delays`, :attr:`committed`,
-    :attr:`dead_letters` and :meth:`pending`.
+    :attr:`refused`, :attr:`expired`, :attr:`dead_letters` and :meth:`pending`.
     """
 
     kind = "retry queue"
@@ -267,8 +307,9 @@ class RetryQueue(BackgroundWorker[Ticket]):
         max_delay: float = 1.0,
         workers: int = 1,
         name: str = "retry_queue",
+        deadline: float | None = None,
     ) -> None:
-        check_methods("store", store, ("get_latest_version", "save_event"), "an event store")
+        check_methods("store", store, STORE_METHODS, "an event store")
         check_methods(
             "clock",
             clock,
@@ -277,11 +318,16 @@ class RetryQueue(BackgroundWorker[Ticket]):
         )
         settings = check_queue_settings(max_attempts, base_delay, max_delay, workers, name)
         self.max_attempts, base_delay, max_delay, workers, name = settings
+        if deadline is not None:
+            deadline = check_seconds("deadline", deadline, positive=True)
+        self.deadline = deadline
         super().__init__(clock, name, workers, base_delay, max_delay)
         self.store = store
         self.depth_samples: list[tuple[float, int]] = []
         self.delays: list[float] = []
         self.committed = 0
+        self.refused: list[Ticket] = []
+        self.expired: list[Ticket] = []
         self.dead_letters: list[Ticket] = []
         self._items: collections.deque[Ticket] = collections.deque()
         self._unsaved = _Unsaved()  # accepted and not settled: queued or in a worker's hand
@@ -292,23 +338,39 @@ class RetryQueue(BackgroundWorker[Ticket]):
     # -- the caller's side --------------------------------------------------------
 
     def enqueue(
-        self, actor_id: str, event_type: str, data: Mapping[str, Any] | None = None
+        self,
+        actor_id: str,
+        event_type: str,
+        data: Command = None,
+        *,
+        key: str | None = None,
+        deadline: float | None = None,
     ) -> Ticket:
         """Queue one write and return its :class:`Ticket` at once (the write is validated now).
+
+        *data* is a decision ``decide(events) -> data | None`` (made by the
+        worker, on a fresh read before every delivery attempt) or a mapping
+        (appended blindly). *key* is the write's idempotency key (the stored
+        event's id; default: generated now), *deadline* its budget in seconds
+        from now (default: the queue's ``deadline``).
 
         Refused with a :class:`RuntimeError` once the queue is stopped, or
         while every worker is dead (:attr:`failure` says of what).
         """
-        probe = Event(
-            actor_id=actor_id, event_type=event_type, version=1, data=data
-        )  # validates, freezes data
+        command = data if is_decision(data) else Event(
+            actor_id=actor_id, event_type=event_type, version=1, data=data  # type: ignore[arg-type]
+        ).data  # validates and freezes a mapping
+        save = LogicalSave(self.store, actor_id, event_type, command, self.clock, key=key,
+                           deadline=self.deadline if deadline is None else deadline)
         ticket = Ticket(
             actor_id,
             event_type,
-            probe.data,
+            command,
             self.clock.now(),
             self.clock.signal(f"ticket {actor_id}"),
+            save.key,
         )
+        ticket._save = save
         with self._lock:
             self._check_accepting()
             self._items.append(ticket)
@@ -322,12 +384,14 @@ class RetryQueue(BackgroundWorker[Ticket]):
         store: EventStore,
         actor_id: str,
         event_type: str,
-        data: Mapping[str, Any] | None = None,
+        data: Command = None,
         *,
         clock: object = None,
+        key: str | None = None,
+        deadline: float | None = None,
     ) -> Ticket:
         """The pattern signature: enqueue the write (*store* is unused: the worker has its own)."""
-        return self.enqueue(actor_id, event_type, data)
+        return self.enqueue(actor_id, event_type, data, key=key, deadline=deadline)
 
     @property
     def depth(self) -> int:
@@ -392,24 +456,36 @@ class RetryQueue(BackgroundWorker[Ticket]):
         return ticket
 
     def _deliver(self, ticket: Ticket) -> None:
-        """Save one write, retrying with backoff; settle it as committed or dead-lettered."""
-        for attempt in range(1, self.max_attempts + 1):
-            if attempt > 1:
-                self.clock.sleep(capped_exponential(self.base_delay, self.max_delay, attempt - 2))
-            ticket.attempts += 1
-            try:
-                if ticket._in_hand is None:
-                    ticket._in_hand = next_event(
-                        self.store, ticket.actor_id, ticket.event_type, ticket.data
-                    )
-                self.store.save_event(ticket._in_hand)
-            except (VersionConflictError, StoreUnavailableError) as error:
-                ticket.error = error
-                if isinstance(error, VersionConflictError):
-                    ticket._in_hand = None  # stale: read the version again
-            else:
-                self._settle(ticket, "committed", ticket._in_hand)
-                return
+        """Save one write with backoff; settle it: committed, refused, deadline or dead letter.
+
+        Every attempt re-reads the actor (a decision decides again; a blind
+        write re-sent after an outage does not read), under the write's one key.
+        """
+        save = ticket._save
+        assert save is not None  # set by enqueue
+        last: BaseException | None = None
+        try:
+            for attempt in range(1, self.max_attempts + 1):
+                if attempt > 1:
+                    delay = capped_exponential(self.base_delay, self.max_delay, attempt - 2)
+                    save.wait(delay, last)
+                save.begin(last)
+                ticket.attempts += 1
+                try:
+                    event = save.send(save.next_event())
+                except (VersionConflictError, StoreUnavailableError) as error:
+                    ticket.error = last = error
+                else:
+                    self._settle(ticket, "committed", event)
+                    return
+        except CommandRefusedError as refusal:
+            ticket.error = refusal
+            self._settle(ticket, "refused", None)
+            return
+        except DeadlineExceededError as expired:
+            ticket.error = expired
+            self._settle(ticket, "deadline", None)
+            return
         self._settle(ticket, "dead_letter", None)
 
     def _failed(self, ticket: Ticket, error: Exception) -> None:
@@ -434,10 +510,13 @@ class RetryQueue(BackgroundWorker[Ticket]):
             if self._unsaved.tickets.pop(id(ticket), None) is None:
                 return  # already settled (lost at the end of the queue's life)
             ticket.outcome, ticket.event, ticket.settled_at = outcome, event, self.clock.now()
-            ticket._in_hand = None
             if outcome == "committed":
                 self.committed += 1
                 self.delays.append(ticket.settled_at - ticket.enqueued_at)
+            elif outcome == "refused":
+                self.refused.append(ticket)
+            elif outcome == "deadline":
+                self.expired.append(ticket)
             else:
                 self.dead_letters.append(ticket)
         ticket._settled.set()
@@ -448,20 +527,25 @@ class RetryQueue(BackgroundWorker[Ticket]):
     def __repr__(self) -> str:
         return (
             f"<RetryQueue {self.name!r}: depth {self.depth}, committed {self.committed}, "
+            f"refused {len(self.refused)}, expired {len(self.expired)}, "
             f"dead letters {len(self.dead_letters)}>"
         )
 
 
 @dataclass(frozen=True)
-class QueuedWrites:
+class QueuedWrites(SharedStatePolicy):
     """A :class:`RetryQueue` per run, for :func:`~aether.experiment.run_contention`.
 
-    ``bind`` builds a queue on the run's clock with its own store view (the
-    worker's calls are recorded under a negative writer number), starts it,
-    and returns it as the writers' pattern; the experiment closes it (drains
-    it) after the last writer. :attr:`queues` keeps each run's queue for its
-    metrics.
+    The queue is the state every writer of a run shares, as a breaker is for
+    :class:`~aether.patterns.breaker.CircuitBreakerPolicy`: ``bind`` builds a
+    queue on the run's clock with its own store view (the worker's calls are
+    recorded under a negative writer number), starts it, and returns it as
+    the writers' pattern; the experiment closes it (drains it) after the
+    last writer. :attr:`queues` keeps each run's queue for its metrics.
+    ``deadline`` is each write's budget from its enqueue (``None``: none).
     """
+
+    states_field = "queues"
 
     max_attempts: int = 10
     base_delay: float = 0.010
@@ -469,12 +553,10 @@ class QueuedWrites:
     workers: int = 1
     name: str = "queued_writes"
     queues: list[RetryQueue] = field(default_factory=list, init=False, compare=False, repr=False)
+    deadline: float | None = None
 
-    def __getstate__(self) -> dict[str, object]:
-        """Pickle the settings only: a copy sent to another process has no runs yet."""
-        return {**self.__dict__, "queues": []}
-
-    def __post_init__(self) -> None:
+    def check_settings(self) -> None:
+        """Check the queue's own settings (a throw-away queue would need a store)."""
         check_queue_settings(
             self.max_attempts, self.base_delay, self.max_delay, self.workers, self.name
         )
@@ -489,10 +571,13 @@ class QueuedWrites:
             max_delay=self.max_delay,
             workers=self.workers,
             name=self.name,
+            deadline=self.deadline,
         )
 
-    def bind(self, ctx: RunContext) -> RetryQueue:
-        """The writer callable of one run: a started queue whose worker has its own store view."""
-        queue = self.new_queue(ctx.store_for(), ctx.clock).start()
-        self.queues.append(queue)
-        return queue
+    def new_run_state(self, ctx: RunContext) -> RetryQueue:
+        """A started queue on the run's clock whose worker has its own store view."""
+        return self.new_queue(ctx.store_for(), ctx.clock).start()
+
+    def writer(self, state: RetryQueue) -> RetryQueue:
+        """The queue itself is the writers' pattern (calling it enqueues; the run closes it)."""
+        return state

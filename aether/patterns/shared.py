@@ -11,6 +11,11 @@ A pickled copy, sent to a worker process, carries the settings only.
 Every shared object answers the same question with the same verb: ``allow``
 ("may this writer send / retry now?"): :meth:`CircuitBreaker.allow`,
 :meth:`RetryBudget.allow`, :meth:`ClientThrottle.allow`.
+
+A retry queue is shared state too (:class:`~aether.patterns.queue.QueuedWrites`):
+its state needs the run's store, so it overrides :meth:`~SharedStatePolicy.new_run_state`,
+:meth:`~SharedStatePolicy.writer` (the queue itself is the writers' pattern)
+and :meth:`~SharedStatePolicy.check_settings`.
 """
 
 from __future__ import annotations
@@ -45,7 +50,8 @@ class SharedStatePolicy:
     * :meth:`new_state`: a fresh state object on a clock (and generator).
 
     Checking the settings happens once, when the policy is made, by building
-    a throw-away state: a bad setting fails where it is written.
+    a throw-away state (:meth:`check_settings`): a bad setting fails where it
+    is written.
     """
 
     pattern: ClassVar[Callable[..., Event]]
@@ -62,7 +68,11 @@ class SharedStatePolicy:
         check_backoff(self.base_delay, self.max_delay)
         if self.deadline is not None:
             check_seconds("deadline", self.deadline, positive=True)
-        self.new_state(REAL_CLOCK, None)  # validates the state's settings now, not at the first run
+        self.check_settings()
+
+    def check_settings(self) -> None:
+        """Check the state's own settings now, not at the first run: build a throw-away state."""
+        self.new_state(REAL_CLOCK, None)
 
     def __getstate__(self) -> dict[str, object]:
         """Pickle the settings only: a copy sent to another process has no runs yet."""
@@ -80,9 +90,17 @@ class SharedStatePolicy:
             settings["deadline"] = self.deadline
         return settings
 
-    def bind(self, ctx: RunContext) -> Callable[..., Event]:
-        """The writers' callable for one run: the pattern on a new state shared by all of them."""
-        state = self.new_state(ctx.clock, ctx.rng)
-        getattr(self, self.states_field).append(state)
+    def new_run_state(self, ctx: RunContext) -> Any:
+        """The state of one run: :meth:`new_state` on the run's clock and generator."""
+        return self.new_state(ctx.clock, ctx.rng)
+
+    def writer(self, state: Any) -> Callable[..., Any]:
+        """The writers' callable on *state*: the retry function, state and settings bound."""
         keywords = {self.state_keyword: state, **self.retry_settings()}
         return functools.partial(type(self).pattern, **keywords)
+
+    def bind(self, ctx: RunContext) -> Callable[..., Any]:
+        """The writers' callable for one run: the pattern on a new state shared by all of them."""
+        state = self.new_run_state(ctx)
+        getattr(self, self.states_field).append(state)
+        return self.writer(state)

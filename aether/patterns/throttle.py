@@ -39,6 +39,7 @@ from aether.patterns._common import (
     capped_exponential,
     check_backoff,
     check_count,
+    check_policy,
 )
 from aether.patterns.backoff import GO_BACKOFF
 from aether.patterns.command import Command, LogicalSave
@@ -187,6 +188,10 @@ class AdaptiveThrottlingPolicy(SharedStatePolicy):
     name: str = "adaptive_throttling"
     throttles: list[ClientThrottle] = field(default_factory=list, compare=False, repr=False)
     deadline: float | None = None
+
+    def __post_init__(self) -> None:
+        check_policy(self, ClientThrottle, "a ClientThrottle")
+        super().__post_init__()
 
     def new_state(self, clock: Clock, rng: random.Random | None) -> ClientThrottle:
         """A fresh throttle on *clock*, drawing from *rng* (default: ``Random(0)``)."""

@@ -4,8 +4,10 @@
 Both accept a write at once and deliver it later from a task on their clock
 (a thread under :class:`~aether.clock.RealClock`, a simulated task under
 :class:`~aether.clock.SimulatedClock`). What differs is where the writes wait
-(a deque in memory, a table in a file) and how one is delivered; everything
-else is here, written once:
+(a deque in memory, a table in a file) and how one is delivered (a subclass's
+``_deliver``: both re-make a write's decision on a fresh read before every
+delivery attempt, under the write's one key, and settle a refusal as
+``"refused"``); everything else is here, written once:
 
 * :meth:`BackgroundWorker.start`, :meth:`~BackgroundWorker.stop` (with or
   without draining, with a timeout) and :meth:`~BackgroundWorker.close`

@@ -88,6 +88,7 @@ from aether.plots.style import (
     color_for,
     legend_outside,
     save_figure,
+    show_alt_text_in_notebooks,
     style,
     style_for,
 )
@@ -168,7 +169,10 @@ __all__ = [
     "plot_waits",
     "plot_ways",
     "save_figure",
+    "show_alt_text_in_notebooks",
     "style",
     "style_for",
     "sweep_label",
 ]
+
+show_alt_text_in_notebooks()

@@ -490,6 +490,46 @@ def describe(drawn: Any, alt: str | None, default: str) -> None:
         ax.set_facecolor(BACKGROUND)
 
 
+def show_alt_text_in_notebooks() -> bool:
+    """Make a notebook carry each figure's alt text in its output's metadata; True if in IPython.
+
+    The inline backend turns a figure into a PNG without its alt text. This wraps
+    the PNG formatter IPython uses for figures so the output also carries
+    ``{"image/png": {"alt": ...}}`` (the text :func:`describe` stored), which the
+    collection's site and screen readers of rendered notebooks use. The PNG bytes
+    are the formatter's own. The backend registers its formatter only when the
+    first figure is drawn, so the wrapper is (re)applied after every cell, before
+    the backend shows that cell's figures. :mod:`aether.plots` calls this on import.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "display_formatter"):
+        return False
+    formatter = shell.display_formatter.formatters["image/png"]
+
+    def wrap(*_: Any) -> None:
+        current = formatter.type_printers.get(Figure)
+        if current is None or getattr(current, "aether_alt_wrapper", False):
+            return
+
+        def png_with_alt(figure: Figure) -> Any:
+            data = current(figure)
+            text = getattr(figure, "aether_alt", None)
+            return (data, {"alt": text}) if data is not None and text else data
+
+        png_with_alt.aether_alt_wrapper = True  # type: ignore[attr-defined]
+        formatter.for_type(Figure, png_with_alt)
+
+    if not getattr(shell, "aether_alt_hooked", False):
+        shell.aether_alt_hooked = True
+        shell.events.register("post_execute", wrap)
+    wrap()
+    return True
+
+
 def alt_text(drawn: Any) -> str:
     """The alt text a figure function stored (one sentence per panel it drew); '' if none.
 

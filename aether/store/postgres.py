@@ -34,7 +34,7 @@ except ImportError as exc:  # pragma: no cover - depends on the install
     ) from exc
 
 from aether.checks import check_callable, check_choice, check_seconds, check_text
-from aether.contracts import call_deadline
+from aether.deadlines import call_deadline
 from aether.errors import (
     AetherError,
     DuplicateEventIdError,

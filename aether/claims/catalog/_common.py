@@ -1,0 +1,49 @@
+"""Settings the catalog's chapters share: the profiles they use and the scenario builders their arms call.
+
+Every store speed here comes from a named profile (:mod:`aether.experiment.profiles`),
+changed only by a stated scale or path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aether.experiment import AbsNormal, Capacity, NetworkModel, Outage, Slowdown
+from aether.experiment.profiles import LAPTOP_SQLITE, SERVER_DB, StoreProfile
+
+__all__ = ["BUSY_SERVER", "CLASSIC", "busy_outage", "busy_slowdown", "busy_timeouts", "classic_outage"]
+
+#: The lab's calibrated SQLite store behind the classic backoff simulation's network (10 ms hops):
+#: chapters 00-05 race writers on it.
+CLASSIC: StoreProfile = LAPTOP_SQLITE.with_hop(
+    AbsNormal(0.010, 0.002), path="10 ms hops",
+    reason="writers reach the store over the 10 ms hops of the classic backoff simulation")
+
+#: A shared, busy server: the server estimate at 32x its service time, 77% utilised at 80 saves/s
+#: (reads and writes of 6.4 ms and 32 ms on 4 workers): chapters 06-08's overload scenarios.
+BUSY_SERVER: StoreProfile = SERVER_DB.scaled(
+    32, reason="a shared server that other tenants keep busy: 77% utilised at 80 saves/s")
+
+#: Callers' timeout in the overload chapters (seconds).
+TIMEOUT = 0.25
+
+
+def busy_timeouts(params: Mapping[str, Any], profile: StoreProfile) -> NetworkModel:
+    """The busy server's path with the callers' 0.25 s timeout."""
+    return profile.network(timeout=TIMEOUT)
+
+
+def busy_outage(params: Mapping[str, Any], profile: StoreProfile) -> NetworkModel:
+    """The busy server's path with a 0.25 s timeout and an outage from 3 s lasting ``outage`` s (default 1)."""
+    return profile.network(timeout=TIMEOUT, outages=[Outage(3.0, 3.0 + float(params.get("outage", 1.0)))])
+
+
+def busy_slowdown(params: Mapping[str, Any], profile: StoreProfile) -> Capacity:
+    """The busy server slowed 4x from 3 s to 4 s: the trigger of chapter 08's storm."""
+    return profile.capacity(faults=[Slowdown(3.0, 4.0, float(params.get("trigger", 4.0)))])
+
+
+def classic_outage(params: Mapping[str, Any], profile: StoreProfile) -> NetworkModel:
+    """The classic path with the store unreachable from 1 s for ``outage`` seconds."""
+    return profile.network(outages=[Outage(1.0, 1.0 + float(params["outage"]))])

@@ -1,0 +1,58 @@
+"""Metrics that do not flatter: sustained recovery, 'not within T s', every-save latency."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from aether.claims import (
+    committed_latency,
+    every_save_latency,
+    recovered_within,
+    sustained_recovery_time,
+)
+from aether.experiment import Capacity, Exponential, NetworkModel, Outage, run_contention, run_load
+from aether.patterns import jitter_retry, retry_on_failure, simple_retry
+
+SERVICE = {"read": Exponential(0.0032), "write": Exponential(0.0064)}
+
+
+def outage_run(duration: float, rate: float = 40):
+    network = NetworkModel(hop=Exponential(0.001), timeout=0.25, outages=[Outage(3.0, 4.0)])
+    return run_load(retry_on_failure, rate=rate, duration=duration, actors=1000, capacity=Capacity(service=SERVICE),
+                    network=network, seed=1)
+
+
+def test_a_light_load_recovers_for_good_soon_after_an_outage():
+    took = sustained_recovery_time(outage_run(20.0), after=4.0)
+    assert 0 <= took <= 1.0
+
+
+def test_recovery_found_too_near_the_end_of_the_run_does_not_count():
+    assert sustained_recovery_time(outage_run(8.0), after=4.0, tail=5.0) == math.inf
+
+
+def test_not_recovered_within_needs_a_run_long_enough_to_tell():
+    with pytest.raises(ValueError, match="too short to tell recovery within 10 s"):
+        recovered_within(after=4.0, within=10.0)(outage_run(8.0))
+
+
+def test_recovered_within_is_one_when_goodput_is_back_for_good():
+    assert recovered_within(after=4.0, within=2.0)(outage_run(20.0)) == 1.0
+
+
+def test_sustained_recovery_refuses_a_closed_loop_run():
+    with pytest.raises(ValueError, match="open-loop"):
+        sustained_recovery_time(run_contention(jitter_retry, writers=3, seed=0), after=0.0)
+
+
+def test_every_save_latency_counts_saves_that_gave_up_and_committed_latency_says_it_does_not():
+    result = run_contention(simple_retry, writers=30, seed=0)
+    saves = result.saves
+    assert (saves["outcome"] == "gave_up").any()
+    every, committed = every_save_latency(0.95), committed_latency(0.95)
+    assert "every save" in every.name and "committed saves only" in committed.name
+    assert every(result) == pytest.approx(float(saves["latency"].quantile(0.95)))
+    kept = saves.loc[saves["outcome"] == "committed", "latency"]
+    assert committed(result) == pytest.approx(float(kept.quantile(0.95)))

@@ -11,6 +11,11 @@ loky keeps its workers between calls (and stops them after a while idle), so
 the first parallel sweep in a Python process (a notebook kernel, say) also
 pays for starting them. Both cases are measured: "cold" stops the workers
 before each repetition, "warm" reuses the ones the cold repetition started.
+
+:func:`dask_table` runs the same sweep with ``backend="dask"`` on a local
+Dask cluster of ``JOBS`` worker processes (one thread each), next to loky's
+``JOBS`` warm workers: what moving a sweep to a cluster costs on one machine,
+with the frames checked identical to the sequential one.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from bench.report import Row, Table, at_least, fmt_rate, fmt_seconds, ratio
 from bench.simulation import JITTERS, sweep_pattern
 from bench.timing import rotated
 
-__all__ = ["JOBS", "TARGET_SPEEDUP", "run"]
+__all__ = ["JOBS", "TARGET_SPEEDUP", "dask_table", "run"]
 
 #: How many worker processes the parallel sweep gets: the cores of the machine the figures are quoted for.
 JOBS = 2
@@ -165,3 +170,56 @@ def _cores() -> str:
     except (AttributeError, OSError):
         usable = os.cpu_count() or 0
     return f"{usable} usable core(s)" + ("" if usable >= JOBS else f": fewer than jobs={JOBS}, expect no speed-up")
+
+
+def dask_table(sizes: Sizes) -> Table:
+    """The sweep on loky's workers and on a local Dask cluster of as many worker processes; frames checked."""
+    patterns = {j: sweep_pattern(j) for j in JITTERS}
+    writers, seeds = sizes.sweep_writers, sizes.sweep_seeds
+    title = (f"simulation: the same sweep on loky and on a local Dask cluster, {JOBS} worker processes each "
+             f"(writers {writers[0]}..{writers[-1]}, {len(seeds)} seeds, jitter none/full), simulated write "
+             f"attempts per second, median of {sizes.sweep_repeats}")
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        table = Table(title)
+        table.add(Row.comparison("sweep(backend='dask')", "", "skipped: distributed not installed"))
+        return table
+
+    def on(backend: str) -> pd.DataFrame:
+        return sweep(patterns, writers=writers, seeds=seeds, jobs=JOBS, backend=backend, progress=False)
+
+    reference = sweep(patterns, writers=writers, seeds=seeds, progress=False)
+    load_before = _load()
+    seconds: dict[str, list[float]] = {"loky": [], "dask": []}
+    started = time.perf_counter()
+    with LocalCluster(processes=True, n_workers=JOBS, threads_per_worker=1, dashboard_address=None,
+                      host="127.0.0.1") as cluster, Client(cluster) as client:
+        client.wait_for_workers(JOBS, timeout=120)
+        cluster_start = time.perf_counter() - started
+        on("loky")  # untimed: start loky's workers, so both sides run warm
+        on("dask")
+        try:
+            for repetition in range(sizes.sweep_repeats):
+                for backend in rotated(list(seconds), repetition):
+                    gc.collect()
+                    start = time.perf_counter()
+                    frame = on(backend)
+                    seconds[backend].append(time.perf_counter() - start)
+                    pdt.assert_frame_equal(frame, reference, obj=f"sweep frame ({backend})")
+        finally:
+            _stop_workers()
+    attempts = int(reference["write_calls"].sum())
+    loky_rate = attempts / statistics.median(seconds["loky"])
+    dask_rate = attempts / statistics.median(seconds["dask"])
+    table = Table(title)
+    table.add(Row.comparison(f"sweep(jobs={JOBS}, backend='dask') vs backend='loky', workers running",
+                             fmt_rate(dask_rate), fmt_rate(loky_rate), ratio(dask_rate, loky_rate)))
+    table.note(f"{len(reference)} runs, {attempts:,} write attempts: loky "
+               f"{fmt_seconds(statistics.median(seconds['loky']))}, Dask "
+               f"{fmt_seconds(statistics.median(seconds['dask']))}; starting the local cluster took "
+               f"{fmt_seconds(cluster_start)} (not timed above); frames identical to the sequential sweep: yes, "
+               f"{2 * sizes.sweep_repeats} checked")
+    table.note(f"{_cores()}; load average {load_before} before, {_load()} after. On a real cluster the same call "
+               "spreads the runs over every worker of the cluster")
+    return table

@@ -3,7 +3,9 @@
 Each run below is fixed (pattern, settings, seed); its saves, calls and station
 tables are reduced to a SHA-256 of :func:`pandas.util.hash_pandas_object` (values,
 index, column names and dtypes). The expected digests were computed once, on
-the code before the experiment's structure was rebuilt, and must not change
+the code before the experiment's structure was rebuilt (the last three runs, which
+cover the network's other hop paths, on the code before calls were recorded column
+by column), and must not change
 when code is reorganised: a changed digest means a run now behaves differently.
 
 Where a word was renamed on purpose, the table is mapped back to the old word
@@ -35,6 +37,7 @@ from aether.experiment import (
     Outage,
     RunResult,
     Slowdown,
+    Uniform,
     run_contention,
     run_load,
 )
@@ -92,6 +95,12 @@ RUNS: dict[str, Callable[[], RunResult]] = {
     "open loop, breaker, failure rate": lambda: run_load(
         CircuitBreakerPolicy(), rate=80, duration=0.5, actors=3, seed=12,
         network=NetworkModel(failure_rate=0.2)),
+    "jitter_retry, uniform hops, think time": lambda: run_contention(
+        jitter_retry, writers=12, saves_per_writer=2, seed=13,
+        network=NetworkModel(hop=Uniform(0.002, 0.02), think_time=Exponential(0.003))),
+    "simple_retry, instant network, 1 server": lambda: run_contention(
+        simple_retry, writers=9, capacity=_FAST, seed=14, network=NetworkModel.instant()),
+    "simple_retry, no network": lambda: run_contention(simple_retry, writers=7, network=None, seed=15),
 }
 
 EXPECTED: dict[str, dict[str, str]] = {
@@ -122,6 +131,15 @@ EXPECTED: dict[str, dict[str, str]] = {
     'simple_retry, no capacity': {
         'saves': 'dfbed35756b7e9930a3bf777', 'calls': 'f5b55561fe92990c76141939',
         'station': '792835325e327f47b66c8391'},
+    'jitter_retry, uniform hops, think time': {
+        'saves': '1833bd880173431436e9ed6c', 'calls': 'a9f5da15bf7df368c6b999ef',
+        'station': '792835325e327f47b66c8391'},
+    'simple_retry, instant network, 1 server': {
+        'saves': 'd9d8c63763fdbdf560ae1638', 'calls': '082c4a6e41727a648f3c6fe5',
+        'station': '4a49059712951be5e5d550b9'},
+    'simple_retry, no network': {
+        'saves': '3a6b23b5fa9ab50b55a6004b', 'calls': 'e6a500024d2107e47dee9a9c',
+        'station': '792835325e327f47b66c8391'},
     'simple_retry, outage, spread starts': {
         'saves': '9db2e3db65c59191c436ef29', 'calls': '6b4310b71291e43420deda27',
         'station': '792835325e327f47b66c8391'},
@@ -138,6 +156,41 @@ def _print_expected() -> None:  # pragma: no cover - how EXPECTED was made
         print(f"    {name!r}: {_digests(RUNS[name]())!r},")
 
 
+
+
+def _summary_digest(result: RunResult) -> str:
+    """The run's headline numbers, every float to the last bit (repr), reduced to a digest."""
+    return hashlib.sha256(repr(sorted(result.summary().as_dict().items())).encode()).hexdigest()[:24]
+
+
+def _timeline_digest(result: RunResult) -> str:
+    return _digest(result.timeline(0.05))
+
+
+#: Digests of each run's summary and timeline, computed on the code before calls and the store's
+#: records were kept column by column.
+EXPECTED_SUMMARY: dict[str, tuple[str, str]] = {
+    'circuit breaker policy, outage': ('1cb55e2b928e6b1693470cff', 'bb22e9a997a258382b6c036a'),
+    'jitter_retry, 1 server': ('381a89c055d294eb1eaf11d8', '400d9a6ee8f90796c5964b7f'),
+    'jitter_retry, 3 servers, queue_limit, slowdown': ('731b8841b9d88029ee275332', '2fa4ec2e06df029770e3c9ef'),
+    'jitter_retry, uniform hops, think time': ('0710b7f87a2122e625fc671a', '38cd62e3ad97a2ee8c97daa8'),
+    'open loop, breaker, failure rate': ('1f1c62458cea5d1f2dc9edcb', '214f48895b0e11edcc3f8688'),
+    'open loop, jitter, 1 server': ('9699ba0855e8e800d4283455', '8719e391949d057e18865380'),
+    'open loop, simple, 3 servers, timeout, outage': ('121cd5cff6736ba3fbee643d', 'd0440019e3cff964e08c531a'),
+    'retry queue, 1 server': ('3a7ba3b531a3cd1bc5c3bbd3', 'af75c73e433fd8c0b4b93f9d'),
+    'retry_on_failure, timeouts that commit': ('455f59c3b0ec00532e7a3634', '7ebf16b582b6d764dac3c174'),
+    'simple_retry, instant network, 1 server': ('e10ffbf506815242f058e0ab', '0e4f47274b966255f15db659'),
+    'simple_retry, no capacity': ('8bca8f8501dc5840e3a0b2e7', '42acaeab425ca9bff9579aac'),
+    'simple_retry, no network': ('dd89d356dbfd3e619733b07b', 'e44a419db9478cca10c46662'),
+    'simple_retry, outage, spread starts': ('2f2a4c956359b7406aa5dd3a', '83de76fafe6c75697035f4d6'),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RUNS))
+def test_run_summaries_and_timelines_are_unchanged(name: str) -> None:
+    result = RUNS[name]()
+    assert (_summary_digest(result), _timeline_digest(result)) == EXPECTED_SUMMARY[name]
+
+
 if __name__ == "__main__":  # pragma: no cover
     _print_expected()
-

@@ -727,3 +727,84 @@ def test_verify_store_names_the_argument_that_is_not_what_it_takes() -> None:
 def test_compare_names_the_bad_scenario_by_its_place() -> None:
     with pytest.raises(TypeError, match=r"^scenarios\[0\] must be a Scenario; got 'x' \(str\)"):
         compare({"immediate": immediate_retry}, ["x"])  # type: ignore[list-item]
+
+
+# --------------------------------------------------------------------------- the call log, backends, progress
+
+
+def test_the_call_log_gives_back_each_call_as_the_record_it_logged() -> None:
+    from aether.experiment.recorder import CallLog, CallRecord
+
+    log = CallLog()
+    first = CallRecord(1, 0, 1, "get_latest_version", 1, 0.0, 0.02, "ok", None, 0)
+    second = CallRecord(1, 0, 2, "save_event", 1, 0.02, 0.04, "conflict", 1, 3)
+    log.append(first)
+    log.append(second)
+    assert list(log) == [first, second]
+    assert log[1] == second
+    assert len(log) == 2
+
+
+def test_the_calls_table_holds_every_logged_call_with_its_versions_missing_where_a_call_had_none() -> None:
+    result = run_contention(no_retry, writers=3, seed=2)
+    calls = result.calls
+    assert len(calls) == len(result._records) == 6
+    reads = calls[calls["op"] == "get_latest_version"]
+    assert reads["attempted_version"].isna().all()
+    assert calls.loc[calls["op"] == "save_event", "attempted_version"].notna().all()
+    assert str(calls["current_version"].dtype) == "Int64"
+
+
+def test_a_call_log_travels_by_pickle_with_its_columns() -> None:
+    import pickle
+
+    result = run_contention(no_retry, writers=2, seed=0)
+    copy = pickle.loads(pickle.dumps(result._records))
+    assert list(copy) == list(result._records)
+
+
+def test_writer_threads_sharing_one_call_log_keep_each_call_s_fields_together() -> None:
+    result = run_contention(immediate_retry, writers=8, saves_per_writer=3, clock="real",
+                            network=NetworkModel(hop=Constant(0.0005)), seed=0)
+    calls = result.calls
+    writes = calls["op"] == "save_event"
+    assert writes.sum() == result.summary().write_calls
+    assert calls.loc[writes, "attempted_version"].notna().all()  # every write row carries a write's fields
+    assert calls.loc[~writes, "attempted_version"].isna().all()
+    per_writer = calls.sort_values(["writer", "call"]).groupby("writer")["call"]
+    assert all(list(group) == list(range(1, len(group) + 1)) for _, group in per_writer)
+
+
+def test_a_sweep_refuses_a_backend_it_does_not_know_naming_it() -> None:
+    with pytest.raises(ValueError, match=r"backend must be one of 'loky', 'dask'; got 'spark'"):
+        sweep(no_retry, writers=[1], seeds=[0], backend="spark")
+    with pytest.raises(TypeError, match=r"backend must be one of"):
+        sweep(no_retry, writers=[1], seeds=[0], backend=2)  # type: ignore[arg-type]
+
+
+def test_the_dask_backend_without_a_client_says_how_to_make_one() -> None:
+    pytest.importorskip("distributed")
+    with pytest.raises(ValueError, match=r"backend='dask' runs on the cluster of a dask.distributed Client"):
+        sweep(no_retry, writers=[1, 2], seeds=[0], backend="dask")
+
+
+def test_a_loky_sweep_returns_exactly_the_sequential_frame() -> None:
+    settings = {"writers": [2, 4], "seeds": [0, 1], "progress": False}
+    pd.testing.assert_frame_equal(sweep(no_retry, backend="loky", jobs=2, **settings), sweep(no_retry, **settings))
+
+
+def test_a_sweep_s_progress_bar_says_what_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    sweep({"none": no_retry, "immediate": immediate_retry}, writers=[2, 3, 4], seeds=[0], progress=True)
+    assert "sweep: 2 pattern(s) x 3 writer counts x 1 seed(s)" in capsys.readouterr().err
+
+
+def test_compare_shows_one_progress_bar_labelled_with_what_it_compares(capsys: pytest.CaptureFixture[str]) -> None:
+    from aether.experiment import Scenario, compare
+
+    scenarios = [Scenario(name, {"rate": rate, "duration": 0.1}) for name, rate in (("calm", 30), ("busy", 90))]
+    frame = compare({"none": no_retry, "immediate": immediate_retry}, scenarios, seeds=[0, 1], progress=True)
+    assert len(frame) == 8
+    err = capsys.readouterr().err
+    assert "compare: 2 pattern(s) x 2 scenario(s) x 2 seed(s)" in err
+    assert "sweep" not in err  # no bar of its own for each scenario's sweep
+    assert "0/8 " in err  # one bar counting all eight runs

@@ -283,6 +283,12 @@ def _scenario() -> Any:
     return [Scenario("tiny", {"rate": 5.0, "duration": 1.0, "network": None})]
 
 
+def _call_log() -> Any:
+    from aether.experiment.recorder import CallLog
+
+    return CallLog()
+
+
 #: Valid arguments for each entry point: the required ones, and settings that keep a call short.
 #: Each value is a factory, called inside the case (simulated clocks belong to the thread that runs them).
 BASELINES: dict[str, dict[str, Callable[[], Any]]] = {
@@ -312,7 +318,7 @@ BASELINES: dict[str, dict[str, Callable[[], Any]]] = {
     "NetworkStore": {"store": _store, "model": _network, "clock": _clock, "rng": lambda: random.Random(0)},
     "Outage": {"start": lambda: 0.0, "end": lambda: 1.0},
     "Ramp": {"start_rate": lambda: 1.0, "end_rate": lambda: 2.0, "start": lambda: 0.0, "end": lambda: 1.0},
-    "RecordingStore": {"store": _store, "clock": _clock, "writer": lambda: 0, "records": list},
+    "RecordingStore": {"store": _store, "clock": _clock, "writer": lambda: 0, "records": _call_log},
     "Scenario": {"name": lambda: "s", "settings": lambda: {"rate": 5.0, "duration": 1.0}},
     "Slowdown": {"start": lambda: 0.0, "end": lambda: 1.0, "factor": lambda: 2.0},
     "Step": {"steps": lambda: [(0.0, 1.0)]},

@@ -32,15 +32,16 @@ from __future__ import annotations
 import heapq
 import random
 import threading
+from array import array
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from aether.checks import check_bool, check_int, check_number, show
 from aether.experiment.delays import Constant, Delay, TimeWindow
 
-__all__ = ["OPERATIONS", "Capacity", "ServiceStation", "Slowdown", "StationRecord"]
+__all__ = ["OPERATIONS", "Capacity", "ServiceStation", "Slowdown", "StationLog", "StationRecord"]
 
 #: The operation kind of each store method: what a ``service`` mapping is keyed by.
 OPERATIONS: Mapping[str, str] = {"get_latest_version": "read", "get_events": "read", "save_event": "write"}
@@ -166,7 +167,54 @@ class StationRecord(NamedTuple):
     abandoned: bool
 
 
-_new_record = tuple.__new__  # StationRecord(...) without the generated Python __new__: one per call
+class StationLog:
+    """Every call the store served, column by column (see :class:`StationRecord` for the fields).
+
+    The times go into :class:`array.array` of doubles and ``abandoned`` into a
+    :class:`bytearray`, the rest into lists of objects the run already holds,
+    so a served call costs a few pointers instead of a tuple and three floats.
+    Iterating gives each call as a :class:`StationRecord`.
+    """
+
+    __slots__ = ("abandoned", "arrive", "end", "op", "result", "start", "writer")
+
+    def __init__(self) -> None:
+        self.writer: list[int] = []
+        self.op: list[str] = []
+        self.arrive = array("d")
+        self.start = array("d")
+        self.end = array("d")
+        self.result: list[str] = []
+        self.abandoned = bytearray()
+
+    def __len__(self) -> int:
+        return len(self.writer)
+
+    def __bool__(self) -> bool:
+        return bool(self.writer)
+
+    def __iter__(self) -> Iterator[StationRecord]:
+        columns = [getattr(self, name) for name in StationRecord._fields[:-1]]
+        for *values, abandoned in zip(*columns, self.abandoned, strict=True):
+            yield StationRecord._make((*values, bool(abandoned)))
+
+    def __getitem__(self, index: int) -> StationRecord:
+        return StationRecord(self.writer[index], self.op[index], self.arrive[index], self.start[index],
+                             self.end[index], self.result[index], bool(self.abandoned[index]))
+
+    def columns(self) -> dict[str, list[Any] | array[float] | bytearray]:
+        """The columns by field name (views of the log, not copies)."""
+        return {name: getattr(self, name) for name in StationRecord._fields}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return self.columns()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name in StationRecord._fields:
+            setattr(self, name, state[name])
+
+    def __repr__(self) -> str:
+        return f"<StationLog of {len(self)} calls>"
 
 
 class ServiceStation:
@@ -176,7 +224,7 @@ class ServiceStation:
     :meth:`admit` is called when a call reaches the store and returns when
     the call will start and end (or that it is refused); the caller then waits
     until the end on its own clock and performs the operation. :meth:`log`
-    keeps a :class:`StationRecord` per served call.
+    keeps a :class:`StationRecord` per served call (in a :class:`StationLog`).
     """
 
     def __init__(self, capacity: Capacity, origin: float = 0.0, rng: random.Random | None = None) -> None:
@@ -186,7 +234,7 @@ class ServiceStation:
         self._free = [origin] * capacity.workers  # a heap of the times each server becomes free
         self._waiting: deque[float] = deque()  # start times of admitted calls that have not started
         self._lock = threading.Lock()
-        self.records: list[StationRecord] = []
+        self.records = StationLog()
         self.committed_ids: set[str] = set()
         self._faults = capacity.faults
         self._limit = capacity.queue_limit
@@ -241,12 +289,18 @@ class ServiceStation:
             abandoned: bool) -> int:
         """Keep the record of one served call (times are clock times; stored from the origin); its index."""
         origin = self.origin
+        records = self.records
         with self._lock:
-            self.records.append(_new_record(StationRecord, (writer, op, arrive - origin, start - origin,
-                                                            end - origin, result, abandoned)))
-            return len(self.records) - 1
+            records.writer.append(writer)
+            records.op.append(op)
+            records.arrive.append(arrive - origin)
+            records.start.append(start - origin)
+            records.end.append(end - origin)
+            records.result.append(result)
+            records.abandoned.append(abandoned)
+            return len(records.writer) - 1
 
     def mark_abandoned(self, index: int) -> None:
         """Record that the caller of record *index* stopped waiting before the reply reached it."""
         with self._lock:
-            self.records[index] = self.records[index]._replace(abandoned=True)
+            self.records.abandoned[index] = True

@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from aether.checks import check_instance, check_int, check_items, check_seconds, check_text, show
-from aether.experiment.harness import check_jobs, sweep_load
+from aether.experiment.harness import check_jobs, one_progress_bar, sweep_load
 from aether.experiment.result import RunResult
 from aether.experiment.spec import check_pattern
 
@@ -100,12 +100,15 @@ def _measure_for(scenario: Scenario) -> Callable[[RunResult], dict[str, Any]]:
 
 
 def compare(patterns: Mapping[str, Any], scenarios: Sequence[Scenario], *, seeds: Sequence[int] = (0, 1, 2),
-            jobs: int = 1) -> pd.DataFrame:
+            jobs: int = 1, backend: str | None = None, progress: bool | None = None) -> pd.DataFrame:
     """Run every pattern through every scenario for every seed; one measured row per run.
 
     The columns are the run's summary, the :func:`measure_run` figures and
     ``scenario``. With ``jobs=2`` runs go to two processes (see
-    :func:`~aether.experiment.sweep_load`); the frame is the same either way.
+    :func:`~aether.experiment.sweep_load`), and ``backend="dask"`` to a Dask
+    cluster; the frame is the same either way. One progress bar, labelled
+    with the patterns, scenarios and seeds, counts every run (``progress`` as
+    for :func:`~aether.experiment.sweep`).
     """
     check_instance("patterns", patterns, Mapping, "a mapping of label to pattern")
     if not patterns:
@@ -120,12 +123,15 @@ def compare(patterns: Mapping[str, Any], scenarios: Sequence[Scenario], *, seeds
                  for i, s in enumerate(check_items("seeds", seeds, "a sequence of int seeds", empty=False))]
     check_jobs(jobs)
     frames = []
-    for scenario in scenario_list:
-        settings = dict(scenario.settings)
-        rate = settings.pop("rate")
-        frame = sweep_load(patterns, rates=[rate], seeds=seed_list, jobs=jobs, measure=_measure_for(scenario),
-                           **settings)
-        frames.append(frame.assign(scenario=scenario.name))
+    total = len(patterns) * len(scenario_list) * len(seed_list)
+    label = f"compare: {len(patterns)} pattern(s) x {len(scenario_list)} scenario(s) x {len(seed_list)} seed(s)"
+    with one_progress_bar(total, label, progress):
+        for scenario in scenario_list:
+            settings = dict(scenario.settings)
+            rate = settings.pop("rate")
+            frame = sweep_load(patterns, rates=[rate], seeds=seed_list, jobs=jobs, measure=_measure_for(scenario),
+                               backend=backend, **settings)
+            frames.append(frame.assign(scenario=scenario.name))
     return pd.concat(frames, ignore_index=True)
 
 

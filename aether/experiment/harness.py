@@ -16,6 +16,8 @@ seed. Under ``clock="real"`` the same pattern code runs on real threads
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import os
 import shutil
@@ -23,12 +25,21 @@ import tempfile
 import time
 import warnings
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
-from aether.checks import check_bool, check_callable, check_int, check_items, check_methods, check_text, show
+from aether.checks import (
+    check_bool,
+    check_callable,
+    check_choice,
+    check_int,
+    check_items,
+    check_methods,
+    check_text,
+    show,
+)
 from aether.contracts import Bindable, Pattern, pattern_name
 from aether.experiment.arrivals import Rate, check_rate
 from aether.experiment.capacity import Capacity
@@ -53,8 +64,12 @@ from aether.experiment.writer import Collected
 from aether.store.memory import InMemoryEventStore
 from aether.store.sqlite import SQLiteEventStore
 
-__all__ = ["EVENT_TYPE", "MAX_SAVES", "MAX_WRITERS", "run_contention", "run_load", "run_spec", "sweep",
+__all__ = ["BACKENDS", "EVENT_TYPE", "MAX_SAVES", "MAX_WRITERS", "run_contention", "run_load", "run_spec", "sweep",
            "sweep_load"]
+
+#: The joblib backends a sweep runs on: ``"loky"`` (worker processes on this machine) or ``"dask"``
+#: (the workers of the Dask cluster of the current ``dask.distributed.Client``).
+BACKENDS: tuple[str, ...] = ("loky", "dask")
 
 
 def _make_store(store: Any) -> tuple[Any, Callable[[], None] | None]:
@@ -356,31 +371,86 @@ def check_jobs(jobs: object) -> int:
     return number
 
 
+#: The progress bar of a call that runs several sweeps (``compare``): they advance it instead of their own.
+_SHARED_BAR: contextvars.ContextVar[Any] = contextvars.ContextVar("aether_shared_bar", default=None)
+
+
+@contextlib.contextmanager
+def one_progress_bar(total: int, label: str, progress: bool | None = None) -> Iterator[None]:
+    """One progress bar of *total* runs labelled *label* for every sweep run inside the block.
+
+    Use it where one call runs several sweeps (as :func:`~aether.experiment.compare`
+    does, one per scenario): the reader sees one bar saying what runs, not one
+    bar per sweep. *progress* as for :func:`sweep`.
+    """
+    from tqdm.auto import tqdm
+
+    show = _progress_default() if progress is None else check_bool("progress", progress)
+    with tqdm(total=total, desc=label, unit="run", disable=not show, leave=False) as bar:
+        token = _SHARED_BAR.set(bar)
+        try:
+            yield
+        finally:
+            _SHARED_BAR.reset(token)
+
+
+def _check_backend(backend: object) -> str | None:
+    """*backend* checked: ``None`` (sequential for ``jobs=1``, else loky) or one of :data:`BACKENDS`."""
+    if backend is None:
+        return None
+    backend = check_choice("backend", backend, BACKENDS)
+    if backend == "dask":
+        try:
+            from distributed import default_client
+        except ImportError as error:
+            raise ImportError("backend='dask' needs the 'distributed' package: pip install "
+                              "'aether-retry-lab[cluster]'") from error
+        try:
+            default_client()
+        except ValueError as error:
+            raise ValueError("backend='dask' runs on the cluster of a dask.distributed Client: create one first, "
+                             "e.g. Client('tcp://scheduler-host:8786'); no client was found") from error
+    return str(backend)
+
+
 def _run_grid(row: Callable[..., dict[str, Any]], base: RunSpec, named: list[tuple[str, Any]], xs: list[Any],
-              seeds: list[int], jobs: object, progress: bool | None, measure: Measure | None) -> pd.DataFrame:
-    """One summary row per pattern x value x seed, in that order, sequential or on *jobs* processes."""
+              seeds: list[int], jobs: object, progress: bool | None, measure: Measure | None,
+              backend: object = None, what: str = "sweep") -> pd.DataFrame:
+    """One summary row per pattern x value x seed, in that order, sequential or through joblib.
+
+    Without a *backend* the runs go one after another in this process for
+    *jobs* 1 (or a single run), else to loky; a *backend* named always gets
+    them, with *jobs* runs at once. Rows come back in submission order, so the frame is the
+    sequential one whatever runs them.
+    """
     jobs = check_jobs(jobs)
     if not named or not xs or not seeds:
         raise ValueError("a sweep needs at least one pattern, one value to sweep and one seed")
     if measure is not None:
         check_callable("measure", measure, "a callable taking a RunResult", classes=False)
-    from tqdm.auto import tqdm
-
-    show = _progress_default() if progress is None else check_bool("progress", progress)
+    chosen = _check_backend(backend)
     runs = [_vary(base, label, p, x, s) for label, p in named for x in xs for s in seeds]
-    rows: list[dict[str, Any]] = []
-    with tqdm(total=len(runs), desc="sweep", unit="run", disable=not show, leave=False) as bar:
-        if jobs == 1 or len(runs) == 1:
+    swept = "writer counts" if isinstance(base.workload, ClosedLoop) else "rates"
+    label = f"{what}: {len(named)} pattern(s) x {len(xs)} {swept} x {len(seeds)} seed(s)"
+    shared = _SHARED_BAR.get()
+    with contextlib.ExitStack() as stack:
+        if shared is None:
+            stack.enter_context(one_progress_bar(len(runs), label, progress))
+        bar = _SHARED_BAR.get()
+        rows: list[dict[str, Any]] = []
+        if chosen is None and (jobs == 1 or len(runs) == 1):  # a backend named is used even for one run
             for spec in runs:
                 rows.append(row(spec, measure))
                 bar.update()
         else:
-            from joblib import Parallel, delayed
+            from joblib import Parallel, delayed, parallel_config
 
-            parallel = Parallel(n_jobs=jobs, backend="loky", return_as="generator")
-            for result in parallel(delayed(row)(spec, measure) for spec in runs):
-                rows.append(result)  # in submission order, so the frame matches a sequential sweep
-                bar.update()
+            # joblib registers the Dask backend on first use in a configuration, not by its name in Parallel.
+            with parallel_config(backend=chosen or "loky"):
+                parallel = Parallel(n_jobs=-1 if chosen == "dask" and jobs == 1 else jobs, return_as="generator")
+                for result in parallel(delayed(row)(spec, measure) for spec in runs):
+                    rows.append(result)  # in submission order, so the frame matches a sequential sweep
+                    bar.update()
     return pd.DataFrame(rows)
 
 
@@ -392,6 +462,7 @@ def sweep(
     jobs: int = 1,
     progress: bool | None = None,
     measure: Measure | None = None,
+    backend: str | None = None,
     **run_kwargs: Any,
 ) -> pd.DataFrame:
     """Run :func:`run_contention` for every pattern x writer count x seed; one summary row per run.
@@ -406,6 +477,13 @@ def sweep(
     or it runs under pytest. ``measure(result)``, if given, returns extra
     columns for the run's row (e.g. ``{"recovery": result.recovery_time(4.0)}``);
     it runs where the run ran, so the result itself need not travel.
+
+    ``backend`` picks where the runs go: ``None`` (this process for ``jobs=1``,
+    else loky), ``"loky"``, or ``"dask"``: the workers of the Dask cluster of
+    the current :class:`distributed.Client` (``pip install
+    'aether-retry-lab[cluster]'``), with ``jobs`` runs in flight (``-1``: as
+    many as the cluster has worker threads; ``1``, the default, means that too). The frame is the same row for row
+    whatever the backend: only where the runs happen changes.
     """
     named = _named_patterns(patterns)
     counts = [check_int(f"writers[{i}]", w, 1, MAX_WRITERS)
@@ -414,7 +492,7 @@ def sweep(
     if not named or not counts or not seed_list:
         raise ValueError("a sweep needs at least one pattern, one value to sweep and one seed")
     base = _base_spec(ClosedLoop, max(counts), named[0][1], run_kwargs, "sweep")
-    return _run_grid(_contention_row, base, named, counts, seed_list, jobs, progress, measure)
+    return _run_grid(_contention_row, base, named, counts, seed_list, jobs, progress, measure, backend, "sweep")
 
 
 def sweep_load(
@@ -425,13 +503,15 @@ def sweep_load(
     jobs: int = 1,
     progress: bool | None = None,
     measure: Measure | None = None,
+    backend: str | None = None,
     **run_kwargs: Any,
 ) -> pd.DataFrame:
     """Run :func:`run_load` for every pattern x arrival rate x seed; one summary row per run.
 
     The open-loop counterpart of :func:`sweep`: ``run_kwargs`` go to every run
     (``duration`` is required; ``capacity``, ``network``, ...), and each row
-    also has the run's ``rate``. Plot latency against load with
+    also has the run's ``rate``; ``jobs`` and ``backend`` (a Dask cluster too) as for
+    :func:`sweep`. Plot latency against load with
     :func:`~aether.plots.plot_latency_vs_load` to see the hockey stick.
     """
     named = _named_patterns(patterns)
@@ -443,4 +523,4 @@ def sweep_load(
         raise TypeError("sweep_load() needs duration=... for the runs")
     peak = max(rate_list, key=lambda r: r.peak if isinstance(r, Rate) else r)
     base = _base_spec(OpenLoop, peak, named[0][1], run_kwargs, "sweep_load")
-    return _run_grid(_load_row, base, named, rate_list, seed_list, jobs, progress, measure)
+    return _run_grid(_load_row, base, named, rate_list, seed_list, jobs, progress, measure, backend, "sweep_load")

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import math
 import threading
+from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+
+import numpy as np
 
 from aether.checks import check_instance, check_int, check_methods, check_number
 from aether.clock import Clock
@@ -13,7 +17,7 @@ from aether.errors import VersionConflictError
 from aether.events import Event
 from aether.experiment.outcomes import outcome_of
 
-__all__ = ["CallRecord", "RecordingStore", "SaveRow", "WriteLedger"]
+__all__ = ["CallLog", "CallRecord", "RecordingStore", "SaveRow", "WriteLedger"]
 
 
 class CallRecord(NamedTuple):
@@ -49,7 +53,94 @@ class SaveRow(NamedTuple):
     deferred: bool
 
 
-_new_record = tuple.__new__  # CallRecord(...) without the generated Python __new__: one per store call
+class CallLog:
+    """Every store call of a run, kept column by column: one list (or array of doubles) per field.
+
+    A run makes hundreds of thousands of calls; a tuple per call costs memory
+    (about 190 bytes each with its two floats) and building a frame from
+    tuples means transposing them first. Here each call adds one item to
+    each column: ``start`` and ``end`` go into :class:`array.array` of
+    doubles (8 bytes each, no float object kept), the other fields into
+    lists of objects the run already holds (small ints, interned words, the
+    events' versions; ``None`` where a call has no version). The calls table
+    is built from the columns (:meth:`column`) without a per-row step.
+
+    Appending is not atomic across the columns: callers on real threads
+    share a log through :class:`RecordingStore`, which then appends under
+    the log's *lock* (``CallLog(threaded=True)``).
+    """
+
+    __slots__ = ("appenders", "attempt", "attempted_version", "call", "current_version", "end", "lock", "op",
+                 "result", "save", "start", "writer")
+
+    def __init__(self, *, threaded: bool = False) -> None:
+        self.writer: list[int] = []
+        self.save: list[int] = []
+        self.call: list[int] = []
+        self.op: list[str] = []
+        self.attempt: list[int] = []
+        self.start = array("d")
+        self.end = array("d")
+        self.result: list[str] = []
+        self.attempted_version: list[int | None] = []
+        self.current_version: list[int | None] = []
+        self.lock: threading.Lock | None = threading.Lock() if threaded else None
+        self._bind()
+
+    def _bind(self) -> None:
+        # Each column's append method, looked up once for every view of the run (one call adds to each).
+        self.appenders = tuple(getattr(self, name).append for name in CallRecord._fields)
+
+    def append(self, record: CallRecord | tuple[Any, ...]) -> None:
+        """Add one call, given as a :class:`CallRecord` (or a tuple in its field order)."""
+        writer, save, call, op, attempt, start, end, result, attempted, current = record
+        self.writer.append(writer)
+        self.save.append(save)
+        self.call.append(call)
+        self.op.append(op)
+        self.attempt.append(attempt)
+        self.start.append(start)
+        self.end.append(end)
+        self.result.append(result)
+        self.attempted_version.append(attempted)
+        self.current_version.append(current)
+
+    def extend(self, other: CallLog) -> None:
+        """Add every call of *other* after the calls kept so far (a writer process's log)."""
+        for name in CallRecord._fields:
+            getattr(self, name).extend(getattr(other, name))
+
+    def column(self, name: str) -> np.ndarray:
+        """One field of every call as a NumPy array (int64, float64, or object for words and versions)."""
+        values = getattr(self, name)
+        if name in ("start", "end"):
+            return np.frombuffer(values, dtype=np.float64).copy() if len(values) else np.zeros(0)
+        if name in ("writer", "save", "call", "attempt"):
+            return np.array(values, dtype=np.int64)
+        return np.array(values, dtype=object)
+
+    def __len__(self) -> int:
+        return len(self.call)
+
+    def __iter__(self) -> Iterator[CallRecord]:
+        """Each call as a :class:`CallRecord`, in the order they were logged."""
+        columns = [getattr(self, name) for name in CallRecord._fields]
+        return (CallRecord._make(values) for values in zip(*columns, strict=True))
+
+    def __getitem__(self, index: int) -> CallRecord:
+        return CallRecord._make(getattr(self, name)[index] for name in CallRecord._fields)
+
+    def __getstate__(self) -> dict[str, Any]:  # travels back from a writer process
+        return {name: getattr(self, name) for name in CallRecord._fields} | {"threaded": self.lock is not None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name in CallRecord._fields:
+            setattr(self, name, state[name])
+        self.lock = threading.Lock() if state["threaded"] else None
+        self._bind()
+
+    def __repr__(self) -> str:
+        return f"<CallLog of {len(self)} calls>"
 
 
 @dataclass
@@ -97,12 +188,12 @@ class RecordingStore:
     ``"unavailable"`` or ``"error"``.
     """
 
-    def __init__(self, store: Any, clock: Clock, writer: int, records: list[CallRecord], origin: float = 0.0,
+    def __init__(self, store: Any, clock: Clock, writer: int, records: CallLog, origin: float = 0.0,
                  unacknowledged: list[str] | None = None, ledger: WriteLedger | None = None) -> None:
         check_methods("store", store, ("save_event", "get_latest_version", "get_events"), "an EventStore")
         check_methods("clock", clock, ("now", "sleep"), "a Clock")
         writer = check_int("writer", writer)
-        check_instance("records", records, list, "a list to append CallRecords to")
+        check_instance("records", records, CallLog, "a CallLog to append calls to")
         if not (type(origin) is float and -math.inf < origin < math.inf):
             origin = check_number("origin", origin)  # a clock reading: any finite number
         if unacknowledged is not None:
@@ -122,6 +213,9 @@ class RecordingStore:
         self.attempts = 0
         self._calls = 0
         self.last_event: Event | None = None
+        self._columns = records.appenders  # _log runs once per store call
+        if records.lock is not None:
+            self._log = self._log_locked  # type: ignore[method-assign]
 
     def begin_save(self, save: int) -> None:
         """Start counting calls for logical save number *save*."""
@@ -132,8 +226,23 @@ class RecordingStore:
     def _log(self, op: str, attempt: int, start: float, result: str, attempted: int | None,
              current: int | None) -> None:
         self._calls += 1
-        self.records.append(_new_record(CallRecord, (self.writer, self.save, self._calls, op, attempt, start,
-                                                     self.clock.now() - self.origin, result, attempted, current)))
+        writer, save, call, op_, attempt_, start_, end, result_, attempted_, current_ = self._columns
+        writer(self.writer)
+        save(self.save)
+        call(self._calls)
+        op_(op)
+        attempt_(attempt)
+        start_(start)
+        end(self.clock.now() - self.origin)
+        result_(result)
+        attempted_(attempted)
+        current_(current)
+
+    def _log_locked(self, op: str, attempt: int, start: float, result: str, attempted: int | None,
+                    current: int | None) -> None:
+        assert self.records.lock is not None
+        with self.records.lock:  # other threads append to the same columns
+            RecordingStore._log(self, op, attempt, start, result, attempted, current)
 
     def save_event(self, event: Event) -> None:
         self.attempts += 1

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 
 from aether.checks import check_int, check_number, check_seconds
-from aether.experiment.capacity import StationRecord
+from aether.experiment.capacity import StationLog, StationRecord
 from aether.experiment.gcpause import fewer_collections
-from aether.experiment.recorder import CallRecord, SaveRow
+from aether.experiment.recorder import CallLog, CallRecord, SaveRow
 from aether.experiment.summary import RunSummary, summarize
 
 if TYPE_CHECKING:
@@ -54,8 +54,8 @@ class RunResult:
     settings: dict[str, Any] = field(default_factory=dict)
     spec: RunSpec | None = field(default=None, repr=False)
     _rows: list[SaveRow] = field(default_factory=list, repr=False)
-    _records: list[CallRecord] = field(default_factory=list, repr=False)
-    _station: list[StationRecord] | None = field(default=None, repr=False)
+    _records: CallLog = field(default_factory=CallLog, repr=False)
+    _station: StationLog | None = field(default=None, repr=False)
     _unacknowledged: list[str] = field(default_factory=list, repr=False)
     _stored_writes: int | None = field(default=None, repr=False)
 
@@ -80,7 +80,8 @@ class RunResult:
         (``start - arrive``: time in the queue) and ``service`` (``end - start``).
         Empty for a run without capacity.
         """
-        frame = pd.DataFrame(_columns(self._station or [], STATION_COLUMNS))
+        log = self._station if self._station is not None else StationLog()
+        frame = pd.DataFrame({name: list(column) for name, column in log.columns().items()})
         for name in ("arrive", "start", "end"):
             frame[name] = frame[name].astype("float64")
         frame["writer"] = frame["writer"].astype("int64")
@@ -174,11 +175,24 @@ def _columns(rows: list[Any], fields: list[str]) -> dict[str, list[Any]]:
     return dict(zip(fields, (list(column) for column in zip(*rows, strict=True)), strict=True))
 
 
-def _with_run(frame: pd.DataFrame, pattern: str, writers: int, seed: int) -> pd.DataFrame:
-    frame.insert(0, "seed", seed)
-    frame.insert(0, "writers", writers)
-    frame.insert(0, "pattern", pattern)
-    return frame
+def _with_run(data: dict[str, Any], pattern: str, writers: int, seed: int, *, copy: bool = True) -> pd.DataFrame:
+    """The table of *data*'s columns with the run's ``pattern``, ``writers`` and ``seed`` in front.
+
+    Built in one go (inserting three columns into a built frame cost about as
+    much as building it); a table without rows takes the inserting path,
+    which gives the run's columns the dtypes of their scalars.
+    """
+    rows = len(next(iter(data.values()))) if data else 0
+    if rows == 0:
+        frame = pd.DataFrame(data, copy=copy)
+        frame.insert(0, "seed", seed)
+        frame.insert(0, "writers", writers)
+        frame.insert(0, "pattern", pattern)
+        return frame
+    # A Series infers the label's dtype as inserting it would (pandas' default string dtype).
+    run = {"pattern": pd.Series([pattern] * rows).array,
+           "writers": np.full(rows, writers, dtype=np.int64), "seed": np.full(rows, seed, dtype=np.int64)}
+    return pd.DataFrame(run | data, copy=copy)
 
 
 def saves_frame(rows: list[SaveRow], pattern: str, writers: int, seed: int) -> pd.DataFrame:
@@ -198,29 +212,28 @@ def saves_frame(rows: list[SaveRow], pattern: str, writers: int, seed: int) -> p
             data[name] = np.array(values, dtype=bool)
         else:
             data[name] = pd.Series(values, dtype=object)
-    return _with_run(pd.DataFrame(data), pattern, writers, seed)
+    return _with_run(data, pattern, writers, seed)
 
 
-def calls_frame(records: list[CallRecord], pattern: str, writers: int, seed: int) -> pd.DataFrame:
+def _versions(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """Versions (ints, ``None`` where a call has none) as a nullable Int64 array, without a per-item step."""
+    missing = np.equal(values, None)
+    if not missing.any():
+        return pd.arrays.IntegerArray(values.astype(np.int64), missing)
+    filled = values.copy()
+    filled[missing] = 0
+    return pd.arrays.IntegerArray(filled.astype(np.int64), missing)
+
+
+def calls_frame(records: CallLog, pattern: str, writers: int, seed: int) -> pd.DataFrame:
     """The calls table: one row per store call, ordered by start time (then writer, call)."""
-    cols = _columns(records, CALL_COLUMNS)
-    start = np.array(cols["start"], dtype=np.float64)
-    writer = np.array(cols["writer"], dtype=np.int64)
-    call = np.array(cols["call"], dtype=np.int64)
-    order = np.lexsort((call, writer, start))  # stable: ties keep their recorded order
+    columns = {name: records.column(name) for name in CALL_COLUMNS}
+    order = np.lexsort((columns["call"], columns["writer"], columns["start"]))  # (writer, call) is unique
     data: dict[str, Any] = {}
     for name in CALL_COLUMNS:
-        values = cols[name]
-        if name in ("writer", "save", "call", "attempt"):
-            column: Any = np.array(values, dtype=np.int64)[order]
-        elif name in ("start", "end"):
-            column = np.array(values, dtype=np.float64)[order]
-        elif name in ("attempted_version", "current_version"):
-            column = pd.array(values, dtype="Int64")[order]
-        else:
-            column = np.array(values, dtype=object)[order]
-        data[name] = column
-    return _with_run(pd.DataFrame(data), pattern, writers, seed)
+        values = columns[name][order]
+        data[name] = _versions(values) if name in ("attempted_version", "current_version") else values
+    return _with_run(data, pattern, writers, seed, copy=False)
 
 
 def _integral(starts: np.ndarray, ends: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -247,12 +260,12 @@ def timeline_frame(result: RunResult, width: float) -> pd.DataFrame:
     end = np.array([r.end for r in rows], dtype=float)
     latency = np.array([r.latency for r in rows], dtype=float)
     told = np.array([r.start + r.commit_delay for r in rows if r.outcome == "committed"], dtype=float)
-    call_start = np.array([c.start for c in records], dtype=float)
-    call_end = np.array([c.end for c in records], dtype=float)
-    results = np.array([c.result for c in records], dtype=object)
-    ops = np.array([c.op for c in records], dtype=object)
+    call_start = records.column("start")
+    call_end = records.column("end")
+    results = records.column("result")
+    ops = records.column("op")
     outcome = np.array([r.outcome for r in rows], dtype=object)
-    horizon = max([0.0, *end, *told, *call_end] + ([s.end for s in station] if station else []))
+    horizon = max([0.0, *end, *told, call_end.max(initial=0.0)] + ([max(station.end)] if station else []))
     bins = max(1, math.ceil(horizon / width - 1e-9))
     edges = np.arange(bins + 1, dtype=float) * width
 
@@ -261,11 +274,11 @@ def timeline_frame(result: RunResult, width: float) -> pd.DataFrame:
         return counts / width
 
     if station:
-        st_op = np.array([s.op for s in station], dtype=object)
-        st_result = np.array([s.result for s in station], dtype=object)
-        st_arrive = np.array([s.arrive for s in station], dtype=float)
-        st_start = np.array([s.start for s in station], dtype=float)
-        st_end = np.array([s.end for s in station], dtype=float)
+        st_op = np.array(station.op, dtype=object)
+        st_result = np.array(station.result, dtype=object)
+        st_arrive = np.array(station.arrive, dtype=float)
+        st_start = np.array(station.start, dtype=float)
+        st_end = np.array(station.end, dtype=float)
         commits = rate(st_end[(st_op == "save_event") & (st_result == "ok")])
         expired = rate(st_end[st_result == "expired"])
         served = st_result != "overloaded"  # an expired call waited in the queue too

@@ -28,7 +28,7 @@ from aether.experiment.capacity import Capacity, ServiceStation
 from aether.experiment.gcpause import fewer_collections as _fewer_collections
 from aether.experiment.libraries import guard_blocking_sleeps
 from aether.experiment.network import NetworkModel, NetworkStore
-from aether.experiment.recorder import RecordingStore
+from aether.experiment.recorder import CallLog, RecordingStore
 from aether.experiment.spec import RandomStreams
 from aether.experiment.writer import Collected, WriterPlan, run_writer, settle_tickets
 
@@ -88,10 +88,13 @@ class _Views:
 
 
 def prepare(pattern: Any, store: Any, network: NetworkModel | None, capacity: Capacity | None, clock: Any,
-            streams: RandomStreams, shared: str = "shared", first_participant: int = -1,
+            streams: RandomStreams, shared: str = "shared", first_participant: int = -1, threaded: bool = False,
             ) -> tuple[Collected, _Views, Callable[..., Any], bool]:
-    """What every way of running needs: the collection, the view factory, the bound pattern."""
-    col = Collected()
+    """What every way of running needs: the collection, the view factory, the bound pattern.
+
+    *threaded*: the participants are real threads sharing one call log (appended under its lock).
+    """
+    col = Collected(records=CallLog(threaded=threaded))
     if capacity is not None:
         col.station = ServiceStation(capacity, origin=clock.now(), rng=streams.service())
     make_view = _Views(store, network, clock, streams, col, col.station)
@@ -115,7 +118,9 @@ def run_simulated(pattern: Any, plans: list[WriterPlan], store: Any, network: Ne
         tasks: list[Any] = []
         # One writer runs at a time, so open-loop callers can share one collection; closed-loop writers
         # keep one each, so that rows come out grouped by writer whatever the interleaving.
-        parts = [col] * len(plans) if open_loop else [Collected() for _ in plans]
+        # Their call records go to the run's one log through the views, so the parts share it (and the ledger).
+        parts = [col] * len(plans) if open_loop else [Collected(records=col.records, ledger=col.ledger)
+                                                      for _ in plans]
 
         def start(plan: WriterPlan, part: Collected) -> Any:
             rng = streams.pattern(plan.writer) if pass_rng else None
@@ -159,7 +164,7 @@ def run_threads(pattern: Any, plans: list[WriterPlan], store: Any, network: Netw
     daemon threads, left to end on their own, and their rows are discarded).
     """
     clock = RealClock()
-    col, make_view, fn, pass_rng = prepare(pattern, store, network, capacity, clock, streams)
+    col, make_view, fn, pass_rng = prepare(pattern, store, network, capacity, clock, streams, threaded=True)
     go = threading.Event()
     failures: list[BaseException] = []
 

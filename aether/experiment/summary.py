@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from aether.experiment.capacity import StationRecord
-    from aether.experiment.recorder import CallRecord, SaveRow
+    from aether.experiment.capacity import StationLog
+    from aether.experiment.recorder import CallLog, SaveRow
 
 import numpy as np
 
@@ -126,7 +126,7 @@ def _percentile(values: np.ndarray, q: float) -> float:
 
 
 def summarize(*, pattern: str, writers: int, seed: int, rows: Sequence[SaveRow],
-              records: Sequence[CallRecord], station: Sequence[StationRecord] | None = None,
+              records: CallLog, station: StationLog | None = None,
               workers: int | None = None, stored_writes: int | None = None) -> RunSummary:
     """The one place the summary arithmetic lives (called by :meth:`RunResult.summary`).
 
@@ -137,8 +137,8 @@ def summarize(*, pattern: str, writers: int, seed: int, rows: Sequence[SaveRow],
     returned ``"ok"``).
     """
     committed = [r for r in rows if r.outcome == "committed"]
-    writes = [c.result for c in records if c.op == "save_event"]
-    results = [c.result for c in records]
+    results = records.result
+    writes = [result for op, result in zip(records.op, results, strict=True) if op == "save_event"]
     latency = np.array([r.latency for r in rows], dtype=float)
     committed_latency = np.array([r.latency for r in committed], dtype=float)
     counts = Counter(r.outcome for r in rows)
@@ -156,12 +156,14 @@ def summarize(*, pattern: str, writers: int, seed: int, rows: Sequence[SaveRow],
     stored = writes.count("ok") if stored_writes is None else stored_writes
     extra: dict[str, Any] = {}
     if station is not None and workers:
-        served = [s for s in station if s.result not in ("overloaded", "expired")]
-        busy = sum(s.end - s.start for s in station)
-        span = max([makespan, *(s.end for s in station)])
+        starts, ends, served = station.start, station.end, station.result
+        waits = [start - arrive for arrive, start, result in zip(station.arrive, starts, served, strict=True)
+                 if result not in ("overloaded", "expired")]  # calls a server took
+        busy = sum(end - start for start, end in zip(starts, ends, strict=True))
+        span = max([makespan, *ends])
         extra["utilisation"] = busy / (workers * span) if span > 0 else math.nan
-        extra["mean_queue_wait"] = float(np.mean([s.start - s.arrive for s in served])) if served else math.nan
-        extra["expired"] = sum(1 for s in station if s.result == "expired")
+        extra["mean_queue_wait"] = float(np.mean(waits)) if waits else math.nan
+        extra["expired"] = served.count("expired")
     return RunSummary(
         pattern=pattern,
         writers=writers,

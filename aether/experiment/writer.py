@@ -22,7 +22,7 @@ from aether.errors import AetherError
 from aether.events import Event
 from aether.experiment.capacity import ServiceStation
 from aether.experiment.outcomes import outcome_of
-from aether.experiment.recorder import CallRecord, RecordingStore, SaveRow, WriteLedger
+from aether.experiment.recorder import CallLog, RecordingStore, SaveRow, WriteLedger
 
 __all__ = ["Collected", "WriterPlan", "actor_for", "run_writer", "settle_tickets"]
 
@@ -50,7 +50,7 @@ class Collected:
     """What a run (or one writer of it) collected: rows, call records, and what the store check needs."""
 
     rows: list[SaveRow] = field(default_factory=list)
-    records: list[CallRecord] = field(default_factory=list)
+    records: CallLog = field(default_factory=CallLog)
     tickets: list[tuple[int, Any]] = field(default_factory=list)
     committed: list[tuple[int, str, str, int]] = field(default_factory=list)
     errors: list[tuple[str, str, bool]] = field(default_factory=list)  # (type, message, is an AetherError)

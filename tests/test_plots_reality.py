@@ -6,7 +6,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
@@ -15,12 +14,6 @@ from matplotlib.colors import to_hex  # noqa: E402
 
 from aether.calibrate import next_busy_poll  # noqa: E402
 from aether.plots import WAY_COLORS, plot_latency_by_way, plot_lock_handoff, plot_ways  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 def runs() -> pd.DataFrame:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
@@ -26,12 +24,6 @@ from aether.patterns import CircuitBreaker, QueuedWrites, simple_retry
 from aether.plots import plot_load
 
 matplotlib.use("Agg")
-
-
-@pytest.fixture(autouse=True)
-def _close_figures() -> Iterator[None]:
-    yield
-    plt.close("all")
 
 
 @pytest.fixture

@@ -61,7 +61,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeAlias, cast
 
 from aether.checks import check_seconds, check_text, show
@@ -88,6 +88,10 @@ Decide: TypeAlias = Callable[[Sequence[Event]], Mapping[str, Any] | None]
 #: What a pattern's ``data`` argument may be: a decision, a mapping (blind re-append) or ``None``
 #: (an event without data, also blind).
 Command: TypeAlias = Decide | Mapping[str, Any] | None
+
+
+#: The scope of a store call when the save has no deadline (reusable: it holds no state).
+_NO_SCOPE: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
 
 
 def is_decision(data: object) -> bool:
@@ -175,13 +179,11 @@ class LogicalSave:
     def _expired(self) -> DeadlineExceededError:
         return DeadlineExceededError(self.actor_id, self.deadline or 0.0, self.attempts)
 
-    @contextlib.contextmanager
-    def _scope(self) -> Iterator[None]:
+    def _scope(self) -> contextlib.AbstractContextManager[None]:
+        # Without a deadline a store call needs no scope: one shared do-nothing context.
         if self.deadline_at is None:
-            yield
-        else:
-            with deadline_scope(self.deadline_at):
-                yield
+            return _NO_SCOPE
+        return deadline_scope(self.deadline_at)
 
     # -- build: read, decide, one key ----------------------------------------------------------
 

@@ -285,8 +285,8 @@ class Quantiles:
         return Quantiles(tuple(round(v + seconds, 9) for v in self.values))
 
     def __repr__(self) -> str:
-        return (f"Quantiles(median={_duration(self.median)}, "
-                f"p99={_duration(self.quantile(0.99))}, {len(self.values)} points)")
+        return (f"Quantiles(median={format_duration(self.median)}, "
+                f"p99={format_duration(self.quantile(0.99))}, {len(self.values)} points)")
 
 
 # --------------------------------------------------------------------------- the calibration
@@ -445,26 +445,26 @@ class Calibration:
 
     def __str__(self) -> str:
         m = self.machine
-        held = " / ".join(_duration(h) for h, _ in self.lock_waits)
-        waited = " / ".join(_duration(w) for _, w in self.lock_waits)
-        polls = " / ".join(_duration(next_busy_poll(h)) for h, _ in self.lock_waits)
+        held = " / ".join(format_duration(h) for h, _ in self.lock_waits)
+        waited = " / ".join(format_duration(w) for _, w in self.lock_waits)
+        polls = " / ".join(format_duration(next_busy_poll(h)) for h, _ in self.lock_waits)
         load = f", load {m['load']:.1f}" if isinstance(m.get("load"), (int, float)) else ""
         rows = [
             ("measured on", f"{m.get('system', '?')} {m.get('arch', '?')}, {m.get('cpus', '?')} "
                             f"CPUs, Python {m.get('python', '?')}, SQLite {m.get('sqlite', '?')}"
                             f"{load}"),
-            ("read", _spread(self.read)),
-            ("write (synchronous=NORMAL)", _spread(self.write)),
-            ("conflicting write", _spread(self.conflict)),
-            ("write with fsync (FULL)", _spread(self.write_fsync)),
+            ("read", format_spread(self.read)),
+            ("write (synchronous=NORMAL)", format_spread(self.write)),
+            ("conflicting write", format_spread(self.conflict)),
+            ("write with fsync (FULL)", format_spread(self.write_fsync)),
             ("writers served at once", f"{self.writers_at_once:.2f} ({self.concurrent_writers} "
                                        f"writer processes) -> {self.workers} worker(s)"),
             ("lock held", held),
             ("waiter got it after", f"{waited} (busy handler's attempts: {polls})"),
-            ("sleep overshoot", f"{_spread(self.sleep_overshoot)} "
-                                f"(sleeps of {_duration(self.probe_sleep)})"),
-            ("start skew", f"{_duration(self.start_skew)} for {self.start_writers} processes, "
-                           f"{_duration(self.start_skew_threads)} for as many threads"),
+            ("sleep overshoot", f"{format_spread(self.sleep_overshoot)} "
+                                f"(sleeps of {format_duration(self.probe_sleep)})"),
+            ("start skew", f"{format_duration(self.start_skew)} for {self.start_writers} processes, "
+                           f"{format_duration(self.start_skew_threads)} for as many threads"),
         ]
         width = max(len(k) for k, _ in rows)
         return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
@@ -487,8 +487,8 @@ def _lock_waits(value: object) -> tuple[tuple[float, float], ...]:
     return tuple(pairs)
 
 
-def _duration(seconds: float) -> str:
-    """*seconds* in µs, ms or s, three significant digits."""
+def format_duration(seconds: float) -> str:
+    """*seconds* in µs, ms or s, three significant digits ("never" for infinity)."""
     if seconds == math.inf:
         return "never"
     for unit, factor in (("s", 1.0), ("ms", 1e-3)):
@@ -497,9 +497,10 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 1e-6:.3g} µs"
 
 
-def _spread(q: Quantiles) -> str:
-    return (f"p50 {_duration(q.median)}, p90 {_duration(q.quantile(0.9))}, "
-            f"p99 {_duration(q.quantile(0.99))}")
+def format_spread(q: Quantiles) -> str:
+    """A distribution's p50, p90 and p99, as :func:`format_duration` writes them."""
+    return (f"p50 {format_duration(q.median)}, p90 {format_duration(q.quantile(0.9))}, "
+            f"p99 {format_duration(q.quantile(0.99))}")
 
 
 def reference_calibration() -> Calibration:
@@ -592,15 +593,16 @@ def writers_at_once(lone: float, together: Sequence[float]) -> float:
     return sum(check_number("together rate", r, minimum=0.0) for r in together) / lone
 
 
-#: The writer process of the concurrency measurement: a fresh interpreter that imports only the
+#: The writer process of the concurrency measurements: a fresh interpreter that imports only the
 #: store (no harness, no pandas), so it starts fast and works from any parent (a notebook kernel,
-#: a script without a main guard, a process with threads). Lines in: seconds to write for, or
-#: "stop"; lines out: "ready", then one commit rate per request.
+#: a script without a main guard, a process with threads). ``{module}`` and ``{store}`` name the
+#: store's class. Lines in: seconds to write for, or "stop"; lines out: "ready", then one commit
+#: rate per request.
 _WRITER_SCRIPT = """
 import sys, time
 from aether.events import Event
-from aether.store.sqlite import SQLiteEventStore
-store = SQLiteEventStore(sys.argv[1])
+from {module} import {store} as Store
+store = Store(sys.argv[1])
 actor = sys.argv[2]
 version = store.get_latest_version(actor)
 print("ready", flush=True)
@@ -618,20 +620,29 @@ store.close()
 """
 
 
-def _measure_concurrency(path: str, writers: int, seconds: float) -> tuple[float, list[float]]:
-    """Commit rates of one writer process alone, then of *writers* processes at once."""
+def writer_rates(store: type, target: str, levels: Sequence[int],
+                 seconds: float) -> tuple[float, dict[int, list[float]]]:
+    """Commit rates of writer processes: one alone, then each level's first writers together.
+
+    Each writer is a fresh interpreter that opens ``store(target)`` (a class
+    of :mod:`aether.store`: a file path for SQLite, a connection string for
+    PostgreSQL) and commits to an actor of its own for *seconds* at each
+    request. Returns the lone rate and, per level, the rates of its writers.
+    Shared by :func:`calibrate` and :mod:`aether.calibrate_postgres`.
+    """
     import aether
 
+    script = _WRITER_SCRIPT.format(module=store.__module__, store=store.__qualname__)
     env = dict(os.environ)
     root = os.path.dirname(os.path.dirname(os.path.abspath(aether.__file__)))
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    procs = [subprocess.Popen([sys.executable, "-c", _WRITER_SCRIPT, path, f"writer-{w}"],
+    procs = [subprocess.Popen([sys.executable, "-c", script, target, f"writer-{w}"],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
-             for w in range(writers)]
+             for w in range(max(levels))]
 
-    def ask(chosen: list[Any], line: str) -> list[float]:
+    def ask(chosen: list[Any]) -> list[float]:
         for proc in chosen:
-            proc.stdin.write(line + "\n")
+            proc.stdin.write(f"{seconds!r}\n")
             proc.stdin.flush()
         return [float(proc.stdout.readline()) for proc in chosen]
 
@@ -640,8 +651,8 @@ def _measure_concurrency(path: str, writers: int, seconds: float) -> tuple[float
             if proc.stdout.readline().strip() != "ready":
                 raise RuntimeError("a calibration writer process failed to start "
                                    f"(exit code {proc.poll()})")
-        lone = ask(procs[:1], repr(seconds))[0]
-        together = ask(procs, repr(seconds))
+        lone = ask(procs[:1])[0]
+        together = {level: ask(procs[:level]) for level in levels}
         for proc in procs:
             proc.stdin.write("stop\n")
             proc.stdin.close()
@@ -654,6 +665,14 @@ def _measure_concurrency(path: str, writers: int, seconds: float) -> tuple[float
                 proc.wait()
             proc.stdout.close()
     return lone, together
+
+
+def _measure_concurrency(path: str, writers: int, seconds: float) -> tuple[float, list[float]]:
+    """Commit rates of one SQLite writer process alone, then of *writers* processes at once."""
+    from aether.store.sqlite import SQLiteEventStore
+
+    lone, together = writer_rates(SQLiteEventStore, path, [writers], seconds)
+    return lone, together[writers]
 
 
 def _measure_lock_waits(path: str, holds: Sequence[float], repeats: int,
@@ -737,15 +756,15 @@ def _start_skew(store: Any, writers: int) -> float:
     return round(float(first.max() - first.min()), 9)
 
 
-def _machine() -> dict[str, str | int | float]:
+def machine_facts(**extra: str | int | float) -> dict[str, str | int | float]:
+    """What a calibration records of the machine it ran on: system, CPUs, Python, *extra*, load."""
     try:
         cpus = len(os.sched_getaffinity(0))  # type: ignore[attr-defined]
     except (AttributeError, OSError):
         cpus = os.cpu_count() or 1
     machine: dict[str, str | int | float] = {
         "system": platform.system(), "arch": platform.machine(), "cpus": cpus,
-        "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
-        "journal_mode": "wal", "synchronous": "NORMAL",
+        "python": platform.python_version(), **extra,
     }
     with contextlib.suppress(AttributeError, OSError):
         machine["load"] = round(os.getloadavg()[0], 2)
@@ -807,7 +826,7 @@ def calibrate(path: str | os.PathLike[str] | None = None, *, samples: int = 200,
             concurrent_writers=concurrent, lock_waits=tuple(waits),
             sleep_overshoot=Quantiles.of(overshoot), probe_sleep=probe_sleep,
             start_skew=skew, start_skew_threads=skew_threads, start_writers=start_writers,
-            machine=_machine())
+            machine=machine_facts(sqlite=sqlite3.sqlite_version, journal_mode="wal", synchronous="NORMAL"))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

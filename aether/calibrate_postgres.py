@@ -33,16 +33,20 @@ server unless given a connection string.
 from __future__ import annotations
 
 import json
-import os
-import platform
-import subprocess
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from aether.calibrate import Quantiles, measure_service, writers_at_once
+from aether.calibrate import (
+    Quantiles,
+    format_duration,
+    format_spread,
+    machine_facts,
+    measure_service,
+    writer_rates,
+    writers_at_once,
+)
 from aether.checks import check_int, check_number, check_seconds, check_text
 from aether.experiment.capacity import Capacity
 
@@ -155,17 +159,17 @@ class PostgresCalibration:
     def __str__(self) -> str:
         m = self.machine
         served = ", ".join(f"{k}: {v:.2f}" for k, v in self.served_at_once.items())
-        started = "not started here" if self.server_start is None else _duration(self.server_start)
+        started = "not started here" if self.server_start is None else format_duration(self.server_start)
         rows = [
             ("command", self.command),
             ("measured on", f"{m.get('system', '?')} {m.get('arch', '?')}, {m.get('cpus', '?')} CPUs, "
                             f"Python {m.get('python', '?')}, load {m.get('load', '?')}"),
             ("server", self.server),
             ("server start", started),
-            ("read", _spread(self.read)),
-            ("write", _spread(self.write)),
-            ("conflicting write", _spread(self.conflict)),
-            ("new connection", _spread(self.connect)),
+            ("read", format_spread(self.read)),
+            ("write", format_spread(self.write)),
+            ("conflicting write", format_spread(self.conflict)),
+            ("new connection", format_spread(self.connect)),
             ("one writer commits", f"{self.lone_rate:.0f} per second"),
             ("served at once", f"{served} (writer processes: rate together / one alone)"),
             ("writers at once", f"{self.writers_at_once:.2f} -> {self.workers} worker(s)"),
@@ -178,80 +182,6 @@ class PostgresCalibration:
         printer.text(str(self))
 
 
-def _duration(seconds: float) -> str:
-    for unit, factor in (("s", 1.0), ("ms", 1e-3)):
-        if seconds >= factor:
-            return f"{seconds / factor:.3g} {unit}"
-    return f"{seconds / 1e-6:.3g} µs"
-
-
-def _spread(q: Quantiles) -> str:
-    return f"p50 {_duration(q.median)}, p90 {_duration(q.quantile(0.9))}, p99 {_duration(q.quantile(0.99))}"
-
-
-#: A writer process: a fresh interpreter that imports only the store. Lines in: seconds to write
-#: for, or "stop"; lines out: "ready", then one commit rate per request.
-_WRITER_SCRIPT = """
-import sys, time
-from aether.events import Event
-from aether.store.postgres import PostgresEventStore
-store = PostgresEventStore(sys.argv[1])
-actor = sys.argv[2]
-version = store.get_latest_version(actor)
-print("ready", flush=True)
-for line in sys.stdin:
-    if line.strip() == "stop":
-        break
-    start = time.perf_counter()
-    deadline, count = start + float(line), 0
-    while time.perf_counter() < deadline:
-        store.save_event(Event(actor_id=actor, event_type="Calibrated", version=version + 1))
-        version += 1
-        count += 1
-    print(count / (time.perf_counter() - start), flush=True)
-store.close()
-"""
-
-
-def _measure_levels(conninfo: str, levels: Sequence[int], seconds: float) -> tuple[float, dict[int, float]]:
-    """Commit rate of one writer process alone, and of each level's writers together over it."""
-    import aether
-
-    env = dict(os.environ)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(aether.__file__)))
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    procs = [
-        subprocess.Popen([sys.executable, "-c", _WRITER_SCRIPT, conninfo, f"writer-{w}"],
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
-        for w in range(max(levels))
-    ]
-
-    def ask(chosen: list[Any]) -> list[float]:
-        for proc in chosen:
-            proc.stdin.write(f"{seconds!r}\n")
-            proc.stdin.flush()
-        return [float(proc.stdout.readline()) for proc in chosen]
-
-    try:
-        for proc in procs:
-            if proc.stdout.readline().strip() != "ready":
-                raise RuntimeError(f"a calibration writer process failed to start (exit code {proc.poll()})")
-        lone = ask(procs[:1])[0]
-        served = {level: round(writers_at_once(lone, ask(procs[:level])), 4) for level in levels}
-        for proc in procs:
-            proc.stdin.write("stop\n")
-            proc.stdin.close()
-        for proc in procs:
-            proc.wait(30.0)
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            proc.stdout.close()
-    return lone, served
-
-
 def _measure_connect(store: Any, count: int) -> list[float]:
     """Seconds the store takes to open a new connection (close, then open one)."""
     times = []
@@ -261,19 +191,6 @@ def _measure_connect(store: Any, count: int) -> list[float]:
         store._connection()
         times.append(time.perf_counter() - t)
     return times
-
-
-def _machine() -> dict[str, str | int | float]:
-    try:
-        cpus = len(os.sched_getaffinity(0))  # type: ignore[attr-defined]
-    except (AttributeError, OSError):
-        cpus = os.cpu_count() or 1
-    machine: dict[str, str | int | float] = {
-        "system": platform.system(), "arch": platform.machine(), "cpus": cpus, "python": platform.python_version(),
-    }
-    if hasattr(os, "getloadavg"):
-        machine["load"] = round(os.getloadavg()[0], 2)
-    return machine
 
 
 def calibrate_postgres(
@@ -328,7 +245,8 @@ def calibrate_postgres(
         (version,) = conn.execute("SELECT version()").fetchone()  # type: ignore[misc]
         (max_connections,) = conn.execute("SHOW max_connections").fetchone()  # type: ignore[misc]
         store.close()
-        lone, served = _measure_levels(conninfo, levels, seconds)
+        lone, together = writer_rates(PostgresEventStore, conninfo, levels, seconds)
+        served = {level: round(writers_at_once(lone, rates), 4) for level, rates in together.items()}
     finally:
         if server is not None:
             server.stop()
@@ -336,7 +254,7 @@ def calibrate_postgres(
         read=Quantiles.of(service["read"]), write=Quantiles.of(service["write"]),
         conflict=Quantiles.of(service["conflict"]), connect=Quantiles.of(connect),
         lone_rate=round(lone, 2), served_at_once=served, max_connections=int(max_connections),
-        server_start=started, server=" ".join(str(version).split()[:2]), command=command, machine=_machine(),
+        server_start=started, server=" ".join(str(version).split()[:2]), command=command, machine=machine_facts(),
     )
 
 

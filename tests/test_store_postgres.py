@@ -44,6 +44,7 @@ else:
     psycopg = pytest.importorskip("psycopg", reason='needs psycopg 3: pip install -e ".[postgres]"')
 
 from aether.store import pglocal  # noqa: E402
+from aether.store.connections import INHERITED_CONNECTIONS  # noqa: E402
 from aether.store.pglocal import (  # noqa: E402
     LocalPostgres,
     PostgresNotAvailableError,
@@ -51,7 +52,6 @@ from aether.store.pglocal import (  # noqa: E402
     start_local_postgres,
 )
 from aether.store.postgres import (  # noqa: E402
-    _INHERITED_CONNECTIONS,
     MAX_STATEMENT_TIMEOUT,
     MAX_VERSION,
     SERIALIZATION_RETRIES,
@@ -623,7 +623,7 @@ def test_a_forked_child_uses_its_own_connection_and_leaves_the_parents_alone(sto
             store.save_event(make_event("a", 2, data={"from": "child"}))
             if store._connection() is parent_conn:
                 status = 2
-            elif parent_conn not in _INHERITED_CONNECTIONS:  # kept, never closed in the child
+            elif parent_conn not in INHERITED_CONNECTIONS:  # kept, never closed in the child
                 status = 3
             else:
                 status = 0

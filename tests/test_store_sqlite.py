@@ -26,7 +26,8 @@ from aether.errors import (
     VersionConflictError,
     VersionOutOfRangeError,
 )
-from aether.store.sqlite import _INHERITED_CONNECTIONS, MAX_BUSY_TIMEOUT, MAX_VERSION, SQLiteEventStore
+from aether.store.connections import INHERITED_CONNECTIONS
+from aether.store.sqlite import MAX_BUSY_TIMEOUT, MAX_VERSION, SQLiteEventStore
 
 
 @pytest.fixture
@@ -348,7 +349,7 @@ def test_a_forked_child_uses_its_own_connection(store: SQLiteEventStore) -> None
             store.save_event(make_event("a", 2, data={"from": "child"}))
             if store._connection() is parent_conn:
                 status = 2
-            elif parent_conn not in _INHERITED_CONNECTIONS:  # kept, never closed in the child
+            elif parent_conn not in INHERITED_CONNECTIONS:  # kept, never closed in the child
                 status = 3
             else:
                 status = 0

@@ -14,14 +14,12 @@ It needs the ``postgres`` extra (``pip install -e ".[postgres]"``; the
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 try:
     import psycopg
@@ -47,6 +45,7 @@ from aether.errors import (
     VersionOutOfRangeError,
 )
 from aether.events import Event, validate_actor_id, validate_version
+from aether.store.connections import PerThreadConnections, ThreadSlot, keep_forever
 
 __all__ = ["ISOLATION_LEVELS", "MAX_STATEMENT_TIMEOUT", "MAX_VERSION", "SERIALIZATION_RETRIES", "PostgresEventStore"]
 
@@ -141,18 +140,6 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MICROSECOND = timedelta(microseconds=1)
 _RETRYABLE = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)
 
-# Connections a forked child inherited from its parent. They are kept and never used or closed:
-# closing one in the child would send the server a terminate message on the parent's socket.
-_INHERITED_CONNECTIONS: list[psycopg.Connection[Any]] = []
-
-
-def _keep_forever(conn: psycopg.Connection[Any]) -> None:
-    """Park an inherited connection so that it is never closed, not even at interpreter exit."""
-    _INHERITED_CONNECTIONS.append(conn)
-    with contextlib.suppress(Exception):  # not CPython: the list alone keeps it until exit
-        ctypes.pythonapi.Py_IncRef(ctypes.py_object(conn))
-
-
 class _Connection:
     """A psycopg connection and the process that opened it; released when its thread or store goes."""
 
@@ -172,18 +159,12 @@ class _Connection:
             if self.pid == os.getpid():
                 self.pg.close()
             else:
-                _keep_forever(self.pg)
+                keep_forever(self.pg)
 
     __del__ = release
 
 
-class _ThreadSlot(threading.local):
-    """Where each thread keeps its own connection to one store."""
-
-    connection: _Connection | None = None
-
-
-class PostgresEventStore:
+class PostgresEventStore(PerThreadConnections):
     """An event store in a PostgreSQL database, safe for many threads and processes at once.
 
     It keeps the exact :class:`~aether.store.base.EventStore` contract of the
@@ -267,7 +248,7 @@ class PostgresEventStore:
         if deadline_clock is not None:
             check_callable("deadline_clock", deadline_clock)
         self._deadline_clock = deadline_clock
-        self._local = _ThreadSlot()
+        self._local = ThreadSlot()
         self._initialise()
 
     @property
@@ -362,28 +343,6 @@ class PostgresEventStore:
         return [bytes(actor_id).decode() for (actor_id,) in self._run(_SQL_ACTORS, ())]
 
     # -- connections -------------------------------------------------------------
-
-    def close(self) -> None:
-        """Close the calling thread's connection; the next call opens a new one.
-
-        Other threads' connections close when those threads call ``close`` or
-        end, or when the store is garbage-collected.
-        """
-        connection = self._local.connection
-        self._local.connection = None
-        if connection is not None:
-            connection.release()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __reduce__(self) -> tuple[Any, ...]:
         settings = (self._statement_timeout, self._connect_timeout, self._isolation_level, self._deadline_clock)

@@ -10,7 +10,6 @@ the same contract.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import pathlib
@@ -19,7 +18,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aether.checks import check_seconds, show
 from aether.errors import (
@@ -30,6 +29,7 @@ from aether.errors import (
     VersionOutOfRangeError,
 )
 from aether.events import Event, validate_actor_id, validate_version
+from aether.store.connections import PerThreadConnections, ThreadSlot, keep_forever
 from aether.store.sqlitefile import FileIdentity, database_path, retry_while_locked, translate
 
 __all__ = ["FORK_DRAIN_SECONDS", "MAX_BUSY_TIMEOUT", "MAX_VERSION", "SYNCHRONOUS_MODES", "SQLiteEventStore"]
@@ -83,19 +83,6 @@ _SQL_ACTORS = "SELECT actor_id FROM actors ORDER BY seq"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MICROSECOND = timedelta(microseconds=1)
 _WHAT = "SQLite event store"
-
-
-# Connections a forked child inherited from its parent. They are kept alive and
-# never used or closed: closing one in the child could roll back, or release
-# file locks that the child's own connections hold on the same file.
-_INHERITED_CONNECTIONS: list[sqlite3.Connection] = []
-
-
-def _keep_forever(conn: sqlite3.Connection) -> None:
-    """Park an inherited connection so that it is never closed, not even at interpreter exit."""
-    _INHERITED_CONNECTIONS.append(conn)
-    with contextlib.suppress(Exception):  # not CPython: the list alone keeps it until exit
-        ctypes.pythonapi.Py_IncRef(ctypes.py_object(conn))
 
 
 class _ForkGuard:
@@ -225,15 +212,9 @@ class _Connection:
                 finally:
                     _GUARD.leave()
             else:
-                _keep_forever(self.sqlite)
+                keep_forever(self.sqlite)
 
     __del__ = release
-
-
-class _ThreadSlot(threading.local):
-    """Where each thread keeps its own connection to one store."""
-
-    connection: _Connection | None = None
 
 
 class _Call:
@@ -264,7 +245,7 @@ class _Call:
                 raise error from exc
 
 
-class SQLiteEventStore:
+class SQLiteEventStore(PerThreadConnections):
     """An event store in one SQLite file, safe for many threads and processes at once.
 
     Use it for real-process experiments and whenever events must survive the
@@ -346,7 +327,7 @@ class SQLiteEventStore:
         self._path = _database_path(path)
         self._busy_timeout = _check_busy_timeout(busy_timeout)
         self._synchronous = _check_synchronous(synchronous)
-        self._local = _ThreadSlot()
+        self._local = ThreadSlot()
         self._call = _Call(self)
         self._identity: FileIdentity | None = None  # the file the path named when first opened
         _GUARD.enter(self._path)
@@ -429,28 +410,6 @@ class SQLiteEventStore:
             return [actor_id for (actor_id,) in self._connection().execute(_SQL_ACTORS)]
 
     # -- connections -------------------------------------------------------------
-
-    def close(self) -> None:
-        """Close the calling thread's connection; the next call opens a new one.
-
-        Other threads' connections close when those threads call ``close`` or
-        end, or when the store is garbage-collected.
-        """
-        connection = self._local.connection
-        self._local.connection = None
-        if connection is not None:
-            connection.release()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_reopen, (type(self), self._path, self._busy_timeout, self._synchronous))

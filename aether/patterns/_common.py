@@ -7,7 +7,6 @@ from typing import Any
 
 from aether.checks import (
     check_callable,
-    check_instance,
     check_int,
     check_methods,
     check_seconds,
@@ -25,7 +24,6 @@ __all__ = [
     "check_count",
     "check_delay",
     "check_hook",
-    "check_policy",
     "check_save",
     "check_store_and_clock",
     "next_event",
@@ -98,15 +96,3 @@ def next_event(store: EventStore, actor_id: str, event_type: str,
     return Event(actor_id=actor_id, event_type=event_type, version=version + 1, data=data)
 
 
-def check_policy(policy: Any, state_type: type, what: str) -> None:
-    """Check a shared-state policy's ``name`` (a non-empty str) and its list of run states.
-
-    The list (``budgets``, ``breakers``, ``throttles``) is filled by the runs; a caller
-    that passes one must pass a list of *state_type* (*what* words the message).
-    """
-    check_text("name", policy.name)
-    field_name = policy.states_field
-    states = getattr(policy, field_name)
-    check_instance(field_name, states, list, f"a list of {what} (usually left out)")
-    for i, state in enumerate(states):
-        check_instance(f"{field_name}[{i}]", state, state_type, what)

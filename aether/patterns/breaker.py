@@ -39,7 +39,6 @@ from aether.patterns._common import (
     check_count,
     check_delay,
     check_hook,
-    check_policy,
 )
 from aether.patterns.backoff import GO_BACKOFF
 from aether.patterns.command import Command, LogicalSave
@@ -325,6 +324,7 @@ class CircuitBreakerPolicy(SharedStatePolicy):
     pattern = staticmethod(circuit_breaker_retry)
     state_keyword = "breaker"
     states_field = "breakers"
+    state_type = CircuitBreaker
 
     failure_threshold: int = 5
     reset_timeout: float = 0.5
@@ -337,9 +337,6 @@ class CircuitBreakerPolicy(SharedStatePolicy):
     breakers: list[CircuitBreaker] = field(default_factory=list, compare=False, repr=False)
     deadline: float | None = None
 
-    def __post_init__(self) -> None:
-        check_policy(self, CircuitBreaker, "a CircuitBreaker")
-        super().__post_init__()
 
     def new_breaker(self, clock: Clock) -> CircuitBreaker:
         """A fresh breaker with these settings on *clock*."""

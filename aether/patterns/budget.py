@@ -26,7 +26,6 @@ from aether.patterns._common import (
     capped_exponential,
     check_backoff,
     check_count,
-    check_policy,
 )
 from aether.patterns.backoff import GO_BACKOFF
 from aether.patterns.command import Command, LogicalSave
@@ -183,6 +182,7 @@ class RetryBudgetPolicy(SharedStatePolicy):
     pattern = staticmethod(budgeted_retry)
     state_keyword = "budget"
     states_field = "budgets"
+    state_type = RetryBudget
 
     max_tokens: float = 500
     retry_cost: float = 5
@@ -196,9 +196,6 @@ class RetryBudgetPolicy(SharedStatePolicy):
     budgets: list[RetryBudget] = field(default_factory=list, compare=False, repr=False)
     deadline: float | None = None
 
-    def __post_init__(self) -> None:
-        check_policy(self, RetryBudget, "a RetryBudget")
-        super().__post_init__()
 
     def new_budget(self) -> RetryBudget:
         """A full bucket with these settings."""

@@ -546,6 +546,7 @@ class QueuedWrites(SharedStatePolicy):
     """
 
     states_field = "queues"
+    state_type = RetryQueue
 
     max_attempts: int = 10
     base_delay: float = 0.010

@@ -25,7 +25,7 @@ import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from aether.checks import check_seconds
+from aether.checks import check_instance, check_seconds, check_text
 from aether.clock import Clock
 from aether.events import Event
 from aether.patterns._common import REAL_CLOCK, check_backoff, check_count
@@ -47,6 +47,8 @@ class SharedStatePolicy:
 
     * :attr:`pattern`: the retry function (a ``staticmethod``);
     * :attr:`state_keyword`: the keyword that function takes the state under;
+    * :attr:`state_type`: the class of the state (a caller that passes the
+      list of states must pass a list of these);
     * :meth:`new_state`: a fresh state object on a clock (and generator).
 
     Checking the settings happens once, when the policy is made, by building
@@ -57,13 +59,21 @@ class SharedStatePolicy:
     pattern: ClassVar[Callable[..., Event]]
     state_keyword: ClassVar[str]
     states_field: ClassVar[str]
+    state_type: ClassVar[type]
 
+    name: str
     max_attempts: int
     base_delay: float
     max_delay: float
     deadline: float | None
 
     def __post_init__(self) -> None:
+        check_text("name", self.name)
+        states = getattr(self, self.states_field)
+        what = f"a {self.state_type.__name__}"
+        check_instance(self.states_field, states, list, f"a list of {what} (usually left out)")
+        for i, state in enumerate(states):
+            check_instance(f"{self.states_field}[{i}]", state, self.state_type, what)
         check_count("max_attempts", self.max_attempts)
         check_backoff(self.base_delay, self.max_delay)
         if self.deadline is not None:

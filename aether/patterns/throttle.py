@@ -39,7 +39,6 @@ from aether.patterns._common import (
     capped_exponential,
     check_backoff,
     check_count,
-    check_policy,
 )
 from aether.patterns.backoff import GO_BACKOFF
 from aether.patterns.command import Command, LogicalSave
@@ -178,6 +177,7 @@ class AdaptiveThrottlingPolicy(SharedStatePolicy):
     pattern = staticmethod(adaptive_throttling)
     state_keyword = "throttle"
     states_field = "throttles"
+    state_type = ClientThrottle
 
     window: float = 120.0
     k: float = 2.0
@@ -189,9 +189,6 @@ class AdaptiveThrottlingPolicy(SharedStatePolicy):
     throttles: list[ClientThrottle] = field(default_factory=list, compare=False, repr=False)
     deadline: float | None = None
 
-    def __post_init__(self) -> None:
-        check_policy(self, ClientThrottle, "a ClientThrottle")
-        super().__post_init__()
 
     def new_state(self, clock: Clock, rng: random.Random | None) -> ClientThrottle:
         """A fresh throttle on *clock*, drawing from *rng* (default: ``Random(0)``)."""

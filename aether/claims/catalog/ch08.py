@@ -41,8 +41,12 @@ CLAIMS = [
         ablation=load_arm("same retries, no budget", NO_BUDGET, network=busy_timeouts, capacity=busy_slowdown,
                           **RUN),
         metric=committed_share(), relation=greater_than(),
-        domain={"rate": Range(75, 85, unit="saves/s"), "duration": Range(15, 15, unit="s of arrivals")},
+        domain={"rate": Range(80, 85, unit="saves/s"), "duration": Range(15, 15, unit="s of arrivals")},
         at={"rate": 80},
         profile=BUSY_SERVER,
+        note="Was claimed over 75-85 saves/s. Below 80/s the trigger does not always start a storm, and where "
+             "it does not, the budget's refused retries cost it a few saves: at 75, 77 and 79/s it held in "
+             "26-29 of 30 seeds (held-out seeds 10000-10029 and 20000-20029), fragile at the 0.8 share; from "
+             "80 to 85/s in 29-30 of 30 on both seed sets.",
     ),
 ]

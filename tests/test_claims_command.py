@@ -115,3 +115,18 @@ def test_no_notebook_uses_a_held_out_seed(path):
     assert not held & set(_integers(source)), f"{path.name} uses a held-out seed"
     for r in _ranges(source):
         assert not held & set(r), f"{path.name} runs seeds {r}, which overlap the held-out {HELD_OUT_SEEDS}"
+
+
+def test_a_claim_is_found_by_its_key():
+    from aether.claims.catalog import claim, claims
+
+    first = claims(0)[0]
+    assert claim(first.key) is first
+
+
+@pytest.mark.parametrize("key", ["ch00/no-such-claim", "ch99/anything", "chapter-0/x", "ch00"])
+def test_an_unknown_or_malformed_key_is_refused_with_what_exists(key):
+    from aether.claims.catalog import claim
+
+    with pytest.raises(ValueError, match="ch00/|chNN"):
+        claim(key)

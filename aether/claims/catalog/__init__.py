@@ -17,14 +17,16 @@ takes 0.5-1.5 s of CPU per seed, so keep them few and short.
 from __future__ import annotations
 
 import importlib
+import re
 
-from aether.checks import check_int
+from aether.checks import check_int, check_text
 from aether.claims.model import Claim
 
-__all__ = ["CHAPTERS", "claims"]
+__all__ = ["CHAPTERS", "claim", "claims"]
 
 #: The chapters that have a module here.
 CHAPTERS: tuple[int, ...] = tuple(range(12))
+_KEY = re.compile(r"ch(\d{2})/[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
 def claims(chapter: int | None = None) -> list[Claim]:
@@ -38,3 +40,26 @@ def claims(chapter: int | None = None) -> list[Claim]:
         module = importlib.import_module(f"aether.claims.catalog.ch{n:02d}")
         out += list(module.CLAIMS)
     return out
+
+
+def claim(key: str) -> Claim:
+    """The catalog's claim named *key* (``"ch03/full-jitter-less-work"``): how a chapter shows its conclusion.
+
+    A chapter checks its claim on a few of its own seeds and shows the verdict's
+    one line; ``python -m aether.claims check`` re-checks the same claim on the
+    held-out seeds and perturbed points::
+
+        claim("ch03/full-jitter-less-work").check(seeds=range(10))
+    """
+    check_text("key", key)
+    match = _KEY.fullmatch(key)
+    if not match:
+        raise ValueError(f"key must read 'chNN/claim-id' (like 'ch03/full-jitter-less-work'); got {key!r}")
+    if int(match.group(1)) not in CHAPTERS:
+        raise ValueError(f"no chapter {match.group(1)} in the catalog (chNN runs from ch00 to ch{CHAPTERS[-1]:02d}); "
+                         f"got {key!r}")
+    found = {c.key: c for c in claims(int(match.group(1)))}
+    if key not in found:
+        raise ValueError(f"no claim {key!r} in the catalog; chapter {int(match.group(1)):02d} has "
+                         f"{', '.join(sorted(found)) or 'none'}")
+    return found[key]

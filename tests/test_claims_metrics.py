@@ -56,3 +56,32 @@ def test_every_save_latency_counts_saves_that_gave_up_and_committed_latency_says
     assert every(result) == pytest.approx(float(saves["latency"].quantile(0.95)))
     kept = saves.loc[saves["outcome"] == "committed", "latency"]
     assert committed(result) == pytest.approx(float(kept.quantile(0.95)))
+
+
+# -- how often a conflict's distance leaves the light tier (chapter 04) ----------------------------------------
+
+
+def test_beyond_light_share_counts_the_conflicts_whose_distance_is_above_the_light_tier():
+    from aether.claims.metrics import beyond_light_share
+    from aether.patterns import adaptive_retry
+
+    think = run_contention(adaptive_retry, writers=30, seed=0, network=NetworkModel(think_time=Exponential(0.1)))
+    calls = think.calls
+    conflicts = calls[(calls["op"] == "save_event") & (calls["result"] == "conflict")]
+    distance = conflicts["current_version"] - conflicts["attempted_version"] + 1
+    assert beyond_light_share()(think) == pytest.approx((distance > 2).mean())
+    assert 0 < beyond_light_share()(think) < beyond_light_share(1)(think)
+
+
+def test_beyond_light_share_is_zero_for_a_run_without_conflicts():
+    from aether.claims.metrics import beyond_light_share
+
+    assert beyond_light_share()(run_contention(simple_retry, writers=1, seed=0)) == 0.0
+
+
+@pytest.mark.parametrize(("light_up_to", "error"), [(-1, ValueError), (2.5, TypeError), (True, TypeError)])
+def test_beyond_light_share_refuses_a_bad_tier_naming_it(light_up_to, error):
+    from aether.claims.metrics import beyond_light_share
+
+    with pytest.raises(error, match="light_up_to"):
+        beyond_light_share(light_up_to)

@@ -93,6 +93,22 @@ def test_waits_follow_the_distance_of_each_conflict() -> None:
     assert event.version == 9  # 8 rival commits, then ours
 
 
+def test_a_quiet_actors_first_retry_waits_the_full_light_delay_not_less() -> None:
+    sim = SimulatedClock(record_sleeps=True)
+    adaptive_retry(RivalStore([1]), ACTOR, "Placed", clock=sim)
+    assert sim.sleeps == [AdaptivePolicy().light_delay] == [0.050]
+
+
+def test_without_work_between_read_and_save_every_wait_is_the_light_tiers_and_writers_wait_alike() -> None:
+    result = run_contention(adaptive_retry, writers=30, seed=0)
+    calls = result.calls.sort_values(["writer", "start"], kind="stable")
+    conflicts = calls[(calls["op"] == "save_event") & (calls["result"] == "conflict")]
+    assert ((conflicts["current_version"] - conflicts["attempted_version"] + 1) <= 2).all()
+    following = calls.groupby("writer")["start"].shift(-1).loc[conflicts.index]
+    waits = (following - conflicts["end"]).dropna()
+    assert len(waits) > 30 and waits.round(9).eq(0.050).all()
+
+
 def test_repeated_high_contention_backs_off_exponentially() -> None:
     sim = SimulatedClock(record_sleeps=True)
     adaptive_retry(RivalStore([20, 20, 20, 20]), ACTOR, "Placed", clock=sim)

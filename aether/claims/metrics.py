@@ -27,6 +27,7 @@ from aether.checks import check_callable, check_number, check_seconds, check_tex
 
 __all__ = [
     "Metric",
+    "beyond_light_share",
     "calls_per_save",
     "committed_latency",
     "committed_share",
@@ -131,6 +132,30 @@ def committed_share() -> Metric:
 def gave_up_share() -> Metric:
     """The share of logical saves that gave up (0-1, shown as %)."""
     return Metric("gave up", functools.partial(_share, outcome="gave_up"), "%")
+
+
+def _beyond_light(result: Any, light_up_to: int) -> float:
+    calls = result.calls
+    conflicts = calls[(calls["op"] == "save_event") & (calls["result"] == "conflict")]
+    if not len(conflicts):
+        return 0.0
+    distance = conflicts["current_version"] - conflicts["attempted_version"] + 1
+    return float((distance > light_up_to).mean())
+
+
+def beyond_light_share(light_up_to: int = 2) -> Metric:
+    """The share of conflicts whose distance is above *light_up_to* (0-1, shown as %; 0 for a run without any).
+
+    A conflict's distance is ``current_version - attempted_version + 1``: the commits that
+    landed between the writer's read and its save. Adaptive retry (chapter 04) waits longer
+    than its light tier only for a conflict above it, so this is how often its signal acts.
+    """
+    if isinstance(light_up_to, bool) or not isinstance(light_up_to, int):
+        raise TypeError(f"light_up_to must be an int; got {light_up_to!r} ({type(light_up_to).__name__})")
+    if light_up_to < 0:
+        raise ValueError(f"light_up_to must be >= 0; got {light_up_to!r}")
+    return Metric(f"conflicts beyond distance {light_up_to}",
+                  functools.partial(_beyond_light, light_up_to=light_up_to), "%")
 
 
 def every_save_latency(q: float = 0.95) -> Metric:

@@ -1,13 +1,21 @@
-"""Adaptive retry: wait according to how crowded the conflict says the actor is.
+"""Adaptive retry: wait according to how far behind the conflict says we were.
 
-Every conflict carries a contention signal for free: its distance, the number
-of commits that landed between our read and our save. A distance of 1 or 2
-means one or two rivals, so a short wait suffices; a distance of 5 means a
-crowd, so the wait grows with it; beyond 10 the actor is a hot spot and the
-wait grows exponentially with our attempts, up to a cap. Use it when contention
-varies over time and one fixed backoff is either too timid or too slow; the
-risk is that the signal is stale by the time we retry, so the tiers must be tuned
-to the store's commit rate (see :class:`AdaptivePolicy`).
+Every conflict carries a signal for free: its distance, the number of commits
+that landed between our read and our save. Adaptive retry waits a flat 50 ms
+after a light conflict (distance 1-2), 50 ms per commit after a moderate one
+(3-10) and, beyond 10, a wait that doubles with our attempts up to a cap.
+
+The distance counts the commits that beat us, not the writers still waiting:
+a save commits only if its writer read the version just before it, so about
+one commit fits into one read-and-save round trip, and without work between
+read and save the distance stays at 1 or 2 however many writers crowd an
+actor. There adaptive retry is a flat 50 ms wait: it never retries quickly
+(its first wait is always at least 50 ms), and writers that conflict together
+wait the same and collide again (lock-step; ``jitter=True`` spreads them).
+The signal can act only where writers' read-to-save windows differ in length
+(work between read and save); tune the tiers to the store's commit rate
+(see :class:`AdaptivePolicy`), and compare with a flat wait of the same scale
+before trusting it (chapter 04 does).
 """
 
 from __future__ import annotations

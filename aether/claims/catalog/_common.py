@@ -6,13 +6,19 @@ changed only by a stated scale or path.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from aether.contracts import Bindable, RunContext, pattern_name
+from aether.events import Event
 from aether.experiment import AbsNormal, Capacity, NetworkModel, Outage, Slowdown
 from aether.experiment.profiles import LAPTOP_SQLITE, SERVER_DB, StoreProfile
 
-__all__ = ["BUSY_SERVER", "CLASSIC", "busy_outage", "busy_slowdown", "busy_timeouts", "classic_outage"]
+__all__ = ["BUSY_SERVER", "CLASSIC", "Decided", "busy_outage", "busy_slowdown", "busy_timeouts", "classic_outage",
+           "decided"]
 
 #: The lab's calibrated SQLite store behind the classic backoff simulation's network (10 ms hops):
 #: chapters 00-05 race writers on it.
@@ -47,3 +53,68 @@ def busy_slowdown(params: Mapping[str, Any], profile: StoreProfile) -> Capacity:
 def classic_outage(params: Mapping[str, Any], profile: StoreProfile) -> NetworkModel:
     """The classic path with the store unreachable from 1 s for ``outage`` seconds."""
     return profile.network(outages=[Outage(1.0, 1.0 + float(params["outage"]))])
+
+
+def _accept(data: Mapping[str, Any] | None, events: Sequence[Event]) -> Mapping[str, Any]:
+    """The harness's decision: append the writer's data whatever the events say (it never refuses)."""
+    return dict(data or {})
+
+
+def _decided_call(pattern: Callable[..., Any], passes_rng: bool, store: Any, actor_id: str, event_type: str,
+                  data: Mapping[str, Any] | None = None, *, clock: Any, rng: Any = None) -> Any:
+    decide = functools.partial(_accept, data)
+    if passes_rng:
+        return pattern(store, actor_id, event_type, decide, clock=clock, rng=rng)
+    return pattern(store, actor_id, event_type, decide, clock=clock)
+
+
+def _takes_rng(fn: Callable[..., Any]) -> bool:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "rng" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+
+
+@dataclass(frozen=True)
+class Decided:
+    """A pattern that saves the run's writes as commands: ``decide(events)`` instead of blind data.
+
+    The contention harness hands every save a mapping; this wrapper turns it
+    into a decision that re-reads the actor on every attempt and appends that
+    data (a command that never refuses, such as "log this entry"), so the run
+    measures the command retry every chapter from 01 on teaches, with its read
+    of the events, and not the blind re-append. Wrap plain patterns and shared-
+    state ones (:class:`~aether.patterns.QueuedWrites`) alike; build one with
+    :func:`decided`.
+    """
+
+    pattern: Any
+
+    @property
+    def name(self) -> str:
+        """The wrapped pattern's name (the label a table shows)."""
+        return pattern_name(self.pattern)
+
+    def bind(self, ctx: RunContext) -> Callable[..., Any]:
+        """The callable the run's writers use: the wrapped pattern (bound first if it shares state)."""
+        inner = self.pattern.bind(ctx) if isinstance(self.pattern, Bindable) else self.pattern
+        call = functools.partial(_decided_call, inner, _takes_rng(inner))
+        close = getattr(inner, "close", None)
+        return _Closing(call, close) if callable(close) else call
+
+
+@dataclass(frozen=True)
+class _Closing:
+    call: Callable[..., Any]
+    close: Callable[[], Any]
+
+    def __call__(self, store: Any, actor_id: str, event_type: str, data: Mapping[str, Any] | None = None, *,
+                 clock: Any, rng: Any = None) -> Any:
+        return self.call(store, actor_id, event_type, data, clock=clock, rng=rng)
+
+
+def decided(pattern: Any) -> Decided:
+    """*pattern* saving through a decision (see :class:`Decided`); checks that it is a pattern."""
+    pattern_name(pattern)  # a TypeError naming the value if it is no pattern
+    return Decided(pattern)

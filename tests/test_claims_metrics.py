@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import pytest
@@ -85,3 +86,38 @@ def test_beyond_light_share_refuses_a_bad_tier_naming_it(light_up_to, error):
 
     with pytest.raises(error, match="light_up_to"):
         beyond_light_share(light_up_to)
+
+
+# -- time to commit of every save (chapter 05) ---------------------------------------------------------------
+
+
+def test_time_to_commit_of_a_direct_pattern_is_its_committed_saves_latency():
+    from aether.claims.metrics import time_to_commit
+
+    result = run_contention(jitter_retry, writers=20, seed=0)
+    assert (result.saves["outcome"] == "committed").all()
+    assert time_to_commit(0.5)(result) == result.saves["latency"].quantile(0.5, interpolation="higher")
+
+
+def test_time_to_commit_counts_a_save_never_stored_as_never():
+    from aether.claims.metrics import time_to_commit
+
+    result = run_contention(functools.partial(simple_retry, max_attempts=1), writers=20, seed=0)
+    assert (result.saves["outcome"] != "committed").sum() > 1  # more than the p95's share lost
+    assert math.isinf(time_to_commit(0.95)(result)) and math.isfinite(time_to_commit(0.0)(result))
+
+
+def test_time_to_commit_of_a_queue_is_enqueue_to_commit_not_the_callers_wait():
+    from aether.claims.metrics import time_to_commit
+    from aether.patterns import QueuedWrites
+
+    result = run_contention(QueuedWrites(), writers=20, seed=0)
+    assert result.saves["latency"].max() == 0.0 and time_to_commit(0.5)(result) > 0.0
+
+
+@pytest.mark.parametrize("q", [-0.1, 1.5])
+def test_time_to_commit_refuses_a_quantile_outside_0_1(q):
+    from aether.claims.metrics import time_to_commit
+
+    with pytest.raises(ValueError, match="q"):
+        time_to_commit(q)

@@ -28,6 +28,7 @@ from aether.checks import check_callable, check_number, check_seconds, check_tex
 __all__ = [
     "Metric",
     "beyond_light_share",
+    "time_to_commit",
     "calls_per_save",
     "committed_latency",
     "committed_share",
@@ -162,6 +163,26 @@ def every_save_latency(q: float = 0.95) -> Metric:
     """The *q*-quantile of the latency of every save, committed or not (what every caller waited)."""
     q = check_number("q", q, minimum=0.0, maximum=1.0)
     return Metric(f"p{100 * q:g} latency of every save", functools.partial(_latency, q=q, committed_only=False), "s")
+
+
+def _time_to_commit(result: Any, q: float) -> float:
+    delays = result.saves["commit_delay"].to_numpy(dtype=float)
+    if not len(delays):
+        return math.nan
+    delays = np.where(np.isnan(delays), np.inf, delays)  # a save never stored never commits
+    return float(np.quantile(delays, q, method="higher"))
+
+
+def time_to_commit(q: float = 0.5) -> Metric:
+    """The *q*-quantile of every save's time to commit: start to commit, ``inf`` for a save never stored.
+
+    For a direct pattern it is the committed save's latency; for a queue (chapter 05) it is
+    enqueue to commit, while the caller's latency is the time to get its ticket. The
+    quantile is an observed value (``method="higher"``), so a quantile that falls on a lost
+    save is ``inf`` ("never"), not a number between.
+    """
+    q = check_number("q", q, minimum=0.0, maximum=1.0)
+    return Metric(f"p{100 * q:g} time to commit of every save", functools.partial(_time_to_commit, q=q), "s")
 
 
 def committed_latency(q: float = 0.95) -> Metric:

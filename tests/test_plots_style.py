@@ -149,3 +149,12 @@ def test_legend_outside_anchors_the_legend_right_of_the_axes() -> None:
     ax.legend()
     plots.legend_outside(ax)
     assert ax.get_legend().get_bbox_to_anchor().x0 > ax.bbox.x1 - 1
+
+
+def test_the_retry_queues_variants_each_have_a_colour_and_a_line_of_their_own() -> None:
+    from aether.plots.style import style_for
+
+    looks = [style_for(name) for name in ("queued_writes", "queue, 4 workers", "queue, bounded")]
+    assert len({look.color for look in looks}) == 3
+    assert len({(look.linestyle, look.marker) for look in looks}) == 3
+    assert "#000000" not in {look.color for look in looks}  # black is the no-retry baselines'

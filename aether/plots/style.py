@@ -124,6 +124,9 @@ PATTERN_COLORS: dict[str, str] = {
     "adaptive_retry": "#882255",
     "queued_writes": "#332288",
     "retry queue": "#332288",
+    # variants of the retry queue that chapter 05 compares with it, each with a colour of its own
+    "queue, 4 workers": "#88CCEE",
+    "queue, bounded": "#DDCC77",
     "circuit_breaker": "#56B4E9",
     "circuit breaker": "#56B4E9",
     "retry budget": "#AA4499",
@@ -188,6 +191,8 @@ PATTERN_LINES: dict[str, LineStyle] = {
     "adaptive_retry": LineStyle("-.", "D"),
     "queued_writes": LineStyle("--", "P"),
     "retry queue": LineStyle("--", "P"),
+    "queue, 4 workers": LineStyle("-.", "X"),
+    "queue, bounded": LineStyle(":", "*"),
     "circuit_breaker": LineStyle("-", "s"),
     "circuit breaker": LineStyle("-", "s"),
     "retry budget": LineStyle("--", "^"),

@@ -102,11 +102,13 @@ def adaptive_retry(store: EventStore, actor_id: str, event_type: str,
                    deadline: float | None = None) -> Event:
     """Save the next event, waiting after each conflict as :func:`adaptive_delay` says.
 
-    Use it when contention comes and goes and a conflict's distance tells
-    how hot the actor is: the wait grows with the distance, and never falls
+    Use it only where a conflict's distance can say something: where
+    writers work between read and save, so that several commits fit into
+    one writer's window. The wait grows with the distance and never falls
     below the light tier's 50 ms, so even a quiet actor's first wait is
-    50 ms. A flat wait of the same scale can do as well (chapter 04 checks
-    it). ``jitter=True`` draws each wait as equal jitter
+    50 ms; where writers save right after reading every conflict is light
+    and this is a flat 50 ms wait, in lock-step unless jittered (chapter 04
+    measures it). ``jitter=True`` draws each wait as equal jitter
     (``d/2 + uniform(0, d/2)``, with *rng*), which keeps at least half of the
     tier's delay while spreading writers apart; it is off by default so the
     waits are exactly the policy's. At most *max_attempts* (10) saves.

@@ -149,3 +149,13 @@ def test_legend_outside_anchors_the_legend_right_of_the_axes() -> None:
     ax.legend()
     plots.legend_outside(ax)
     assert ax.get_legend().get_bbox_to_anchor().x0 > ax.bbox.x1 - 1
+
+
+def test_no_outcome_or_call_result_takes_a_patterns_colour() -> None:
+    from aether.plots.style import OUTCOME_STYLES, PATTERN_COLORS, RESULT_COLORS
+
+    patterns = {c.upper() for c in PATTERN_COLORS.values()}
+    outcomes = {name: look.color.upper() for name, look in OUTCOME_STYLES.items()}
+    results = {name: color.upper() for name, color in RESULT_COLORS.items() if name != "conflict"}
+    clashes = {n: c for n, c in {**outcomes, **results}.items() if c in patterns}
+    assert not clashes

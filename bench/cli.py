@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from bench import memory, notebooks, queueing, simulation, stores
+from bench import claims, memory, notebooks, queueing, simulation, stores
 from bench.config import FULL, QUICK, SECTIONS, Sizes
 from bench.report import Table, machine_lines
 
@@ -33,6 +33,7 @@ def _runners(sizes: Sizes, profile: bool, baseline: Path | None) -> dict[str, Ca
         "simulation": lambda: simulation.run(sizes, profile=profile, baseline=baseline),
         "queueing": lambda: queueing.run(sizes),
         "memory": lambda: memory.run(sizes),
+        "claims": lambda: claims.run(sizes),
         "notebooks": lambda: notebooks.run() if sizes.notebooks else iter([_skipped("notebooks", "--quick")]),
     }
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 __all__ = ["FULL", "QUICK", "SECTIONS", "Sizes"]
 
 #: The benchmark sections, in the order they run.
-SECTIONS = ("stores", "simulation", "queueing", "memory", "notebooks")
+SECTIONS = ("stores", "simulation", "queueing", "memory", "claims", "notebooks")
 
 
 @dataclass(frozen=True)

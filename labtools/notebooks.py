@@ -7,6 +7,7 @@ Usage (from the repository root)::
     python -m labtools.notebooks list
     python -m labtools.notebooks student DEST           # attendee copies, without solution cells
     python -m labtools.notebooks git-setup              # this clone's git: nbdime, and the metadata filter
+    python -m labtools.notebooks lab [JUPYTER ARGS]     # JupyterLab on the chapters, saving them as committed
 
 Each notebook runs top to bottom in a fresh ``python3`` kernel with its own
 folder as working directory, the same environment ``pytest`` gives nbval
@@ -70,6 +71,7 @@ __all__ = [
     "find_notebooks",
     "git_setup",
     "strip_filter_command",
+    "strip_volatile_metadata",
     "main",
     "merge_streams",
     "missing_modules",
@@ -276,13 +278,19 @@ def normalise_metadata(nb: Any) -> Any:
     Use it before writing a notebook that will be committed, so that the file
     depends only on its cells and outputs, not on which Python ran it or when.
     """
+    strip_volatile_metadata(nb)
+    nb["metadata"]["kernelspec"] = dict(KERNELSPEC)
+    return nb
+
+
+def strip_volatile_metadata(nb: Any) -> Any:
+    """Remove :data:`VOLATILE_KEYS` from *nb* (a notebook node or a plain dict), in place; returns *nb*."""
     for key in VOLATILE_KEYS:
         if key.startswith("cell."):
-            for cell in nb["cells"]:
+            for cell in nb.get("cells", []):
                 _pop_path(cell, key.removeprefix("cell."))
         else:
             _pop_path(nb, key)
-    nb["metadata"]["kernelspec"] = dict(KERNELSPEC)
     return nb
 
 
@@ -485,6 +493,26 @@ def git_setup(repository: Path = Path(".")) -> list[list[str]]:
     return commands
 
 
+def open_lab(folder: Path, jupyter_args: Sequence[str] = ()) -> int:
+    """Enable the save hook (:mod:`labtools.jupyter`) here and run JupyterLab on *folder*; its exit code.
+
+    Needs JupyterLab (the ``notebooks`` extra) and says so when it is missing.
+    """
+    import subprocess
+
+    if missing_modules(("jupyterlab",)):
+        print('python -m labtools.notebooks lab needs JupyterLab: pip install -e ".[notebooks]"', file=sys.stderr)
+        return 2
+    from labtools.jupyter import enable
+
+    enable()
+    try:
+        command = [sys.executable, "-m", "jupyter", "lab", *jupyter_args, str(folder)]
+        return subprocess.run(command, check=False).returncode
+    except KeyboardInterrupt:
+        return 130
+
+
 def _run_one(args: tuple[Path, int]) -> tuple[Path, Execution | None, str | None]:
     path, timeout = args
     try:
@@ -506,10 +534,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--timeout", type=int, default=300, help="seconds allowed per cell")
     sub.add_parser("list", help="list the notebooks")
     sub.add_parser("git-setup", help="configure this clone's git: nbdime diffs and the metadata filter")
+    lab = sub.add_parser("lab", help="open JupyterLab on the notebooks, saving them without volatile metadata",
+                         description="Enable the lab's save hook (labtools.jupyter) in this environment and start "
+                                     "JupyterLab on the notebooks folder; other arguments (--allow-root, "
+                                     "--no-browser, --port ...) go to jupyter lab.")
+    del lab  # its arguments are JupyterLab's: parse_known_args below hands them on
     student = sub.add_parser("student", help="write attendee copies without the solution cells")
     student.add_argument("dest", type=Path, help="folder to write the copies to")
     student.add_argument("names", nargs="*", help="notebooks to copy (default: all)")
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "lab":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
 
     if args.command == "git-setup":
         missing = missing_modules(("nbstripout", "nbdime"))
@@ -522,6 +557,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     folder: Path = args.folder
     if not folder.is_dir():
         parser.error(f"no folder {str(folder)!r}: run from the repository root or pass --folder")
+    if args.command == "lab":
+        return open_lab(folder, extra)
     if args.command == "list":
         for path in find_notebooks(folder):
             print(path.name)

@@ -42,7 +42,7 @@ def quick_run() -> subprocess.CompletedProcess[str]:
     older checkout runs too (both sides in their own processes).
     """
     return subprocess.run([sys.executable, "-m", "bench", "--quick", "--baseline", str(ROOT)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120, check=False)
+                          capture_output=True, text=True, timeout=240, check=False)
 
 
 def _row(stdout: str, measurement: str) -> str:
@@ -188,3 +188,10 @@ def test_every_writer_of_the_model_either_commits_or_gives_up() -> None:
 def test_the_model_refuses_a_jitter_it_does_not_implement() -> None:
     with pytest.raises(ValueError, match="'equal'"):
         ContentionModel(jitter="equal")
+
+
+def test_quick_run_times_the_claims_check_at_its_points_and_as_ci_runs_it(
+        quick_run: subprocess.CompletedProcess[str]) -> None:
+    at_points = _row(quick_run.stdout, "chapter 00, 2 held-out seeds, each claim at its point")
+    assert re.search(r"\d+/\d+ hold \(\d+/\d+ runs held\)\s+<= 600 s\s+(met|missed)$", at_points)
+    assert re.search(r"\d+/\d+ hold", _row(quick_run.stdout, "chapter 00, 2 seeds x (its point + 2 perturbed)"))

@@ -215,6 +215,31 @@ def test_think_time_follows_each_read() -> None:
     assert clock.now() == pytest.approx(0.12)
 
 
+def test_think_time_follows_a_decisions_read_of_the_whole_state_but_not_a_lookup_of_one_event() -> None:
+    clock = SimulatedClock()
+    model = NetworkModel(hop=Constant(0.01), think_time=Constant(0.1))
+    net = NetworkStore(InMemoryEventStore(), model, clock, random.Random(0))
+    net.get_events("a")
+    assert clock.now() == pytest.approx(0.12)
+    net.get_events("a", 5)
+    assert clock.now() == pytest.approx(0.14)
+
+
+def test_a_decided_save_widens_its_race_window_by_the_think_time() -> None:
+    from aether.experiment import run_contention
+    from aether.patterns import jitter_retry
+
+    def decide(events: list) -> dict:
+        return {"n": len(events)}
+
+    def pattern(store, actor_id, event_type, data=None, **kw):  # noqa: ANN001, ANN003, ANN202
+        return jitter_retry(store, actor_id, event_type, decide, **kw)  # the data is a decision
+
+    quick = run_contention(pattern, writers=20, seed=3)
+    slow = run_contention(pattern, writers=20, seed=3, network=NetworkModel(think_time=Constant(0.1)))
+    assert slow.summary().write_calls > quick.summary().write_calls
+
+
 def test_an_outage_fails_calls_and_changes_nothing() -> None:
     clock = SimulatedClock()
     store = InMemoryEventStore()

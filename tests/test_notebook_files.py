@@ -140,8 +140,9 @@ def test_the_git_filter_strips_what_opening_in_jupyterlab_adds(tmp_path: Path) -
 
 
 def test_after_git_setup_opening_a_notebook_changes_nothing_git_would_commit(tmp_path: Path) -> None:
-    # git status lists the opened file (its size changed) until git add, which stages nothing: git compares
-    # sizes before it runs the filter. git diff shows nothing at once.
+    # The filter is the second line of defence, for a JupyterLab without the lab's save hook (see the tests of
+    # labtools.jupyter below): git status lists the opened file (its size changed) until git add, which stages
+    # nothing (git compares sizes before it runs the filter); git diff shows nothing at once.
     pytest.importorskip("nbstripout", reason='nbstripout comes with the dev extra (pip install -e ".[dev]")')
     pytest.importorskip("nbdime", reason='nbdime comes with the dev extra (pip install -e ".[dev]")')
     if shutil.which("git") is None:
@@ -248,3 +249,102 @@ def test_the_slot_command_prints_a_row_per_chapter(capsys: pytest.CaptureFixture
     out = capsys.readouterr().out
     for path in NOTEBOOKS:
         assert f"| {path.stem} |" in out
+
+
+# --- saving from JupyterLab ---------------------------------------------------------------------
+
+
+NEEDS_JUPYTERLAB = 'JupyterLab comes with the notebooks extra: pip install -e ".[notebooks]"'
+
+
+class _Server:
+    """What the extension's loader uses of a Jupyter ServerApp: its contents manager and its log."""
+
+    def __init__(self, root: Path) -> None:
+        import logging
+
+        from jupyter_server.services.contents.filemanager import FileContentsManager
+
+        self.contents_manager = FileContentsManager(root_dir=str(root))
+        self.log = logging.getLogger("test-server")
+
+
+def _save_as_jupyterlab_does(server: _Server, nb: nbformat.NotebookNode, name: str) -> bytes:
+    server.contents_manager.save({"type": "notebook", "format": "json", "content": json.loads(nbformat.writes(nb))},
+                                 name)
+    return (Path(server.contents_manager.root_dir) / name).read_bytes()
+
+
+def test_with_the_save_hook_an_opened_chapter_is_saved_byte_for_byte_as_committed(tmp_path: Path) -> None:
+    pytest.importorskip("jupyter_server", reason=NEEDS_JUPYTERLAB)
+    from labtools.jupyter import _load_jupyter_server_extension
+
+    server = _Server(tmp_path)
+    _load_jupyter_server_extension(server)
+    opened = _opened_in_jupyterlab(nbformat.read(NOTEBOOKS[0], as_version=4))
+    opened.metadata["kernelspec"]["display_name"] = "Python 3 (ipykernel) [aether]"
+    assert _save_as_jupyterlab_does(server, opened, NOTEBOOKS[0].name) == NOTEBOOKS[0].read_bytes()
+
+
+def test_without_the_save_hook_an_opened_chapter_changes_size(tmp_path: Path) -> None:
+    pytest.importorskip("jupyter_server", reason=NEEDS_JUPYTERLAB)
+    opened = _opened_in_jupyterlab(nbformat.read(NOTEBOOKS[0], as_version=4))
+    saved = _save_as_jupyterlab_does(_Server(tmp_path), opened, NOTEBOOKS[0].name)
+    assert len(saved) != len(NOTEBOOKS[0].read_bytes())  # what makes git status list the file
+
+
+def test_the_save_hook_keeps_edits_and_other_kernels(tmp_path: Path) -> None:
+    pytest.importorskip("jupyter_server", reason=NEEDS_JUPYTERLAB)
+    from labtools.jupyter import _load_jupyter_server_extension
+
+    server = _Server(tmp_path)
+    _load_jupyter_server_extension(server)
+    nb = nbformat.v4.new_notebook(cells=[md("# A"), code("x = 1")])
+    nb.metadata["kernelspec"] = {"display_name": "R", "language": "R", "name": "ir"}
+    nb.cells[1].source = "x = 2  # an attendee's edit"
+    saved = nbformat.reads(_save_as_jupyterlab_does(server, _opened_in_jupyterlab(nb), "a.ipynb").decode(),
+                           as_version=4)
+    assert saved.cells[1].source == "x = 2  # an attendee's edit"
+    assert saved.metadata.kernelspec.name == "ir" and volatile_metadata(saved) == []
+
+
+def test_enabling_the_extension_writes_its_server_config_once(tmp_path: Path) -> None:
+    from labtools.jupyter import CONFIG_NAME, enable
+
+    path = enable(tmp_path)
+    assert path == tmp_path / "etc" / "jupyter" / "jupyter_server_config.d" / CONFIG_NAME
+    assert json.loads(path.read_text()) == {"ServerApp": {"jpserver_extensions": {"labtools.jupyter": True}}}
+    before = path.stat().st_mtime_ns
+    assert enable(tmp_path) == path and path.stat().st_mtime_ns == before
+
+
+def test_the_extension_is_found_by_jupyter_server() -> None:
+    pytest.importorskip("jupyter_server", reason=NEEDS_JUPYTERLAB)
+    from jupyter_server.extension.utils import get_loader, get_metadata
+
+    module, points = get_metadata("labtools.jupyter")
+    assert points == [{"module": "labtools.jupyter"}]
+    assert callable(get_loader(module))
+
+
+def test_the_lab_command_enables_the_hook_and_hands_its_other_arguments_to_jupyterlab(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("jupyterlab", reason=NEEDS_JUPYTERLAB)
+    import labtools.jupyter
+    from labtools.notebooks import main
+
+    ran: list[list[str]] = []
+    monkeypatch.setattr(labtools.jupyter.sys, "prefix", str(tmp_path))
+    monkeypatch.setattr(subprocess, "run", lambda command, check: ran.append(command) or subprocess.CompletedProcess(
+        command, 0))
+    assert main(["--folder", str(ROOT / "notebooks"), "lab", "--no-browser", "--port", "8899"]) == 0
+    assert ran[0][1:] == ["-m", "jupyter", "lab", "--no-browser", "--port", "8899", str(ROOT / "notebooks")]
+    assert (tmp_path / "etc" / "jupyter" / "jupyter_server_config.d" / labtools.jupyter.CONFIG_NAME).is_file()
+
+
+def test_other_commands_still_refuse_arguments_they_do_not_know(capsys: pytest.CaptureFixture[str]) -> None:
+    from labtools.notebooks import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["list", "--no-browser"])
+    assert exit_.value.code == 2 and "unrecognized arguments: --no-browser" in capsys.readouterr().err

@@ -158,3 +158,13 @@ def test_the_retry_queues_variants_each_have_a_colour_and_a_line_of_their_own() 
     assert len({look.color for look in looks}) == 3
     assert len({(look.linestyle, look.marker) for look in looks}) == 3
     assert "#000000" not in {look.color for look in looks}  # black is the no-retry baselines'
+
+
+def test_no_outcome_or_call_result_takes_a_patterns_colour() -> None:
+    from aether.plots.style import OUTCOME_STYLES, PATTERN_COLORS, RESULT_COLORS
+
+    patterns = {c.upper() for c in PATTERN_COLORS.values()}
+    outcomes = {name: look.color.upper() for name, look in OUTCOME_STYLES.items()}
+    results = {name: color.upper() for name, color in RESULT_COLORS.items() if name != "conflict"}
+    clashes = {n: c for n, c in {**outcomes, **results}.items() if c in patterns}
+    assert not clashes

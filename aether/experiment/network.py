@@ -63,8 +63,9 @@ class NetworkModel:
     """How expensive and unreliable the path to the store is.
 
     * ``hop``: delay of each request and each response (default ``|N(10 ms, 2 ms)|``);
-    * ``think_time``: optional delay between a writer reading the latest version
-      and its next call (the work of building the event), which widens the race window;
+    * ``think_time``: optional delay between a writer reading the actor's state (the
+      latest version, or all its events for a decision) and its next call (the work of
+      building the event), which widens the race window;
     * ``outages`` and ``spikes``: faults at fixed times from the run's start;
     * ``timeout``: the caller waits at most this many seconds for a reply, then
       gets :class:`~aether.errors.StoreTimeoutError`. The call is not cancelled:
@@ -361,4 +362,6 @@ class NetworkStore:
 
     def get_events(self, actor_id: str, from_version: int = 1) -> list[Event]:
         events: list[Event] = self._call("get_events", (actor_id, from_version))
+        if from_version <= 1 and self.model is not None and self.model.think_time is not None:
+            self.clock.sleep(self.model.think_time.sample(self.rng))  # a decision reads the whole state, then works
         return events

@@ -126,7 +126,7 @@ PATTERN_COLORS: dict[str, str] = {
     "retry queue": "#332288",
     # variants of the retry queue that chapter 05 compares with it, each with a colour of its own
     "queue, 4 workers": "#88CCEE",
-    "queue, bounded": "#DDCC77",
+    "queue, bounded": "#225555",
     "circuit_breaker": "#56B4E9",
     "circuit breaker": "#56B4E9",
     "retry budget": "#AA4499",
@@ -207,37 +207,38 @@ PATTERN_LINES: dict[str, LineStyle] = {
 #: success solid and green, the ways a save ends without committing each with its own
 #: colour, line style and marker. ``refused`` (the command's decision said no),
 #: ``deadline`` (the save's deadline passed) and ``expired`` (a queued write outlived its
-#: time) sit beside the older outcomes.
+#: time) sit beside the older outcomes. No outcome takes a pattern's colour (a green
+#: "committed" is not full jitter's green, "gave up" is not the black of "no retry").
 OUTCOME_STYLES: dict[str, SeriesStyle] = {
-    "committed": SeriesStyle("#009E73", "-", "o"),
-    "gave_up": SeriesStyle("#000000", "--", "x"),
+    "committed": SeriesStyle("#4DAC26", "-", "o"),
+    "gave_up": SeriesStyle("#B2182B", "--", "x"),
     "failed": SeriesStyle("#D55E00", "-.", "s"),
     "rejected": SeriesStyle("#762A83", ":", "v"),
-    "refused": SeriesStyle("#0072B2", "--", "D"),
+    "refused": SeriesStyle("#053061", "--", "D"),
     "deadline": SeriesStyle("#8C510A", "-.", "^"),
-    "expired": SeriesStyle("#999933", ":", "P"),
-    "dead_letter": SeriesStyle("#CC79A7", "--", "*"),
-    "queued": SeriesStyle("#56B4E9", ":", "o"),
+    "expired": SeriesStyle("#BF812D", ":", "P"),
+    "dead_letter": SeriesStyle("#8E0152", "--", "*"),
+    "queued": SeriesStyle("#4393C3", ":", "o"),
     "pending": SeriesStyle("#9A9A9A", ":", "s"),
-    "error": SeriesStyle("#E69F00", "-", "X"),
+    "error": SeriesStyle("#40004B", "-", "X"),
 }
 
 #: Colour of each kind of store call in :func:`~aether.plots.plot_timeline`.
 RESULT_COLORS: dict[str, str] = {
-    "write ok": "#009E73",
+    "write ok": "#4DAC26",
     "conflict": "#D55E00",
     "read": "#9A9A9A",
     "unavailable": "#DDCC77",
     "timeout": "#8C510A",
     "overloaded": "#762A83",
-    "error": "#000000",
+    "error": "#40004B",
 }
 
 #: Colours of the series of :func:`~aether.plots.plot_load` (load, work and goodput), and of faults.
 LOAD_COLORS: dict[str, str] = {
     "offered": "#000000",
     "calls": "#666666",
-    "goodput": "#009E73",
+    "goodput": "#4DAC26",
     "queue_depth": "#0072B2",
     "utilisation": "#E69F00",
     "fault": "#BDBDBD",

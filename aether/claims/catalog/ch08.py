@@ -235,15 +235,19 @@ CLAIMS = [
     ),
     Claim(
         chapter=8, id="throttling-costs-saves",
-        statement="adaptive throttling commits fewer saves than not retrying at all, with or without a storm",
+        statement="adaptive throttling commits fewer saves through the trigger than not retrying at all, "
+                  "from 86 saves/s (83% busy), whether or not a storm starts",
         subject=_arm("adaptive throttling", THROTTLE),
         baseline=_arm("no retries", NO_RETRY),
         metric=committed_share(), relation=less_than(),
-        domain={"rate": Range(80, 100, unit="saves/s"), "duration": Range(15, 15, unit="s of arrivals")},
+        domain={"rate": Range(86, 100, unit="saves/s"), "duration": Range(15, 15, unit="s of arrivals")},
         at={"rate": 96},
         profile=BUSY_SERVER,
-        note="Was 'adaptive throttling is a defence'. It is one against retries that feed a storm; against "
-             "sending each save once it loses: the throttle rejects saves locally while its window still "
-             "remembers the trigger's failures.",
+        note="Was 'adaptive throttling is a defence' (it committed 68% where no retries committed 91%). It is "
+             "one against retries that feed a storm; against sending each save once it loses: the throttle "
+             "rejects saves locally while its window still remembers the trigger's failures. At 80/s it held "
+             "in 7 of 8 seeds (20000-20007; in 20002 throttling committed 96.5% against 96.1%): where the "
+             "trigger costs only a few saves, retrying them can pay, so the claim starts at 86/s (10 of 10 "
+             "at 88/s).",
     ),
 ]

@@ -158,14 +158,17 @@ CLAIMS = [
     ),
     Claim(
         chapter=8, id="storm-ends-below",
-        statement="at 76-84 saves/s (73-81% busy) the same trigger's storm is over for good within 10 s, "
-                  "in at least four runs in five",
+        statement="at 76-82 saves/s (73-79% busy) the same trigger's storm is over for good within 10 s, "
+                  "in at least three runs in five",
         subject=_arm("retry at once", AT_ONCE),
         metric=recovered_within(after=4.0, within=10.0), relation=at_least(1.0),
-        domain={"rate": Range(76, 84, unit="saves/s"), "duration": Range(19, 19, unit="s of arrivals")},
+        domain={"rate": Range(76, 82, unit="saves/s"), "duration": Range(19, 19, unit="s of arrivals")},
         at={"rate": 80},
         profile=BUSY_SERVER,
-        note="The other end of the storm-duration figure: how long a storm lasts depends on the load.",
+        share=0.6,
+        note="The other end of the storm-duration figure: how long a storm lasts depends on the load. Was "
+             "'76-84 saves/s, four runs in five': on the held-out seeds it held in 28 of 30 at 80/s (10005 and "
+             "10012 ran longer) and 25 of 30 at 82.6/s, so the load is narrowed and the share restated.",
     ),
     Claim(
         chapter=8, id="storm-outlives-its-load",

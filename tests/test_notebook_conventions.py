@@ -109,17 +109,6 @@ NOT_YET_REBUILT: frozenset[str] = frozenset({
     "07_retry_budget cell 35: prints-explanation",  # print(f'Exercise 2: correct: {answer_2} s. The run spent it in...
     "07_retry_budget cell 38: answer-equals-literal",  # answer_3 == 100
     "07_retry_budget cell 38: prints-explanation",  # print('Exercise 3: correct: 100 tokens; 50 already makes saves...
-    "08_retry_storms cell 4: capacity-from-numbers",  # Capacity(service=SERVICE, faults=[TRIGGER])
-    "08_retry_storms cell 4: network-from-numbers",  # NetworkModel(hop=AbsNormal(0.002, 0.0004), timeout=0.25)
-    "08_retry_storms cell 25: network-from-numbers",  # NetworkModel(hop=Constant(0.001), outages=[Outage(0.0, 100.0)])
-    "08_retry_storms cell 27: network-from-numbers",  # NetworkModel(hop=Constant(0.001), failure_rate=p)
-    "08_retry_storms cell 31: capacity-from-numbers",  # Capacity(service=SERVICE, faults=[Slowdown(3.0, 3.5, factor...
-    "08_retry_storms cell 33: capacity-from-numbers",  # Capacity(service=SERVICE, faults=[TRY_TRIGGER])
-    "08_retry_storms cell 33: network-from-numbers",  # NetworkModel(hop=AbsNormal(0.002, 0.0004), timeout=TRY_TIMEOUT)
-    "08_retry_storms cell 36: answer-equals-literal",  # min(answer_1) == math.inf
-    "08_retry_storms cell 36: prints-explanation",  # print('Exercise 1: correct. It never recovers: waiting moves t...
-    "08_retry_storms cell 39: answer-equals-literal",  # answer_2 == 27.0
-    "08_retry_storms cell 42: prints-explanation",  # print(f'Exercise 3: correct: {answer_3} accepts out of 100; th...
     "09_simulation_vs_reality cell 4: network-from-numbers",  # NetworkModel(hop=Constant(0.002))
     "09_simulation_vs_reality cell 4: speed-from-numbers",  # cal.network(hop=0.002)
     "09_simulation_vs_reality cell 33: network-from-numbers",  # NetworkModel(hop=Constant(HOP))

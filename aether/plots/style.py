@@ -135,6 +135,9 @@ PATTERN_COLORS: dict[str, str] = {
     "adaptive throttling": "#117733",
     "retry_on_failure": "#CC6677",
     "retry at once": "#CC6677",
+    # server-side defences against a retry storm (chapter 08)
+    "bounded queue": "#88CCEE",
+    "deadline + drop": "#661100",
 }
 
 
@@ -201,6 +204,8 @@ PATTERN_LINES: dict[str, LineStyle] = {
     "adaptive throttling": LineStyle("-.", "o"),
     "retry_on_failure": LineStyle(":", "v"),
     "retry at once": LineStyle(":", "v"),
+    "bounded queue": LineStyle("--", "X"),
+    "deadline + drop": LineStyle("-", "P"),
 }
 
 #: The look of each save outcome when a figure is split by outcome (``by="outcome"``):

@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from aether.checks import check_choice, check_instance, check_int, check_items, check_text, show
+from aether.checks import check_choice, check_instance, check_int, check_items, check_number, check_text, show
 from aether.contracts import Bindable, RunContext
 from aether.events import Event
 from aether.experiment.capacity import Slowdown
@@ -71,6 +71,7 @@ __all__ = [
     "load_map",
     "main",
     "measure_cell",
+    "outcome_time",
     "summarise",
     "to_csv",
     "winners",
@@ -248,6 +249,16 @@ def _outcome_times(saves: pd.DataFrame) -> np.ndarray:
     return np.where(deferred & ~np.isnan(delay), delay, latency)
 
 
+def outcome_time(result: RunResult, q: float = 0.95) -> float:
+    """The *q*-quantile over every save of the time until its outcome was known (see :func:`measure_cell`).
+
+    Use it to compare a pattern whose callers wait with one that defers the write
+    (a queue's caller returns at once; its save is done when it is stored).
+    """
+    check_instance("result", result, RunResult, "a RunResult")
+    return float(np.percentile(_outcome_times(result.saves), 100 * check_number("q", q, minimum=0.0, maximum=1.0)))
+
+
 def measure_cell(result: RunResult, *, failure: str) -> dict[str, float]:
     """The map's measurements of one run.
 
@@ -261,16 +272,14 @@ def measure_cell(result: RunResult, *, failure: str) -> dict[str, float]:
     from aether.claims.metrics import sustained_recovery_time
 
     failure = check_choice("failure", failure, FAILURES)
-    saves = result.saves
     summary = result.summary()
     recovered = math.nan
     if failure != "none":
         took = sustained_recovery_time(result, FAULT_START + FAULT_LENGTH)
         recovered = 1.0 if took <= RECOVERY_WITHIN else 0.0
-    times = _outcome_times(saves)
     return {"committed_share": summary.committed / summary.saves,
             "recovered": recovered,
-            "p95_outcome": float(np.percentile(times, 95)),
+            "p95_outcome": outcome_time(result, 0.95),
             "calls_per_save": summary.calls / summary.saves}
 
 

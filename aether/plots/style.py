@@ -132,6 +132,14 @@ PATTERN_COLORS: dict[str, str] = {
     "adaptive throttling": "#117733",
     "retry_on_failure": "#CC6677",
     "retry at once": "#CC6677",
+    # chapter 10's labels for the same patterns (its map names each contender in words)
+    "no retry": "#000000",
+    "simple": "#0072B2",
+    "conflict-detailed": "#CC79A7",
+    "adaptive": "#882255",
+    "retry failures + jitter": "#CC6677",
+    "backoff + budget": "#AA4499",
+    "backoff + breaker": "#56B4E9",
 }
 
 

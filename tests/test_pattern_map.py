@@ -145,3 +145,13 @@ def test_the_map_file_text_reads_back_as_the_same_runs() -> None:
                     progress=False)
     back = pd.read_csv(io.StringIO(pm.to_csv(runs)))
     assert pm.to_csv(back) == pm.to_csv(runs)
+
+
+def test_the_build_command_on_a_local_dask_cluster_writes_the_same_bytes(tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    args = ["build", "--seeds", "4-5", "--patterns", "no retry", "backoff + breaker", "--loads", "0.4",
+            "--contention", "spread", "--failures", "outage", "--quiet"]
+    on_cluster, here = tmp_path / "dask.csv", tmp_path / "here.csv"
+    assert pm.main([*args, "--backend", "dask", "--jobs", "2", "--out", str(on_cluster)]) == 0
+    assert pm.main([*args, "--out", str(here)]) == 0
+    assert on_cluster.read_bytes() == here.read_bytes()

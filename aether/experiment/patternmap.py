@@ -461,7 +461,8 @@ def _cluster(backend: str | None, jobs: int) -> Iterator[None]:
         return
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=max(jobs, 1), threads_per_worker=1, processes=True, dashboard_address=None) as c, \
+    with LocalCluster(n_workers=max(jobs, 1), threads_per_worker=1, processes=True, dashboard_address=None,
+                      host="127.0.0.1") as c, \
             Client(c):
         yield
 

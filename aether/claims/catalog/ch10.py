@@ -11,12 +11,11 @@ from __future__ import annotations
 import functools
 
 from aether.claims import Claim, Metric, Range, at_least, committed_share, greater_than, less_than, load_arm
-from aether.claims.catalog._common import BUSY_SERVER, busy_slowdown, busy_timeouts
+from aether.claims.catalog._common import BUSY_SERVER, busy_timeouts
 from aether.experiment.patternmap import CONTENTION, contenders, outcome_time
 
 PATTERNS = contenders()
 HOT = {"actors": CONTENTION["hot"], "duration": 6.0}
-SPREAD = {"actors": CONTENTION["spread"], "duration": 6.0}
 #: Saves per second at a share of the busy server's capacity (104 saves/s): 0.3 -> 31, 0.65 -> 68, 0.85 -> 89.
 TIME_TO_OUTCOME = Metric("p95 time until each save's outcome", functools.partial(outcome_time, q=0.95), "s")
 
@@ -37,24 +36,28 @@ CLAIMS = [
     ),
     Claim(
         chapter=10, id="conflict-retries-lose-hot-actor-near-capacity",
-        statement="on five hot actors from 65% of capacity (no fault), full jitter commits fewer saves than no "
+        statement="on five hot actors from 70% of capacity (no fault), full jitter commits fewer saves than no "
                   "retry: its retries push the store past its capacity",
         subject=_arm("full jitter", **HOT), baseline=_arm("no retry", **HOT),
         metric=committed_share(), relation=less_than(),
-        domain={"rate": Range(68, 89, unit="saves/s (65-85% of capacity), 5 actors, 6 s")}, at={"rate": 73},
+        domain={"rate": Range(73, 89, unit="saves/s (70-85% of capacity), 5 actors, 6 s")}, at={"rate": 73},
         profile=BUSY_SERVER,
-        note="Contradicts the old guide's 'conflicts on a busy actor: full jitter', which was measured on a store "
-             "at 15% load (50 saves/s on one actor of a 336 saves/s store).",
+        note="Contradicts the old guide's 'conflicts on a busy actor: full jitter', measured on a store at 15% "
+             "load (50 saves/s on one actor of a 336 saves/s store). First claimed from 65% (68 saves/s): there "
+             "2 of 30 held-out seeds did not collapse in 6 s (seed 10003: full jitter 95%, no retry 84%).",
     ),
     Claim(
-        chapter=10, id="budget-guards-failure-retries-in-slowdown",
-        statement="through a one-second 4x slowdown at 77-85% of capacity, saves spread, backoff with a budget "
-                  "commits more saves than retrying failures with jitter",
-        subject=_arm("backoff + budget", capacity=busy_slowdown, **SPREAD),
-        baseline=_arm("retry failures + jitter", capacity=busy_slowdown, **SPREAD),
+        chapter=10, id="budget-beats-jitter-hot-actor-near-capacity",
+        statement="on five hot actors from 70% of capacity (no fault), backoff with a retry budget commits more "
+                  "saves than full jitter: the budget stops the retries that overload the store",
+        subject=_arm("backoff + budget", **HOT), baseline=_arm("full jitter", **HOT),
         metric=committed_share(), relation=greater_than(),
-        domain={"rate": Range(80, 89, unit="saves/s (77-85% of capacity), 5,000 actors, 6 s")}, at={"rate": 85},
+        domain={"rate": Range(73, 89, unit="saves/s (70-85% of capacity), 5 actors, 6 s")}, at={"rate": 80},
         profile=BUSY_SERVER,
+        note="Tried first: 'through a one-second 4x slowdown at 77-85% of capacity, saves spread, a budget "
+             "commits more than retrying failures with jitter'. In 6-s runs it was fragile (28 of 30 held-out "
+             "seeds at 85 saves/s: seed 10013 budget 86%, jittered failure retries 96%): a storm does not always "
+             "start within the run, and where none starts the budget's refused retries cost it saves.",
     ),
     Claim(
         chapter=10, id="queue-commits-every-save",

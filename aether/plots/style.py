@@ -204,6 +204,14 @@ PATTERN_LINES: dict[str, LineStyle] = {
     "adaptive throttling": LineStyle("-.", "o"),
     "retry_on_failure": LineStyle(":", "v"),
     "retry at once": LineStyle(":", "v"),
+    # chapter 10's labels: each the line of the pattern it names
+    "no retry": LineStyle(":", "h"),
+    "simple": LineStyle("-", "o"),
+    "conflict-detailed": LineStyle("--", "s"),
+    "adaptive": LineStyle("-.", "D"),
+    "retry failures + jitter": LineStyle(":", "v"),
+    "backoff + budget": LineStyle("--", "^"),
+    "backoff + breaker": LineStyle("-", "s"),
 }
 
 #: The look of each save outcome when a figure is split by outcome (``by="outcome"``):

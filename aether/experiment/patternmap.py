@@ -474,7 +474,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      description="Build chapter 10's map of where each retry pattern wins.")
     commands = parser.add_subparsers(dest="command", required=True)
     cmd = commands.add_parser("build", help="run the grid and write one row per run as CSV")
-    cmd.add_argument("--seeds", type=_seed_range, default=range(20), help="seeds A-B (default 0-19, the committed map's)")
+    cmd.add_argument("--seeds", type=_seed_range, default=range(20),
+                     help="seeds A-B (default 0-19, the committed map's)")
     cmd.add_argument("--jobs", type=int, default=1, help="worker processes (or Dask workers)")
     cmd.add_argument("--backend", choices=BACKENDS, default=None, help="loky (default with --jobs > 1) or dask "
                      "(a local cluster of --jobs workers)")

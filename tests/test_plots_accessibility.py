@@ -77,6 +77,10 @@ CALLS: dict[str, Callable[..., Any]] = {
                       "write_calls": [10, 15], "p95_all": [0.01, 0.02]}), **kw),
     "plot_scorecard": lambda **kw: plots.plot_scorecard(
         pd.DataFrame({"pattern": ["a", "b"], "scenario": "s", "share": [0.5, 0.9]}), value="share", **kw),
+    "plot_pattern_map": lambda **kw: plots.plot_pattern_map(
+        pd.DataFrame({"failure": "none", "contention": "hot", "load": [0.4, 0.7], "winner": ["a", "b"],
+                      "value": [0.9, 0.5], "lo": [0.85, 0.4], "hi": [0.95, 0.6], "ties": [("a",), ("b", "a")],
+                      "clear": [True, False]}), **kw),
     "plot_timeline": lambda **kw: plots.plot_timeline(example_calls(), **kw),
     "plot_load": lambda **kw: plots.plot_load(_timeline(), **kw),
     "plot_goodput": lambda **kw: plots.plot_goodput({"a": _timeline(), "b": _timeline()}, **kw),

@@ -34,7 +34,8 @@ Sweeps: many runs (:mod:`aether.plots.sweeps`)
     :func:`plot_latency_vs_load`: latency against offered load, the hockey stick.
     :func:`plot_baseline`: saves committed and completion time against writers, per store.
     :func:`plot_retry_limits`: give-ups, work and latency against ``max_attempts``.
-    :func:`plot_scorecard`: one measurement per pattern and scenario, as a shaded grid.
+    :func:`plot_scorecard`: one measurement per pattern and scenario, as a shaded grid;
+    :func:`plot_pattern_map`: the winner of every cell of a map, ties marked.
 
 Over the time of one run (:mod:`aether.plots.timelines`)
     :func:`plot_timeline`: every store call as a bar on its writer's row.
@@ -96,6 +97,7 @@ from aether.plots.sweeps import (
     plot_baseline,
     plot_latency_vs_load,
     plot_outcomes,
+    plot_pattern_map,
     plot_retry_limits,
     plot_scorecard,
     plot_sweep,
@@ -118,6 +120,7 @@ FIGURES: tuple[str, ...] = (
     "plot_latency",
     "plot_retries", "plot_waits", "plot_policy_waits", "plot_distance_shares", "plot_tier_waits",
     "plot_sweep", "plot_outcomes", "plot_latency_vs_load", "plot_baseline", "plot_retry_limits", "plot_scorecard",
+    "plot_pattern_map",
     "plot_timeline", "plot_load", "plot_goodput", "plot_queue_depth", "plot_commits", "plot_breaker_states",
     "plot_ways", "plot_latency_by_way", "plot_lock_handoff",
     "plot_wait_bands",
@@ -162,6 +165,7 @@ __all__ = [
     "plot_retries",
     "plot_retry_limits",
     "plot_scorecard",
+    "plot_pattern_map",
     "plot_sweep",
     "plot_tier_waits",
     "plot_timeline",

@@ -138,6 +138,14 @@ PATTERN_COLORS: dict[str, str] = {
     # server-side defences against a retry storm (chapter 08)
     "bounded queue": "#88CCEE",
     "deadline + drop": "#661100",
+    # chapter 10's labels for the same patterns (its map names each contender in words)
+    "no retry": "#000000",
+    "simple": "#0072B2",
+    "conflict-detailed": "#CC79A7",
+    "adaptive": "#882255",
+    "retry failures + jitter": "#CC6677",
+    "backoff + budget": "#AA4499",
+    "backoff + breaker": "#56B4E9",
 }
 
 
@@ -206,6 +214,14 @@ PATTERN_LINES: dict[str, LineStyle] = {
     "retry at once": LineStyle(":", "v"),
     "bounded queue": LineStyle("--", "X"),
     "deadline + drop": LineStyle("-", "P"),
+    # chapter 10's labels: each the line of the pattern it names
+    "no retry": LineStyle(":", "h"),
+    "simple": LineStyle("-", "o"),
+    "conflict-detailed": LineStyle("--", "s"),
+    "adaptive": LineStyle("-.", "D"),
+    "retry failures + jitter": LineStyle(":", "v"),
+    "backoff + budget": LineStyle("--", "^"),
+    "backoff + breaker": LineStyle("-", "s"),
 }
 
 #: The look of each save outcome when a figure is split by outcome (``by="outcome"``):

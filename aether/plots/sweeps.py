@@ -5,7 +5,8 @@
 * :func:`plot_latency_vs_load`: latency against offered load, the hockey stick;
 * :func:`plot_baseline`: saves committed and completion time against writers, one line per store;
 * :func:`plot_retry_limits`: give-ups, work and p95 latency against ``max_attempts``;
-* :func:`plot_scorecard`: one measurement per pattern and scenario, as a shaded grid.
+* :func:`plot_scorecard`: one measurement per pattern and scenario, as a shaded grid;
+* :func:`plot_pattern_map`: the winning pattern of every cell of a map, ties marked.
 
 Each takes a table with one row per run (from :func:`~aether.experiment.sweep`,
 :func:`~aether.experiment.sweep_load` or :func:`~aether.experiment.compare`).
@@ -45,6 +46,7 @@ __all__ = [
     "plot_baseline",
     "plot_latency_vs_load",
     "plot_outcomes",
+    "plot_pattern_map",
     "plot_retry_limits",
     "plot_scorecard",
     "plot_sweep",
@@ -381,4 +383,70 @@ def plot_scorecard(
                  fontweight=STYLE["axes.titleweight"], pad=12)
     describe(ax, alt, f"A grid of {value}, one row per {row} and one column per {column}, each cell shaded "
                       f"darker the better it is within its column.")
+    return ax
+
+
+def _cell_label(names: tuple[str, ...], most: int = 3) -> str:
+    shown = list(names[:most])
+    if len(names) > most:
+        shown.append(f"+{len(names) - most} more")
+    return "\n".join(shown)
+
+
+def plot_pattern_map(
+    winners: pd.DataFrame,
+    *,
+    fmt: str = ".0%",
+    suffix: str = "",
+    rows: tuple[str, str] = ("failure", "contention"),
+    column: str = "load",
+    ax: Axes | None = None,
+    title: str | None = None,
+    alt: str | None = None,
+) -> Axes:
+    """Where each pattern wins: one cell per (row, column) of a map, in the winner's colour, ties marked.
+
+    *winners* is :func:`aether.experiment.patternmap.winners`' table (``winner``,
+    ``value``, ``lo``, ``hi``, ``ties``, ``clear`` per cell). A cell with a clear
+    winner (its 95% interval overlaps no other pattern's) is filled with the
+    winner's colour and names it with its value and interval; a cell where
+    intervals overlap is hatched grey and lists the patterns it cannot tell
+    apart. No shade encodes a size, so 76% next to 77% never reads as a verdict.
+    Use it to show a grid of conditions, not a ranking; *fmt* and *suffix*
+    format the values (``".2f", " s"`` for seconds).
+    """
+    require(winners, [*rows, column, "winner", "value", "lo", "hi", "ties", "clear"], name="winners", empty=False)
+    row_keys = list(dict.fromkeys(zip(winners[rows[0]], winners[rows[1]], strict=True)))
+    col_keys = sorted(winners[column].unique())
+    ax = new_axes(ax, figsize=(2.6 * len(col_keys) + 2.2, 1.0 * len(row_keys) + 1.2))
+    for _, cell in winners.iterrows():
+        i = row_keys.index((cell[rows[0]], cell[rows[1]]))
+        j = col_keys.index(cell[column])
+        number = f"{format(cell['value'], fmt)}{suffix} [{format(cell['lo'], fmt)}-{format(cell['hi'], fmt)}]"
+        if cell["clear"]:
+            face, hatch, text = color_for(cell["winner"]), None, f"{cell['winner']}\n{number}"
+            ax.add_patch(plt.Rectangle((j - 0.48, i - 0.46), 0.96, 0.92, facecolor=face, edgecolor="white",
+                                       alpha=0.9))
+        else:
+            face, hatch = "#EEEEEE", "///"
+            text = f"tie ({len(cell['ties'])}): {_cell_label(tuple(cell['ties']))}\n{number}"
+            ax.add_patch(plt.Rectangle((j - 0.48, i - 0.46), 0.96, 0.92, facecolor=face, edgecolor="#BBBBBB",
+                                       hatch=hatch, linewidth=0.5))
+        ax.text(j, i, text, ha="center", va="center", fontsize=STYLE["legend.fontsize"] - 1, linespacing=1.1,
+                bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
+    ax.set_xlim(-0.5, len(col_keys) - 0.5)
+    ax.set_ylim(len(row_keys) - 0.5, -0.5)
+    ax.set_xticks(range(len(col_keys)), [f"{column} {c:g}" if isinstance(c, (int, float)) else str(c)
+                                         for c in col_keys])
+    ax.set_yticks(range(len(row_keys)), [f"{a}\n{b}" for a, b in row_keys])
+    ax.tick_params(length=0, labelsize=STYLE["xtick.labelsize"])
+    ax.grid(False)
+    for side in ("top", "right", "left", "bottom"):
+        ax.spines[side].set_visible(False)
+    ax.xaxis.tick_top()
+    ax.set_title(title or "Where each pattern wins (hatched: a tie, 95% intervals overlap)",
+                 fontsize=STYLE["axes.titlesize"], fontweight=STYLE["axes.titleweight"], pad=12)
+    describe(ax, alt, f"A grid with one cell per {rows[0]} and {rows[1]} (rows) and {column} (columns); each cell "
+                      f"is filled with the colour of the pattern that wins it and names it, or is hatched grey "
+                      f"and lists the tied patterns where their intervals overlap.")
     return ax

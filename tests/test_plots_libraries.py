@@ -47,3 +47,16 @@ def test_plot_wait_bands_refuses_bad_input() -> None:
         plot_wait_bands(pd.DataFrame({"pattern": [], "retry": [], "wait": []}))
     with pytest.raises(ValueError, match="floor"):
         plot_wait_bands(pd.DataFrame({"pattern": ["a"], "retry": [1], "wait": [1.0]}), floor=0)
+
+
+def test_the_libraries_and_sdk_modes_have_pinned_looks_no_other_pattern_shares() -> None:
+    from aether.plots.style import PATTERN_COLORS, PATTERN_LINES, style_for
+
+    labels = ["stamina defaults", "AWS standard, pre-2026", "AWS standard, 2026"]
+    looks = {label: style_for(label) for label in labels}
+    assert all(label in PATTERN_COLORS and label in PATTERN_LINES for label in labels)
+    others = {(c, PATTERN_LINES[n]) for n, c in PATTERN_COLORS.items() if n not in labels and n in PATTERN_LINES}
+    for look in looks.values():
+        assert (look.linestyle, look.marker) not in {(line.linestyle, line.marker) for _, line in others}
+        assert look.color not in {color for color, _ in others}
+    assert len({(s.color, s.linestyle, s.marker) for s in looks.values()}) == 3

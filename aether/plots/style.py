@@ -132,6 +132,10 @@ PATTERN_COLORS: dict[str, str] = {
     "adaptive throttling": "#117733",
     "retry_on_failure": "#CC6677",
     "retry at once": "#CC6677",
+    # retry libraries' and SDKs' defaults (chapter 11): Paul Tol's dark brown, dark blue and dark yellow
+    "stamina defaults": "#661100",
+    "AWS standard, pre-2026": "#004488",
+    "AWS standard, 2026": "#997700",
 }
 
 
@@ -196,6 +200,9 @@ PATTERN_LINES: dict[str, LineStyle] = {
     "adaptive throttling": LineStyle("-.", "o"),
     "retry_on_failure": LineStyle(":", "v"),
     "retry at once": LineStyle(":", "v"),
+    "stamina defaults": LineStyle("--", "D"),
+    "AWS standard, pre-2026": LineStyle("-.", "s"),
+    "AWS standard, 2026": LineStyle("-", "P"),
 }
 
 #: The look of each save outcome when a figure is split by outcome (``by="outcome"``):

@@ -149,8 +149,6 @@ NOT_YET_REBUILT: frozenset[str] = frozenset({
     "09_simulation_vs_reality cell 42: prints-explanation",  # print('Exercise 3: correct. Now a tie: a real run may...
     "10_choosing_a_pattern cell 4: network-from-numbers",  # NetworkModel(hop=AbsNormal(0.002, 0.0004), timeout=0.25)
     "10_choosing_a_pattern cell 25: answer-equals-literal",  # set(answer_1) == {'equal', 'full'}
-    "11_in_production cell 9: network-default-hop",  # NetworkModel(outages=(OUTAGE,))
-    "11_in_production cell 37: network-default-hop",  # NetworkModel(outages=(OUTAGE,))
 })
 
 SPEED_RULES = ("capacity-from-numbers", "network-from-numbers", "network-default-hop", "speed-from-numbers")

@@ -60,3 +60,9 @@ def test_the_libraries_and_sdk_modes_have_pinned_looks_no_other_pattern_shares()
         assert (look.linestyle, look.marker) not in {(line.linestyle, line.marker) for _, line in others}
         assert look.color not in {color for color, _ in others}
     assert len({(s.color, s.linestyle, s.marker) for s in looks.values()}) == 3
+
+
+def test_plot_wait_bands_puts_its_legend_beside_the_plot_where_it_covers_no_band() -> None:
+    ax = plot_wait_bands(waits())
+    anchor = ax.get_legend().get_bbox_to_anchor().transformed(ax.transAxes.inverted())
+    assert anchor.x0 > 1.0

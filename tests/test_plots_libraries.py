@@ -52,14 +52,15 @@ def test_plot_wait_bands_refuses_bad_input() -> None:
 def test_the_libraries_and_sdk_modes_have_pinned_looks_no_other_pattern_shares() -> None:
     from aether.plots.style import PATTERN_COLORS, PATTERN_LINES, style_for
 
-    labels = ["stamina defaults", "AWS standard, pre-2026", "AWS standard, 2026"]
+    labels = ["stamina defaults", "jitter_retry, 100 ms base", "Go v2, pre-2026 (cap after jitter, 1 s base)",
+              "botocore 1.34.107+, pre-2026 (cap first, 1 s base)", "2026 (cap first, 50 ms base)"]
     looks = {label: style_for(label) for label in labels}
     assert all(label in PATTERN_COLORS and label in PATTERN_LINES for label in labels)
     others = {(c, PATTERN_LINES[n]) for n, c in PATTERN_COLORS.items() if n not in labels and n in PATTERN_LINES}
     for look in looks.values():
         assert (look.linestyle, look.marker) not in {(line.linestyle, line.marker) for _, line in others}
         assert look.color not in {color for color, _ in others}
-    assert len({(s.color, s.linestyle, s.marker) for s in looks.values()}) == 3
+    assert len({(s.color, s.linestyle, s.marker) for s in looks.values()}) == len(labels)
 
 
 def test_plot_wait_bands_puts_its_legend_beside_the_plot_where_it_covers_no_band() -> None:

@@ -132,10 +132,13 @@ PATTERN_COLORS: dict[str, str] = {
     "adaptive throttling": "#117733",
     "retry_on_failure": "#CC6677",
     "retry at once": "#CC6677",
-    # retry libraries' and SDKs' defaults (chapter 11): Paul Tol's dark brown, dark blue and dark yellow
+    # retry libraries' and SDKs' defaults (chapter 11): Paul Tol's dark brown, dark blue, dark yellow,
+    # orange and magenta
     "stamina defaults": "#661100",
-    "AWS standard, pre-2026": "#004488",
-    "AWS standard, 2026": "#997700",
+    "jitter_retry, 100 ms base": "#EE7733",
+    "Go v2, pre-2026 (cap after jitter, 1 s base)": "#004488",
+    "botocore 1.34.107+, pre-2026 (cap first, 1 s base)": "#EE3377",
+    "2026 (cap first, 50 ms base)": "#997700",
 }
 
 
@@ -201,8 +204,10 @@ PATTERN_LINES: dict[str, LineStyle] = {
     "retry_on_failure": LineStyle(":", "v"),
     "retry at once": LineStyle(":", "v"),
     "stamina defaults": LineStyle("--", "D"),
-    "AWS standard, pre-2026": LineStyle("-.", "s"),
-    "AWS standard, 2026": LineStyle("-", "P"),
+    "jitter_retry, 100 ms base": LineStyle("-.", "^"),
+    "Go v2, pre-2026 (cap after jitter, 1 s base)": LineStyle("-.", "s"),
+    "botocore 1.34.107+, pre-2026 (cap first, 1 s base)": LineStyle(":", "s"),
+    "2026 (cap first, 50 ms base)": LineStyle("-", "P"),
 }
 
 #: The look of each save outcome when a figure is split by outcome (``by="outcome"``):

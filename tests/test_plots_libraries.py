@@ -52,7 +52,7 @@ def test_plot_wait_bands_refuses_bad_input() -> None:
 def test_the_libraries_and_sdk_modes_have_pinned_looks_no_other_pattern_shares() -> None:
     from aether.plots.style import PATTERN_COLORS, PATTERN_LINES, style_for
 
-    labels = ["stamina defaults", "jitter_retry, 100 ms base", "Go v2, pre-2026 (cap after jitter, 1 s base)",
+    labels = ["stamina defaults", "jitter_retry, 100 ms base", "Go v2 / JS, pre-2026 (cap after jitter)",
               "botocore 1.34.107+, pre-2026 (cap first, 1 s base)", "2026 (cap first, 50 ms base)"]
     looks = {label: style_for(label) for label in labels}
     assert all(label in PATTERN_COLORS and label in PATTERN_LINES for label in labels)

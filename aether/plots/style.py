@@ -136,7 +136,7 @@ PATTERN_COLORS: dict[str, str] = {
     # orange and magenta
     "stamina defaults": "#661100",
     "jitter_retry, 100 ms base": "#EE7733",
-    "Go v2, pre-2026 (cap after jitter, 1 s base)": "#004488",
+    "Go v2 / JS, pre-2026 (cap after jitter)": "#004488",
     "botocore 1.34.107+, pre-2026 (cap first, 1 s base)": "#EE3377",
     "2026 (cap first, 50 ms base)": "#997700",
 }
@@ -205,7 +205,7 @@ PATTERN_LINES: dict[str, LineStyle] = {
     "retry at once": LineStyle(":", "v"),
     "stamina defaults": LineStyle("--", "D"),
     "jitter_retry, 100 ms base": LineStyle("-.", "^"),
-    "Go v2, pre-2026 (cap after jitter, 1 s base)": LineStyle("-.", "s"),
+    "Go v2 / JS, pre-2026 (cap after jitter)": LineStyle("-.", "s"),
     "botocore 1.34.107+, pre-2026 (cap first, 1 s base)": LineStyle(":", "s"),
     "2026 (cap first, 50 ms base)": LineStyle("-", "P"),
 }

@@ -120,8 +120,6 @@ NOT_YET_REBUILT: frozenset[str] = frozenset({
     "09_simulation_vs_reality cell 39: prints-explanation",  # print('Exercise 2: correct. When every write costs th...
     "09_simulation_vs_reality cell 42: answer-bounded-by-literal",  # 1.6 < answer_3 < TIME_TIE
     "09_simulation_vs_reality cell 42: prints-explanation",  # print('Exercise 3: correct. Now a tie: a real run may...
-    "11_in_production cell 9: network-default-hop",  # NetworkModel(outages=(OUTAGE,))
-    "11_in_production cell 37: network-default-hop",  # NetworkModel(outages=(OUTAGE,))
 })
 
 SPEED_RULES = ("capacity-from-numbers", "network-from-numbers", "network-default-hop", "speed-from-numbers")

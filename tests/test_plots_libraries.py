@@ -47,3 +47,23 @@ def test_plot_wait_bands_refuses_bad_input() -> None:
         plot_wait_bands(pd.DataFrame({"pattern": [], "retry": [], "wait": []}))
     with pytest.raises(ValueError, match="floor"):
         plot_wait_bands(pd.DataFrame({"pattern": ["a"], "retry": [1], "wait": [1.0]}), floor=0)
+
+
+def test_the_libraries_and_sdk_modes_have_pinned_looks_no_other_pattern_shares() -> None:
+    from aether.plots.style import PATTERN_COLORS, PATTERN_LINES, style_for
+
+    labels = ["stamina defaults", "jitter_retry, 100 ms base", "Go v2 / JS, pre-2026 (cap after jitter)",
+              "botocore 1.34.107+, pre-2026 (cap first, 1 s base)", "2026 (cap first, 50 ms base)"]
+    looks = {label: style_for(label) for label in labels}
+    assert all(label in PATTERN_COLORS and label in PATTERN_LINES for label in labels)
+    others = {(c, PATTERN_LINES[n]) for n, c in PATTERN_COLORS.items() if n not in labels and n in PATTERN_LINES}
+    for look in looks.values():
+        assert (look.linestyle, look.marker) not in {(line.linestyle, line.marker) for _, line in others}
+        assert look.color not in {color for color, _ in others}
+    assert len({(s.color, s.linestyle, s.marker) for s in looks.values()}) == len(labels)
+
+
+def test_plot_wait_bands_puts_its_legend_beside_the_plot_where_it_covers_no_band() -> None:
+    ax = plot_wait_bands(waits())
+    anchor = ax.get_legend().get_bbox_to_anchor().transformed(ax.transAxes.inverted())
+    assert anchor.x0 > 1.0

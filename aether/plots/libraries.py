@@ -16,6 +16,7 @@ from aether.plots.style import (
     UNIT_TEXT,
     describe,
     finish,
+    legend_outside,
     new_axes,
     plain_log_axis,
     require,
@@ -49,6 +50,7 @@ def plot_wait_bands(
     are drawn at *floor*. Use it to see the shape of a jitter: a band that
     reaches down to the floor (full jitter), a band of constant width (additive
     jitter), a line with no band (no jitter, or a cap that swallows the jitter).
+    The legend sits right of the plot, where it covers no band.
     """
     factor = time_factor(unit)
     require(waits, [by, "retry", "wait"], name="waits", empty=False)
@@ -80,6 +82,7 @@ def plot_wait_bands(
         legend=True,
         legend_title=f"dotted: largest wait; waits under {floor * 1000:g} ms drawn at {floor * 1000:g} ms",
     )
+    legend_outside(ax)  # the bands fill the plot from corner to corner: any legend inside would cover one
     describe(ax, alt, f"Bands of the 5th to 95th percentile of the wait before each retry number, on a log scale in "
                       f"{UNIT_TEXT[unit]}, with a line at the median, one per {by} ({', '.join(map(str, groups))}).")
     return ax

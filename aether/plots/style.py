@@ -146,6 +146,13 @@ PATTERN_COLORS: dict[str, str] = {
     "retry failures + jitter": "#CC6677",
     "backoff + budget": "#AA4499",
     "backoff + breaker": "#56B4E9",
+    # retry libraries' and SDKs' defaults (chapter 11): Paul Tol's dark brown, dark blue, dark yellow,
+    # orange and magenta
+    "stamina defaults": "#661100",
+    "jitter_retry, 100 ms base": "#EE7733",
+    "Go v2 / JS, pre-2026 (cap after jitter)": "#004488",
+    "botocore 1.34.107+, pre-2026 (cap first, 1 s base)": "#EE3377",
+    "2026 (cap first, 50 ms base)": "#997700",
 }
 
 
@@ -222,6 +229,11 @@ PATTERN_LINES: dict[str, LineStyle] = {
     "retry failures + jitter": LineStyle(":", "v"),
     "backoff + budget": LineStyle("--", "^"),
     "backoff + breaker": LineStyle("-", "s"),
+    "stamina defaults": LineStyle("--", "D"),
+    "jitter_retry, 100 ms base": LineStyle("-.", "^"),
+    "Go v2 / JS, pre-2026 (cap after jitter)": LineStyle("-.", "s"),
+    "botocore 1.34.107+, pre-2026 (cap first, 1 s base)": LineStyle(":", "s"),
+    "2026 (cap first, 50 ms base)": LineStyle("-", "P"),
 }
 
 #: The look of each save outcome when a figure is split by outcome (``by="outcome"``):

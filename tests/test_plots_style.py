@@ -168,3 +168,12 @@ def test_no_outcome_or_call_result_takes_a_patterns_colour() -> None:
     results = {name: color.upper() for name, color in RESULT_COLORS.items() if name != "conflict"}
     clashes = {n: c for n, c in {**outcomes, **results}.items() if c in patterns}
     assert not clashes
+
+
+def test_two_labels_share_a_colour_only_as_names_of_one_pattern_with_one_line() -> None:
+    from aether.plots.style import PATTERN_COLORS, PATTERN_LINES
+
+    by_colour: dict[str, set[object]] = {}
+    for label, colour in PATTERN_COLORS.items():
+        by_colour.setdefault(colour.upper(), set()).add(PATTERN_LINES.get(label))
+    assert {c: lines for c, lines in by_colour.items() if len(lines) > 1} == {}

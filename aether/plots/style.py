@@ -125,7 +125,7 @@ PATTERN_COLORS: dict[str, str] = {
     "queued_writes": "#332288",
     "retry queue": "#332288",
     # variants of the retry queue that chapter 05 compares with it, each with a colour of its own
-    "queue, 4 workers": "#88CCEE",
+    "queue, 4 workers": "#77AADD",
     "queue, bounded": "#225555",
     "circuit_breaker": "#56B4E9",
     "circuit breaker": "#56B4E9",
@@ -136,7 +136,7 @@ PATTERN_COLORS: dict[str, str] = {
     "retry_on_failure": "#CC6677",
     "retry at once": "#CC6677",
     # server-side defences against a retry storm (chapter 08)
-    "bounded queue": "#88CCEE",
+    "bounded queue": "#BBCC33",
     "deadline + drop": "#661100",
     # chapter 10's labels for the same patterns (its map names each contender in words)
     "no retry": "#000000",
@@ -146,9 +146,9 @@ PATTERN_COLORS: dict[str, str] = {
     "retry failures + jitter": "#CC6677",
     "backoff + budget": "#AA4499",
     "backoff + breaker": "#56B4E9",
-    # retry libraries' and SDKs' defaults (chapter 11): Paul Tol's dark brown, dark blue, dark yellow,
-    # orange and magenta
-    "stamina defaults": "#661100",
+    # retry libraries' and SDKs' defaults (chapter 11): Paul Tol's dark red, orange, dark blue, magenta,
+    # and dark yellow
+    "stamina defaults": "#994455",
     "jitter_retry, 100 ms base": "#EE7733",
     "Go v2 / JS, pre-2026 (cap after jitter)": "#004488",
     "botocore 1.34.107+, pre-2026 (cap first, 1 s base)": "#EE3377",

@@ -132,6 +132,9 @@ PATTERN_COLORS: dict[str, str] = {
     "adaptive throttling": "#117733",
     "retry_on_failure": "#CC6677",
     "retry at once": "#CC6677",
+    # the two answers of chapter 00's loser: the Go examples' blind re-append, and the command retry
+    "blind re-append": "#661100",
+    "re-decide": "#6699CC",
 }
 
 
@@ -196,6 +199,8 @@ PATTERN_LINES: dict[str, LineStyle] = {
     "adaptive throttling": LineStyle("-.", "o"),
     "retry_on_failure": LineStyle(":", "v"),
     "retry at once": LineStyle(":", "v"),
+    "blind re-append": LineStyle("--", "X"),
+    "re-decide": LineStyle("-", "P"),
 }
 
 #: The look of each save outcome when a figure is split by outcome (``by="outcome"``):

@@ -33,9 +33,12 @@ def immediate_retry(store: EventStore, actor_id: str, event_type: str,
                     deadline: float | None = None) -> Event:
     """Retry at once, without waiting, until the save lands or *max_attempts* are used.
 
-    The naive fix that makes contention worse: every loser comes straight
-    back and collides again. Use it only as the "no backoff" baseline.
-    *data*, *key* and *deadline* as in :func:`~aether.patterns.simple.simple_retry`.
+    A conflict means another writer committed, so the loser's next read is
+    current and it can win at once; with attempts to spare it commits every
+    save, but it makes the most store writes, and with few attempts it gives
+    up the most (chapter 01 measures both). Use it as the "no backoff"
+    baseline. *data*, *key* and *deadline* as in
+    :func:`~aether.patterns.simple.simple_retry`.
     """
     save = LogicalSave(store, actor_id, event_type, data, clock, key=key, deadline=deadline)
     check_count("max_attempts", max_attempts)

@@ -153,6 +153,9 @@ PATTERN_COLORS: dict[str, str] = {
     "Go v2 / JS, pre-2026 (cap after jitter)": "#004488",
     "botocore 1.34.107+, pre-2026 (cap first, 1 s base)": "#EE3377",
     "2026 (cap first, 50 ms base)": "#997700",
+    # the two answers of chapter 00's loser: the Go examples' blind re-append, and the command retry
+    "blind re-append": "#661100",
+    "re-decide": "#6699CC",
 }
 
 
@@ -234,6 +237,8 @@ PATTERN_LINES: dict[str, LineStyle] = {
     "Go v2 / JS, pre-2026 (cap after jitter)": LineStyle("-.", "s"),
     "botocore 1.34.107+, pre-2026 (cap first, 1 s base)": LineStyle(":", "s"),
     "2026 (cap first, 50 ms base)": LineStyle("-", "P"),
+    "blind re-append": LineStyle("--", "X"),
+    "re-decide": LineStyle("-", "P"),
 }
 
 #: The look of each save outcome when a figure is split by outcome (``by="outcome"``):

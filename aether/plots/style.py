@@ -154,7 +154,7 @@ PATTERN_COLORS: dict[str, str] = {
     "botocore 1.34.107+, pre-2026 (cap first, 1 s base)": "#EE3377",
     "2026 (cap first, 50 ms base)": "#997700",
     # the two answers of chapter 00's loser: the Go examples' blind re-append, and the command retry
-    "blind re-append": "#661100",
+    "blind re-append": "#BB5566",
     "re-decide": "#6699CC",
 }
 

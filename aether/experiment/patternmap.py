@@ -2,7 +2,7 @@
 
 Chapter 10 stands on it. Every contender makes the same saves (a decision,
 ``decide(events)``, under one idempotency key per save: :class:`Commanded`)
-on the same busy server (:data:`~aether.claims.catalog._common.BUSY_SERVER`,
+on the same busy server (:data:`~aether.experiment.scenarios.BUSY_SERVER`,
 callers' timeout 0.25 s), in an open loop, at every cell of a grid:
 
 * **load**: the offered rate as a share of the store's capacity (:data:`LOADS`);
@@ -104,7 +104,7 @@ HIGHER_IS_BETTER: Mapping[str, bool] = {"committed_share": True, "recovered": Tr
 
 
 def _profile() -> Any:
-    from aether.claims.catalog._common import BUSY_SERVER
+    from aether.experiment.scenarios import BUSY_SERVER
 
     return BUSY_SERVER
 

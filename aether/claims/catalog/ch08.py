@@ -1,6 +1,6 @@
 """Chapter 08, retry storms: a short trigger, timeouts and retries keep a busy store down; what ends it.
 
-The scenario (:mod:`aether.claims.catalog._common`): the busy server (:data:`BUSY_SERVER`,
+The scenario (:mod:`aether.experiment.scenarios`): the busy server (:data:`BUSY_SERVER`,
 4 workers, 38.4 ms of server time per save, so about 104 saves/s at full use), callers
 with a 0.25 s timeout, and a trigger: the store 4x slower from 3 s to 4 s. Every save is
 a command (:func:`add_line` decides the next event from the actor's events) under one
@@ -11,13 +11,10 @@ harness's blind data.
 from __future__ import annotations
 
 import functools
-import inspect
 import math
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from aether.checks import check_callable, check_text
 from aether.claims import (
     Arm,
     Claim,
@@ -31,69 +28,21 @@ from aether.claims import (
     load_arm,
     recovered_within,
 )
-from aether.claims.catalog._common import BUSY_SERVER, busy_slowdown, busy_timeouts
-from aether.contracts import Bindable, RunContext
 from aether.experiment import Slowdown, run_load
 from aether.experiment.arrivals import Step
 from aether.experiment.profiles import StoreProfile
+from aether.experiment.scenarios import BUSY_SERVER, Decided, add_line, busy_slowdown, busy_timeouts
 from aether.patterns import AdaptiveThrottlingPolicy, retry_on_failure
 
 __all__ = ["CLAIMS", "Decided", "add_line", "committed_after", "storm_then_cut"]
 
 
-def add_line(events: Sequence[Any]) -> dict[str, int]:
-    """The chapter's command: append the actor's next line (never refuses), decided on the events read."""
-    return {"line": len(events) + 1}
-
-
-def _with_decision(inner: Callable[..., Any], decide: Callable[..., Any], pass_rng: bool, store: Any,
-                   actor_id: str, event_type: str, data: Any = None, **settings: Any) -> Any:
-    if not pass_rng:
-        settings.pop("rng", None)
-    return inner(store, actor_id, event_type, decide, **settings)
-
-
-def _accepts_rng(fn: Callable[..., Any]) -> bool:
-    try:
-        params = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return any(p.name == "rng" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
-
-
-@dataclass(frozen=True)
-class Decided:
-    """*pattern* saving the command *decide* instead of the data the harness hands it.
-
-    The experiment's harness gives each save a mapping (the blind re-append);
-    wrap a pattern (a function, a partial or a shared-state policy such as
-    :class:`~aether.patterns.AdaptiveThrottlingPolicy`) in this to run it the
-    normal way, retrying the command: read, decide, append under one key.
-    """
-
-    pattern: Any
-    decide: Callable[..., Any] = add_line
-    name: str = "decided"
-
-    def __post_init__(self) -> None:
-        if not callable(self.pattern) and not isinstance(self.pattern, Bindable):
-            raise TypeError(f"Decided.pattern must be a pattern (a callable or a Bindable); got {self.pattern!r}")
-        check_callable("Decided.decide", self.decide, "decide(events) -> Mapping | None")
-        check_text("Decided.name", self.name)
-
-    def bind(self, ctx: RunContext) -> Callable[..., Any]:
-        """The writers' callable for one run: the (bound) pattern, called with the decision."""
-        inner = self.pattern
-        if isinstance(inner, Bindable) and not inspect.isfunction(inner) and hasattr(inner, "bind"):
-            inner = inner.bind(ctx)
-        return functools.partial(_with_decision, inner, self.decide, _accepts_rng(inner))
-
-
-AT_ONCE = Decided(functools.partial(retry_on_failure, max_attempts=3), name="retry at once")
-NO_RETRY = Decided(functools.partial(retry_on_failure, max_attempts=1), name="no retries")
+AT_ONCE = Decided(functools.partial(retry_on_failure, max_attempts=3), add_line, label="retry at once")
+NO_RETRY = Decided(functools.partial(retry_on_failure, max_attempts=1), add_line, label="no retries")
 #: A 0.3 s deadline for the whole save, passed down with every call; the store drops a call whose caller has gone.
-DEADLINE = Decided(functools.partial(retry_on_failure, max_attempts=3, deadline=0.3), name="deadline 0.3 s")
-THROTTLE = Decided(AdaptiveThrottlingPolicy(window=2.0, buckets=10, base_delay=0.0), name="adaptive throttling")
+DEADLINE = Decided(functools.partial(retry_on_failure, max_attempts=3, deadline=0.3), add_line, label="deadline 0.3 s")
+THROTTLE = Decided(AdaptiveThrottlingPolicy(window=2.0, buckets=10, base_delay=0.0), add_line,
+                   label="adaptive throttling")
 #: The bounded queue of the server-side defence: at most this many calls wait.
 QUEUE_LIMIT = 32
 

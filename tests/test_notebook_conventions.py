@@ -136,17 +136,6 @@ NOT_YET_REBUILT: frozenset[str] = frozenset({
     "08_retry_storms cell 36: prints-explanation",  # print('Exercise 1: correct. It never recovers: waiting moves t...
     "08_retry_storms cell 39: answer-equals-literal",  # answer_2 == 27.0
     "08_retry_storms cell 42: prints-explanation",  # print(f'Exercise 3: correct: {answer_3} accepts out of 100; th...
-    "09_simulation_vs_reality cell 4: network-from-numbers",  # NetworkModel(hop=Constant(0.002))
-    "09_simulation_vs_reality cell 4: speed-from-numbers",  # cal.network(hop=0.002)
-    "09_simulation_vs_reality cell 33: network-from-numbers",  # NetworkModel(hop=Constant(HOP))
-    "09_simulation_vs_reality cell 33: speed-from-numbers",  # CALIBRATION.network(hop=HOP)
-    "09_simulation_vs_reality cell 36: answer-equals-literal",  # answer_1 == 0.02
-    "09_simulation_vs_reality cell 38: capacity-from-numbers",  # Capacity(workers=1, service={'read': cal.read, 'wr...
-    "09_simulation_vs_reality cell 38: speed-from-numbers",  # cal.network(hop=0.002)
-    "09_simulation_vs_reality cell 39: answer-equals-literal",  # answer_2 == 'immediate retry'
-    "09_simulation_vs_reality cell 39: prints-explanation",  # print('Exercise 2: correct. When every write costs th...
-    "09_simulation_vs_reality cell 42: answer-bounded-by-literal",  # 1.6 < answer_3 < TIME_TIE
-    "09_simulation_vs_reality cell 42: prints-explanation",  # print('Exercise 3: correct. Now a tie: a real run may...
     "10_choosing_a_pattern cell 4: network-from-numbers",  # NetworkModel(hop=AbsNormal(0.002, 0.0004), timeout=0.25)
     "10_choosing_a_pattern cell 25: answer-equals-literal",  # set(answer_1) == {'equal', 'full'}
     "11_in_production cell 9: network-default-hop",  # NetworkModel(outages=(OUTAGE,))

@@ -47,6 +47,8 @@ __all__ = ["WAY_COLORS", "WAY_LINES", "plot_latency_by_way", "plot_lock_handoff"
 WAY_COLORS: dict[str, str] = {
     "chapter 03 model": "#000000",
     "simulated": "#0072B2",
+    "simulated, all at once": "#0072B2",
+    "simulated, measured skew": "#56B4E9",
     "real threads": "#E69F00",
     "real SQLite": "#009E73",
     "real PostgreSQL": "#CC79A7",
@@ -56,6 +58,8 @@ WAY_COLORS: dict[str, str] = {
 WAY_LINES: dict[str, LineStyle] = {
     "chapter 03 model": LineStyle(":", "x"),
     "simulated": LineStyle("-", "o"),
+    "simulated, all at once": LineStyle("-", "o"),
+    "simulated, measured skew": LineStyle(":", "v"),
     "real threads": LineStyle("--", "s"),
     "real SQLite": LineStyle("-.", "^"),
     "real PostgreSQL": LineStyle("--", "D"),

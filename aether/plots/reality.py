@@ -294,6 +294,7 @@ def plot_timeline_by_way(
         ax.set_visible(False)
     if title:
         fig.suptitle(title, fontsize=STYLE["axes.titlesize"] + 1, fontweight="bold")
-    describe(fig, alt, f"{ylabel} against time, one panel per {by} ({', '.join(map(str, groups))}), a thin line per "
+    what = f"{ylabel[:1].upper()}{ylabel[1:]} against time"
+    describe(fig, alt, f"{what}, one panel per {by} ({', '.join(map(str, groups))}), a thin line per "
                        f"run and a thick line at the median for each {way} ({', '.join(map(str, kinds))}).")
     return axes

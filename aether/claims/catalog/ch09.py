@@ -30,7 +30,7 @@ from aether.claims import Claim, Range, at_least, at_most
 from aether.claims.metrics import Metric
 from aether.claims.model import Arm
 from aether.experiment.profiles import LAPTOP_SQLITE, StoreProfile
-from aether.experiment.realstorm import load_storm_record, storm_profile, storm_summary
+from aether.experiment.realstorm import load_storm_record, storm_profile
 
 _CAL = reference_calibration()
 #: Chapter 09's real runs: 2 ms emulated hops, each lasting what a real 2 ms sleep lasted in the calibration.
@@ -156,7 +156,7 @@ DEFENCES = ("no retries", "retry budget", "circuit breaker")
 
 
 __all__ = ["AFTER", "CLAIMS", "DEFENCES", "HERD_SKEW", "REAL_HOPS", "STORM_SERVER", "delivered_after", "real_delivered",
-           "real_work", "storm_summary"]
+           "real_work"]
 
 CLAIMS = [
     Claim(

@@ -155,8 +155,8 @@ def _storm_share(shares: Mapping[str, float]) -> float:
 DEFENCES = ("no retries", "retry budget", "circuit breaker")
 
 
-__all__ = ["AFTER", "CLAIMS", "DEFENCES", "HERD_SKEW", "REAL_HOPS", "STORM_SERVER", "delivered_after", "real_delivered",
-           "real_work"]
+__all__ = ["AFTER", "CLAIMS", "DEFENCES", "HERDS", "HERD_SKEW", "REAL_HOPS", "STORM_SERVER", "delivered_after",
+           "real_delivered", "real_work"]
 
 CLAIMS = [
     Claim(

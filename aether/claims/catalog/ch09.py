@@ -53,6 +53,11 @@ def real_work(scenario: str) -> dict[str, float]:
 HERDS: dict[int, str] = {HERD_WRITERS: "herd", LARGE_HERD: "large herd"}
 
 
+#: The steady-stream patterns the work claim covers: adaptive retry is left out, its simulated work per save
+#: is 1.875 on every seed and under every profile (its waits, not the store, decide it), so it tests nothing.
+STEADY_CLAIMED = ("immediate retry", "no jitter", "full jitter")
+
+
 def _simulate_steady(params: Mapping[str, Any], seed: int, profile: StoreProfile) -> dict[str, Any]:
     """The steady stream's four patterns simulated with *seed*: ``{(scenario, pattern): RunResult}``."""
     from aether.experiment import run_contention
@@ -60,7 +65,7 @@ def _simulate_steady(params: Mapping[str, Any], seed: int, profile: StoreProfile
     return {("steady", name): run_contention(pattern, writers=int(params["writers"]), seed=seed, name=name,
                                              saves_per_writer=STEADY["saves_per_writer"],
                                              network=profile.network(), capacity=profile.capacity())
-            for name, pattern in steady_patterns().items()}
+            for name, pattern in steady_patterns().items() if name in STEADY_CLAIMED}
 
 
 def _simulate_herds(params: Mapping[str, Any], seed: int, profile: StoreProfile, *,
@@ -89,9 +94,9 @@ def _farthest(results: Mapping[Any, Any]) -> float:
     return max(max(r, 1 / r) for r in ratios(results))
 
 
-def _least(results: Mapping[Any, Any]) -> float:
-    """The smallest ratio of simulated work per save to the real median over the runs."""
-    return min(ratios(results))
+def _median_ratio(results: Mapping[Any, Any]) -> float:
+    """The median over the runs of simulated work per save / the real median (both herds: their mean)."""
+    return float(statistics.median(ratios(results)))
 
 
 # --- the load model: the storm on a real PostgreSQL server ------------------------------------------------
@@ -141,96 +146,121 @@ def _simulate_storms(params: Mapping[str, Any], seed: int, profile: StoreProfile
     return out
 
 
-def _least_share(shares: Mapping[str, float], names: tuple[str, ...]) -> float:
-    """The smallest share delivered after the trigger among the patterns *names*."""
-    return min(shares[name] for name in names)
-
-
-def _storm_share(shares: Mapping[str, float]) -> float:
-    """The share delivered after the trigger with retries at once."""
-    return shares["retry at once"]
+def _farthest_share(shares: Mapping[str, float]) -> float:
+    """The largest gap, over the patterns simulated, between the simulated share and the real record's median."""
+    real = real_delivered()
+    return max(abs(share - real[name]) for name, share in shares.items())
 
 
 #: The patterns that defend the server in the storm comparison.
 DEFENCES = ("no retries", "retry budget", "circuit breaker")
 
 
-__all__ = ["AFTER", "CLAIMS", "DEFENCES", "HERDS", "HERD_SKEW", "REAL_HOPS", "STORM_SERVER", "delivered_after",
+__all__ = ["AFTER", "CLAIMS", "DEFENCES", "HERDS", "HERD_SKEW", "REAL_HOPS", "STEADY_CLAIMED",
+           "STORM_SERVER", "delivered_after",
            "real_delivered", "real_work"]
 
 CLAIMS = [
     Claim(
         chapter=9, id="steady-work-matches-real-sqlite",
-        statement="in a steady stream of contention (8 writers x 4 saves on one actor) the calibrated simulation's "
-                  "work per save of each of four patterns is within 30% of the real SQLite store's",
+        statement="in a steady stream of contention (8 writers x 4 saves on one actor; a point claim, the point "
+                  "measured for real) the simulation's work per save of immediate retry, backoff without and with "
+                  "full jitter is within 30% of the real SQLite record's median; this work is set by the protocol "
+                  "and the hops, not the service time, so it does not test the calibration",
         subject=Arm("simulated, each pattern", _simulate_steady),
         metric=Metric("farthest simulated/real work per save", _farthest, "x"),
         relation=at_most(1.3),
         domain={"writers": Range(STEADY["writers"], STEADY["writers"], integer=True, unit="writers")},
         profile=REAL_HOPS,
         note="Real side: the median of the committed real SQLite runs (aether/data/contention_reality.json, "
-             "3 runs per pattern). On held-out seeds 10000-10029 the ratios were 0.88-1.28 (immediate retry "
-             "the widest); on seeds 20000-20029, 87 of 90 trials within 1.3. The old chapter checked 25% live, "
-             "on runs that differ from machine to machine; 25% fails here for immediate retry in some seeds.",
+             "3 runs per pattern). Was 'the calibrated model gets work under contention right' with adaptive "
+             "retry included. An outside ablation (seeds 40000-40009) passed it with constant 2 ms hops and no "
+             "oversleep (10/10), a store 5 times slower (10/10), 10 times faster (8/10), 10 ms hops (7/10): the "
+             "metric cannot tell a calibrated model from a badly wrong one. Adaptive retry was dropped: it "
+             "costs 1.875 writes per save in the simulation on every seed and profile. On held-out seeds "
+             "10000-10029 the ratios were 0.88-1.28 (immediate retry the widest).",
     ),
     Claim(
         chapter=9, id="measured-skew-matches-real-herd",
-        statement="started over the start skew measured in the real SQLite herd runs, the simulated herds of 20 "
-                  "and 24 writers, with and without jitter, land within a factor 1.5 of the real work per save",
+        statement="started at random over 0.8-1.2 times the start skew measured in the real SQLite herd runs "
+                  "themselves, the simulated herds of 20 and 24 writers, with and without jitter, land within a "
+                  "factor 1.5 of those runs' work per save (consistent with start skew as a cause, not a test of it)",
         subject=Arm("simulated herds, measured skew",
                     functools.partial(_simulate_herds, patterns=("no jitter", "full jitter"))),
         metric=Metric("farthest simulated/real work per save", _farthest, "x"),
         relation=at_most(1.5),
         domain={"skew_scale": Range(0.8, 1.2, unit="x the measured skew")}, at={"skew_scale": 1.0},
         profile=REAL_HOPS,
-        note="Was (old chapter) 'with the calibration's start skew (97 ms) the herd costs a third of the writes': "
-             "the calibration measures 20 processes doing one save each, not the herd; the herd's own runs got "
-             "going over 6-30 ms (median 16 ms). Held-out seeds 10000-10029: ratios 0.83-1.36 at 20 writers, "
-             "0.76-1.09 at 24; medians 0.90-0.92. At 0.8 x the skew one seed of 30 reached 1.52 at 24 writers.",
+        note="Circular in part: the skew is measured on the same runs it is compared with, and the skew (the "
+             "spread of the ends of the first store calls) is partly an outcome of contention. Real threads "
+             "herd without jitter at 7.05 writes per save with a 6 ms skew, about the all-at-once model's 7.15, "
+             "and SQLite's busy-handler lock hand-off is an equally good explanation. An independent "
+             "measurement (the release time of a start barrier) is future work. Was (old chapter) 'with the "
+             "calibration's start skew (97 ms) the herd costs a third of the writes'. An outside review: "
+             "at 2 x the skew 9/10 seeds, at 3 x 4/10; with constant median hops 10/10. Held-out seeds "
+             "10000-10029: ratios 0.83-1.36 at 20 writers, 0.76-1.09 at 24.",
     ),
     Claim(
         chapter=9, id="perfect-start-over-predicts-no-jitter-herd",
-        statement="when the simulated writers start within a quarter of the measured skew (up to 4 ms), a herd "
-                  "without jitter of 20 or 24 writers costs at least the real SQLite herd's work per save, typically "
-                  "1.5 to 1.8 times",
+        statement="when the simulated writers start within a tenth of the measured skew (under 2 ms), a herd "
+                  "without jitter of 20 and 24 writers costs on the median of the two at least 1.2 times the real "
+                  "SQLite herd's work per save",
         subject=Arm("simulated no jitter, (near) perfect start",
                     functools.partial(_simulate_herds, patterns=("no jitter",))),
-        metric=Metric("least simulated/real work per save", _least, "x"),
-        relation=at_least(1.0),
+        metric=Metric("median simulated/real work per save, 20 and 24 writers", _median_ratio, "x"),
+        relation=at_least(1.2),
+        domain={"skew_scale": Range(0.0, 0.1, unit="x the measured skew")}, at={"skew_scale": 0.0},
+        profile=REAL_HOPS,
+        note="Was 'costs at least the real work, typically 1.5 to 1.8 times' (least ratio >= 1.0), which full "
+             "jitter and half the skew also pass. At least 1.3 (an outside review's proposal) broke on 3 of 30 "
+             "held-out seeds (1.21-1.29) at 0 and 0.15 x the skew. Median of the two herds' ratios on seeds "
+             "10000-10029 and 20000-20029: no jitter 1.20-2.18 (median 1.67) all at once, 1.14-2.11 (1.50) at "
+             "0.25 x the skew; at 0.5 x the skew only 12 of 60 reach 1.3. Full jitter 1.02-1.15, see "
+             "ch09/perfect-start-keeps-full-jitter-herd-near-real.",
+    ),
+    Claim(
+        chapter=9, id="perfect-start-keeps-full-jitter-herd-near-real",
+        statement="under the same start (within a quarter of the measured skew), a herd with full jitter of 20 "
+                  "and 24 writers costs on the median at most 1.2 times the real SQLite herd's work per save",
+        subject=Arm("simulated full jitter, (near) perfect start",
+                    functools.partial(_simulate_herds, patterns=("full jitter",))),
+        metric=Metric("median simulated/real work per save, 20 and 24 writers", _median_ratio, "x"),
+        relation=at_most(1.2),
         domain={"skew_scale": Range(0.0, 0.25, unit="x the measured skew")}, at={"skew_scale": 0.0},
         profile=REAL_HOPS,
-        note="The mechanism behind a fresh calibration's over-prediction at 24 writers (48-60% in a review, "
-             "+79% measured here with a live calibration, against +24% with the reference one): the model "
-             "starts every writer at once and only the hops' oversleep breaks ties; a quiet machine's "
-             "calibration has almost none (p99 0.14 ms against the reference's 1.75 ms). Held-out seeds: "
-             "ratios 1.17-2.26 (median 1.74) at 20 writers, 1.07-2.33 (1.61) at 24; with full jitter 1.01-1.15.",
+        note="The contrast to ch09/perfect-start-over-predicts-no-jitter-herd: jitter breaks its own ties. "
+             "Seeds 10000-10029 and 20000-20029: 1.02-1.15 all at once, 0.99-1.15 at 0.25 x the skew.",
     ),
     Claim(
         chapter=9, id="storm-persists-as-on-real-postgres",
-        statement="on the PostgreSQL storm server at 30 saves/s, with retries at once the simulation calibrated on "
-                  "it, like the real server, delivers under 5% of the offered saves from 1 s after the slowdown on",
+        statement="on the pg_sleep queue on PostgreSQL at 30 saves/s (a point claim, the rate measured), with "
+                  "retries at once the simulation's share of offered saves delivered from 1 s after the slowdown "
+                  "on is within 5 points of the real record's median (0%)",
         subject=Arm("simulated storm", functools.partial(_simulate_storms, names=("retry at once",))),
-        metric=Metric("share delivered after, retries at once", _storm_share, "%"),
+        metric=Metric("|simulated - real median| share delivered after, retries at once", _farthest_share, "%"),
         relation=at_most(0.05),
         domain={"rate": Range(30, 30, unit="saves/s")},
         profile=STORM_SERVER,
-        note="Real side: 0% in each of the 3 committed real runs (aether/data/storm_postgres.json); the "
-             "simulation 0% on held-out seeds 10000-10029 too.",
+        note="Was 'delivers under 5%', a threshold a constant model passes; now read from the record "
+             "(aether/data/storm_postgres.json: 0% in each of its 3 runs). Service-time sensitivity: with the "
+             "service times x0.7 it fails (5 of 10 seeds in an outside review), from x0.85 up it holds.",
     ),
     Claim(
         chapter=9, id="defences-recover-as-on-real-postgres",
-        statement="on the PostgreSQL storm server at 30 saves/s, without retries, with a retry budget or with a "
-                  "circuit breaker the simulation delivers at least 75% of the offered saves from 1 s after the "
-                  "slowdown on, as the real server did in 8 of its 9 runs",
+        statement="on the pg_sleep queue on PostgreSQL at 30 saves/s (a point claim, the rate measured), without "
+                  "retries, with a retry budget and with a circuit breaker the simulation's share of offered saves "
+                  "delivered from 1 s after the slowdown on is within 30 points of each one's real median",
         subject=Arm("simulated defences", functools.partial(_simulate_storms, names=DEFENCES)),
-        metric=Metric("least share delivered after, three defences",
-                      functools.partial(_least_share, names=DEFENCES), "%"),
-        relation=at_least(0.75),
+        metric=Metric("largest |simulated - real median| share delivered after, three defences",
+                      _farthest_share, "%"),
+        relation=at_most(0.30),
         domain={"rate": Range(30, 30, unit="saves/s")},
         profile=STORM_SERVER,
-        note="First stated as 'within 10 points of the real share for every pattern': false on 9 of 30 held-out "
-             "seeds (gaps up to 0.26), because the simulation's own arrivals move a defence's share by 0.78-1.07 "
-             "and one real breaker run (seed 1) had a second burst of timeouts the model does not have (68% "
-             "delivered). Held-out: the least of the three shares 0.78-1.0.",
+        note="30 points is within the real runs' own spread (the breaker's 3 runs: 66-102%). First stated as "
+             "'within 10 points', false on 9 of 30 held-out seeds; then as 'at least 75%', a threshold not read "
+             "from the record. Simulated shares on seeds 10000-10029/20000-20029 (every other): 79-109%. "
+             "Service-time sensitivity: with the service times x1.15 the retry budget's share falls to 49-95% "
+             "(median 76%) and the claim breaks; with the storm claim this bounds the service times to "
+             "about x0.85-x1.1 of those measured.",
     ),
 ]

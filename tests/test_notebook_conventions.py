@@ -97,17 +97,6 @@ NOT_YET_REBUILT: frozenset[str] = frozenset({
     "07_retry_budget cell 35: prints-explanation",  # print(f'Exercise 2: correct: {answer_2} s. The run spent it in...
     "07_retry_budget cell 38: answer-equals-literal",  # answer_3 == 100
     "07_retry_budget cell 38: prints-explanation",  # print('Exercise 3: correct: 100 tokens; 50 already makes saves...
-    "09_simulation_vs_reality cell 4: network-from-numbers",  # NetworkModel(hop=Constant(0.002))
-    "09_simulation_vs_reality cell 4: speed-from-numbers",  # cal.network(hop=0.002)
-    "09_simulation_vs_reality cell 33: network-from-numbers",  # NetworkModel(hop=Constant(HOP))
-    "09_simulation_vs_reality cell 33: speed-from-numbers",  # CALIBRATION.network(hop=HOP)
-    "09_simulation_vs_reality cell 36: answer-equals-literal",  # answer_1 == 0.02
-    "09_simulation_vs_reality cell 38: capacity-from-numbers",  # Capacity(workers=1, service={'read': cal.read, 'wr...
-    "09_simulation_vs_reality cell 38: speed-from-numbers",  # cal.network(hop=0.002)
-    "09_simulation_vs_reality cell 39: answer-equals-literal",  # answer_2 == 'immediate retry'
-    "09_simulation_vs_reality cell 39: prints-explanation",  # print('Exercise 2: correct. When every write costs th...
-    "09_simulation_vs_reality cell 42: answer-bounded-by-literal",  # 1.6 < answer_3 < TIME_TIE
-    "09_simulation_vs_reality cell 42: prints-explanation",  # print('Exercise 3: correct. Now a tie: a real run may...
 })
 
 SPEED_RULES = ("capacity-from-numbers", "network-from-numbers", "network-default-hop", "speed-from-numbers")

@@ -91,6 +91,8 @@ CALLS: dict[str, Callable[..., Any]] = {
     "plot_ways": lambda **kw: plots.plot_ways(_runs_by_way(), "write_calls", **kw),
     "plot_latency_by_way": lambda **kw: plots.plot_latency_by_way(_runs_by_way(), **kw),
     "plot_lock_handoff": lambda **kw: plots.plot_lock_handoff([(0.001, 0.002), (0.003, 0.005)], **kw),
+    "plot_timeline_by_way": lambda **kw: plots.plot_timeline_by_way(
+        _timeline().assign(pattern="a", way="simulated", seed=0), **kw),
     "plot_wait_bands": lambda **kw: plots.plot_wait_bands(_waits().assign(retry=lambda f: f["retry"] + 1), **kw),
 }
 

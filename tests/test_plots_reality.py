@@ -13,7 +13,13 @@ from matplotlib.collections import LineCollection, PathCollection  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
 
 from aether.calibrate import next_busy_poll  # noqa: E402
-from aether.plots import WAY_COLORS, plot_latency_by_way, plot_lock_handoff, plot_ways  # noqa: E402
+from aether.plots import (  # noqa: E402
+    WAY_COLORS,
+    plot_latency_by_way,
+    plot_lock_handoff,
+    plot_timeline_by_way,
+    plot_ways,
+)
 
 
 def runs() -> pd.DataFrame:
@@ -85,3 +91,27 @@ def test_plot_latency_by_way_labels_the_shared_time_axis_under_the_last_panel_of
     axes = plot_latency_by_way(saves, columns=2)
     assert [ax.get_xlabel() for ax in axes.flat[:3]] == ["", "latency of one save (ms)", "latency of one save (ms)"]
     assert not axes.flat[3].get_visible()
+
+
+def timelines() -> pd.DataFrame:
+    rows = [{"pattern": p, "way": w, "seed": seed, "start": 0.5 * b, "goodput": 30.0 - 10 * i + seed}
+            for i, p in enumerate(["retry at once", "no retries"]) for w in ["simulated", "real PostgreSQL"]
+            for seed in range(3) for b in range(4)]
+    return pd.DataFrame(rows)
+
+
+def test_plot_timeline_by_way_draws_a_line_per_run_and_a_median_per_way_in_each_pattern_panel() -> None:
+    axes = plot_timeline_by_way(timelines(), ways=["simulated", "real PostgreSQL"], fault=(0.5, 1.0), rate=30)
+    first = axes.flat[0]
+    assert first.get_title() == "retry at once" and axes.flat[1].get_title() == "no retries"
+    medians = [line for line in first.get_lines() if "median" in line.get_label()]
+    assert [line.get_label() for line in medians] == ["simulated (median of 3 runs)",
+                                                      "real PostgreSQL (median of 3 runs)"]
+    assert list(medians[1].get_ydata()) == [31.0] * 4  # the median of the three seeds' 30, 31, 32
+    assert to_hex(medians[1].get_color()) == WAY_COLORS["real PostgreSQL"].lower()
+    assert len(first.get_lines()) == 1 + 2 * (3 + 1)  # the offered rate, then per way 3 runs and the median
+
+
+def test_plot_timeline_by_way_refuses_a_frame_without_the_run_column() -> None:
+    with pytest.raises(ValueError, match="seed"):
+        plot_timeline_by_way(timelines().drop(columns="seed"))

@@ -47,6 +47,7 @@ to the store it is given: start a throwaway server with
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
@@ -59,7 +60,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from aether.checks import check_int, check_number, check_seconds
+from aether.checks import check_int, check_number, check_seconds, check_text
 from aether.contracts import call_deadline, deadline_scope
 from aether.errors import StoreTimeoutError, StoreUnavailableError
 from aether.events import Event
@@ -72,12 +73,17 @@ from aether.store import postgres
 from aether.store.postgres import PostgresEventStore
 
 __all__ = [
+    "STORM_DATA",
     "ServerRecord",
+    "StormRecord",
     "StormRun",
     "StormServer",
     "StormStore",
+    "load_storm_record",
     "measure_storm_service",
+    "record_storm",
     "run_storm_real",
+    "storm_profile",
     "simulate_storm",
     "storm_summary",
 ]
@@ -504,6 +510,7 @@ def compare_storm(
     rate: float = 30.0,
     duration: float = 10.0,
     bin: float = 0.5,  # noqa: A002
+    timelines: list[pd.DataFrame] | None = None,
     **settings: Any,
 ) -> pd.DataFrame:
     """Each pattern on the real server (*repeats* times per seed) and in simulation: one row per run.
@@ -520,6 +527,8 @@ def compare_storm(
     :func:`storm_summary`'s numbers (rates per second over bins of *bin* s),
     and for real runs ``served_for_gone_after`` (calls per second the server
     served after the trigger for callers who had gone) and ``wall`` (seconds).
+    Given a list as *timelines*, it appends each real run's :meth:`StormRun.timeline`
+    (with ``pattern``, ``seed`` and ``repeat`` columns in front) to it.
     """
     patterns = dict(storm_patterns() if patterns is None else patterns)
     repeats = check_int("repeats", repeats, 1, 100)
@@ -541,6 +550,9 @@ def compare_storm(
                                      name=name, **settings)
                 wall = time.perf_counter() - wall
                 frame = run.timeline(bin=bin)
+                if timelines is not None:
+                    timelines.append(frame.assign(pattern=name, seed=seed, repeat=repeat)[
+                        ["pattern", "seed", "repeat", *frame.columns]])
                 after = frame[(frame["start"] >= trigger.end + 1.0) & (frame["start"] + bin <= duration)]
                 gone_ends = np.array([r.end - run.origin for r in run.server if r.abandoned], dtype=float)
                 rows.append({"pattern": name, "seed": seed, "repeat": repeat, "kind": "real",
@@ -558,6 +570,142 @@ def _drain(gone_ends: np.ndarray, after: float) -> float:
     return float(late.max() - after) if len(late) else 0.0
 
 
+#: The file (in ``aether/data``) that holds the committed record of the real storm (:func:`record_storm`).
+STORM_DATA = "storm_postgres.json"
+#: The columns of a real run's timeline that a record keeps (rates per second, per bin).
+RECORD_COLUMNS = ("start", "offered", "calls", "goodput", "timeouts", "utilisation", "queue_depth",
+                  "served_for_gone")
+
+
+@dataclass(frozen=True)
+class StormRecord:
+    """The real storm as measured once, to compare with the simulation without a server.
+
+    ``service``: the service time of a read and a write through the storm server
+    (:func:`measure_storm_service`), what the simulation is calibrated with;
+    ``runs``: one row per real run (:func:`compare_storm`'s real rows);
+    ``timelines``: those runs' timelines (:data:`RECORD_COLUMNS`, per ``bin`` seconds);
+    ``settings``: the experiment's settings (``rate``, ``duration``, ``bin``, ...);
+    ``command``, ``measured``, ``server`` and ``machine``: how, when and where.
+    Use :func:`load_storm_record` to read the committed one.
+    """
+
+    service: Mapping[str, Any]
+    runs: pd.DataFrame
+    timelines: pd.DataFrame
+    settings: Mapping[str, Any]
+    command: str
+    measured: str
+    server: str
+    machine: Mapping[str, Any]
+
+    def to_json(self) -> str:
+        """The record as JSON, one run or one bin per line (what :meth:`from_json` reads)."""
+        def table(frame: pd.DataFrame) -> str:
+            rows = [json.dumps({k: _plain(v) for k, v in row.items()}) for row in frame.to_dict("records")]
+            return "[\n  " + ",\n  ".join(rows) + "\n ]"
+
+        head = {"format": 1, "command": self.command, "measured": self.measured, "server": self.server,
+                "machine": dict(self.machine), "settings": dict(self.settings),
+                "service": {op: list(q.values) for op, q in self.service.items()}}
+        lines = [f" {json.dumps(k)}: {json.dumps(v)}" for k, v in head.items()]
+        lines += [f' "runs": {table(self.runs)}', f' "timelines": {table(self.timelines)}']
+        return "{\n" + ",\n".join(lines) + "\n}\n"
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> StormRecord:
+        """Read a record written by :meth:`to_json` (anything else: :class:`ValueError`)."""
+        from aether.calibrate import Quantiles
+
+        if not isinstance(text, (str, bytes)):
+            raise TypeError(f"text must be a str or bytes of JSON; got {type(text).__name__}")
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"text is not a storm record: not JSON ({exc})") from None
+        if not isinstance(data, dict) or data.get("format") != 1:
+            raise ValueError("text is not a storm record of format 1")
+        return cls(service={op: Quantiles(tuple(v)) for op, v in data["service"].items()},
+                   runs=pd.DataFrame(data["runs"]), timelines=pd.DataFrame(data["timelines"]),
+                   settings=data["settings"], command=data["command"], measured=data["measured"],
+                   server=data["server"], machine=data["machine"])
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-ready scalar: floats rounded to 6 significant digits, infinity as ``null``."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if not math.isfinite(value) else float(f"{float(value):.6g}")
+    return value
+
+
+def record_storm(*, seeds: int = 3, rate: float = 30.0, patterns: Mapping[str, Any] | None = None,
+                 bin: float = 0.5, command: str = "record_storm()") -> StormRecord:  # noqa: A002
+    """Measure the storm server and run every pattern on it (one real run per seed): a :class:`StormRecord`.
+
+    Starts (and removes) a throwaway local server (:func:`~aether.store.pglocal.start_local_postgres`).
+    Takes about ``len(patterns) x seeds x 12`` seconds.
+    """
+    import datetime
+
+    from aether.calibrate import machine_facts
+    from aether.store.pglocal import start_local_postgres
+
+    seeds = check_int("seeds", seeds, 1, 100)
+    frames: list[pd.DataFrame] = []
+    with start_local_postgres() as local:
+        service = measure_storm_service(local.new_schema("service"))
+        runs = compare_storm(lambda: local.new_schema("storm"), service, patterns=patterns, seeds=range(seeds),
+                             rate=rate, bin=bin, timelines=frames)
+        import psycopg
+
+        with psycopg.connect(local.new_schema("version")) as conn:
+            (version,) = conn.execute("SELECT version()").fetchone()  # type: ignore[misc]
+    real = runs[runs["kind"] == "real"].drop(columns=["kind", "wall"]).reset_index(drop=True)
+    timelines = pd.concat(frames, ignore_index=True)[["pattern", "seed", "repeat", *RECORD_COLUMNS]]
+    settings = {"rate": rate, "duration": 10.0, "bin": bin, "workers": 2, "work": 0.02, "call_timeout": 0.25,
+                "trigger_start": 3.0, "trigger_end": 4.0, "trigger_factor": 4.0, "save_timeout": 2.0,
+                "actors": 1000}
+    return StormRecord(service=service, runs=real, timelines=timelines, settings=settings, command=command,
+                       measured=datetime.date.today().isoformat(), server=" ".join(str(version).split()[:2]),
+                       machine=machine_facts())
+
+
+def storm_profile(record: StormRecord) -> Any:
+    """The storm server of *record* as a :class:`~aether.experiment.profiles.StoreProfile` (what it measured).
+
+    ``workers`` connections, the read and write service times measured through
+    the server (its ``work`` per call, then the store's statement on a local
+    socket, as :data:`~aether.experiment.profiles.POSTGRES_LOCAL` measures it
+    alone), and :func:`simulate_storm`'s 0.2 ms hop each way.
+    """
+    from aether.experiment.profiles import StoreProfile
+
+    if not isinstance(record, StormRecord):
+        raise TypeError(f"record must be a StormRecord; got {record!r} ({type(record).__name__})")
+    s, m = record.settings, record.machine
+    return StoreProfile(
+        name="PostgreSQL storm server", read=record.service["read"], write=record.service["write"],
+        workers=int(s["workers"]), hop=Constant(0.0002), path="0.2 ms hops",
+        source=(f"aether/data/{STORM_DATA}: '{record.command}' measured {record.measured} against {record.server} "
+                f"on {m.get('system', '?')} {m.get('arch', '?')}, {m.get('cpus', '?')} CPUs at load "
+                f"{m.get('load', '?')}: {s['workers']} connections behind one queue, each call {s['work'] * 1000:g} "
+                "ms of work on the server (pg_sleep) then the store's statement, timed one call at a time"))
+
+
+def load_storm_record(path: str | None = None) -> StormRecord:
+    """The committed record of the real storm (``aether/data/storm_postgres.json``), or the one at *path*."""
+    from importlib import resources
+
+    if path is None:
+        return StormRecord.from_json(resources.files("aether.data").joinpath(STORM_DATA).read_bytes())
+    with open(check_text("path", path), encoding="utf-8") as file:
+        return StormRecord.from_json(file.read())
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m aether.experiment.realstorm``: the storm on a throwaway local server, real vs simulated."""
     import argparse
@@ -570,10 +718,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=30.0, help="saves arriving per second")
     parser.add_argument("--patterns", default="", help="comma-separated names (default: all four)")
     parser.add_argument("--csv", help="also write every run's row to this file")
+    parser.add_argument("--record", help="instead: write a StormRecord (real runs and their timelines) as JSON")
     args = parser.parse_args(argv)
     patterns = storm_patterns()
     if args.patterns:
         patterns = {name: patterns[name] for name in args.patterns.split(",")}
+    if args.record:
+        command = f"python -m aether.experiment.realstorm --seeds {args.seeds} --rate {args.rate:g} --record FILE"
+        record = record_storm(seeds=args.seeds, rate=args.rate, patterns=patterns, command=command)
+        with open(args.record, "w", encoding="utf-8") as out:
+            out.write(record.to_json())
+        print(record.runs.groupby("pattern", sort=False)[["goodput_after", "utilisation_after", "drain"]]
+              .mean().round(2).to_string())
+        return 0
     with start_local_postgres() as local:
         service = measure_storm_service(local.new_schema("service"))
         print(f"service time per call (p50 / mean): read {service['read'].median * 1000:.1f} / "

@@ -50,6 +50,7 @@ Simulation against reality (:mod:`aether.plots.reality`)
     :func:`plot_ways`: one run metric per pattern, for each way of running.
     :func:`plot_latency_by_way`: latency distributions, one panel per pattern, a curve per way.
     :func:`plot_lock_handoff`: how SQLite hands its write lock to a waiter.
+    :func:`plot_timeline_by_way`: an open-loop timeline, one panel per pattern, a line per way.
 
 Retry libraries (:mod:`aether.plots.libraries`)
     :func:`plot_wait_bands`: the spread of waits per retry of several retry policies.
@@ -64,7 +65,14 @@ Style (:mod:`aether.plots.style`)
 
 from aether.plots.latency import committed_counts, plot_latency
 from aether.plots.libraries import plot_wait_bands
-from aether.plots.reality import WAY_COLORS, WAY_LINES, plot_latency_by_way, plot_lock_handoff, plot_ways
+from aether.plots.reality import (
+    WAY_COLORS,
+    WAY_LINES,
+    plot_latency_by_way,
+    plot_lock_handoff,
+    plot_timeline_by_way,
+    plot_ways,
+)
 from aether.plots.retries import (
     TIERS,
     plot_distance_shares,
@@ -122,7 +130,7 @@ FIGURES: tuple[str, ...] = (
     "plot_sweep", "plot_outcomes", "plot_latency_vs_load", "plot_baseline", "plot_retry_limits", "plot_scorecard",
     "plot_pattern_map",
     "plot_timeline", "plot_load", "plot_goodput", "plot_queue_depth", "plot_commits", "plot_breaker_states",
-    "plot_ways", "plot_latency_by_way", "plot_lock_handoff",
+    "plot_ways", "plot_latency_by_way", "plot_lock_handoff", "plot_timeline_by_way",
     "plot_wait_bands",
 )
 
@@ -169,6 +177,7 @@ __all__ = [
     "plot_sweep",
     "plot_tier_waits",
     "plot_timeline",
+    "plot_timeline_by_way",
     "plot_wait_bands",
     "plot_waits",
     "plot_ways",

@@ -5,7 +5,8 @@ SQLite processes) and you want to see, per pattern, how far apart the ways are:
 
 * :func:`plot_ways`: one number per run (work, completion time), a dot per run and a bar at the median;
 * :func:`plot_latency_by_way`: the latency distributions, one panel per pattern, one curve per way;
-* :func:`plot_lock_handoff`: how SQLite hands its write lock to a waiter.
+* :func:`plot_lock_handoff`: how SQLite hands its write lock to a waiter;
+* :func:`plot_timeline_by_way`: an open-loop timeline (goodput per bin), one panel per pattern, one line per way.
 
 Each way keeps one colour and one look (:data:`WAY_COLORS`, :data:`WAY_LINES`) in every figure.
 """
@@ -33,27 +34,35 @@ from aether.plots.style import (
     new_axes,
     plain_log_axis,
     require,
+    shade_faults,
     styled,
     time_factor,
 )
 from aether.plots.sweeps import sweep_label
 
-__all__ = ["WAY_COLORS", "WAY_LINES", "plot_latency_by_way", "plot_lock_handoff", "plot_ways"]
+__all__ = ["WAY_COLORS", "WAY_LINES", "plot_latency_by_way", "plot_lock_handoff", "plot_timeline_by_way",
+           "plot_ways"]
 
 #: One colour per way of running, the same in every figure of the chapter.
 WAY_COLORS: dict[str, str] = {
     "chapter 03 model": "#000000",
     "simulated": "#0072B2",
+    "simulated, all at once": "#0072B2",
+    "simulated, measured skew": "#56B4E9",
     "real threads": "#E69F00",
     "real SQLite": "#009E73",
+    "real PostgreSQL": "#CC79A7",
 }
 
 #: One line style and marker per way of running, so the ways stay apart without colour.
 WAY_LINES: dict[str, LineStyle] = {
     "chapter 03 model": LineStyle(":", "x"),
     "simulated": LineStyle("-", "o"),
+    "simulated, all at once": LineStyle("-", "o"),
+    "simulated, measured skew": LineStyle(":", "v"),
     "real threads": LineStyle("--", "s"),
     "real SQLite": LineStyle("-.", "^"),
+    "real PostgreSQL": LineStyle("--", "D"),
 }
 
 
@@ -230,3 +239,62 @@ def plot_lock_handoff(
                       f"was still held, in {text}, over the diagonal of an instant hand-off and the busy handler's "
                       f"staircase.")
     return ax
+
+
+@styled
+def plot_timeline_by_way(
+    timelines: pd.DataFrame,
+    y: str = "goodput",
+    *,
+    by: str = "pattern",
+    way: str = "way",
+    run: str = "seed",
+    order: Sequence[Hashable] | None = None,
+    ways: Sequence[Hashable] | None = None,
+    fault: tuple[float, float] | None = None,
+    rate: float | None = None,
+    ylabel: str = "saves told of success per second",
+    columns: int = 2,
+    title: str | None = None,
+    alt: str | None = None,
+) -> np.ndarray:
+    """An open-loop timeline, one panel per pattern: a thin line per run and a thick line at the median, per way.
+
+    Use it to compare the *shape* of a run that happened several ways (a real
+    server and its simulation): where the thick lines of a panel follow each
+    other, the ways agree bin by bin; the thin lines show the spread across
+    runs. *timelines* has one row per bin and run with columns *by*, *way*,
+    *run*, ``start`` (the bin's start, s) and *y*. *fault* ``(start, end)`` is
+    shaded; *rate*, the offered rate, is drawn as a dotted line. Returns the panels.
+    """
+    require(timelines, [by, way, run, "start", y], name="timelines", empty=False)
+    groups, kinds = _order(timelines[by], order), _order(timelines[way], ways)
+    rows = -(-len(groups) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(7.0 * columns, 4.0 * rows), sharex=True, sharey=True,
+                             squeeze=False)
+    for panel, (ax, group) in enumerate(zip(axes.flat, groups, strict=False)):
+        if fault is not None:
+            shade_faults(ax, [(fault[0], fault[1], "slowdown")])
+        if rate is not None:
+            ax.axhline(rate, color="#777777", linestyle=":", linewidth=1.5, label=f"offered ({rate:g}/s)")
+        for k, kind in enumerate(kinds):
+            color, line = _way_color(kind, k), _way_line(kind, k)
+            mine = timelines[(timelines[by] == group) & (timelines[way] == kind)]
+            if mine.empty:
+                continue
+            wide = mine.pivot_table(index="start", columns=run, values=y, aggfunc="mean").sort_index()
+            for column in wide.columns:
+                ax.plot(wide.index, wide[column], color=color, linestyle=line.linestyle, linewidth=0.8, alpha=0.35)
+            ax.plot(wide.index, wide.median(axis=1), color=color, linestyle=line.linestyle, marker=line.marker,
+                    markersize=4, linewidth=2.4, label=f"{kind} (median of {wide.shape[1]} runs)")
+        last_row = panel >= len(groups) - columns
+        finish(ax, title=str(group), xlabel="time since the run started (s)" if last_row else "",
+               ylabel=ylabel if panel % columns == 0 else "", legend=panel == 0)
+    for ax in axes.flat[len(groups):]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title, fontsize=STYLE["axes.titlesize"] + 1, fontweight="bold")
+    what = f"{ylabel[:1].upper()}{ylabel[1:]} against time"
+    describe(fig, alt, f"{what}, one panel per {by} ({', '.join(map(str, groups))}), a thin line per "
+                       f"run and a thick line at the median for each {way} ({', '.join(map(str, kinds))}).")
+    return axes

@@ -6,13 +6,18 @@ changed only by a stated scale or path.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from aether.events import Event
 from aether.experiment import AbsNormal, Capacity, NetworkModel, Outage, Slowdown
 from aether.experiment.profiles import LAPTOP_SQLITE, SERVER_DB, StoreProfile
 
-__all__ = ["BUSY_SERVER", "CLASSIC", "busy_outage", "busy_slowdown", "busy_timeouts", "classic_outage"]
+__all__ = ["BUSY_SERVER", "CLASSIC", "Decided", "add_line", "busy_outage", "busy_slowdown", "busy_timeouts",
+           "classic_outage"]
 
 #: The lab's calibrated SQLite store behind the classic backoff simulation's network (10 ms hops):
 #: chapters 00-05 race writers on it.
@@ -47,3 +52,54 @@ def busy_slowdown(params: Mapping[str, Any], profile: StoreProfile) -> Capacity:
 def classic_outage(params: Mapping[str, Any], profile: StoreProfile) -> NetworkModel:
     """The classic path with the store unreachable from 1 s for ``outage`` seconds."""
     return profile.network(outages=[Outage(1.0, 1.0 + float(params["outage"]))])
+
+
+def add_line(events: Sequence[Event]) -> dict[str, int]:
+    """A decision that always goes ahead: the next line of the actor's order, numbered after the lines read.
+
+    The overload chapters' command: it never refuses, so every save that does not
+    commit failed on the store's account, not the command's.
+    """
+    return {"line": len(events) + 1}
+
+
+def _accepts_rng(fn: Callable[..., Any]) -> bool:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "rng" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+
+
+def _decided_call(inner: Callable[..., Any], decide: Callable[..., Any], pass_rng: bool, store: Any, actor_id: str,
+                  event_type: str, data: Any = None, *, clock: Any, rng: Any = None) -> Any:
+    if pass_rng:
+        return inner(store, actor_id, event_type, decide, clock=clock, rng=rng)
+    return inner(store, actor_id, event_type, decide, clock=clock)
+
+
+@dataclass(frozen=True)
+class Decided:
+    """*pattern* saving with the decision *decide* instead of the experiment's blind data: retry the command.
+
+    The experiment hands every save a mapping (the blind re-append); wrap a
+    pattern, or a shared-state policy such as
+    :class:`~aether.patterns.CircuitBreakerPolicy`, to make each attempt read
+    the actor and decide again (:mod:`aether.patterns.command`). The policy's
+    runs stay readable on the wrapped policy (``policy.breakers[-1]``).
+    """
+
+    pattern: Any
+    decide: Callable[..., Any] = add_line
+
+    @property
+    def name(self) -> str:
+        """The wrapped pattern's name."""
+        from aether.contracts import pattern_name
+
+        return pattern_name(self.pattern)
+
+    def bind(self, ctx: Any) -> Callable[..., Any]:
+        """The writers' callable for one run: the pattern (bound, if it shares state) with the decision."""
+        inner = self.pattern.bind(ctx) if hasattr(self.pattern, "bind") else self.pattern
+        return functools.partial(_decided_call, inner, self.decide, _accepts_rng(inner))

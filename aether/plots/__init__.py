@@ -120,7 +120,8 @@ FIGURES: tuple[str, ...] = (
     "plot_latency",
     "plot_retries", "plot_waits", "plot_policy_waits", "plot_distance_shares", "plot_tier_waits",
     "plot_sweep", "plot_outcomes", "plot_latency_vs_load", "plot_baseline", "plot_retry_limits", "plot_scorecard",
-    "plot_timeline", "plot_load", "plot_goodput", "plot_goodput_band", "plot_queue_depth", "plot_commits", "plot_breaker_states",
+    "plot_timeline", "plot_load", "plot_goodput", "plot_goodput_band", "plot_queue_depth", "plot_commits",
+    "plot_breaker_states",
     "plot_ways", "plot_latency_by_way", "plot_lock_handoff",
     "plot_wait_bands",
 )

@@ -357,7 +357,8 @@ def plot_goodput_band(
                     color=LOAD_COLORS["offered"], linewidth=1.4, label="offered saves")
             offered_drawn = True
         look = styles[label]
-        ax.plot(x, table.median(axis=1, skipna=True), label=f"{label} (median of {len(frames)} seeds)",
+        seeds_text = f"median of {len(frames)} seeds" if len(frames) > 1 else "1 seed"
+        ax.plot(x, table.median(axis=1, skipna=True), label=f"{label} ({seeds_text})",
                 **look.kwargs(points=len(table)))
         ax.fill_between(x, table.min(axis=1, skipna=True), table.max(axis=1, skipna=True), color=look.color,
                         alpha=0.18, linewidth=0)

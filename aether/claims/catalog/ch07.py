@@ -5,8 +5,9 @@ server with a 0.25 s timeout and an outage from 3 s to 4 s, through
 :func:`~aether.patterns.budgeted_retry`'s loop (11 attempts, waits of 10 ms doubling to 1 s).
 The budget is the AWS SDKs' retry quota as botocore keeps it before 2026
 (:meth:`~aether.patterns.RetryBudgetPolicy.aws_standard`: 500 tokens, 5 a retry, 10 after a
-timeout, a success gives back its retry's cost or 1). The ablation is the same loop whose
-retries cost nothing.
+timeout, a success gives back its retry's cost or 1). The baseline is chapter 06's jittered
+backoff with the same 11 attempts (a client without a budget); the ablation is the same loop
+whose retries cost nothing.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from aether.claims import (
     greater_than,
     less_than,
     load_arm,
+    recovered_within,
     sustained_recovery,
 )
 from aether.claims.catalog._common import BUSY_SERVER, Decided, busy_outage
+from aether.claims.catalog.ch06 import JITTERED
 from aether.patterns import RetryBudgetPolicy, retry_on_failure
 
 RUN = {"actors": 5000}
@@ -48,18 +51,30 @@ CLAIMS = [
     ),
     Claim(
         chapter=7, id="budget-commits-what-no-retry-commits",
-        statement="where an outage sets off a retry storm, the AWS retry quota commits at least 98% of what no "
-                  "retry commits, and more than the same retries without the budget",
+        statement="through a one-second outage the AWS retry quota commits at least 98% of what no retry commits",
         subject=load_arm("retry budget", BUDGET, network=busy_outage, **RUN),
         baseline=load_arm("no retry", NO_RETRY, network=busy_outage, **RUN),
-        ablation=load_arm("no budget", NO_BUDGET, network=busy_outage, **RUN),
         metric=committed_share(), relation=greater_than(0.98),
-        domain={"rate": Range(80, 90, unit="saves/s"), "duration": Range(12, 12, unit="s of arrivals")},
+        domain={"rate": Range(40, 95, unit="saves/s"), "duration": Range(10, 10, unit="s of arrivals")},
         at={"rate": 80},
         profile=BUSY_SERVER,
-        note="The budget's retries during a one-second outage all fail: it commits what no retry commits, "
-             "seed by seed, in the notebook's runs. Its worth is the storm it prevents (the ablation commits "
-             "a third or less).",
+        note="The budget's retries during the outage all meet a store that is still down: in the notebook's "
+             "runs it commits what no retry commits, seed by seed. Its worth is the storm it prevents.",
+    ),
+    Claim(
+        chapter=7, id="budget-ends-the-storm",
+        statement="where an outage can set off a retry storm, in at least 70% of seeds the budget's goodput is "
+                  "back for good within a second while neither jittered backoff with the same attempts nor the "
+                  "same loop with free retries gets back",
+        subject=load_arm("retry budget", BUDGET, network=busy_outage, **RUN),
+        baseline=load_arm("jittered backoff", JITTERED, network=busy_outage, **RUN),
+        ablation=load_arm("no budget", NO_BUDGET, network=busy_outage, **RUN),
+        metric=recovered_within(after=4.0, within=1.0), relation=greater_than(1.0),
+        domain={"rate": Range(80, 90, unit="saves/s"), "duration": Range(10, 10, unit="s of arrivals")},
+        at={"rate": 80},
+        profile=BUSY_SERVER, share=0.7,
+        note="A storm is likely, not certain: in 1-2 held-out seeds of 30 at each rate from 80 to 90 saves/s "
+             "the retrying clients recovered (chapter 06's evidence, the same scenario); the claim says how often.",
     ),
     Claim(
         chapter=7, id="budget-costs-where-store-has-room",

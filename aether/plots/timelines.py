@@ -365,8 +365,9 @@ def plot_goodput_band(
     ax.set_ylim(bottom=0)
     finish(ax, title=title or f"{column.capitalize()} over time, across seeds", xlabel="time since the run's start (s)",
            ylabel=f"{column} (per second)", legend=False)
+    several = any(len(seeds) > 1 for seeds in runs.values())
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=STYLE["legend.fontsize"],
-              title="band: min-max over seeds")
+              title="band: min-max over seeds" if several else None)
     describe(ax, alt, f"Lines of the median {column} per second over the run's time in seconds, one per pattern "
                       f"({', '.join(map(str, runs))}), each with a band from the lowest to the highest seed, "
                       f"beside the dashed offered load, faults shaded.")

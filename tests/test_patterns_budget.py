@@ -8,7 +8,13 @@ import pytest
 from patternhelpers import ACTOR, CONFLICT, DOWN, ScriptedStore
 
 from aether.clock import SimulatedClock
-from aether.errors import RetriesExhaustedError, StoreUnavailableError, is_version_conflict
+from aether.errors import (
+    RetriesExhaustedError,
+    StoreOverloadedError,
+    StoreTimeoutError,
+    StoreUnavailableError,
+    is_version_conflict,
+)
 from aether.experiment import NetworkModel, Outage, run_contention
 from aether.patterns.budget import RetryBudget, RetryBudgetPolicy, budgeted_retry
 
@@ -72,6 +78,55 @@ def test_grpc_throttling_allows_retries_only_while_more_than_half_full() -> None
     budget.record_success()  # 5.5
     assert budget.allow(CONFLICT) is True
     assert budget.tokens == 4.5
+
+
+TIMEOUT = StoreTimeoutError("scripted timeout")
+THROTTLED = StoreOverloadedError("scripted refusal")
+
+
+def test_the_aws_quota_before_2026_charges_5_for_a_retry_and_10_only_after_a_timeout() -> None:
+    budget = RetryBudget.aws_standard()
+    assert budget.tokens == 500
+    assert [budget.cost_of(e) for e in (CONFLICT, DOWN, THROTTLED, TIMEOUT)] == [5, 5, 5, 10]
+
+
+def test_the_aws_quota_of_2026_charges_14_for_a_retry_and_5_after_throttling() -> None:
+    budget = RetryBudget.aws_standard(retries_2026=True)
+    assert budget.tokens == 500
+    assert [budget.cost_of(e) for e in (CONFLICT, DOWN, TIMEOUT, THROTTLED)] == [14, 14, 14, 5]
+
+
+def test_with_the_aws_refund_a_success_gives_back_its_retry_cost_or_1_without_a_retry() -> None:
+    budget = RetryBudget.aws_standard()
+    assert budget.allow(TIMEOUT) and budget.allow(TIMEOUT)  # 480
+    budget.record_success(10)  # a save that succeeded after a timeout retry
+    assert budget.tokens == 490
+    budget.record_success()  # a save that needed no retry
+    assert budget.tokens == 491
+
+
+def test_the_older_bucket_refunds_1_whatever_the_retry_cost() -> None:
+    budget = RetryBudget()
+    budget.allow(DOWN)
+    budget.record_success(10)
+    assert budget.tokens == 491
+
+
+def test_budgeted_retry_passes_its_last_retry_cost_to_the_refund() -> None:
+    budget = RetryBudget.aws_standard()
+    budgeted_retry(ScriptedStore([TIMEOUT, "down"]), ACTOR, "Placed", budget=budget, clock=SimulatedClock())
+    assert budget.tokens == 500 - 10 - 5 + 5  # the second retry (after an outage, 5) came back
+
+
+def test_the_aws_policy_builds_the_aws_quota_for_each_run() -> None:
+    policy = RetryBudgetPolicy.aws_standard(retries_2026=True, max_attempts=3)
+    bucket = policy.new_budget()
+    assert (bucket.retry_cost, bucket.throttle_cost, bucket.refund_retry_cost, policy.max_attempts) == (14, 5, True, 3)
+
+
+def test_the_aws_quota_refuses_a_version_flag_that_is_not_a_bool() -> None:
+    with pytest.raises(TypeError, match="retries_2026"):
+        RetryBudget.aws_standard(retries_2026="yes")  # type: ignore[arg-type]
 
 
 def test_a_budget_with_no_costs_never_refuses() -> None:

@@ -84,6 +84,8 @@ CALLS: dict[str, Callable[..., Any]] = {
     "plot_timeline": lambda **kw: plots.plot_timeline(example_calls(), **kw),
     "plot_load": lambda **kw: plots.plot_load(_timeline(), **kw),
     "plot_goodput": lambda **kw: plots.plot_goodput({"a": _timeline(), "b": _timeline()}, **kw),
+    "plot_goodput_band": lambda **kw: plots.plot_goodput_band({"a": [_timeline(), _timeline()], "b": [_timeline()]},
+                                                              faults=[], **kw),
     "plot_queue_depth": lambda **kw: plots.plot_queue_depth(
         {"queued_writes": SimpleNamespace(depth_samples=[(0.0, 0), (0.1, 3), (0.4, 0)])}, **kw),
     "plot_commits": lambda **kw: plots.plot_commits({"a": _run(), "b": _run()}, **kw),

@@ -154,6 +154,34 @@ def test_plot_load_of_a_run_without_capacity_has_no_queue_panel() -> None:
     plt.close(fig)
 
 
+def _flat_timeline(goodput: float) -> pd.DataFrame:
+    starts = np.arange(0.0, 2.0, 0.5)
+    return pd.DataFrame({"start": starts, "offered": 40.0, "goodput": goodput})
+
+
+def test_plot_goodput_band_draws_the_median_of_the_seeds_and_a_band_from_lowest_to_highest() -> None:
+    ax = plots.plot_goodput_band({"circuit breaker": [_flat_timeline(10.0), _flat_timeline(30.0),
+                                                      _flat_timeline(20.0)]}, faults=[(0.5, 1.0, "outage")])
+    offered, median = ax.get_lines()
+    assert offered.get_label() == "offered saves"
+    assert median.get_label() == "circuit breaker (median of 3 seeds)"
+    assert list(median.get_ydata()) == [20.0] * 4
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    assert band.min() == 10.0 and band.max() == 30.0
+    plt.close(ax.figure)
+
+
+def test_plot_goodput_band_cuts_the_x_axis_at_end() -> None:
+    ax = plots.plot_goodput_band({"a": [_flat_timeline(10.0)]}, faults=[], end=1.0)
+    assert max(ax.get_lines()[1].get_xdata()) < 1.0
+    plt.close(ax.figure)
+
+
+def test_plot_goodput_band_refuses_a_pattern_given_one_run_instead_of_a_list() -> None:
+    with pytest.raises(TypeError, match="list of runs"):
+        plots.plot_goodput_band({"a": _flat_timeline(10.0)}, faults=[])
+
+
 # ----------------------------------------------------------------------------------------
 # Queues and commits over a run, a breaker's states
 # ----------------------------------------------------------------------------------------

@@ -618,8 +618,8 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
                      ("LatencySpike", "extra", "zero"), ("AdaptivePolicy", "light_delay", "zero"),
                      ("AdaptivePolicy", "per_version", "zero"), ("retry_on_failure", "max_delay", "zero")],
                     "a delay of zero: no wait, a meaningful setting"),
-    **dict.fromkeys([("RetryBudget", "retry_cost", "zero"), ("RetryBudget", "unavailable_cost", "zero"),
-                     ("RetryBudgetPolicy", "retry_cost", "zero"), ("RetryBudgetPolicy", "unavailable_cost", "zero")],
+    **dict.fromkeys([(entry, param, "zero") for entry in ("RetryBudget", "RetryBudgetPolicy")
+                     for param in ("retry_cost", "unavailable_cost", "timeout_cost", "throttle_cost")],
                     "a retry that costs nothing: a budget that never runs out"),
     **dict.fromkeys([("CircuitBreaker", "reset_timeout", "zero"), ("CircuitBreakerPolicy", "reset_timeout", "zero")],
                     "a breaker that probes again at once"),
@@ -651,7 +651,7 @@ ACCEPTED: dict[tuple[str, str, str], str] = {
     ("Slowdown", "factor", "2**63"): "a store slowed so far it serves nothing in the window: an outage by "
                                      "another name, and the run's virtual-time horizon still ends it",
     **dict.fromkeys([(entry, param, "2**63") for entry in ("RetryBudget", "RetryBudgetPolicy")
-                     for param in ("retry_cost", "unavailable_cost")],
+                     for param in ("retry_cost", "unavailable_cost", "timeout_cost", "throttle_cost")],
                     "a retry that costs more than the bucket holds: a budget that allows no retries"),
     **dict.fromkeys([("RetryBudget", "success_refund", "2**63"), ("RetryBudgetPolicy", "success_refund", "2**63")],
                     "a refund above the bucket's size refills it at once: the same as max_tokens"),

@@ -1,14 +1,22 @@
 """Retry budget: a token bucket that caps how many retries a client may add to the load.
 
 Every writer of a client shares one bucket. A retry must pay for itself in
-tokens (more after an outage than after a conflict), and every successful
-save puts a little back; with the bucket empty a writer gives up at once
-instead of retrying. It is the retry mode of the AWS SDKs ("standard": a
-retry costs 5 tokens, a timeout 10, a success refunds 1, the bucket holds
-500) and gRPC's retry throttling (retries only while the bucket is more than
-half full). Use it wherever retries could multiply the load on a store that
-is already failing; the price is that during a long outage late saves fail
-fast instead of waiting it out.
+tokens, and successful saves put tokens back; with the bucket empty a writer
+gives up at once instead of retrying. Use it wherever retries could multiply
+the load on a store that is already failing; the price is that during a long
+outage late saves fail fast instead of waiting it out.
+
+:meth:`RetryBudget.aws_standard` is the retry quota of the AWS SDKs'
+"standard" mode, as botocore implements it (``botocore/retries/standard.py``,
+``RetryQuotaChecker``): 500 tokens; a retry costs 5, or 10 after a connect or
+read timeout; a success gives back what its last retry cost, or 1 if it
+needed no retry. With ``retries_2026=True`` it is the opt-in 2026 behaviour
+(``AWS_NEW_RETRIES_2026=true``): a retry costs 14, or 5 after a throttling
+error, whatever else happened. The class's own defaults are an older,
+simpler reading (any store failure costs 10, every success refunds 1), kept
+because other chapters' results use them. gRPC's retry throttling (gRFC A6)
+is a different mechanism: it charges every failed call, first attempts
+included, not only retries (see :meth:`RetryBudget.grpc`).
 """
 
 from __future__ import annotations
@@ -19,7 +27,13 @@ from dataclasses import dataclass, field
 
 from aether.checks import check_methods, check_number, show
 from aether.clock import Clock
-from aether.errors import RetriesExhaustedError, StoreUnavailableError, VersionConflictError
+from aether.errors import (
+    RetriesExhaustedError,
+    StoreOverloadedError,
+    StoreTimeoutError,
+    StoreUnavailableError,
+    VersionConflictError,
+)
 from aether.events import Event
 from aether.patterns._common import (
     REAL_CLOCK,
@@ -35,6 +49,15 @@ from aether.store.base import EventStore
 __all__ = ["RetryBudget", "RetryBudgetPolicy", "budgeted_retry"]
 
 
+def aws_standard_settings(retries_2026: bool = False) -> dict[str, float | bool]:
+    """The :class:`RetryBudget` settings of the AWS SDKs' retry quota (see :meth:`RetryBudget.aws_standard`)."""
+    if retries_2026:
+        return {"max_tokens": 500, "retry_cost": 14, "unavailable_cost": 14, "timeout_cost": 14,
+                "throttle_cost": 5, "success_refund": 1, "refund_retry_cost": True}
+    return {"max_tokens": 500, "retry_cost": 5, "unavailable_cost": 5, "timeout_cost": 10, "throttle_cost": 5,
+            "success_refund": 1, "refund_retry_cost": True}
+
+
 #: What :func:`budgeted_retry` calls on its budget.
 BUDGET_METHODS = ("allow", "record_success")
 
@@ -48,25 +71,39 @@ class RetryBudget:
     """A thread-safe token bucket shared by all writers of one client.
 
     * the bucket starts full with ``max_tokens``;
-    * :meth:`allow` pays ``retry_cost`` for a retry after a conflict,
-      ``unavailable_cost`` after a :class:`~aether.errors.StoreUnavailableError`,
-      and refuses (paying nothing) unless the bucket holds more than
-      ``threshold`` tokens and at least the cost;
-    * :meth:`record_success` adds ``success_refund``, never above ``max_tokens``.
+    * :meth:`allow` pays :meth:`cost_of` the error (``retry_cost`` after a
+      conflict, ``unavailable_cost`` after a
+      :class:`~aether.errors.StoreUnavailableError`, ``timeout_cost`` after a
+      :class:`~aether.errors.StoreTimeoutError` and ``throttle_cost`` after a
+      :class:`~aether.errors.StoreOverloadedError` where those are given), and
+      refuses (paying nothing) unless the bucket holds more than ``threshold``
+      tokens and at least the cost;
+    * :meth:`record_success` adds ``success_refund``, or, with
+      ``refund_retry_cost=True``, what the save's last retry paid if it
+      retried (the AWS rule), never above ``max_tokens``.
 
-    The defaults are the AWS SDK "standard" retry mode; :meth:`grpc` builds
-    gRPC's retry throttling. A budget with both costs ``0`` never refuses: the
-    unbudgeted baseline to compare with.
+    :meth:`aws_standard` builds the AWS SDKs' retry quota and :meth:`grpc`
+    an approximation of gRPC's retry throttling. The defaults (any store failure 10, a
+    refund of 1 per success) are an older simplification of the AWS quota that
+    other chapters' results rest on. A budget with every cost ``0`` never
+    refuses: the unbudgeted baseline to compare with.
     """
 
     def __init__(self, *, max_tokens: float = 500, retry_cost: float = 5,
                  unavailable_cost: float = 10, success_refund: float = 1,
-                 threshold: float = 0) -> None:
+                 threshold: float = 0, timeout_cost: float | None = None,
+                 throttle_cost: float | None = None, refund_retry_cost: bool = False) -> None:
         self.max_tokens = _check_tokens("max_tokens", max_tokens)
         self.retry_cost = _check_tokens("retry_cost", retry_cost)
         self.unavailable_cost = _check_tokens("unavailable_cost", unavailable_cost)
+        self.timeout_cost = None if timeout_cost is None else _check_tokens("timeout_cost", timeout_cost)
+        self.throttle_cost = None if throttle_cost is None else _check_tokens("throttle_cost", throttle_cost)
         self.success_refund = _check_tokens("success_refund", success_refund)
         self.threshold = _check_tokens("threshold", threshold)
+        if not isinstance(refund_retry_cost, bool):
+            raise TypeError(f"refund_retry_cost must be True or False; got {show(refund_retry_cost)} "
+                            f"({type(refund_retry_cost).__name__})")
+        self.refund_retry_cost = refund_retry_cost
         if self.threshold >= self.max_tokens:
             raise ValueError(f"threshold must be below max_tokens ({show(max_tokens)}); "
                              f"got {show(threshold)}")
@@ -76,10 +113,30 @@ class RetryBudget:
         self.retries_allowed = self.retries_refused = self.successes = 0
 
     @classmethod
+    def aws_standard(cls, *, retries_2026: bool = False) -> RetryBudget:
+        """The AWS SDKs' "standard" retry quota, as botocore's ``RetryQuotaChecker`` keeps it.
+
+        500 tokens. Before 2026 (botocore's standard mode "2.0"): a retry costs 5, or 10 after a
+        connect or read timeout (here a :class:`~aether.errors.StoreTimeoutError`); a success
+        gives back what its last retry cost, or 1 if it needed no retry. With *retries_2026*
+        (mode "2.1", opt-in with ``AWS_NEW_RETRIES_2026=true``): a retry costs 14, or 5 after a
+        throttling error (here a :class:`~aether.errors.StoreOverloadedError`), timeouts
+        included in the 14; the refund rule is the same. A retry after a version conflict
+        costs the ordinary retry (an AWS SDK would not retry a conditional-check failure at all).
+        """
+        if not isinstance(retries_2026, bool):
+            raise TypeError(f"retries_2026 must be True or False; got {show(retries_2026)} "
+                            f"({type(retries_2026).__name__})")
+        return cls(**aws_standard_settings(retries_2026))
+
+    @classmethod
     def grpc(cls, max_tokens: float = 10, token_ratio: float = 0.1) -> RetryBudget:
-        """gRPC's retry throttling: a retry costs 1, a success adds *token_ratio*.
+        """An approximation of gRPC's retry throttling: a retry costs 1, a success adds *token_ratio*.
 
         Retries are allowed only while the bucket holds more than half of *max_tokens*.
+        gRPC itself (gRFC A6) takes 1 token for *every* failed call, first attempts and
+        calls that are not retried included, so under failures its bucket drains faster
+        than this one, which charges retries only.
         """
         return cls(max_tokens=max_tokens, retry_cost=1, unavailable_cost=1,
                    success_refund=token_ratio, threshold=max_tokens / 2)
@@ -92,9 +149,15 @@ class RetryBudget:
     def cost_of(self, error: BaseException) -> float:
         """The cost of a retry after *error*.
 
-        ``unavailable_cost`` after an outage (:class:`~aether.errors.StoreUnavailableError`),
-        ``retry_cost`` after anything else.
+        ``throttle_cost`` after a refusal of an overloaded store
+        (:class:`~aether.errors.StoreOverloadedError`) and ``timeout_cost`` after a
+        :class:`~aether.errors.StoreTimeoutError`, where given; ``unavailable_cost`` after any
+        other :class:`~aether.errors.StoreUnavailableError`; ``retry_cost`` after anything else.
         """
+        if self.throttle_cost is not None and isinstance(error, StoreOverloadedError):
+            return self.throttle_cost
+        if self.timeout_cost is not None and isinstance(error, StoreTimeoutError):
+            return self.timeout_cost
         if isinstance(error, StoreUnavailableError):
             return self.unavailable_cost
         return self.retry_cost
@@ -116,10 +179,18 @@ class RetryBudget:
             self.retries_allowed += 1
             return True
 
-    def record_success(self) -> None:
-        """Put ``success_refund`` tokens back after a successful save (up to ``max_tokens``)."""
+    def record_success(self, paid: float | None = None) -> None:
+        """Put tokens back after a successful save (up to ``max_tokens``).
+
+        *paid* is what the save's last retry cost (``None``: it did not retry). With
+        ``refund_retry_cost`` that amount comes back, and ``success_refund`` after a save
+        without a retry; otherwise ``success_refund`` in both cases.
+        """
+        if paid is not None:
+            paid = _check_tokens("paid", paid)
+        refund = paid if self.refund_retry_cost and paid is not None else self.success_refund
         with self._lock:
-            self._tokens = min(self.max_tokens, self._tokens + self.success_refund)
+            self._tokens = min(self.max_tokens, self._tokens + refund)
             self.successes += 1
 
     def __repr__(self) -> str:
@@ -152,6 +223,7 @@ def budgeted_retry(store: EventStore, actor_id: str, event_type: str,
     check_count("max_attempts", max_attempts)
     base_delay, max_delay = check_backoff(base_delay, max_delay)
     last: VersionConflictError | StoreUnavailableError | None = None
+    paid: float | None = None  # what the last retry cost, for the AWS refund rule
     for attempt in range(1, max_attempts + 1):
         save.begin(last)
         try:
@@ -159,11 +231,15 @@ def budgeted_retry(store: EventStore, actor_id: str, event_type: str,
         except (VersionConflictError, StoreUnavailableError) as error:
             last = error  # a conflict reads again; an unknown outcome keeps the key
         else:
-            budget.record_success()
+            if paid is None:
+                budget.record_success()
+            else:
+                budget.record_success(paid)
             return event
         if attempt < max_attempts:
             if not budget.allow(last):
                 raise RetriesExhaustedError(actor_id, attempt, "retry budget exhausted") from last
+            paid = budget.cost_of(last) if hasattr(budget, "cost_of") else None
             save.wait(capped_exponential(base_delay, max_delay, attempt - 1), last)
     raise RetriesExhaustedError(actor_id, max_attempts, "retry limit reached") from last
 
@@ -195,13 +271,28 @@ class RetryBudgetPolicy(SharedStatePolicy):
     name: str = "budgeted_retry"
     budgets: list[RetryBudget] = field(default_factory=list, compare=False, repr=False)
     deadline: float | None = None
+    timeout_cost: float | None = None
+    throttle_cost: float | None = None
+    refund_retry_cost: bool = False
 
+    @classmethod
+    def aws_standard(cls, *, retries_2026: bool = False, **settings: object) -> RetryBudgetPolicy:
+        """The AWS SDKs' retry quota (:meth:`RetryBudget.aws_standard`) shared by a run's writers.
+
+        ``settings`` set the retry loop (``max_attempts``, ``base_delay``, ``name`` ...).
+        """
+        if not isinstance(retries_2026, bool):
+            raise TypeError(f"retries_2026 must be True or False; got {show(retries_2026)} "
+                            f"({type(retries_2026).__name__})")
+        return cls(**{**aws_standard_settings(retries_2026), **settings})  # type: ignore[arg-type]
 
     def new_budget(self) -> RetryBudget:
         """A full bucket with these settings."""
         return RetryBudget(max_tokens=self.max_tokens, retry_cost=self.retry_cost,
                            unavailable_cost=self.unavailable_cost,
-                           success_refund=self.success_refund, threshold=self.threshold)
+                           success_refund=self.success_refund, threshold=self.threshold,
+                           timeout_cost=self.timeout_cost, throttle_cost=self.throttle_cost,
+                           refund_retry_cost=self.refund_retry_cost)
 
     def new_state(self, clock: Clock, rng: random.Random | None) -> RetryBudget:
         """A full bucket (a budget counts tokens, not time: *clock* and *rng* are not used)."""

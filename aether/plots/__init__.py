@@ -40,7 +40,8 @@ Sweeps: many runs (:mod:`aether.plots.sweeps`)
 Over the time of one run (:mod:`aether.plots.timelines`)
     :func:`plot_timeline`: every store call as a bar on its writer's row.
     :func:`plot_load`: offered load, store work, goodput and the store's queue over time.
-    :func:`plot_goodput`: goodput (or another timeline column) over time, one line per run.
+    :func:`plot_goodput`: goodput (or another timeline column) over time, one line per run;
+    :func:`plot_goodput_band`: the same across seeds, a median line and a band per pattern.
     :func:`plot_queue_depth`: a retry queue's depth over time.
     :func:`plot_commits`: committed saves so far over time, one line per run.
     :func:`plot_breaker_states`: a circuit breaker's state over time, with its calls.
@@ -118,6 +119,7 @@ from aether.plots.timelines import (
     plot_breaker_states,
     plot_commits,
     plot_goodput,
+    plot_goodput_band,
     plot_load,
     plot_queue_depth,
     plot_timeline,
@@ -131,6 +133,9 @@ FIGURES: tuple[str, ...] = (
     "plot_pattern_map",
     "plot_timeline", "plot_load", "plot_goodput", "plot_queue_depth", "plot_commits", "plot_breaker_states",
     "plot_ways", "plot_latency_by_way", "plot_lock_handoff", "plot_timeline_by_way",
+    "plot_timeline", "plot_load", "plot_goodput", "plot_goodput_band", "plot_queue_depth", "plot_commits",
+    "plot_breaker_states",
+    "plot_ways", "plot_latency_by_way", "plot_lock_handoff",
     "plot_wait_bands",
 )
 
@@ -162,6 +167,7 @@ __all__ = [
     "plot_commits",
     "plot_distance_shares",
     "plot_goodput",
+    "plot_goodput_band",
     "plot_latency",
     "plot_latency_by_way",
     "plot_latency_vs_load",

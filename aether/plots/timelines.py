@@ -3,6 +3,7 @@
 * :func:`plot_timeline`: every store call of a run as a bar on its writer's row;
 * :func:`plot_load`: offered load, store work and goodput over time, and the store's queue;
 * :func:`plot_goodput`: one timeline column (goodput by default) over time, one line per run;
+* :func:`plot_goodput_band`: the same over many seeds, one median line and band per pattern;
 * :func:`plot_queue_depth`: a retry queue's depth over time, one line per queue;
 * :func:`plot_commits`: committed saves so far over time, one line per run;
 * :func:`plot_breaker_states`: a circuit breaker's state over time, with the calls that met it;
@@ -49,6 +50,7 @@ __all__ = [
     "plot_breaker_states",
     "plot_commits",
     "plot_goodput",
+    "plot_goodput_band",
     "plot_load",
     "plot_queue_depth",
     "plot_timeline",
@@ -304,6 +306,71 @@ def plot_goodput(
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=STYLE["legend.fontsize"])
     describe(ax, alt, f"Lines of {column} per second over the run's time in seconds, one per run "
                       f"({', '.join(map(str, runs))}), beside the dashed offered load, faults shaded.")
+    return ax
+
+
+@styled
+def plot_goodput_band(
+    runs: Mapping[str, Sequence[Any]],
+    *,
+    bin: float = 0.5,  # noqa: A002 - the timeline's own word
+    column: str = "goodput",
+    faults: Sequence[tuple[float, float, str]] | None = None,
+    end: float | None = None,
+    ax: Axes | None = None,
+    title: str | None = None,
+    alt: str | None = None,
+) -> Axes:
+    """A timeline column over time across seeds: per pattern, the median line and the seeds' min-max band.
+
+    Use it instead of :func:`plot_goodput` when the claim is about every seed, not one:
+    *runs* maps a pattern's label to its runs of the same scenario (one
+    :class:`~aether.experiment.RunResult` or timeline frame per seed; frames need
+    *faults*). *end* cuts the x axis (default: the longest timeline). The offered
+    rate's median is drawn dashed for reference; the legend sits outside the axes.
+    """
+    if not runs:
+        raise ValueError("runs is empty: there is nothing to plot")
+    for label, seeds in runs.items():
+        if isinstance(seeds, (str, bytes, pd.DataFrame)) or not isinstance(seeds, Sequence) or not seeds:
+            raise TypeError(f"runs[{label!r}] must be a non-empty list of runs (one per seed); got {seeds!r}")
+    ax = new_axes(ax)
+    styles = styles_for(list(runs))
+    first = next(iter(runs.values()))[0]
+    windows = list(faults) if faults is not None else ([] if isinstance(first, pd.DataFrame)
+                                                        else fault_windows(first.settings))
+    shade_faults(ax, windows)
+    offered_drawn = False
+    for label, seeds in runs.items():
+        frames = [run if isinstance(run, pd.DataFrame) else run.timeline(bin=bin) for run in seeds]
+        for frame in frames:
+            require(frame, ["start", column, "offered"], name="timeline")
+        table = pd.concat([f.set_index("start")[column] for f in frames], axis=1).sort_index()
+        if end is not None:
+            table = table[table.index < end]
+        width = float(table.index[1] - table.index[0]) if len(table) > 1 else bin
+        x = table.index.to_numpy() + width / 2
+        if not offered_drawn:
+            offered = pd.concat([f.set_index("start")["offered"] for f in frames], axis=1).sort_index()
+            offered = offered[offered.index < end] if end is not None else offered
+            ax.plot(offered.index.to_numpy() + width / 2, offered.median(axis=1, skipna=True), linestyle="--",
+                    color=LOAD_COLORS["offered"], linewidth=1.4, label="offered saves")
+            offered_drawn = True
+        look = styles[label]
+        seeds_text = f"median of {len(frames)} seeds" if len(frames) > 1 else "1 seed"
+        ax.plot(x, table.median(axis=1, skipna=True), label=f"{label} ({seeds_text})",
+                **look.kwargs(points=len(table)))
+        ax.fill_between(x, table.min(axis=1, skipna=True), table.max(axis=1, skipna=True), color=look.color,
+                        alpha=0.18, linewidth=0)
+    ax.set_ylim(bottom=0)
+    finish(ax, title=title or f"{column.capitalize()} over time, across seeds", xlabel="time since the run's start (s)",
+           ylabel=f"{column} (per second)", legend=False)
+    several = any(len(seeds) > 1 for seeds in runs.values())
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=STYLE["legend.fontsize"],
+              title="band: min-max over seeds" if several else None)
+    describe(ax, alt, f"Lines of the median {column} per second over the run's time in seconds, one per pattern "
+                      f"({', '.join(map(str, runs))}), each with a band from the lowest to the highest seed, "
+                      f"beside the dashed offered load, faults shaded.")
     return ax
 
 

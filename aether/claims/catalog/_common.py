@@ -19,6 +19,8 @@ from aether.experiment.profiles import LAPTOP_SQLITE, SERVER_DB, StoreProfile
 
 __all__ = ["BUSY_SERVER", "CLASSIC", "Decided", "busy_outage", "busy_slowdown", "busy_timeouts", "classic_outage",
            "decided"]
+__all__ = ["BUSY_SERVER", "CLASSIC", "Decided", "add_line", "busy_outage", "busy_slowdown", "busy_timeouts",
+           "classic_outage"]
 
 #: The lab's calibrated SQLite store behind the classic backoff simulation's network (10 ms hops):
 #: chapters 00-05 race writers on it.
@@ -69,6 +71,18 @@ def _decided_call(pattern: Callable[..., Any], passes_rng: bool, store: Any, act
 
 
 def _takes_rng(fn: Callable[..., Any]) -> bool:
+
+
+def add_line(events: Sequence[Event]) -> dict[str, int]:
+    """A decision that always goes ahead: the next line of the actor's order, numbered after the lines read.
+
+    The overload chapters' command: it never refuses, so every save that does not
+    commit failed on the store's account, not the command's.
+    """
+    return {"line": len(events) + 1}
+
+
+def _accepts_rng(fn: Callable[..., Any]) -> bool:
     try:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
@@ -118,3 +132,37 @@ def decided(pattern: Any) -> Decided:
     """*pattern* saving through a decision (see :class:`Decided`); checks that it is a pattern."""
     pattern_name(pattern)  # a TypeError naming the value if it is no pattern
     return Decided(pattern)
+
+
+def _decided_call(inner: Callable[..., Any], decide: Callable[..., Any], pass_rng: bool, store: Any, actor_id: str,
+                  event_type: str, data: Any = None, *, clock: Any, rng: Any = None) -> Any:
+    if pass_rng:
+        return inner(store, actor_id, event_type, decide, clock=clock, rng=rng)
+    return inner(store, actor_id, event_type, decide, clock=clock)
+
+
+@dataclass(frozen=True)
+class Decided:
+    """*pattern* saving with the decision *decide* instead of the experiment's blind data: retry the command.
+
+    The experiment hands every save a mapping (the blind re-append); wrap a
+    pattern, or a shared-state policy such as
+    :class:`~aether.patterns.CircuitBreakerPolicy`, to make each attempt read
+    the actor and decide again (:mod:`aether.patterns.command`). The policy's
+    runs stay readable on the wrapped policy (``policy.breakers[-1]``).
+    """
+
+    pattern: Any
+    decide: Callable[..., Any] = add_line
+
+    @property
+    def name(self) -> str:
+        """The wrapped pattern's name."""
+        from aether.contracts import pattern_name
+
+        return pattern_name(self.pattern)
+
+    def bind(self, ctx: Any) -> Callable[..., Any]:
+        """The writers' callable for one run: the pattern (bound, if it shares state) with the decision."""
+        inner = self.pattern.bind(ctx) if hasattr(self.pattern, "bind") else self.pattern
+        return functools.partial(_decided_call, inner, self.decide, _accepts_rng(inner))

@@ -46,10 +46,11 @@ CLAIMS = [
     ),
     Claim(
         chapter=3, id="no-jitter-more-work",
-        statement="from 60 writers, with 5 ms base and 2 s cap, no jitter does over 1.25 times the work of full jitter",
+        statement="at 60-80 writers, with 5 ms base and 2 s cap, no jitter does over 1.25 times the work of full "
+                  "jitter",
         subject=contention_arm("full jitter", FULL), baseline=contention_arm("no jitter", NONE),
         metric=work(), relation=less_than(0.8),
-        domain={"writers": Range(60, 100, integer=True, unit="writers"), "saves_per_writer": ONE_SAVE},
+        domain={"writers": Range(60, 80, integer=True, unit="writers"), "saves_per_writer": ONE_SAVE},
         at={"writers": 60},
         profile=CLASSIC,
         note="Was 'at 100 writers no jitter does more than twice the work' (less_than(0.5)), measured on an "
@@ -57,7 +58,9 @@ CLAIMS = [
              "0.54-0.71 of no jitter's writes at 100 writers (seed 10000: 864 against 1495), 0.50-0.60 at 200. "
              "At 30-32 writers the 1.25 held in only 23-24 of 30 seeds 20000-20029, and at 50 writers in 28 of 30 "
              "held-out seeds (fragile; seed 10002: 383 against 456), hence from 60 (90 of 90 on both seed sets). "
-             "The backoff settings set the size: with a 0.2 s cap instead of 2 s it fails at 100 writers (0.81).",
+             "The backoff settings set the size: with a 0.2 s cap instead of 2 s it fails at 100 writers (0.81). "
+             "Was 60-100 writers: it held there too (90 of 90 held-out runs), narrowed to 80 to keep the chapter's "
+             "check cheap (no jitter at 100 writers costs the most); 80 writers held in 30 of 30 seeds 30000-30029.",
     ),
     Claim(
         chapter=3, id="no-jitter-slowest",
@@ -108,11 +111,11 @@ CLAIMS = [
     ),
     Claim(
         chapter=3, id="at-once-slower-on-saturated-store",
-        statement="at 70-75 writers on a store 80-120 times slower, retrying at once commits every save later "
+        statement="at 70 writers on a store 80-120 times slower, retrying at once commits every save later "
                   "than full jitter (5 ms base, 2 s cap)",
         subject=contention_arm("retry at once", AT_ONCE), baseline=contention_arm("full jitter", FULL),
         metric=makespan(), relation=greater_than(),
-        domain={"writers": Range(70, 75, integer=True, unit="writers"),
+        domain={"writers": Range(70, 70, integer=True, unit="writers"),
                 "service_scale": Range(80, 120, log=True, unit="x service time"), "saves_per_writer": ONE_SAVE},
         at={"writers": 70, "service_scale": 80},
         profile=CLASSIC,
@@ -124,7 +127,7 @@ CLAIMS = [
              "80-120 times slower saturates with fewer writers: 70 and 75 writers x80 and x120 held in 30 of 30 "
              "seeds 30000-30029, 20000-20029 and 0-29 each. Below it is fragile: 60 writers x80 held in 30 of 30 "
              "seeds 30000-30029 but 19 of 20 seeds 0-19, 50 writers x80 in 27 of 30 (seed 30025: 6.6 s against "
-             "8.9 s), 60 writers x60 in 29 of 30.",
+             "8.9 s), 60 writers x60 in 29 of 30. Held at 75 writers too, kept at 70 to keep the check cheap.",
     ),
 ]
 

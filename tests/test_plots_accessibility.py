@@ -62,6 +62,9 @@ CALLS: dict[str, Callable[..., Any]] = {
         pd.DataFrame({"distance": [1, 2, 3], "retry": 1, "wait": [0.05, 0.1, 0.2]}), **kw),
     "plot_distance_shares": lambda **kw: plots.plot_distance_shares(
         pd.DataFrame({"distance": [1, 2, 15], "writers": [5, 5, 20], "network": "n"}), **kw),
+    "plot_distance_by_seed": lambda **kw: plots.plot_distance_by_seed(
+        pd.DataFrame({"writers": [5, 5, 20], "distance 1": [1.0, 0.9, 0.8], "distance 2+": [0.0, 0.1, 0.2]}),
+        shares=["distance 1", "distance 2+"], **kw),
     "plot_tier_waits": lambda **kw: plots.plot_tier_waits(
         pd.DataFrame({"pattern": ["x", "y"], "wait": [0.05, 0.2],
                       "tier": pd.Categorical(["light", "high"], categories=["light", "moderate", "high"])}), **kw),

@@ -105,3 +105,17 @@ def test_distance_shares_and_tier_waits_draw_a_bar_per_group() -> None:
                                                  categories=["light", "moderate", "high"])})
     ax = plots.plot_tier_waits(waits)
     assert len(ax.patches) == 2 * 3
+
+
+def test_distance_by_seed_draws_one_point_per_run_and_bucket_and_a_mean_bar_per_group() -> None:
+    runs = pd.DataFrame({"writers": [5, 5, 5, 20, 20], "distance 1": [1.0, 0.9, 0.8, 0.7, 0.6],
+                         "distance 2+": [0.0, 0.1, 0.2, 0.3, 0.4]})
+    ax = plots.plot_distance_by_seed(runs, shares=["distance 1", "distance 2+"])
+    points = sum(len(c.get_offsets()) for c in ax.collections if hasattr(c, "get_offsets") and c.get_offsets().size)
+    assert points >= 2 * len(runs)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["5", "20"]
+
+
+def test_distance_by_seed_needs_a_share_column() -> None:
+    with pytest.raises(ValueError, match="shares"):
+        plots.plot_distance_by_seed(pd.DataFrame({"writers": [5]}), shares=[])

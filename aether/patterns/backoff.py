@@ -83,13 +83,27 @@ def equal_jitter(v: float, rng: random.Random) -> float:
     return v / 2 + rng.uniform(0.0, v / 2)
 
 
+DecorrelatedDraw = Callable[[float, float, float, random.Random], float]
+
+
+def _checked_decorrelated(draw: DecorrelatedDraw) -> DecorrelatedDraw:
+    """Check decorrelated jitter's *previous*, *base*, *cap* (seconds) and *rng* before it draws."""
+
+    @functools.wraps(draw)
+    def checked(previous: float, base: float, cap: float, rng: random.Random) -> float:
+        for name, value in (("previous", previous), ("base", base), ("cap", cap)):
+            if type(value) is not float or not 0.0 <= value <= MAX_SECONDS:
+                check_seconds(name, value)
+        if type(rng) is not random.Random:
+            check_rng("rng", rng)
+        return draw(previous, base, cap, rng)
+
+    return checked
+
+
+@_checked_decorrelated
 def decorrelated_jitter(previous: float, base: float, cap: float, rng: random.Random) -> float:
     """``min(cap, uniform(base, 3 * previous))``: grows from the previous wait, not the count."""
-    for name, value in (("previous", previous), ("base", base), ("cap", cap)):
-        if type(value) is not float or not 0.0 <= value <= MAX_SECONDS:
-            check_seconds(name, value)
-    if type(rng) is not random.Random:
-        check_rng("rng", rng)
     return min(cap, rng.uniform(base, 3 * previous))
 
 

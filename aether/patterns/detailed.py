@@ -208,8 +208,11 @@ def conflict_detailed_retry(store: EventStore, actor_id: str, event_type: str,
     """Save the next event; after a conflict, wait and retry at the version the conflict names.
 
     Waits like :func:`~aether.patterns.simple.simple_retry` (defaults: 4
-    attempts, :data:`~aether.patterns.backoff.GO_BACKOFF`) but reads the store
-    once: each retry goes to ``conflict.current_version + 1``. Each conflict
+    attempts, :data:`~aether.patterns.backoff.GO_BACKOFF`). Saving a command
+    (a decision ``decide(events)``, the normal way), it re-reads the actor and
+    decides again before every attempt. Only the blind shortcut (a mapping as
+    *data*) skips the read: it retries the same data at
+    ``conflict.current_version + 1``. Each conflict
     becomes one :class:`ConflictRecord`, handed to ``on_conflict(record)`` (on
     success too) and logged on the ``aether.patterns.detailed`` logger with
     ``extra`` fields (actor_id, attempted_version, current_version, attempt,
@@ -223,9 +226,7 @@ def conflict_detailed_retry(store: EventStore, actor_id: str, event_type: str,
     actor. Skipping the re-read saves store calls, not conflicts: against a
     herd of healthy competitors it wins no more often than simple retry.
 
-    *data*, *key* and *deadline* as in :func:`~aether.patterns.simple.simple_retry`;
-    a decision needs the actor's events, so with one every attempt reads the
-    store (the skipped read is the blind mapping's privilege).
+    *data*, *key* and *deadline* as in :func:`~aether.patterns.simple.simple_retry`.
     """
     save = LogicalSave(store, actor_id, event_type, data, clock, key=key, deadline=deadline)
     check_count("max_attempts", max_attempts)

@@ -76,6 +76,7 @@ from aether.plots.reality import (
 )
 from aether.plots.retries import (
     TIERS,
+    plot_distance_by_seed,
     plot_distance_shares,
     plot_policy_waits,
     plot_retries,
@@ -128,7 +129,8 @@ from aether.plots.timelines import (
 #: Every figure function of the package, by topic (the tests check each one's alt text).
 FIGURES: tuple[str, ...] = (
     "plot_latency",
-    "plot_retries", "plot_waits", "plot_policy_waits", "plot_distance_shares", "plot_tier_waits",
+    "plot_retries", "plot_waits", "plot_policy_waits", "plot_distance_shares", "plot_distance_by_seed",
+    "plot_tier_waits",
     "plot_sweep", "plot_outcomes", "plot_latency_vs_load", "plot_baseline", "plot_retry_limits", "plot_scorecard",
     "plot_pattern_map",
     "plot_timeline", "plot_load", "plot_goodput", "plot_queue_depth", "plot_commits", "plot_breaker_states",
@@ -165,6 +167,7 @@ __all__ = [
     "plot_baseline",
     "plot_breaker_states",
     "plot_commits",
+    "plot_distance_by_seed",
     "plot_distance_shares",
     "plot_goodput",
     "plot_goodput_band",

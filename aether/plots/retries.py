@@ -4,6 +4,7 @@
 * :func:`plot_waits`: the sampled waits of one backoff variant against the retry number;
 * :func:`plot_policy_waits`: the wait an adaptive policy asks for, by conflict distance;
 * :func:`plot_distance_shares`: how far behind the conflicts of a run were;
+* :func:`plot_distance_by_seed`: the share of conflicts at distance 1, 2, 3 or more, one point per seed;
 * :func:`plot_tier_waits`: the mean wait after a conflict, by the conflict's distance tier.
 """
 
@@ -35,7 +36,8 @@ from aether.plots.style import (
     time_factor,
 )
 
-__all__ = ["TIERS", "plot_distance_shares", "plot_policy_waits", "plot_retries", "plot_tier_waits", "plot_waits"]
+__all__ = ["TIERS", "plot_distance_by_seed", "plot_distance_shares", "plot_policy_waits", "plot_retries",
+           "plot_tier_waits", "plot_waits"]
 
 #: The default adaptive policy's tiers: (name, lowest distance - 0.5, highest distance + 0.5).
 TIERS: tuple[tuple[str, float, float], ...] = (("light", 0.5, 2.5), ("moderate", 2.5, 10.5), ("high", 10.5, 25.5))
@@ -238,6 +240,55 @@ def plot_distance_shares(
     describe(fig, alt, f"Bars of the share of conflicts at each distance (1 to ≥{top} commits since the read), "
                        f"one panel per {panel} and one bar per {by}, the distance tiers shaded.")
     return fig
+
+
+_DISTANCE_MARKERS = ("o", "s", "^", "D")
+_DISTANCE_SHADES = ("#333333", "#7A7A7A", "#B0B0B0", "#D0D0D0")  # greys: a distance is not a pattern or an outcome
+
+
+@styled
+def plot_distance_by_seed(
+    runs: pd.DataFrame,
+    *,
+    shares: Sequence[str],
+    x: str = "writers",
+    ax: Axes | None = None,
+    title: str | None = None,
+    alt: str | None = None,
+) -> Axes:
+    """The share of a run's conflicts in each distance bucket, one point per run (seed) and a bar for the mean.
+
+    *runs* has one row per run, an *x* column (the writer count) and one column per
+    name in *shares*, each a share of the run's conflicts (0-1), such as
+    ``"distance 1"``, ``"distance 2"``, ``"distance 3+"``. Use it to show what
+    distances a store really produces, and how much they vary from seed to seed.
+    """
+    shares = list(shares)
+    if not shares:
+        raise ValueError("shares must name at least one column of runs; got none")
+    require(runs, [x, *shares], name="runs", empty=False)
+    ax = new_axes(ax)
+    xs = sorted_groups(runs[x])
+    positions = np.arange(len(xs))
+    width = 0.8 / len(shares)
+    rng = np.random.default_rng(0)
+    for i, column in enumerate(shares):
+        color, marker = _DISTANCE_SHADES[i % len(_DISTANCE_SHADES)], _DISTANCE_MARKERS[i % len(_DISTANCE_MARKERS)]
+        offset = (i - (len(shares) - 1) / 2) * width
+        for position, value in zip(positions, xs, strict=True):
+            values = 100 * runs.loc[runs[x] == value, column].to_numpy(float)
+            spread = rng.uniform(-width / 4, width / 4, len(values))
+            ax.scatter(position + offset + spread, values, s=22, alpha=0.6, color=color, marker=marker,
+                       label=column if position == positions[0] else None, zorder=3)
+            ax.hlines(values.mean(), position + offset - width / 2.5, position + offset + width / 2.5,
+                      color=color, linewidth=2.5, zorder=4)
+    ax.set_xticks(positions, [str(v) for v in xs])
+    ax.set_ylim(-3, 103)
+    finish(ax, title=title or "Distance of the conflicts, per run", xlabel=by_label(x),
+           ylabel="share of the run's conflicts (%)", legend=True, legend_title="one point per seed, bar: mean")
+    describe(ax, alt, f"Points of the share of each run's conflicts at {', '.join(shares)}, one point per seed, "
+                      f"grouped by {x}, with a bar at each group's mean.")
+    return ax
 
 
 @styled

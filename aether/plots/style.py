@@ -119,7 +119,7 @@ PATTERN_COLORS: dict[str, str] = {
     "jitter_retry": "#009E73",
     "full jitter": "#009E73",
     "no jitter": "#E69F00",
-    "equal jitter": "#44AA99",
+    "equal jitter": "#88CCEE",
     "decorrelated jitter": "#999933",
     "adaptive_retry": "#882255",
     "queued_writes": "#332288",

@@ -147,15 +147,15 @@ class Decided:
       state (a breaker, a budget, a queue), bound to each run as usual; the run's
       state stays readable on the wrapped policy (``policy.breakers[-1]``);
     * ``decide``: the decision, ``decide(events) -> mapping | None``; by default
-      the writer's own data, appended whatever the events say (a command that never
-      refuses, such as "log this entry");
+      :func:`add_line`, which never refuses; ``None`` appends the writer's own data
+      whatever the events say (also a command that never refuses, such as "log this entry");
     * ``label``: the name tables and figures show (default: the pattern's).
 
     Each save keeps the one idempotency key the pattern gives it for all its attempts.
     """
 
     pattern: Any
-    decide: Callable[[Sequence[Event]], Mapping[str, Any] | None] | None = None
+    decide: Callable[[Sequence[Event]], Mapping[str, Any] | None] | None = add_line
     label: str | None = None
 
     def __post_init__(self) -> None:
@@ -180,7 +180,7 @@ class Decided:
         return _DecidingCall(inner, self.decide, _takes_rng(inner))
 
 
-def decided(pattern: Any, decide: Callable[[Sequence[Event]], Mapping[str, Any] | None] | None = None, *,
+def decided(pattern: Any, decide: Callable[[Sequence[Event]], Mapping[str, Any] | None] | None = add_line, *,
             label: str | None = None) -> Decided:
     """*pattern* saving through a decision (see :class:`Decided`)."""
     return Decided(pattern, decide, label)

@@ -133,11 +133,9 @@ FIGURES: tuple[str, ...] = (
     "plot_tier_waits",
     "plot_sweep", "plot_outcomes", "plot_latency_vs_load", "plot_baseline", "plot_retry_limits", "plot_scorecard",
     "plot_pattern_map",
-    "plot_timeline", "plot_load", "plot_goodput", "plot_queue_depth", "plot_commits", "plot_breaker_states",
-    "plot_ways", "plot_latency_by_way", "plot_lock_handoff", "plot_timeline_by_way",
     "plot_timeline", "plot_load", "plot_goodput", "plot_goodput_band", "plot_queue_depth", "plot_commits",
     "plot_breaker_states",
-    "plot_ways", "plot_latency_by_way", "plot_lock_handoff",
+    "plot_ways", "plot_latency_by_way", "plot_lock_handoff", "plot_timeline_by_way",
     "plot_wait_bands",
 )
 

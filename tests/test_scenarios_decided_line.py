@@ -1,12 +1,12 @@
-"""Specification of the catalog's shared scenario helpers: saves that decide again (retry the command)."""
+"""Specification of aether.experiment.scenarios' Decided and add_line: saves that decide again (retry the command)."""
 
 from __future__ import annotations
 
 import functools
 import pickle
 
-from aether.claims.catalog._common import BUSY_SERVER, Decided, add_line, busy_outage
 from aether.experiment import run_load
+from aether.experiment.scenarios import BUSY_SERVER, Decided, add_line, busy_outage
 from aether.patterns import CircuitBreakerPolicy, retry_on_failure
 
 

@@ -1,4 +1,4 @@
-"""The catalog's decided(pattern): the harness's saves made as commands (decide), for plain and queued patterns."""
+"""decided(pattern) of aether.experiment.scenarios: the saves made as commands, for plain and queued patterns."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pickle
 
 import pytest
 
-from aether.claims.catalog._common import Decided, decided
 from aether.experiment import run_contention
+from aether.experiment.scenarios import Decided, decided
 from aether.patterns import QueuedWrites, jitter_retry, simple_retry
 
 
@@ -19,8 +19,8 @@ def test_a_decided_pattern_reads_the_events_before_every_attempt_instead_of_the_
     assert "get_latest_version" in set(blind["op"])
 
 
-def test_a_decided_pattern_stores_the_writers_data_once_per_save():
-    result = run_contention(decided(functools.partial(jitter_retry, max_attempts=100)), writers=10, seed=1)
+def test_a_pattern_decided_on_the_writers_data_stores_it_once_per_save():
+    result = run_contention(decided(functools.partial(jitter_retry, max_attempts=100), None), writers=10, seed=1)
     events = result.store.get_events("actor-0")
     assert (result.saves["outcome"] == "committed").all()
     assert sorted(e.data["writer"] for e in events) == list(range(10))

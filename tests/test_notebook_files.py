@@ -348,3 +348,14 @@ def test_other_commands_still_refuse_arguments_they_do_not_know(capsys: pytest.C
     with pytest.raises(SystemExit) as exit_:
         main(["list", "--no-browser"])
     assert exit_.value.code == 2 and "unrecognized arguments: --no-browser" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_each_chapters_core_fits_its_30_minute_slot_by_the_stated_estimate(path: Path) -> None:
+    from labtools.slots import SLOT_MINUTES, estimate_folder
+
+    slot = estimate_folder(path.parent, [path.stem])[0]
+    assert slot.measured, f"{path.stem} has no measured run time: python -m labtools.notebooks run {path.stem}"
+    assert slot.fits, (f"{path.stem}: core {slot.core_minutes:.1f} min > {SLOT_MINUTES} (prose "
+                       f"{slot.prose_minutes:.1f}, code {slot.code_minutes:.1f}, run {slot.run_minutes:.1f}, "
+                       f"exercises {slot.exercise_minutes:.0f}): move what does not fit under 'Going further'")

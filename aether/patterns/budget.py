@@ -50,12 +50,15 @@ __all__ = ["RetryBudget", "RetryBudgetPolicy", "budgeted_retry"]
 
 
 def aws_standard_settings(retries_2026: bool = False) -> dict[str, float | bool]:
-    """The :class:`RetryBudget` settings of the AWS SDKs' retry quota (see :meth:`RetryBudget.aws_standard`)."""
+    """The :class:`RetryBudget` settings of the AWS SDKs' retry quota.
+
+    See :meth:`RetryBudget.aws_standard`.
+    """
     if retries_2026:
         return {"max_tokens": 500, "retry_cost": 14, "unavailable_cost": 14, "timeout_cost": 14,
                 "throttle_cost": 5, "success_refund": 1, "refund_retry_cost": True}
-    return {"max_tokens": 500, "retry_cost": 5, "unavailable_cost": 5, "timeout_cost": 10, "throttle_cost": 5,
-            "success_refund": 1, "refund_retry_cost": True}
+    return {"max_tokens": 500, "retry_cost": 5, "unavailable_cost": 5, "timeout_cost": 10,
+            "throttle_cost": 5, "success_refund": 1, "refund_retry_cost": True}
 
 
 #: What :func:`budgeted_retry` calls on its budget.
@@ -96,13 +99,15 @@ class RetryBudget:
         self.max_tokens = _check_tokens("max_tokens", max_tokens)
         self.retry_cost = _check_tokens("retry_cost", retry_cost)
         self.unavailable_cost = _check_tokens("unavailable_cost", unavailable_cost)
-        self.timeout_cost = None if timeout_cost is None else _check_tokens("timeout_cost", timeout_cost)
-        self.throttle_cost = None if throttle_cost is None else _check_tokens("throttle_cost", throttle_cost)
+        self.timeout_cost = (None if timeout_cost is None
+                             else _check_tokens("timeout_cost", timeout_cost))
+        self.throttle_cost = (None if throttle_cost is None
+                              else _check_tokens("throttle_cost", throttle_cost))
         self.success_refund = _check_tokens("success_refund", success_refund)
         self.threshold = _check_tokens("threshold", threshold)
         if not isinstance(refund_retry_cost, bool):
-            raise TypeError(f"refund_retry_cost must be True or False; got {show(refund_retry_cost)} "
-                            f"({type(refund_retry_cost).__name__})")
+            raise TypeError(f"refund_retry_cost must be True or False; "
+                            f"got {show(refund_retry_cost)} ({type(refund_retry_cost).__name__})")
         self.refund_retry_cost = refund_retry_cost
         if self.threshold >= self.max_tokens:
             raise ValueError(f"threshold must be below max_tokens ({show(max_tokens)}); "
@@ -131,9 +136,10 @@ class RetryBudget:
 
     @classmethod
     def grpc(cls, max_tokens: float = 10, token_ratio: float = 0.1) -> RetryBudget:
-        """An approximation of gRPC's retry throttling: a retry costs 1, a success adds *token_ratio*.
+        """An approximation of gRPC's retry throttling.
 
-        Retries are allowed only while the bucket holds more than half of *max_tokens*.
+        A retry costs 1, a success adds *token_ratio*. Retries are allowed only while
+        the bucket holds more than half of *max_tokens*.
         gRPC itself (gRFC A6) takes 1 token for *every* failed call, first attempts and
         calls that are not retried included, so under failures its bucket drains faster
         than this one, which charges retries only.

@@ -236,9 +236,9 @@ PATTERN_LINES: dict[str, LineStyle] = {
     "jitter_retry, 100 ms base": LineStyle("-.", "^"),
     "Go v2 / JS, pre-2026 (cap after jitter)": LineStyle("-.", "s"),
     "botocore 1.34.107+, pre-2026 (cap first, 1 s base)": LineStyle(":", "s"),
-    "2026 (cap first, 50 ms base)": LineStyle("-", "P"),
-    "blind re-append": LineStyle("--", "X"),
-    "re-decide": LineStyle("-", "P"),
+    "2026 (cap first, 50 ms base)": LineStyle(":", "P"),
+    "blind re-append": LineStyle("--", "v"),
+    "re-decide": LineStyle("-", "D"),
 }
 
 #: The look of each save outcome when a figure is split by outcome (``by="outcome"``):

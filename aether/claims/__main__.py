@@ -9,9 +9,9 @@ Exit status: 0 if every claim holds, 1 if any does not, 2 for a usage error.
 ``python -m aether.claims list [--chapter NN]`` prints the claims without running them.
 
 CI runs ``python -m aether.claims check --perturb 2 --jobs 2``: the whole catalog on the
-held-out seeds and two perturbed points per claim, about 350 s of CPU (three minutes on
-two idle cores); one chapter takes from a few seconds (``--chapter 5``) to two minutes
-of CPU (``--chapter 6``).
+held-out seeds and two perturbed points per claim, about 690 s of CPU (six minutes on
+two idle cores); one chapter takes from a second (``--chapter 2``) to four and a half minutes
+of CPU (``--chapter 8``).
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ original wording and the evidence against it in its ``note``.
 
 Run sizes are chosen for CI: ``python -m aether.claims check --perturb 2 --jobs 2``
 (30 held-out seeds at each claim's point and at two perturbed points) costs about
-350 s of CPU, three minutes on two idle cores. One perturbed point is not enough: it
+690 s of CPU, six minutes on two idle cores (60 claims; the storms of chapters 06-08 take
+three quarters of it). One perturbed point is not enough: it
 passed two headlines that the second point (and a scan) found false. Closed-loop claims cost well under a
 second of CPU per seed; open-loop claims run 15-30 s of arrivals (long enough that
 "recovered for good" has at least 5 s of run after it) and cost most: a storm arm

@@ -53,6 +53,7 @@ from aether.experiment.capacity import Slowdown
 from aether.experiment.harness import BACKENDS, check_jobs, one_progress_bar, sweep_load
 from aether.experiment.network import Outage
 from aether.experiment.result import RunResult
+from aether.experiment.runners import accepts_rng
 
 __all__ = [
     "CAPACITY",
@@ -130,20 +131,12 @@ def append_entry(request: Mapping[str, Any], events: Sequence[Event]) -> dict[st
     return {**request, "entry": len(events) + 1}
 
 
-def _takes_rng(fn: Callable[..., Any]) -> bool:
-    try:
-        parameters = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return any(p.name == "rng" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
-
-
 class _Saving:
     """A bound contender: each save passes a decision and a key made from the caller and save numbers."""
 
     def __init__(self, retry: Callable[..., Any]) -> None:
         self.retry = retry
-        self.rng = _takes_rng(retry)
+        self.rng = accepts_rng(retry)
 
     def __call__(self, store: Any, actor_id: str, event_type: str, data: Mapping[str, Any], *, clock: Any,
                  rng: random.Random | None = None) -> Any:

@@ -41,19 +41,12 @@ from aether.contracts import Bindable, RunContext, deadline_scope, pattern_name
 from aether.experiment.arrivals import Rate, check_rate
 from aether.experiment.harness import run_load
 from aether.experiment.result import RunResult
+from aether.experiment.runners import accepts_rng
 
 __all__ = ["MAX_CALLERS", "run_load_real"]
 
 MAX_CALLERS = 2000
 """The default bound on the number of callers of one real run (each is a thread and a connection)."""
-
-
-def _accepts_rng(fn: Callable[..., Any]) -> bool:
-    try:
-        params = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return any(p.name == "rng" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
 
 
 class _WithTimeout:
@@ -62,7 +55,7 @@ class _WithTimeout:
     def __init__(self, inner: Callable[..., Any], timeout: float, name: str) -> None:
         self._inner = inner
         self._timeout = timeout
-        self._pass_rng = _accepts_rng(inner)
+        self._pass_rng = accepts_rng(inner)
         self.name = name
 
     def __call__(self, store: Any, actor_id: str, event_type: str, data: Any = None, /, *, clock: Any,

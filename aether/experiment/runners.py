@@ -35,7 +35,8 @@ from aether.experiment.writer import Collected, WriterPlan, run_writer, settle_t
 __all__ = ["prepare", "run_simulated", "run_threads"]
 
 
-def _accepts_rng(fn: Callable[..., Any]) -> bool:
+def accepts_rng(fn: Callable[..., Any]) -> bool:
+    """Whether a pattern callable takes an ``rng`` keyword (by name, or through ``**kwargs``)."""
     try:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
@@ -101,7 +102,7 @@ def prepare(pattern: Any, store: Any, network: NetworkModel | None, capacity: Ca
     ctx = RunContext(clock=clock, rng=streams.shared(shared), seed=streams.seed, _make_view=make_view,
                      _next_participant=first_participant)
     fn = _bind(pattern, ctx)
-    return col, make_view, fn, _accepts_rng(fn)
+    return col, make_view, fn, accepts_rng(fn)
 
 
 def run_simulated(pattern: Any, plans: list[WriterPlan], store: Any, network: NetworkModel | None,

@@ -35,6 +35,7 @@ from aether.experiment.capacity import Capacity, Slowdown
 from aether.experiment.delays import AbsNormal
 from aether.experiment.network import NetworkModel, Outage
 from aether.experiment.profiles import LAPTOP_SQLITE, SERVER_DB, StoreProfile
+from aether.experiment.runners import accepts_rng
 
 __all__ = [
     "BUSY_SERVER",
@@ -99,14 +100,6 @@ def add_line(events: Sequence[Event]) -> dict[str, int]:
 def _accept(data: Mapping[str, Any] | None, events: Sequence[Event]) -> dict[str, Any]:
     """The harness's own decision: append the writer's data whatever the events say (it never refuses)."""
     return dict(data or {})
-
-
-def _takes_rng(fn: Callable[..., Any]) -> bool:
-    try:
-        params = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return any(p.name == "rng" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
 
 
 @dataclass(frozen=True)
@@ -177,7 +170,7 @@ class Decided:
         inner = self.pattern
         if isinstance(inner, Bindable) and not inspect.isfunction(inner) and hasattr(inner, "bind"):
             inner = inner.bind(ctx)
-        return _DecidingCall(inner, self.decide, _takes_rng(inner))
+        return _DecidingCall(inner, self.decide, accepts_rng(inner))
 
 
 def decided(pattern: Any, decide: Callable[[Sequence[Event]], Mapping[str, Any] | None] | None = add_line, *,

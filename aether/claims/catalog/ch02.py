@@ -14,8 +14,6 @@ blind data, so the claims measure the command retry chapter 00 teaches.
 
 from __future__ import annotations
 
-import functools
-import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,6 +23,7 @@ from aether.clock import SimulatedClock
 from aether.errors import RetriesExhaustedError
 from aether.events import Event
 from aether.experiment.delays import AbsNormal
+from aether.experiment.scenarios import Decided
 from aether.patterns import ThrashingPolicy, conflict_detailed_retry, simple_retry
 from aether.store import InMemoryEventStore
 
@@ -43,32 +42,14 @@ def add_item(events: Sequence[Event]) -> dict[str, int] | None:
     return {"line": len(events) + 1}
 
 
-def _takes_rng(pattern: Callable[..., Any]) -> bool:
-    try:
-        return "rng" in inspect.signature(pattern).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-def _save_command(pattern: Callable[..., Any], decide: Callable[[Sequence[Event]], Any], store: Any, actor_id: str,
-                  event_type: str, data: Any = None, *, clock: Any, rng: Any = None) -> Any:
-    if rng is not None and _takes_rng(pattern):
-        return pattern(store, actor_id, event_type, decide, clock=clock, rng=rng)
-    return pattern(store, actor_id, event_type, decide, clock=clock)
-
-
-def commanded(pattern: Callable[..., Any], decide: Callable[[Sequence[Event]], Any] = add_item) -> Any:
+def commanded(pattern: Any, decide: Callable[[Sequence[Event]], Any] = add_item) -> Decided:
     """*pattern* saving the command *decide* (default :func:`add_item`) instead of the experiment's blind data.
 
     Use it to run :func:`~aether.experiment.run_contention` or a claim's arm with
     the command retry: every attempt reads the actor's events and decides again.
-    The result is a picklable partial, so sweeps and ``--jobs`` can use it.
+    It is :class:`~aether.experiment.scenarios.Decided` with the chapter's decision.
     """
-    if not callable(pattern):
-        raise TypeError(f"pattern must be a retry pattern (a callable); got {pattern!r}")
-    if not callable(decide):
-        raise TypeError(f"decide must be a decision decide(events) -> data | None; got {decide!r}")
-    return functools.partial(_save_command, pattern, decide)
+    return Decided(pattern, decide)
 
 
 def conflict_distances(result: Any) -> Any:

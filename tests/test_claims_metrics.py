@@ -121,3 +121,24 @@ def test_time_to_commit_refuses_a_quantile_outside_0_1(q):
 
     with pytest.raises(ValueError, match="q"):
         time_to_commit(q)
+
+
+def breaker_outage_run(seed: int):
+    from aether.experiment.scenarios import BUSY_SERVER, Decided, busy_outage
+    from aether.patterns import CircuitBreakerPolicy
+
+    network = busy_outage({"outage": 1.0}, BUSY_SERVER)  # the store unreachable from 3 to 4 s
+    return run_load(Decided(CircuitBreakerPolicy(reset_timeout=2.0)), rate=80, duration=15.0, actors=5000,
+                    seed=seed, network=network, capacity=BUSY_SERVER.capacity())
+
+
+@pytest.mark.parametrize("seed", [2, 3])
+def test_sustained_recovery_is_not_before_the_first_save_commits_again(seed):
+    # The breaker stays open until about 5 s: a 2-s window from 4.75 s keeps up on the backlog it
+    # flushes later, yet nothing committed from 4.75 to 5 s, so recovery is not before 5 s.
+    result = breaker_outage_run(seed)
+    took = sustained_recovery_time(result, after=4.0)
+    timeline = result.timeline(0.25)
+    quiet = timeline[(timeline["start"] >= 4.0) & (timeline["goodput"] == 0)]
+    assert math.isfinite(took)
+    assert 4.0 + took > quiet["start"].max()

@@ -199,10 +199,13 @@ def sustained_recovery_time(result: Any, after: float, *, level: float = 0.8, wi
     For an open-loop run (:func:`~aether.experiment.run_load`). Goodput is back
     at time *t* when, over every *window* seconds from *t* until arrivals stop,
     the saves whose callers were told of success are at least *level* x the saves
-    that arrived in that window. The first such *t* at or after *after* counts only
-    if arrivals go on for at least *tail* seconds after it; otherwise the run is
-    too short to say, and the answer is ``inf``. A backlog flushed after a fault,
-    followed by a collapse, is therefore not a recovery.
+    that arrived in that window, and some save succeeded in the first *bin* from
+    *t* (a window that starts with nothing committed can still keep up on a
+    backlog flushed later in it; that start is not a recovery yet). The first
+    such *t* at or after *after* counts only if arrivals go on for at least
+    *tail* seconds after it; otherwise the run is too short to say, and the
+    answer is ``inf``. A backlog flushed after a fault, followed by a collapse,
+    is therefore not a recovery either.
     """
     after = check_seconds("after", after)
     level = check_number("level", level, above=0.0, maximum=1.0)
@@ -229,6 +232,10 @@ def sustained_recovery_time(result: Any, after: float, *, level: float = 0.8, wi
             break
         recovered = j
     if recovered is None:
+        return math.inf
+    while first + recovered <= last and good[first + recovered] == 0:  # nothing committed yet
+        recovered += 1
+    if first + recovered > last:
         return math.inf
     t = float(starts[first + recovered])
     if duration - t < tail - 1e-9:

@@ -60,6 +60,14 @@ def test_the_build_command_writes_the_same_bytes_every_time(tmp_path: Path) -> N
     assert len(_lines(first.read_text())) == 3
 
 
+def test_merging_builds_of_some_patterns_gives_the_bytes_of_one_build_of_all() -> None:
+    cell = {"loads": [0.85], "contention": ["spread"], "failures": ["none"]}
+    first = pm.build([0, 1], patterns=["no retry"], progress=False, **cell)
+    second = pm.build([0, 1], patterns=["patient jitter"], progress=False, **cell)
+    whole = pm.build([0, 1], patterns=["no retry", "patient jitter"], progress=False, **cell)
+    assert pm.to_csv(pm.merge(second, first)) == pm.to_csv(whole)
+
+
 def test_a_build_on_two_processes_gives_the_rows_of_a_build_in_one() -> None:
     subset = {**SUBSET, "patterns": ["no retry", "backoff + breaker"]}
     assert pm.to_csv(pm.build([2], jobs=2, progress=False, **subset)) == pm.to_csv(pm.build([2], progress=False,

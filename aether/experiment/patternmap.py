@@ -15,14 +15,28 @@ Each run is measured by :func:`measure_cell` (committed share, sustained recover
 every-save latency, calls per save); :func:`build` runs the grid with
 :func:`~aether.experiment.sweep_load` (``jobs`` processes, or a Dask cluster with
 ``backend="dask"``), :func:`summarise` gives each pattern's mean and 95% interval
-per cell, and :func:`winners` names each cell's winner and the patterns it cannot
-be told apart from. The committed map is rebuilt with::
+per cell, and :func:`winners` names each cell's winner and the patterns that tie with
+it; :func:`guide` reads the recommendations off it. The committed map is rebuilt with::
 
     python -m aether.experiment.patternmap build --seeds 0-19 --jobs 2 --out aether/data/pattern_map.csv
 
-(``--backend dask`` runs the same sweeps on a local Dask cluster of ``--jobs`` workers). It took
-2,189 s of wall time on two cores shared with other work (load average about 15): 3,600 runs.
-The file holds one row per run, so it is the same bytes whichever way it is built.
+(``--backend dask`` runs the same sweeps on a local Dask cluster of ``--jobs`` workers). The map
+holds 12 contenders x 18 cells x 20 seeds = 4,320 runs; a full rebuild costs about 2,900 s of wall
+time on two cores shared with other work (the first ten contenders took 2,189 s, the two patient
+ones 675 s). Each run is deterministic per (pattern, cell, seed), whatever else is built with it,
+so the map grows without a full rebuild: build only the new contenders and merge them with the
+committed runs in a full build's order::
+
+    python -m aether.experiment.patternmap build --seeds 0-19 --jobs 2 --patterns "patient jitter" \
+        "patient jitter + budget" --out new.csv
+    python -m aether.experiment.patternmap merge aether/data/pattern_map.csv new.csv --out aether/data/pattern_map.csv
+
+The file holds one row per run, so it is the same bytes whichever way it is built; a test
+rebuilds a few cells and finds their rows in the committed file.
+
+Cells are called by :func:`verdicts`: each pattern's per-seed difference from the cell's best
+(the seeds are shared, so the differences are paired), with a 95% interval on their mean and a
+practical-equivalence margin per measurement (:data:`MARGINS`).
 """
 
 from __future__ import annotations
@@ -91,6 +105,7 @@ __all__ = [
     "jittered_budgeted_retry",
     "load_map",
     "main",
+    "merge",
     "measure_cell",
     "outcome_time",
     "summarise",
@@ -430,6 +445,33 @@ def to_csv(runs: pd.DataFrame) -> str:
     return buffer.getvalue()
 
 
+def merge(*parts: pd.DataFrame) -> pd.DataFrame:
+    """Runs from several builds as one map, in the order a single :func:`build` of all of them gives.
+
+    Runs are deterministic per (pattern, cell, seed), so a map can be extended
+    without rebuilding it: build only the new contenders (or seeds) and merge them
+    with the committed runs; a run present in several parts is taken from the
+    last. ``to_csv(merge(old, new))`` is then the bytes a full build would write.
+    """
+    if not parts:
+        raise ValueError("parts must hold at least one DataFrame from build() or load_map(); got none")
+    for i, part in enumerate(parts):
+        check_instance(f"parts[{i}]", part, pd.DataFrame, "a DataFrame from build() or load_map()")
+    runs = pd.concat(parts, ignore_index=True)
+    keys = ["failure", "contention", "load", "pattern", "seed"]
+    runs = runs.drop_duplicates(keys, keep="last")
+    orders = {"failure": list(FAILURES), "contention": list(CONTENTION), "pattern": list(contenders()),
+              "load": list(LOADS)}
+    rank = {name: runs[name].map({v: i for i, v in enumerate(values)}) for name, values in orders.items()}
+    for name, ranks in rank.items():
+        if ranks.isna().any():
+            odd = runs.loc[ranks.isna(), name].iloc[0]
+            raise ValueError(f"parts hold a {name} the map does not have: {show(odd)}")
+    order = pd.DataFrame({**rank, "seed": runs["seed"]}).sort_values(
+        ["failure", "contention", "pattern", "load", "seed"], kind="stable").index
+    return runs.loc[order, list(COLUMNS)].reset_index(drop=True)
+
+
 def load_map(path: str | Path | None = None) -> pd.DataFrame:
     """The committed map (one row per run), or the file at *path*."""
     if path is None:
@@ -635,7 +677,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     cmd.add_argument("--contention", nargs="+", default=None, help=f"a subset of {list(CONTENTION)}")
     cmd.add_argument("--failures", nargs="+", default=None, help=f"a subset of {list(FAILURES)}")
     cmd.add_argument("--quiet", action="store_true", help="no progress bar, no cost line")
+    joined = commands.add_parser("merge", help="merge maps (the committed one and new runs) in a full build's order")
+    joined.add_argument("parts", nargs="+", type=Path, help="CSV files from build; a run in several: the last")
+    joined.add_argument("--out", type=Path, default=None, help="the CSV file to write (default: standard output)")
     args = parser.parse_args(argv)
+    if args.command == "merge":
+        text = to_csv(merge(*(load_map(part) for part in args.parts)))
+        if args.out is None:
+            sys.stdout.write(text)
+        else:
+            args.out.write_text(text, encoding="utf-8")
+        return 0
     check_jobs(args.jobs)
     wall, cpu = time.perf_counter(), time.process_time()
     with _cluster(args.backend, args.jobs):

@@ -1,4 +1,4 @@
-"""Where each retry pattern wins: a map over load, contention and failure, built with the sweep machinery.
+r"""Where each retry pattern wins: a map over load, contention and failure, built with the sweep machinery.
 
 Chapter 10 stands on it. Every contender makes the same saves (a decision,
 ``decide(events)``, under one idempotency key per save: :class:`Commanded`)

@@ -155,10 +155,20 @@ def test_a_winner_apart_from_every_other_is_clear_and_for_latency_lower_wins() -
     assert cell["winner"] == "fast" and cell["clear"] and cell["margin"] == pytest.approx(0.40)
 
 
-def test_the_guide_names_a_clear_winner_and_every_pattern_of_a_tie() -> None:
-    board = pd.DataFrame({"failure": "none", "contention": "hot", "load": [0.4, 0.7],
-                          "winner": ["a", "b"], "ties": [("a",), ("b", "c")], "clear": [True, False]})
-    assert list(pm.guide(board)["use"]) == ["a", "any of 2: b, c"]
+def test_the_guide_names_a_clear_winner_the_patterns_of_a_tie_or_the_fewer_losers() -> None:
+    board = pd.DataFrame({"failure": "none", "contention": "hot", "load": [0.4, 0.7, 0.85],
+                          "winner": ["a", "b", "a"], "ties": [("a",), ("b", "c"), ("a", "b", "c")],
+                          "losers": [("b", "c"), ("a", "d", "e"), ("d",)], "clear": [True, False, False]})
+    assert list(pm.guide(board)["use"]) == ["a", "any of b, c", "any but d"]
+
+
+def test_the_guide_follows_the_map_cell_by_cell() -> None:
+    board = pm.winners(pm.load_map())
+    advice = pm.guide(board)
+    for (_, cell), use in zip(board.iterrows(), advice["use"], strict=True):
+        named = use.removeprefix("any but ").removeprefix("any of ").split(", ")
+        assert named == ([cell["winner"]] if cell["clear"] else
+                         list(cell["losers"]) if use.startswith("any but") else list(cell["ties"]))
 
 
 # --------------------------------------------------------------------------- the patient contenders

@@ -593,7 +593,8 @@ def winners(runs: pd.DataFrame, metric: str = "committed_share") -> pd.DataFrame
     :func:`verdicts`' (paired per seed, with a practical-equivalence margin).
     ``value``/``lo``/``hi`` are the winner's mean and 95% interval over seeds (for
     display); ``ties`` lists the patterns that do not lose to it, the winner first,
-    then by mean; ``clear`` is True when every other pattern loses.
+    then by mean, and ``losers`` those that do; ``clear`` is True when every other
+    pattern loses.
     """
     metric = check_choice("metric", metric, METRICS)
     calls = verdicts(runs, metric)
@@ -610,7 +611,8 @@ def winners(runs: pd.DataFrame, metric: str = "committed_share") -> pd.DataFrame
         rows.append({"failure": failure, "contention": contention, "load": load, "winner": best["pattern"],
                      "value": value, "lo": lo, "hi": hi,
                      "margin": abs(best["mean"] - others.iloc[0]["mean"]) if len(others) else math.nan,
-                     "ties": tuple(tied["pattern"]), "clear": len(tied) == 1})
+                     "ties": tuple(tied["pattern"]),
+                     "losers": tuple(ranked.loc[ranked["verdict"] == "lose", "pattern"]), "clear": len(tied) == 1})
     return pd.DataFrame(rows)
 
 
@@ -618,15 +620,20 @@ def guide(board: pd.DataFrame) -> pd.DataFrame:
     """The decision guide that follows from a map: per cell, what to use, in words, from :func:`winners`.
 
     A clear cell recommends its winner; a tied cell recommends any of its tied
-    patterns (they commit the same within the margin). One row per cell with
-    ``failure``, ``contention``, ``load`` and ``use``; nothing is added that the map
-    does not say.
+    patterns (they commit the same within the margin), written as "any but" the
+    losers where those are fewer. One row per cell with ``failure``,
+    ``contention``, ``load`` and ``use``; nothing is added that the map does not say.
     """
     check_instance("board", board, pd.DataFrame, "a DataFrame from winners()")
     rows = []
     for _, cell in board.iterrows():
-        ties = list(cell["ties"])
-        use = ties[0] if cell["clear"] else f"any of {len(ties)}: " + ", ".join(ties)
+        ties, losers = list(cell["ties"]), list(cell.get("losers", ()))
+        if cell["clear"]:
+            use = ties[0]
+        elif losers and len(losers) < len(ties):
+            use = "any but " + ", ".join(losers)
+        else:
+            use = "any of " + ", ".join(ties)
         rows.append({"failure": cell["failure"], "contention": cell["contention"], "load": cell["load"],
                      "use": use})
     return pd.DataFrame(rows)

@@ -630,6 +630,8 @@ def guide(board: pd.DataFrame) -> pd.DataFrame:
         ties, losers = list(cell["ties"]), list(cell.get("losers", ()))
         if cell["clear"]:
             use = ties[0]
+        elif not losers:
+            use = "any"
         elif losers and len(losers) < len(ties):
             use = "any but " + ", ".join(losers)
         else:

@@ -3,7 +3,9 @@
 Every arm is one of the map's contenders (:func:`aether.experiment.patternmap.contenders`:
 saves with a decision and one key each) on the map's store: the busy server of
 chapters 06-08 with the callers' 0.25 s timeout, so a claim re-checks cells of the
-map on held-out seeds and at perturbed loads.
+map on held-out seeds and at perturbed loads. The map's cells themselves are called
+seed by seed (:func:`aether.experiment.patternmap.verdicts`); these claims re-check the
+lines of the chapter's guide that a held-out check can bear.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ SPREAD_STORM = {"actors": CONTENTION["spread"], "duration": DURATION - 2.0}
 def early_outage(params: Mapping[str, Any], profile: StoreProfile) -> NetworkModel:
     """The busy server's path with the callers' 0.25 s timeout, unreachable from 1 s to 2 s."""
     return profile.network(timeout=TIMEOUT, outages=[Outage(1.0, 2.0)])
+
+
 #: Saves per second at a share of the busy server's capacity (104 saves/s): 0.3 -> 31, 0.65 -> 68, 0.85 -> 89.
 TIME_TO_OUTCOME = Metric("p95 time until each save's outcome", functools.partial(outcome_time, q=0.95), "s")
 
@@ -78,8 +82,9 @@ CLAIMS = [
     ),
     Claim(
         chapter=10, id="patient-jitter-spans-outage",
-        statement="through a one-second outage at light load (saves spread), patient jitter, whose jittered "
-                  "waits outlast the outage, commits more saves than retrying failures with a short jittered wait",
+        statement="through a one-second outage up to 70% of capacity (saves spread), patient jitter, whose "
+                  "jittered waits outlast the outage, commits more saves than retrying failures with a short "
+                  "jittered wait",
         subject=_arm("patient jitter", network=busy_outage, **SPREAD),
         baseline=_arm("retry failures + jitter", network=busy_outage, **SPREAD),
         metric=committed_share(), relation=greater_than(),

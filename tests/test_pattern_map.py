@@ -166,6 +166,9 @@ def test_the_guide_follows_the_map_cell_by_cell() -> None:
     board = pm.winners(pm.load_map())
     advice = pm.guide(board)
     for (_, cell), use in zip(board.iterrows(), advice["use"], strict=True):
+        if use == "any":
+            assert cell["losers"] == () and len(cell["ties"]) > 1
+            continue
         named = use.removeprefix("any but ").removeprefix("any of ").split(", ")
         assert named == ([cell["winner"]] if cell["clear"] else
                          list(cell["losers"]) if use.startswith("any but") else list(cell["ties"]))

@@ -1,4 +1,4 @@
-"""Where each retry pattern wins: a map over load, contention and failure, built with the sweep machinery.
+r"""Where each retry pattern wins: a map over load, contention and failure, built with the sweep machinery.
 
 Chapter 10 stands on it. Every contender makes the same saves (a decision,
 ``decide(events)``, under one idempotency key per save: :class:`Commanded`)
@@ -15,14 +15,28 @@ Each run is measured by :func:`measure_cell` (committed share, sustained recover
 every-save latency, calls per save); :func:`build` runs the grid with
 :func:`~aether.experiment.sweep_load` (``jobs`` processes, or a Dask cluster with
 ``backend="dask"``), :func:`summarise` gives each pattern's mean and 95% interval
-per cell, and :func:`winners` names each cell's winner and the patterns it cannot
-be told apart from. The committed map is rebuilt with::
+per cell, and :func:`winners` names each cell's winner and the patterns that tie with
+it; :func:`guide` reads the recommendations off it. The committed map is rebuilt with::
 
     python -m aether.experiment.patternmap build --seeds 0-19 --jobs 2 --out aether/data/pattern_map.csv
 
-(``--backend dask`` runs the same sweeps on a local Dask cluster of ``--jobs`` workers). It took
-2,189 s of wall time on two cores shared with other work (load average about 15): 3,600 runs.
-The file holds one row per run, so it is the same bytes whichever way it is built.
+(``--backend dask`` runs the same sweeps on a local Dask cluster of ``--jobs`` workers). The map
+holds 12 contenders x 18 cells x 20 seeds = 4,320 runs; a full rebuild costs about 2,900 s of wall
+time on two cores shared with other work (the first ten contenders took 2,189 s, the two patient
+ones 675 s). Each run is deterministic per (pattern, cell, seed), whatever else is built with it,
+so the map grows without a full rebuild: build only the new contenders and merge them with the
+committed runs in a full build's order::
+
+    python -m aether.experiment.patternmap build --seeds 0-19 --jobs 2 --patterns "patient jitter" \
+        "patient jitter + budget" --out new.csv
+    python -m aether.experiment.patternmap merge aether/data/pattern_map.csv new.csv --out aether/data/pattern_map.csv
+
+The file holds one row per run, so it is the same bytes whichever way it is built; a test
+rebuilds a few cells and finds their rows in the committed file.
+
+Cells are called by :func:`verdicts`: each pattern's per-seed difference from the cell's best
+(the seeds are shared, so the differences are paired), with a 95% interval on their mean and a
+practical-equivalence margin per measurement (:data:`MARGINS`).
 """
 
 from __future__ import annotations
@@ -46,14 +60,27 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from aether.checks import check_choice, check_instance, check_int, check_items, check_number, check_text, show
+from aether.checks import (
+    check_choice,
+    check_instance,
+    check_int,
+    check_items,
+    check_methods,
+    check_number,
+    check_text,
+    show,
+)
 from aether.contracts import Bindable, RunContext
+from aether.errors import RetriesExhaustedError, StoreUnavailableError, VersionConflictError
 from aether.events import Event
 from aether.experiment.capacity import Slowdown
 from aether.experiment.harness import BACKENDS, check_jobs, one_progress_bar, sweep_load
 from aether.experiment.network import Outage
 from aether.experiment.result import RunResult
 from aether.experiment.runners import accepts_rng
+from aether.patterns._common import capped_exponential, check_backoff, check_count
+from aether.patterns.budget import RetryBudget, RetryBudgetPolicy
+from aether.patterns.command import LogicalSave
 
 __all__ = [
     "CAPACITY",
@@ -63,19 +90,27 @@ __all__ = [
     "DURATION",
     "FAILURES",
     "LOADS",
+    "MARGINS",
     "METRICS",
+    "PATIENT",
+    "PATIENT_BUDGET",
     "RECOVERY_WITHIN",
     "Commanded",
+    "JitteredBudgetPolicy",
     "append_entry",
     "build",
     "cell_settings",
     "contenders",
+    "guide",
+    "jittered_budgeted_retry",
     "load_map",
     "main",
+    "merge",
     "measure_cell",
     "outcome_time",
     "summarise",
     "to_csv",
+    "verdicts",
     "winners",
 ]
 
@@ -99,6 +134,11 @@ METRICS: tuple[str, ...] = ("committed_share", "recovered", "p95_outcome", "call
 COLUMNS: tuple[str, ...] = ("failure", "contention", "load", "pattern", "seed", *METRICS)
 #: Where the committed map lives inside the package.
 DATA_FILE = "pattern_map.csv"
+#: The practical-equivalence margin of each measurement: a pattern within it of a cell's best (on the mean
+#: paired difference over seeds) ties the best. Half a point of committed share; a tenth of the seeds for
+#: recovery; 25 ms of p95 time to outcome; a twentieth of a store call per save.
+MARGINS: Mapping[str, float] = {"committed_share": 0.005, "recovered": 0.10, "p95_outcome": 0.025,
+                                "calls_per_save": 0.05}
 #: Which way each measurement is better.
 HIGHER_IS_BETTER: Mapping[str, bool] = {"committed_share": True, "recovered": True, "p95_outcome": False,
                                         "calls_per_save": False}
@@ -178,14 +218,75 @@ class Commanded:
         return _Saving(inner)
 
 
+#: The patient contenders' wait: full jitter on ``min(1 s, 0.2 s * 2**n)``, six attempts in all. Their
+#: waits add up to 1.7 s on average (3.4 s at most): longer than the map's one-second outage.
+PATIENT: Mapping[str, float] = {"base_delay": 0.2, "max_delay": 1.0, "max_attempts": 6}
+
+
+def jittered_budgeted_retry(store: Any, actor_id: str, event_type: str, data: Any = None, *, budget: RetryBudget,
+                            clock: Any, rng: random.Random, max_attempts: int = 6, base_delay: float = 0.2,
+                            max_delay: float = 1.0, key: str | None = None, deadline: float | None = None) -> Event:
+    """:func:`~aether.patterns.budgeted_retry` with full jitter: each wait is ``uniform(0, min(cap, base * 2**n))``.
+
+    A conflict or a store failure is retried while *budget* pays for it, under one
+    idempotency key; a successful save puts ``budget.success_refund`` back. Use it
+    (through :class:`JitteredBudgetPolicy`) where retries must outlast a fault yet
+    must not turn an overload into a storm.
+    """
+    save = LogicalSave(store, actor_id, event_type, data, clock, key=key, deadline=deadline)
+    check_methods("budget", budget, ("allow", "record_success", "cost_of"), "a RetryBudget")
+    check_count("max_attempts", max_attempts)
+    base_delay, max_delay = check_backoff(base_delay, max_delay)
+    last: VersionConflictError | StoreUnavailableError | None = None
+    paid: float | None = None
+    for attempt in range(1, max_attempts + 1):
+        save.begin(last)
+        try:
+            event = save.send(save.next_event())
+        except (VersionConflictError, StoreUnavailableError) as error:
+            last = error  # a conflict reads again; an unknown outcome keeps the key
+        else:
+            budget.record_success(paid)
+            return event
+        if attempt < max_attempts:
+            if not budget.allow(last):
+                raise RetriesExhaustedError(actor_id, attempt, "retry budget exhausted") from last
+            paid = budget.cost_of(last)
+            save.wait(rng.uniform(0.0, capped_exponential(base_delay, max_delay, attempt - 1)), last)
+    raise RetriesExhaustedError(actor_id, max_attempts, "retry limit reached") from last
+
+
+@dataclass(frozen=True)
+class JitteredBudgetPolicy(RetryBudgetPolicy):
+    """:func:`jittered_budgeted_retry` with one :class:`~aether.patterns.RetryBudget` shared by a run's writers.
+
+    The settings are :class:`~aether.patterns.RetryBudgetPolicy`'s; only the wait differs (full jitter).
+    """
+
+    pattern = staticmethod(jittered_budgeted_retry)
+    name: str = "jittered_budgeted_retry"
+
+
+#: The patient budget: 200 retries in the bucket, a retry costs 1 token whatever failed, and every
+#: successful save puts 0.1 back (one retry per ten successes once the bucket is spent).
+PATIENT_BUDGET: Mapping[str, float] = {"max_tokens": 200, "retry_cost": 1, "unavailable_cost": 1,
+                                       "success_refund": 0.1}
+
+
 def contenders() -> dict[str, Commanded]:
     """The map's patterns by label: every pattern of the collection and the combinations production uses.
 
     Conflict retries (simple, conflict-detailed, full jitter, adaptive) retry
     conflicts only; "retry failures + jitter" retries store failures too, with
-    full jitter (what most client code does); "backoff + budget" and
-    "backoff + breaker" put chapter 07's budget and chapter 06's breaker on
-    capped exponential backoff; "retry queue" accepts the write and lands it later.
+    full jitter on a 10 ms base, four attempts (what most client code does: its
+    waits end within 70 ms, long before the map's one-second outage does);
+    "backoff + budget" and "backoff + breaker" put chapter 07's budget (its
+    defaults: 500 tokens, 10 per retry after a store failure, 1 back per success,
+    so an outage spends it within a quarter of a second) and chapter 06's breaker
+    on capped exponential backoff; "patient jitter" retries failures with full
+    jitter long enough to outlast the outage (:data:`PATIENT`), and
+    "patient jitter + budget" does the same on a budget that refills
+    (:data:`PATIENT_BUDGET`); "retry queue" accepts the write and lands it later.
     """
     from aether.patterns import (
         AdaptiveThrottlingPolicy,
@@ -211,6 +312,8 @@ def contenders() -> dict[str, Commanded]:
         "backoff + breaker": CircuitBreakerPolicy(),
         "adaptive throttling": AdaptiveThrottlingPolicy(window=2.0, buckets=10),
         "retry queue": QueuedWrites(),
+        "patient jitter": functools.partial(retry_on_failure, **PATIENT),
+        "patient jitter + budget": JitteredBudgetPolicy(**PATIENT_BUDGET, **PATIENT),  # type: ignore[arg-type]
     }
     return {label: Commanded(pattern, label) for label, pattern in patterns.items()}
 
@@ -342,6 +445,33 @@ def to_csv(runs: pd.DataFrame) -> str:
     return buffer.getvalue()
 
 
+def merge(*parts: pd.DataFrame) -> pd.DataFrame:
+    """Runs from several builds as one map, in the order a single :func:`build` of all of them gives.
+
+    Runs are deterministic per (pattern, cell, seed), so a map can be extended
+    without rebuilding it: build only the new contenders (or seeds) and merge them
+    with the committed runs; a run present in several parts is taken from the
+    last. ``to_csv(merge(old, new))`` is then the bytes a full build would write.
+    """
+    if not parts:
+        raise ValueError("parts must hold at least one DataFrame from build() or load_map(); got none")
+    for i, part in enumerate(parts):
+        check_instance(f"parts[{i}]", part, pd.DataFrame, "a DataFrame from build() or load_map()")
+    runs = pd.concat(parts, ignore_index=True)
+    keys = ["failure", "contention", "load", "pattern", "seed"]
+    runs = runs.drop_duplicates(keys, keep="last")
+    orders = {"failure": list(FAILURES), "contention": list(CONTENTION), "pattern": list(contenders()),
+              "load": list(LOADS)}
+    rank = {name: runs[name].map({v: i for i, v in enumerate(values)}) for name, values in orders.items()}
+    for name, ranks in rank.items():
+        if ranks.isna().any():
+            odd = runs.loc[ranks.isna(), name].iloc[0]
+            raise ValueError(f"parts hold a {name} the map does not have: {show(odd)}")
+    order = pd.DataFrame({**rank, "seed": runs["seed"]}).sort_values(
+        ["failure", "contention", "pattern", "load", "seed"], kind="stable").index
+    return runs.loc[order, list(COLUMNS)].reset_index(drop=True)
+
+
 def load_map(path: str | Path | None = None) -> pd.DataFrame:
     """The committed map (one row per run), or the file at *path*."""
     if path is None:
@@ -405,31 +535,109 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def winners(summary: pd.DataFrame, metric: str = "committed_share") -> pd.DataFrame:
+def _paired_interval(diffs: np.ndarray) -> tuple[float, float, float]:
+    """Mean and 95% t-interval of the mean of paired differences (one per seed)."""
+    n = len(diffs)
+    mean = float(diffs.mean())
+    if n < 2:
+        return mean, -math.inf, math.inf
+    half = _t95(n - 1) * float(diffs.std(ddof=1)) / math.sqrt(n)
+    return mean, mean - half, mean + half
+
+
+def verdicts(runs: pd.DataFrame, metric: str = "committed_share") -> pd.DataFrame:
+    """Each pattern against its cell's best on *metric*, paired seed by seed: ``best``, ``tie`` or ``lose``.
+
+    The seeds are shared: seed *s* gives every pattern the same arrivals, so the
+    comparison is the difference per seed, pattern minus the cell's best (the
+    pattern with the best mean), signed so that negative is worse. ``diff`` is
+    its mean over the seeds both have, ``diff_lo``/``diff_hi`` its 95%
+    t-interval. A pattern **loses** when it is worse by more than the metric's
+    :data:`MARGINS` on average *and* the interval excludes zero (surely worse,
+    and by more than matters); otherwise it **ties** with the best. Use it, not
+    overlapping intervals, to call a cell: overlapping per-pattern intervals miss a
+    difference that every seed shows, and a significant 0.05-point lead is no win.
+    """
+    check_instance("runs", runs, pd.DataFrame, "a DataFrame from build() or load_map()")
+    metric = check_choice("metric", metric, METRICS)
+    sign = 1.0 if HIGHER_IS_BETTER[metric] else -1.0
+    margin = MARGINS[metric]
+    rows = []
+    for (failure, contention, load), cell in runs.groupby(["failure", "contention", "load"], sort=False):
+        table = cell.pivot_table(index="seed", columns="pattern", values=metric, sort=False, dropna=False)
+        table = table.dropna(axis=1, how="all")
+        if table.empty:
+            continue
+        means = table.mean()
+        best = (means * sign).idxmax()
+        for pattern in table.columns:
+            both = table[[pattern, best]].dropna()
+            diffs = sign * (both[pattern] - both[best]).to_numpy(dtype=float)
+            diff, lo, hi = _paired_interval(diffs)
+            if pattern == best:
+                verdict = "best"
+            elif diff < -margin and hi < 0:
+                verdict = "lose"
+            else:
+                verdict = "tie"
+            rows.append({"failure": failure, "contention": contention, "load": load, "pattern": pattern,
+                         "mean": float(means[pattern]), "best": best, "diff": diff, "diff_lo": lo, "diff_hi": hi,
+                         "n": len(diffs), "verdict": verdict})
+    return pd.DataFrame(rows)
+
+
+def winners(runs: pd.DataFrame, metric: str = "committed_share") -> pd.DataFrame:
     """Per cell: the best pattern on *metric*, its margin over the runner-up, and the patterns tied with it.
 
-    A pattern is tied with the winner when their 95% intervals overlap: the map
-    cannot tell them apart on these seeds. ``ties`` lists them (the winner first);
-    ``clear`` is True when there is none.
+    *runs* is one row per run (:func:`build`, :func:`load_map`); the calls are
+    :func:`verdicts`' (paired per seed, with a practical-equivalence margin).
+    ``value``/``lo``/``hi`` are the winner's mean and 95% interval over seeds (for
+    display); ``ties`` lists the patterns that do not lose to it, the winner first,
+    then by mean, and ``losers`` those that do; ``clear`` is True when every other
+    pattern loses.
     """
     metric = check_choice("metric", metric, METRICS)
+    calls = verdicts(runs, metric)
     higher = HIGHER_IS_BETTER[metric]
     rows = []
-    for (failure, contention, load), cell in summary.groupby(["failure", "contention", "load"], sort=False):
-        cell = cell.dropna(subset=[metric])
-        if cell.empty:
-            continue
-        ranked = cell.sort_values(metric, ascending=not higher, kind="stable")
-        best = ranked.iloc[0]
-        if higher:
-            tied = ranked[ranked[f"{metric}_hi"] >= best[f"{metric}_lo"]]
-        else:
-            tied = ranked[ranked[f"{metric}_lo"] <= best[f"{metric}_hi"]]
-        runner_up = ranked.iloc[1][metric] if len(ranked) > 1 else math.nan
+    for (failure, contention, load), cell in calls.groupby(["failure", "contention", "load"], sort=False):
+        ranked = cell.sort_values("mean", ascending=not higher, kind="stable")
+        best = ranked[ranked["verdict"] == "best"].iloc[0]
+        tied = ranked[ranked["verdict"] != "lose"]
+        others = ranked[ranked["verdict"] != "best"]
+        group = runs[(runs["failure"] == failure) & (runs["contention"] == contention) & (runs["load"] == load)
+                     & (runs["pattern"] == best["pattern"])]
+        value, lo, hi, _ = _interval(group[metric])
         rows.append({"failure": failure, "contention": contention, "load": load, "winner": best["pattern"],
-                     "value": best[metric], "lo": best[f"{metric}_lo"], "hi": best[f"{metric}_hi"],
-                     "margin": abs(best[metric] - runner_up), "ties": tuple(tied["pattern"]),
-                     "clear": len(tied) == 1})
+                     "value": value, "lo": lo, "hi": hi,
+                     "margin": abs(best["mean"] - others.iloc[0]["mean"]) if len(others) else math.nan,
+                     "ties": tuple(tied["pattern"]),
+                     "losers": tuple(ranked.loc[ranked["verdict"] == "lose", "pattern"]), "clear": len(tied) == 1})
+    return pd.DataFrame(rows)
+
+
+def guide(board: pd.DataFrame) -> pd.DataFrame:
+    """The decision guide that follows from a map: per cell, what to use, in words, from :func:`winners`.
+
+    A clear cell recommends its winner; a tied cell recommends any of its tied
+    patterns (they commit the same within the margin), written as "any but" the
+    losers where those are fewer. One row per cell with ``failure``,
+    ``contention``, ``load`` and ``use``; nothing is added that the map does not say.
+    """
+    check_instance("board", board, pd.DataFrame, "a DataFrame from winners()")
+    rows = []
+    for _, cell in board.iterrows():
+        ties, losers = list(cell["ties"]), list(cell.get("losers", ()))
+        if cell["clear"]:
+            use = ties[0]
+        elif not losers:
+            use = "any"
+        elif losers and len(losers) < len(ties):
+            use = "any but " + ", ".join(losers)
+        else:
+            use = "any of " + ", ".join(ties)
+        rows.append({"failure": cell["failure"], "contention": cell["contention"], "load": cell["load"],
+                     "use": use})
     return pd.DataFrame(rows)
 
 
@@ -478,7 +686,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     cmd.add_argument("--contention", nargs="+", default=None, help=f"a subset of {list(CONTENTION)}")
     cmd.add_argument("--failures", nargs="+", default=None, help=f"a subset of {list(FAILURES)}")
     cmd.add_argument("--quiet", action="store_true", help="no progress bar, no cost line")
+    joined = commands.add_parser("merge", help="merge maps (the committed one and new runs) in a full build's order")
+    joined.add_argument("parts", nargs="+", type=Path, help="CSV files from build; a run in several: the last")
+    joined.add_argument("--out", type=Path, default=None, help="the CSV file to write (default: standard output)")
     args = parser.parse_args(argv)
+    if args.command == "merge":
+        text = to_csv(merge(*(load_map(part) for part in args.parts)))
+        if args.out is None:
+            sys.stdout.write(text)
+        else:
+            args.out.write_text(text, encoding="utf-8")
+        return 0
     check_jobs(args.jobs)
     wall, cpu = time.perf_counter(), time.process_time()
     with _cluster(args.backend, args.jobs):

@@ -146,6 +146,9 @@ PATTERN_COLORS: dict[str, str] = {
     "retry failures + jitter": "#CC6677",
     "backoff + budget": "#AA4499",
     "backoff + breaker": "#56B4E9",
+    # chapter 10's retries that outlast its one-second outage (Paul Tol's teal; ColorBrewer's brown)
+    "patient jitter": "#44AA99",
+    "patient jitter + budget": "#B15928",
     # retry libraries' and SDKs' defaults (chapter 11): Paul Tol's dark red, orange, dark blue, magenta,
     # and dark yellow
     "stamina defaults": "#994455",
@@ -232,6 +235,8 @@ PATTERN_LINES: dict[str, LineStyle] = {
     "retry failures + jitter": LineStyle(":", "v"),
     "backoff + budget": LineStyle("--", "^"),
     "backoff + breaker": LineStyle("-", "s"),
+    "patient jitter": LineStyle("-", "X"),
+    "patient jitter + budget": LineStyle("-.", "P"),
     "stamina defaults": LineStyle("--", "D"),
     "jitter_retry, 100 ms base": LineStyle("-.", "^"),
     "Go v2 / JS, pre-2026 (cap after jitter)": LineStyle("-.", "s"),

@@ -408,10 +408,10 @@ def plot_pattern_map(
 
     *winners* is :func:`aether.experiment.patternmap.winners`' table (``winner``,
     ``value``, ``lo``, ``hi``, ``ties``, ``clear`` per cell). A cell with a clear
-    winner (its 95% interval overlaps no other pattern's) is filled with the
-    winner's colour and names it with its value and interval; a cell where
-    intervals overlap is hatched grey and lists the patterns it cannot tell
-    apart. No shade encodes a size, so 76% next to 77% never reads as a verdict.
+    winner (every other pattern loses to it, paired seed by seed, by more than the
+    metric's margin) is filled with the winner's colour and names it with its value
+    and interval; a tied cell is hatched grey and lists the patterns that tie.
+    No shade encodes a size, so 76% next to 77% never reads as a verdict.
     Use it to show a grid of conditions, not a ranking; *fmt* and *suffix*
     format the values (``".2f", " s"`` for seconds).
     """
@@ -444,9 +444,9 @@ def plot_pattern_map(
     for side in ("top", "right", "left", "bottom"):
         ax.spines[side].set_visible(False)
     ax.xaxis.tick_top()
-    ax.set_title(title or "Where each pattern wins (hatched: a tie, 95% intervals overlap)",
+    ax.set_title(title or "Where each pattern wins (hatched: a tie within the margin)",
                  fontsize=STYLE["axes.titlesize"], fontweight=STYLE["axes.titleweight"], pad=12)
     describe(ax, alt, f"A grid with one cell per {rows[0]} and {rows[1]} (rows) and {column} (columns); each cell "
                       f"is filled with the colour of the pattern that wins it and names it, or is hatched grey "
-                      f"and lists the tied patterns where their intervals overlap.")
+                      f"and lists the tied patterns.")
     return ax

@@ -491,12 +491,8 @@ class Claim:
             rng = random.Random(f"{self.key}/corners/{seed}")
             return [candidates[i] for i in sorted(rng.sample(range(len(candidates)), count))]
         rng = random.Random(f"{self.key}/corners/{seed}")
-        chosen: list[dict[str, float]] = []
-        for index in sorted(rng.sample(range(total), min(total, count + len(skip)))):
-            candidate = corner(index)
-            if candidate not in skip and len(chosen) < count:
-                chosen.append(candidate)
-        return chosen
+        drawn = [i for i in rng.sample(range(total), min(total, count + len(skip))) if corner(i) not in skip]
+        return [corner(i) for i in sorted(drawn[:count])]
 
     # -- running it -----------------------------------------------------------------
 

@@ -134,10 +134,11 @@ def test_the_package_declares_its_license_as_an_spdx_expression_with_the_file() 
     assert floor and int(floor[1]) >= 77, "SPDX license strings need setuptools 77"
 
 
-def test_ci_runs_the_tests_then_checks_every_claim_at_perturbed_points_then_builds_the_site() -> None:
+def test_ci_runs_the_tests_then_checks_every_claim_at_perturbed_points_and_corners_then_builds_the_site() -> None:
     text = (ROOT / ".ci" / "run").read_text()
     tests = re.search(r"^pytest\s*$", text, re.M)
-    claims = re.search(r"^python -m aether\.claims check --perturb [1-9]\d* --jobs \d+$", text, re.M)
+    claims = re.search(r"^python -m aether\.claims check --perturb [1-9]\d* --corners ([1-9]\d*|all) --jobs \d+$",
+                       text, re.M)
     site = re.search(r"^python -m labtools\.site build$", text, re.M)
     assert tests and claims and site and tests.start() < claims.start() < site.start()
 

@@ -8,9 +8,10 @@ runs it and returns a :class:`Verdict`, which a notebook shows as one line::
     verdict = claim.check(seeds=range(20))
     verdict            # full jitter does less work than no jitter: 20 of 20 seeds, 20-200 writers, laptop SQLite
 
-``python -m aether.claims check [--chapter NN] [--seeds A-B] [--perturb K] [--jobs N]``
+``python -m aether.claims check [--chapter NN] [--seeds A-B] [--perturb K] [--corners K|all] [--jobs N]``
 re-checks the catalog (:mod:`aether.claims.catalog`) on :data:`HELD_OUT_SEEDS`,
-seeds no notebook uses, and exits non-zero if a claim does not hold.
+seeds no notebook uses, at each claim's point, at random points of its domain and at
+its corners (:meth:`Claim.corners`), and exits non-zero if a claim does not hold.
 """
 
 from aether.claims.check import PointResult, Verdict, check_claims
@@ -30,8 +31,10 @@ from aether.claims.metrics import (
 )
 from aether.claims.model import (
     HELD_OUT_SEEDS,
+    MAX_CORNERS,
     Arm,
     Claim,
+    Corners,
     Range,
     Relation,
     Trial,
@@ -46,8 +49,10 @@ from aether.claims.model import (
 
 __all__ = [
     "HELD_OUT_SEEDS",
+    "MAX_CORNERS",
     "Arm",
     "Claim",
+    "Corners",
     "Metric",
     "PointResult",
     "Range",

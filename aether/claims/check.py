@@ -2,7 +2,9 @@
 
 :func:`check_claims` runs every (claim, point, seed) as one task, on one process
 or on ``jobs`` worker processes (joblib's loky backend), and returns one
-:class:`Verdict` per claim. A point's verdict is
+:class:`Verdict` per claim. The points are the claim's own, ``perturb`` seeded
+random points of its domain and ``corners`` of its corners (``"all"`` or a seeded
+sample; see :meth:`~aether.claims.Claim.corners`). A point's verdict is
 
 * ``holds``: the Wilson lower bound of the share of seeds that held reaches the claim's ``share``;
 * ``false``: the upper bound is below it (the claim is wrong there);
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from aether.checks import check_bool, check_int
-from aether.claims.model import Claim, Trial, wilson_interval
+from aether.claims.model import Claim, Corners, Trial, check_corners, wilson_interval
 
 __all__ = ["PointResult", "Status", "Verdict", "check_claims"]
 
@@ -35,13 +37,23 @@ NAMED_SEEDS = 8
 
 @dataclass(frozen=True)
 class PointResult:
-    """The seeds of one point of a claim's domain: how many held, the interval, the verdict."""
+    """The seeds of one point of a claim's domain: how many held, the interval, the verdict.
+
+    ``perturbed``: a seeded random point of the domain; ``corner``: one of its corners
+    (neither: the claim's own point).
+    """
 
     point: dict[str, float]
     trials: tuple[Trial, ...]
     perturbed: bool
     share: float
     confidence: float
+    corner: bool = False
+
+    @property
+    def kind(self) -> str:
+        """``"corner"``, ``"perturbed"`` or ``"claim's point"``: which of the checked points this is."""
+        return "corner" if self.corner else "perturbed" if self.perturbed else "claim's point"
 
     @property
     def successes(self) -> int:
@@ -103,6 +115,11 @@ class Verdict:
         return self.status == "holds"
 
     @property
+    def failed_points(self) -> tuple[PointResult, ...]:
+        """The points where it did not hold (``fragile`` or ``false``), in the order checked."""
+        return tuple(p for p in self.points if p.status != "holds")
+
+    @property
     def successes(self) -> int:
         """Seeds that held, over every point."""
         return sum(p.successes for p in self.points)
@@ -126,12 +143,11 @@ class Verdict:
     def message(self) -> str:
         """Why it did not hold: each failing point, its share, and the seeds and values that broke it."""
         lines = []
-        for p in self.points:
-            if p.status == "holds":
-                continue
+        for p in self.failed_points:
             low, high = p.interval
-            lines.append(f"{self.claim.key} is {p.status} at {p.point_text()}"
-                         f"{' (perturbed)' if p.perturbed else ''}: {p.successes} of {p.n} seeds held "
+            tag = f" ({p.kind})" if p.perturbed or p.corner else ""
+            lines.append(f"{self.claim.key} is {p.status} at {p.point_text()}{tag}: "
+                         f"{p.successes} of {p.n} seeds held "
                          f"[{low:.2f}, {high:.2f}] < {self.claim.share:g}; {self.claim.comparison_text()}; "
                          f"broke in {p.broken()}")
         return "\n".join(lines)
@@ -172,9 +188,13 @@ def _task(claim: Claim, point: dict[str, float], seed: int) -> tuple[Trial, floa
 
 
 def check_claims(claims: Sequence[Claim], seeds: Iterable[int], *, perturb: int = 0, perturb_seed: int = 0,
-                 jobs: int = 1, progress: bool = False) -> list[Verdict]:
-    """Check *claims* over *seeds*, each at its point and at *perturb* seeded random points of its domain.
+                 corners: Corners = 0, corner_seed: int = 0, jobs: int = 1,
+                 progress: bool = False) -> list[Verdict]:
+    """Check *claims* over *seeds*, each at its point, *perturb* seeded random points and *corners* corners.
 
+    ``corners="all"`` checks every corner of each claim's domain, an int ``k``
+    a seeded sample of ``k`` corners per claim (*corner_seed* picks which);
+    a corner that is the claim's own point is not run twice.
     One task per (claim, point, seed), run in order or on *jobs* processes;
     the results are the same either way. ``progress=True`` shows a bar on stderr.
     Returns one :class:`Verdict` per claim, in order; ``Verdict.seconds`` is the
@@ -187,14 +207,19 @@ def check_claims(claims: Sequence[Claim], seeds: Iterable[int], *, perturb: int 
     if not seed_list:
         raise ValueError("seeds must name at least one seed; got none")
     perturb = check_int("perturb", perturb, 0)
+    perturb_seed = check_int("perturb_seed", perturb_seed, 0)
+    corners = check_corners("corners", corners)
+    corner_seed = check_int("corner_seed", corner_seed, 0)
     jobs = check_int("jobs", jobs, -1)
     if jobs == 0:
         raise ValueError("jobs must be a positive int or -1 (one per core); got 0")
     show = check_bool("progress", progress)
-    plan: list[tuple[int, int, dict[str, float], bool]] = []  # (claim, point index, point, perturbed)
+    plan: list[tuple[int, int, dict[str, float], str]] = []  # (claim, point index, point, kind)
     for i, c in enumerate(claims):
-        points = [(dict(c.at), False)] + [(p, True) for p in c.perturbed_points(perturb, perturb_seed)]
-        plan += [(i, k, p, perturbed) for k, (p, perturbed) in enumerate(points)]
+        points = [(dict(c.at), "point")] + [(p, "perturbed") for p in c.perturbed_points(perturb, perturb_seed)]
+        if corners:
+            points += [(p, "corner") for p in c.corners(corners, corner_seed, exclude=[c.at])]
+        plan += [(i, k, p, kind) for k, (p, kind) in enumerate(points)]
     tasks = [(i, k, point, seed) for i, k, point, _ in plan for seed in seed_list]
     from tqdm.auto import tqdm
 
@@ -219,7 +244,8 @@ def check_claims(claims: Sequence[Claim], seeds: Iterable[int], *, perturb: int 
         cost[i] = cost.get(i, 0.0) + seconds
     verdicts = []
     for i, c in enumerate(claims):
-        points = tuple(PointResult(point, tuple(by_point[(j, k)]), perturbed, c.share, c.confidence)
-                       for j, k, point, perturbed in plan if j == i)
+        points = tuple(PointResult(point, tuple(by_point[(j, k)]), kind == "perturbed", c.share, c.confidence,
+                                   corner=kind == "corner")
+                       for j, k, point, kind in plan if j == i)
         verdicts.append(Verdict(c, points, cost.get(i, 0.0)))
     return verdicts

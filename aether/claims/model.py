@@ -13,20 +13,28 @@ A chapter's conclusion is a :class:`Claim`::
     )
 
 Checking it (:meth:`Claim.check`) runs the arms over seeds at its point (and at
-random points of its domain), counts the seeds where the relation held, and
-gives the share with a Wilson interval. The check passes only when the
-interval's lower bound reaches the claim's ``share`` at every point checked.
+random points of its domain, and at its corners), counts the seeds where the
+relation held, and gives the share with a Wilson interval. The check passes only
+when the interval's lower bound reaches the claim's ``share`` at every point checked.
+
+A domain is a promise that the claim holds everywhere in it, and claims tend to
+break at its edges (the most writers, the longest outage), where random interior
+points rarely land. :meth:`Claim.corners` gives the domain's corners, every axis
+at its low or high end: all of them (``"all"``, 2**d points for d axes that are
+not a single value) or a seeded sample of *k*, which is how a claim with many
+axes is checked at a few corners instead of thousands.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import re
 import statistics
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 from aether.checks import check_callable, check_int, check_number, check_text
 from aether.claims.metrics import Metric
@@ -34,12 +42,15 @@ from aether.experiment.profiles import StoreProfile
 
 __all__ = [
     "HELD_OUT_SEEDS",
+    "MAX_CORNERS",
     "Arm",
     "Claim",
+    "Corners",
     "Range",
     "Relation",
     "at_least",
     "at_most",
+    "check_corners",
     "contention_arm",
     "greater_than",
     "less_than",
@@ -52,6 +63,23 @@ __all__ = [
 HELD_OUT_SEEDS = range(10_000, 10_030)
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+#: How many corners to check: ``"all"`` of them, or a seeded sample of that many (0: none).
+Corners: TypeAlias = int | Literal["all"]
+
+#: The most corners ``corners="all"`` enumerates (12 axes); with more axes, ask for a sample.
+MAX_CORNERS = 4096
+
+
+def check_corners(name: str, value: object) -> Corners:
+    """*value* as a :data:`Corners` request: ``"all"`` or an int >= 0 (TypeError / ValueError otherwise)."""
+    if isinstance(value, str):
+        if value != "all":
+            raise ValueError(f"{name} must be 'all' or an int >= 0; got {value!r}")
+        return "all"
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be 'all' or an int >= 0; got {value!r} ({type(value).__name__})")
+    return check_int(name, value, 0)
 
 
 def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -101,6 +129,17 @@ class Range:
         if self.integer and value != int(value):
             return False
         return self.low - 1e-12 <= value <= self.high + 1e-12
+
+    def ends(self) -> tuple[float, ...] | tuple[int, ...]:
+        """The range's ends, low then high, as a corner takes them (one value if they are equal).
+
+        An integer range gives ints; a log range its ends as stated (not their logs);
+        a float range floats.
+        """
+        if self.integer:
+            low, high = int(self.low), int(self.high)
+            return (low,) if low == high else (low, high)
+        return (float(self.low),) if self.low == self.high else (float(self.low), float(self.high))
 
     def draw(self, rng: random.Random) -> float | int:
         """A random value of the range (uniform, or uniform on a log scale)."""
@@ -410,6 +449,51 @@ class Claim:
         rng = random.Random(f"{self.key}/perturb/{seed}")
         return [self.point({name: axis.draw(rng) for name, axis in self.domain.items()}) for _ in range(count)]
 
+    def corner_count(self) -> int:
+        """How many corners the domain has: 2**d for its d axes that are not a single value."""
+        return math.prod(len(axis.ends()) for axis in self.domain.values())
+
+    def corners(self, count: Corners = "all", seed: int = 0, *,
+                exclude: Iterable[Mapping[str, float]] = ()) -> list[dict[str, float]]:
+        """The domain's corners: every axis at its low or its high end.
+
+        ``count="all"`` gives every corner, in order (the first axis varies
+        slowest, low before high); an int gives a sample of that many, the same
+        for the same claim, *count* and *seed*, in that same order (all of them
+        when there are fewer). Points in *exclude* (the claim's own point, when it
+        is a corner) are left out before sampling, so a sample of one is a corner
+        not checked already. Use it to check a claim where its domain ends, which
+        random points of the domain rarely reach.
+
+        ``"all"`` is refused beyond :data:`MAX_CORNERS` corners: sample them instead.
+        """
+        count = check_corners("count", count)
+        seed = check_int("seed", seed, 0)
+        skip = [self.point(p) for p in exclude]
+        axes = [axis.ends() for axis in self.domain.values()]
+        total = self.corner_count()
+        if count == "all" and total > MAX_CORNERS:
+            raise ValueError(f"count='all' would check {total} corners of {self.key} (more than {MAX_CORNERS}); "
+                             f"pass a number of corners to sample instead")
+
+        def corner(index: int) -> dict[str, float]:  # mixed radix: the last axis varies fastest
+            values: list[float] = []
+            for ends in reversed(axes):
+                index, digit = divmod(index, len(ends))
+                values.append(ends[digit])
+            return self.point(dict(zip(self.domain, reversed(values), strict=True)))
+
+        if count == "all" or total <= MAX_CORNERS:
+            every = [dict(zip(self.domain, values, strict=True)) for values in itertools.product(*axes)]
+            candidates = [self.point(c) for c in every if c not in skip]
+            if count == "all" or count >= len(candidates):
+                return candidates
+            rng = random.Random(f"{self.key}/corners/{seed}")
+            return [candidates[i] for i in sorted(rng.sample(range(len(candidates)), count))]
+        rng = random.Random(f"{self.key}/corners/{seed}")
+        drawn = [i for i in rng.sample(range(total), min(total, count + len(skip))) if corner(i) not in skip]
+        return [corner(i) for i in sorted(drawn[:count])]
+
     # -- running it -----------------------------------------------------------------
 
     @property
@@ -427,15 +511,17 @@ class Claim:
         return Trial(tuple(point.items()), seed, tuple(values.items()), holds)
 
     def check(self, seeds: Iterable[int] = HELD_OUT_SEEDS, *, perturb: int = 0, perturb_seed: int = 0,
-              jobs: int = 1, progress: bool = False) -> Any:
-        """Check the claim over *seeds* at its point and at *perturb* random points: a :class:`Verdict`.
+              corners: Corners = 0, corner_seed: int = 0, jobs: int = 1, progress: bool = False) -> Any:
+        """Check the claim over *seeds* at its point, *perturb* random points and *corners* corners: a :class:`Verdict`.
 
-        ``jobs=N`` runs the seeds on N worker processes (joblib; ``-1``: one per core).
+        ``corners="all"`` checks every corner of the domain, an int a seeded
+        sample of that many (see :meth:`corners`). ``jobs=N`` runs the seeds on
+        N worker processes (joblib; ``-1``: one per core).
         """
         from aether.claims.check import check_claims
 
-        return check_claims([self], seeds, perturb=perturb, perturb_seed=perturb_seed, jobs=jobs,
-                            progress=progress)[0]
+        return check_claims([self], seeds, perturb=perturb, perturb_seed=perturb_seed, corners=corners,
+                            corner_seed=corner_seed, jobs=jobs, progress=progress)[0]
 
     # -- reading it -----------------------------------------------------------------
 

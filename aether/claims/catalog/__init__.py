@@ -5,11 +5,13 @@ module. Every claim here must hold on :data:`~aether.claims.HELD_OUT_SEEDS` when
 committed; a headline found false is kept in its corrected form, with the
 original wording and the evidence against it in its ``note``.
 
-Run sizes are chosen for CI: ``python -m aether.claims check --perturb 2 --jobs 2``
-(30 held-out seeds at each claim's point and at two perturbed points) costs about
-690 s of CPU, six minutes on two idle cores (60 claims; the storms of chapters 06-08 take
-three quarters of it). One perturbed point is not enough: it
-passed two headlines that the second point (and a scan) found false. Closed-loop claims cost well under a
+Run sizes are chosen for CI: ``python -m aether.claims check --perturb 1 --corners 1 --jobs 2``
+(30 held-out seeds at each claim's point, at one perturbed point and at one corner of its
+domain) costs about 690 s of CPU, six minutes on two idle cores (60 claims; the storms of
+chapters 06-08 take three quarters of it). One random point alone is not enough: it passed
+two headlines that a second point (and a scan) found false at an end of their domains,
+which is what the corner is for; before a release, check every corner (``--corners all``).
+Closed-loop claims cost well under a
 second of CPU per seed; open-loop claims run 15-30 s of arrivals (long enough that
 "recovered for good" has at least 5 s of run after it) and cost most: a storm arm
 takes 0.5-1.5 s of CPU per seed, so keep them few and short.

@@ -36,16 +36,20 @@ CLAIMS = [
     Claim(
         chapter=5, id="queue-median-commit-slower",
         statement="a herd's writes commit later through the queue: its median time to commit of every save is "
-                  "over 1.2 times full jitter's",
+                  "over 1.1 times full jitter's",
         subject=contention_arm("queued writes", QUEUE),
         baseline=contention_arm("full jitter", FULL_JITTER),
-        metric=time_to_commit(0.5), relation=greater_than(1.2),
+        metric=time_to_commit(0.5), relation=greater_than(1.1),
         domain={"writers": Range(20, 100, integer=True, unit="writers")}, at={"writers": 50},
         profile=CLASSIC,
         note="Was 'the queue is not faster at committing, only steadier', shown with the p95 time to commit "
              "alone (within 25% of full jitter's). The median tells the rest: one worker drains the herd one "
              "read-and-save at a time, so the queue's median time to commit is 1.2-1.5x full jitter's at 20 "
-             "writers and 1.5-1.8x at 50-100 (notebook seeds 0-9), while the p95s are 0.7-1.2x of each other.",
+             "writers and 1.5-1.8x at 50-100 (notebook seeds 0-9), while the p95s are 0.7-1.2x of each other. "
+             "Was 'over 1.2 times' (greater_than(1.2)) over the same 20-100 writers: the corner check found it "
+             "fragile at 20 writers, 28 of 30 held-out seeds (seed 10001: 1.167, 10005: 1.186; 0.437 s against "
+             "0.375 s), and at 25 writers 29 of 30 seeds 0-29 (1.175); the least ratio at 20-30 writers on seeds "
+             "0-29, 10000-10029, 20000-20029 and 30000-30029 was 1.167, at 100 writers 1.53 (held-out).",
     ),
     Claim(
         chapter=5, id="queue-loses-nothing-in-outage",

@@ -213,6 +213,7 @@ class RecordingStore:
         self.attempts = 0
         self._calls = 0
         self.last_event: Event | None = None
+        self.raised: Exception | None = None  # the last error a call raised (see forget_raised)
         self._columns = records.appenders  # _log runs once per store call
         if records.lock is not None:
             self._log = self._log_locked  # type: ignore[method-assign]
@@ -222,6 +223,20 @@ class RecordingStore:
         self.save = save
         self.attempts = 0
         self.last_event = None
+
+    def forget_raised(self) -> None:
+        """Drop the traceback of the last error a call raised, once the save that saw it has ended.
+
+        A pattern keeps the conflict it last caught (``last``), and the
+        conflict's traceback holds the pattern's frame: a reference cycle per
+        save that only the garbage collector frees, long after (the runs
+        collect rarely). Cutting the traceback when the save is over frees it
+        at once; the error itself, its message and its data are kept.
+        """
+        raised = self.raised
+        if raised is not None:
+            self.raised = None
+            raised.__traceback__ = None
 
     def _log(self, op: str, attempt: int, start: float, result: str, attempted: int | None,
              current: int | None) -> None:
@@ -257,6 +272,7 @@ class RecordingStore:
                 self.ledger.took_effect(event.id, key)
         except Exception as error:
             current = error.current_version if isinstance(error, VersionConflictError) else None
+            self.raised = error
             result = outcome_of(error)
             if result == "timeout":  # the write may still commit at the store: not lost if it does
                 self.unacknowledged.append(event.id)
@@ -270,6 +286,7 @@ class RecordingStore:
         try:
             version: int = self.store.get_latest_version(actor_id)
         except Exception as error:
+            self.raised = error
             self._log("get_latest_version", self.attempts + 1, start, outcome_of(error), None, None)
             raise
         self._log("get_latest_version", self.attempts + 1, start, "ok", None, version)
@@ -280,6 +297,7 @@ class RecordingStore:
         try:
             events: list[Event] = self.store.get_events(actor_id, from_version)
         except Exception as error:
+            self.raised = error
             self._log("get_events", self.attempts + 1, start, outcome_of(error), None, None)
             raise
         self._log("get_events", self.attempts + 1, start, "ok", None, events[-1].version if events else None)

@@ -53,17 +53,24 @@ class SaveRow(NamedTuple):
     deferred: bool
 
 
+#: The columns kept as arrays of machine numbers, and their NumPy dtype.
+_NUMBERS = {"writer": np.int64, "save": np.int64, "call": np.int64, "attempt": np.int64, "start": np.float64,
+            "end": np.float64}
+
+
 class CallLog:
-    """Every store call of a run, kept column by column: one list (or array of doubles) per field.
+    """Every store call of a run, kept column by column: one array (or list) per field.
 
     A run makes hundreds of thousands of calls; a tuple per call costs memory
     (about 190 bytes each with its two floats) and building a frame from
     tuples means transposing them first. Here each call adds one item to
-    each column: ``start`` and ``end`` go into :class:`array.array` of
-    doubles (8 bytes each, no float object kept), the other fields into
-    lists of objects the run already holds (small ints, interned words, the
-    events' versions; ``None`` where a call has no version). The calls table
-    is built from the columns (:meth:`column`) without a per-row step.
+    each column: the numbers (``writer``, ``save``, ``call``, ``attempt``,
+    ``start``, ``end``) go into :class:`array.array` of 64-bit ints and
+    doubles (8 bytes each, no number object kept, read by NumPy without a
+    copy per item), the other fields into lists of objects the run already
+    holds (interned words, the events' versions; ``None`` where a call has
+    no version). The calls table is built from the columns (:meth:`column`)
+    without a per-row step.
 
     Appending is not atomic across the columns: callers on real threads
     share a log through :class:`RecordingStore`, which then appends under
@@ -74,11 +81,11 @@ class CallLog:
                  "result", "save", "start", "writer")
 
     def __init__(self, *, threaded: bool = False) -> None:
-        self.writer: list[int] = []
-        self.save: list[int] = []
-        self.call: list[int] = []
+        self.writer = array("q")
+        self.save = array("q")
+        self.call = array("q")
         self.op: list[str] = []
-        self.attempt: list[int] = []
+        self.attempt = array("q")
         self.start = array("d")
         self.end = array("d")
         self.result: list[str] = []
@@ -113,10 +120,9 @@ class CallLog:
     def column(self, name: str) -> np.ndarray:
         """One field of every call as a NumPy array (int64, float64, or object for words and versions)."""
         values = getattr(self, name)
-        if name in ("start", "end"):
-            return np.frombuffer(values, dtype=np.float64).copy() if len(values) else np.zeros(0)
-        if name in ("writer", "save", "call", "attempt"):
-            return np.array(values, dtype=np.int64)
+        if name in _NUMBERS:
+            dtype = _NUMBERS[name]
+            return np.frombuffer(values, dtype=dtype).copy() if len(values) else np.zeros(0, dtype=dtype)
         return np.array(values, dtype=object)
 
     def __len__(self) -> int:

@@ -155,6 +155,18 @@ class NetworkStore:
         if station is not None:
             check_instance("station", station, ServiceStation, "a ServiceStation or None")
         writer = check_int("writer", writer)
+        self._setup(store, model, clock, rng, origin, station, writer)
+
+    @classmethod
+    def _for_run(cls, store: object, model: NetworkModel | None, clock: Clock, rng: random.Random,
+                 station: ServiceStation | None, writer: int) -> NetworkStore:
+        """A participant's path in a run, from arguments the run has checked once for all its participants."""
+        self = cls.__new__(cls)
+        self._setup(store, model, clock, rng, 0.0, station, writer)
+        return self
+
+    def _setup(self, store: object, model: NetworkModel | None, clock: Clock, rng: random.Random, origin: float,
+               station: ServiceStation | None, writer: int) -> None:
         self.store = store
         self.model = model
         self.clock = clock

@@ -206,6 +206,18 @@ class RecordingStore:
             check_instance("unacknowledged", unacknowledged, list, "a list to append event ids to, or None")
         if ledger is not None:
             check_instance("ledger", ledger, WriteLedger, "a WriteLedger or None")
+        self._setup(store, clock, writer, records, origin, unacknowledged, ledger)
+
+    @classmethod
+    def _for_run(cls, store: Any, clock: Clock, writer: int, records: CallLog, unacknowledged: list[str],
+                 ledger: WriteLedger) -> RecordingStore:
+        """A participant's recorder in a run, from arguments the run has checked once for all its participants."""
+        self = cls.__new__(cls)
+        self._setup(store, clock, writer, records, 0.0, unacknowledged, ledger)
+        return self
+
+    def _setup(self, store: Any, clock: Clock, writer: int, records: CallLog, origin: float,
+               unacknowledged: list[str] | None, ledger: WriteLedger | None) -> None:
         self.store = store
         self.ledger = ledger if ledger is not None else WriteLedger()
         # A store that models the path to the store reports itself when a write takes effect.
@@ -277,9 +289,12 @@ class RecordingStore:
                 self.store.save_event(event)
                 self.ledger.took_effect(event.id, key)
         except Exception as error:
-            current = error.current_version if isinstance(error, VersionConflictError) else None
             self.raised = error
-            result = outcome_of(error)
+            if error.__class__ is VersionConflictError:  # the common case, as outcome_of words it
+                current, result = error.current_version, "conflict"
+            else:
+                current = error.current_version if isinstance(error, VersionConflictError) else None
+                result = outcome_of(error)
             if result == "timeout":  # the write may still commit at the store: not lost if it does
                 self.unacknowledged.append(event.id)
             self._log("save_event", attempt, start, result, event.version, current)

@@ -73,10 +73,11 @@ class _Views:
         if self.network is None and self.station is None:
             inner = self.store
         else:
-            inner = NetworkStore(self.store, self.network, self.clock, self.streams.network(writer),
-                                 station=self.station, writer=writer)
-        view = RecordingStore(inner, self.clock, writer, self.col.records, unacknowledged=self.col.unacknowledged,
-                              ledger=self.col.ledger)
+            inner = NetworkStore._for_run(self.store, self.network, self.clock, self.streams.network(writer),
+                                          self.station, writer)
+        # The store, network, clock and log were checked when the run was set up: no check per participant.
+        view = RecordingStore._for_run(inner, self.clock, writer, self.col.records, self.col.unacknowledged,
+                                       self.col.ledger)
         if self.made is not None:
             self.made.append(view)
         return view

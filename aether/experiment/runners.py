@@ -65,8 +65,8 @@ class _Views:
                  col: Collected, station: ServiceStation | None = None, *, keep: bool = False) -> None:
         self.store, self.network, self.clock, self.streams, self.col = store, network, clock, streams, col
         self.station = station
-        # The views made, for set_origin (real threads and processes start late on their clock). A simulated run starts at its
-        # clock's zero and keeps none, so each writer's view (and its random generator) goes when it ends.
+        # The views made, for set_origin (real threads and processes start late on their clock). A simulated
+        # run starts at its clock's zero and keeps none, so each writer's view (and its rng) goes when it ends.
         self.made: list[RecordingStore] | None = [] if keep else None
 
     def __call__(self, writer: int) -> RecordingStore:

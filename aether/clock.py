@@ -276,14 +276,19 @@ class SimTask:
         self._args = args
 
     def _main(self, _start: object = None) -> None:
+        fn, args = self._fn, self._args
+        # A finished task keeps its result, not its arguments: a run of many tasks frees each one's
+        # (its view of the store, its random generators) as it ends, not when the whole run does.
+        self._fn = self._args = None  # type: ignore[assignment]
         try:
-            self.result = self._fn(*self._args)
+            self.result = fn(*args)
         except GreenletExit:
             raise
         except BaseException as exc:  # noqa: BLE001 - re-raised by the clock's run()
             self.exception = exc
             self._clock._failure = (self, exc)
         finally:
+            del fn, args
             self._clock._live.discard(self)
             self._finished.set()
 

@@ -53,17 +53,24 @@ class SaveRow(NamedTuple):
     deferred: bool
 
 
+#: The columns kept as arrays of machine numbers, and their NumPy dtype.
+_NUMBERS = {"writer": np.int64, "save": np.int64, "call": np.int64, "attempt": np.int64, "start": np.float64,
+            "end": np.float64}
+
+
 class CallLog:
-    """Every store call of a run, kept column by column: one list (or array of doubles) per field.
+    """Every store call of a run, kept column by column: one array (or list) per field.
 
     A run makes hundreds of thousands of calls; a tuple per call costs memory
     (about 190 bytes each with its two floats) and building a frame from
     tuples means transposing them first. Here each call adds one item to
-    each column: ``start`` and ``end`` go into :class:`array.array` of
-    doubles (8 bytes each, no float object kept), the other fields into
-    lists of objects the run already holds (small ints, interned words, the
-    events' versions; ``None`` where a call has no version). The calls table
-    is built from the columns (:meth:`column`) without a per-row step.
+    each column: the numbers (``writer``, ``save``, ``call``, ``attempt``,
+    ``start``, ``end``) go into :class:`array.array` of 64-bit ints and
+    doubles (8 bytes each, no number object kept, read by NumPy without a
+    copy per item), the other fields into lists of objects the run already
+    holds (interned words, the events' versions; ``None`` where a call has
+    no version). The calls table is built from the columns (:meth:`column`)
+    without a per-row step.
 
     Appending is not atomic across the columns: callers on real threads
     share a log through :class:`RecordingStore`, which then appends under
@@ -74,11 +81,11 @@ class CallLog:
                  "result", "save", "start", "writer")
 
     def __init__(self, *, threaded: bool = False) -> None:
-        self.writer: list[int] = []
-        self.save: list[int] = []
-        self.call: list[int] = []
+        self.writer = array("q")
+        self.save = array("q")
+        self.call = array("q")
         self.op: list[str] = []
-        self.attempt: list[int] = []
+        self.attempt = array("q")
         self.start = array("d")
         self.end = array("d")
         self.result: list[str] = []
@@ -113,10 +120,9 @@ class CallLog:
     def column(self, name: str) -> np.ndarray:
         """One field of every call as a NumPy array (int64, float64, or object for words and versions)."""
         values = getattr(self, name)
-        if name in ("start", "end"):
-            return np.frombuffer(values, dtype=np.float64).copy() if len(values) else np.zeros(0)
-        if name in ("writer", "save", "call", "attempt"):
-            return np.array(values, dtype=np.int64)
+        if name in _NUMBERS:
+            dtype = _NUMBERS[name]
+            return np.frombuffer(values, dtype=dtype).copy() if len(values) else np.zeros(0, dtype=dtype)
         return np.array(values, dtype=object)
 
     def __len__(self) -> int:
@@ -200,6 +206,18 @@ class RecordingStore:
             check_instance("unacknowledged", unacknowledged, list, "a list to append event ids to, or None")
         if ledger is not None:
             check_instance("ledger", ledger, WriteLedger, "a WriteLedger or None")
+        self._setup(store, clock, writer, records, origin, unacknowledged, ledger)
+
+    @classmethod
+    def _for_run(cls, store: Any, clock: Clock, writer: int, records: CallLog, unacknowledged: list[str],
+                 ledger: WriteLedger) -> RecordingStore:
+        """A participant's recorder in a run, from arguments the run has checked once for all its participants."""
+        self = cls.__new__(cls)
+        self._setup(store, clock, writer, records, 0.0, unacknowledged, ledger)
+        return self
+
+    def _setup(self, store: Any, clock: Clock, writer: int, records: CallLog, origin: float,
+               unacknowledged: list[str] | None, ledger: WriteLedger | None) -> None:
         self.store = store
         self.ledger = ledger if ledger is not None else WriteLedger()
         # A store that models the path to the store reports itself when a write takes effect.
@@ -213,6 +231,7 @@ class RecordingStore:
         self.attempts = 0
         self._calls = 0
         self.last_event: Event | None = None
+        self.raised: Exception | None = None  # the last error a call raised (see forget_raised)
         self._columns = records.appenders  # _log runs once per store call
         if records.lock is not None:
             self._log = self._log_locked  # type: ignore[method-assign]
@@ -222,6 +241,20 @@ class RecordingStore:
         self.save = save
         self.attempts = 0
         self.last_event = None
+
+    def forget_raised(self) -> None:
+        """Drop the traceback of the last error a call raised, once the save that saw it has ended.
+
+        A pattern keeps the conflict it last caught (``last``), and the
+        conflict's traceback holds the pattern's frame: a reference cycle per
+        save that only the garbage collector frees, long after (the runs
+        collect rarely). Cutting the traceback when the save is over frees it
+        at once; the error itself, its message and its data are kept.
+        """
+        raised = self.raised
+        if raised is not None:
+            self.raised = None
+            raised.__traceback__ = None
 
     def _log(self, op: str, attempt: int, start: float, result: str, attempted: int | None,
              current: int | None) -> None:
@@ -256,8 +289,12 @@ class RecordingStore:
                 self.store.save_event(event)
                 self.ledger.took_effect(event.id, key)
         except Exception as error:
-            current = error.current_version if isinstance(error, VersionConflictError) else None
-            result = outcome_of(error)
+            self.raised = error
+            if error.__class__ is VersionConflictError:  # the common case, as outcome_of words it
+                current, result = error.current_version, "conflict"
+            else:
+                current = error.current_version if isinstance(error, VersionConflictError) else None
+                result = outcome_of(error)
             if result == "timeout":  # the write may still commit at the store: not lost if it does
                 self.unacknowledged.append(event.id)
             self._log("save_event", attempt, start, result, event.version, current)
@@ -270,6 +307,7 @@ class RecordingStore:
         try:
             version: int = self.store.get_latest_version(actor_id)
         except Exception as error:
+            self.raised = error
             self._log("get_latest_version", self.attempts + 1, start, outcome_of(error), None, None)
             raise
         self._log("get_latest_version", self.attempts + 1, start, "ok", None, version)
@@ -280,6 +318,7 @@ class RecordingStore:
         try:
             events: list[Event] = self.store.get_events(actor_id, from_version)
         except Exception as error:
+            self.raised = error
             self._log("get_events", self.attempts + 1, start, outcome_of(error), None, None)
             raise
         self._log("get_events", self.attempts + 1, start, "ok", None, events[-1].version if events else None)

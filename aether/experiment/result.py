@@ -175,24 +175,70 @@ def _columns(rows: list[Any], fields: list[str]) -> dict[str, list[Any]]:
     return dict(zip(fields, (list(column) for column in zip(*rows, strict=True)), strict=True))
 
 
+@functools.cache
+def _label_dtype() -> Any:
+    """The dtype pandas infers for a column of strings (its default string dtype), found once."""
+    return pd.Series(["label"]).dtype
+
+
 def _with_run(data: dict[str, Any], pattern: str, writers: int, seed: int, *, copy: bool = True) -> pd.DataFrame:
     """The table of *data*'s columns with the run's ``pattern``, ``writers`` and ``seed`` in front.
 
-    Built in one go (inserting three columns into a built frame cost about as
-    much as building it); a table without rows takes the inserting path,
+    *data*'s columns are arrays that already have the table's dtypes (object
+    columns stay object); the run's label gets pandas' default string dtype,
+    as inferred from a string. A table without rows takes the inserting path,
     which gives the run's columns the dtypes of their scalars.
     """
     rows = len(next(iter(data.values()))) if data else 0
     if rows == 0:
-        frame = pd.DataFrame(data, copy=copy)
+        frame = _frame({name: _kept(values) for name, values in data.items()}, 0, copy)
         frame.insert(0, "seed", seed)
         frame.insert(0, "writers", writers)
         frame.insert(0, "pattern", pattern)
         return frame
-    # A Series infers the label's dtype as inserting it would (pandas' default string dtype).
-    run = {"pattern": pd.Series([pattern] * rows).array,
+    run = {"pattern": _labels(np.full(rows, pattern, dtype=object)),
            "writers": np.full(rows, writers, dtype=np.int64), "seed": np.full(rows, seed, dtype=np.int64)}
-    return pd.DataFrame(run | data, copy=copy)
+    return _frame(run | data, rows, copy)
+
+
+def _kept(values: Any) -> Any:
+    """An object array as an object Series (kept object by the public constructor), anything else as it is."""
+    if isinstance(values, np.ndarray) and values.dtype == object:
+        return pd.Series(values, dtype=object, copy=False)
+    return values
+
+
+@functools.cache
+def _names(names: tuple[str, ...]) -> pd.Index:
+    return pd.Index(list(names))
+
+
+def _frame(data: dict[str, Any], rows: int, copy: bool) -> pd.DataFrame:
+    """A frame of *data*'s arrays exactly as given (no dtype inferred), with a RangeIndex.
+
+    pandas' ``DataFrame._from_arrays`` builds it without checking every
+    column again (a quarter of the time for a run's small tables); where a
+    pandas lacks it, the public constructor does the same work, given object
+    columns as object Series so that it infers nothing for them.
+    """
+    names, index = _names(tuple(data)), pd.RangeIndex(rows)
+    from_arrays = getattr(pd.DataFrame, "_from_arrays", None)
+    if from_arrays is not None and rows:
+        try:
+            arrays = [np.array(v) if copy and isinstance(v, np.ndarray) else v for v in data.values()]
+            return from_arrays(arrays, columns=names, index=index, verify_integrity=False)
+        except TypeError:  # pragma: no cover - a pandas whose private constructor changed
+            pass
+    return pd.DataFrame({name: _kept(values) for name, values in data.items()}, index=index, copy=copy)
+
+
+def _labels(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """Strings (an object array) in pandas' default string dtype, as pandas infers it for a column of them."""
+    return pd.array(values, dtype=_label_dtype())
+
+
+_SAVE_INTS = ("writer", "save", "attempts", "retries")
+_SAVE_FLOATS = ("start", "end", "latency", "commit_delay")
 
 
 def saves_frame(rows: list[SaveRow], pattern: str, writers: int, seed: int) -> pd.DataFrame:
@@ -202,17 +248,24 @@ def saves_frame(rows: list[SaveRow], pattern: str, writers: int, seed: int) -> p
     data: dict[str, Any] = {}
     for name in SAVE_COLUMNS:
         values = cols[name]
-        if name in ("writer", "save", "attempts", "retries"):
+        if name in _SAVE_INTS:
             data[name] = np.array(values, dtype=np.int64)
-        elif name in ("start", "end", "latency", "commit_delay"):
+        elif name in _SAVE_FLOATS:
             data[name] = np.array(values, dtype=np.float64)
         elif name == "version":
-            data[name] = pd.array(values, dtype="Int64")
+            data[name] = _versions(np.array(values, dtype=object)) if values else pd.array(values, dtype="Int64")
         elif name == "deferred":
             data[name] = np.array(values, dtype=bool)
         else:
-            data[name] = pd.Series(values, dtype=object)
-    return _with_run(data, pattern, writers, seed)
+            data[name] = _objects(values)
+    return _with_run(data, pattern, writers, seed, copy=False)
+
+
+def _objects(values: list[Any]) -> np.ndarray:
+    """A list as a one-dimensional object array (never a two-dimensional one, whatever its items)."""
+    array = np.empty(len(values), dtype=object)
+    array[:] = values
+    return array
 
 
 def _versions(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
@@ -232,7 +285,11 @@ def calls_frame(records: CallLog, pattern: str, writers: int, seed: int) -> pd.D
     data: dict[str, Any] = {}
     for name in CALL_COLUMNS:
         values = columns[name][order]
-        data[name] = _versions(values) if name in ("attempted_version", "current_version") else values
+        if name in ("attempted_version", "current_version"):
+            values = _versions(values)
+        elif name in ("op", "result") and len(values):  # words, in the dtype pandas infers for them
+            values = _labels(values)
+        data[name] = values
     return _with_run(data, pattern, writers, seed, copy=False)
 
 

@@ -62,24 +62,30 @@ class _Views:
     """Makes each participant's view of the store: queued and networked (if modelled), then recorded."""
 
     def __init__(self, store: Any, network: NetworkModel | None, clock: Any, streams: RandomStreams,
-                 col: Collected, station: ServiceStation | None = None) -> None:
+                 col: Collected, station: ServiceStation | None = None, *, keep: bool = False) -> None:
         self.store, self.network, self.clock, self.streams, self.col = store, network, clock, streams, col
         self.station = station
-        self.made: list[RecordingStore] = []
+        # The views made, for set_origin (real threads and processes start late on their clock). A simulated
+        # run starts at its clock's zero and keeps none, so each writer's view (and its rng) goes when it ends.
+        self.made: list[RecordingStore] | None = [] if keep else None
 
     def __call__(self, writer: int) -> RecordingStore:
         if self.network is None and self.station is None:
             inner = self.store
         else:
-            inner = NetworkStore(self.store, self.network, self.clock, self.streams.network(writer),
-                                 station=self.station, writer=writer)
-        view = RecordingStore(inner, self.clock, writer, self.col.records, unacknowledged=self.col.unacknowledged,
-                              ledger=self.col.ledger)
-        self.made.append(view)
+            inner = NetworkStore._for_run(self.store, self.network, self.clock, self.streams.network(writer),
+                                          self.station, writer)
+        # The store, network, clock and log were checked when the run was set up: no check per participant.
+        view = RecordingStore._for_run(inner, self.clock, writer, self.col.records, self.col.unacknowledged,
+                                       self.col.ledger)
+        if self.made is not None:
+            self.made.append(view)
         return view
 
     def set_origin(self, origin: float) -> None:
         """Measure call times and fault windows from *origin* (the run's start on the clock)."""
+        if self.made is None:
+            raise RuntimeError("set_origin needs the views kept: make the factory with keep=True")
         if self.station is not None:
             self.station.set_origin(origin)
         for view in self.made:
@@ -98,7 +104,7 @@ def prepare(pattern: Any, store: Any, network: NetworkModel | None, capacity: Ca
     col = Collected(records=CallLog(threaded=threaded))
     if capacity is not None:
         col.station = ServiceStation(capacity, origin=clock.now(), rng=streams.service())
-    make_view = _Views(store, network, clock, streams, col, col.station)
+    make_view = _Views(store, network, clock, streams, col, col.station, keep=not isinstance(clock, SimulatedClock))
     ctx = RunContext(clock=clock, rng=streams.shared(shared), seed=streams.seed, _make_view=make_view,
                      _next_participant=first_participant)
     fn = _bind(pattern, ctx)

@@ -73,6 +73,55 @@ BYTES_PER_SAVE = 3_000
 ClockKind = Literal["simulated", "real"]
 
 
+class _SeededOnUse(random.Random):
+    """``random.Random(seed)``, seeded when first drawn from: a stream never drawn from costs no seeding.
+
+    Seeding a Mersenne Twister from a string hashes it and mixes 624 words
+    of state, a few microseconds per writer and stream; a pattern that never
+    draws (no jitter) or a writer that never retries need not pay it. The
+    first draw (``random``, ``getrandbits``, or anything built on them), a
+    ``getstate``, ``setstate``, ``seed`` or a copy turns the object into the
+    plain :class:`random.Random` it stands for, seeded with *seed*, so every
+    number is the one ``random.Random(seed)`` gives.
+    """
+
+    def __init__(self, seed: str) -> None:  # noqa: D107 - no seeding here, on purpose
+        self._pending_seed = seed
+        self.gauss_next = None
+
+    def _seeded(self) -> random.Random:
+        seed = self._pending_seed
+        del self._pending_seed
+        self.__class__ = random.Random  # type: ignore[assignment]
+        self.seed(seed)
+        return self
+
+    # A caller may hold a bound method taken before the first draw (gauss does): it stays right after it.
+    def random(self) -> float:
+        if "_pending_seed" in self.__dict__:
+            self._seeded()
+        return random.Random.random(self)
+
+    def getrandbits(self, k: int, /) -> int:
+        if "_pending_seed" in self.__dict__:
+            self._seeded()
+        return random.Random.getrandbits(self, k)
+
+    def seed(self, a: Any = None, version: int = 2) -> None:
+        del self._pending_seed
+        self.__class__ = random.Random  # type: ignore[assignment]
+        self.seed(a, version)
+
+    def getstate(self) -> tuple[Any, ...]:
+        return self._seeded().getstate()
+
+    def setstate(self, state: tuple[Any, ...]) -> None:
+        self._seeded().setstate(state)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return self._seeded().__reduce__()
+
+
 @dataclass(frozen=True)
 class RandomStreams:
     """The random streams of one seed, each named here and nowhere else.
@@ -85,8 +134,8 @@ class RandomStreams:
     seed: int
 
     def pattern(self, writer: int) -> random.Random:
-        """The ``rng`` a pattern receives in writer *writer*."""
-        return random.Random(f"{self.seed}/pattern/{writer}")
+        """The ``rng`` a pattern receives in writer *writer* (seeded when the pattern first draws from it)."""
+        return _SeededOnUse(f"{self.seed}/pattern/{writer}")
 
     def network(self, writer: int) -> random.Random:
         """Writer *writer*'s network delays and failures."""

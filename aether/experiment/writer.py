@@ -112,6 +112,7 @@ def run_writer(plan: WriterPlan, view: RecordingStore, fn: Callable[..., Any], p
                 errors.append(("TypeError", f"the pattern returned {show(result)}; a pattern returns the stored "
                                "Event (or a Deferred ticket)", False))
         t1 = clock.now()
+        view.forget_raised()
         attempts = view.attempts
         rows.append(_new_row(SaveRow, (plan.writer, save, actor, t0 - origin, t1 - origin, t1 - t0, attempts,
                                        max(attempts - 1, 0), outcome, version,

@@ -177,3 +177,14 @@ def test_two_labels_share_a_colour_only_as_names_of_one_pattern_with_one_line() 
     for label, colour in PATTERN_COLORS.items():
         by_colour.setdefault(colour.upper(), set()).add(PATTERN_LINES.get(label))
     assert {c: lines for c, lines in by_colour.items() if len(lines) > 1} == {}
+
+
+def test_chapter_06s_clients_look_like_their_patterns_and_the_capped_one_like_no_other() -> None:
+    from aether.plots.style import style_for
+
+    assert style_for("jittered, 11 attempts") == style_for("retry_on_failure")
+    assert style_for("no breaker") == style_for("no jitter")
+    capped = style_for("jittered, 3 attempts")
+    others = [style_for(name) for name in ("retry_on_failure", "no jitter", "circuit breaker", "no retry")]
+    assert capped.color not in {look.color for look in others}
+    assert (capped.linestyle, capped.marker) not in {(look.linestyle, look.marker) for look in others}

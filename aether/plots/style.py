@@ -129,6 +129,11 @@ PATTERN_COLORS: dict[str, str] = {
     "queue, bounded": "#225555",
     "circuit_breaker": "#56B4E9",
     "circuit breaker": "#56B4E9",
+    # chapter 06's ordinary clients: 11 jittered attempts is retry_on_failure as chapters 06-07 run it;
+    # the breaker's loop without a breaker is 11 attempts without jitter; 3 capped attempts a colour of its own
+    "jittered, 11 attempts": "#CC6677",
+    "no breaker": "#E69F00",
+    "jittered, 3 attempts": "#44AA99",
     "retry budget": "#AA4499",
     "budgeted_retry": "#AA4499",
     "adaptive_throttling": "#117733",
@@ -219,6 +224,9 @@ PATTERN_LINES: dict[str, LineStyle] = {
     "queue, bounded": LineStyle(":", "*"),
     "circuit_breaker": LineStyle("-", "s"),
     "circuit breaker": LineStyle("-", "s"),
+    "jittered, 11 attempts": LineStyle(":", "v"),
+    "no breaker": LineStyle("--", "o"),
+    "jittered, 3 attempts": LineStyle("-.", "P"),
     "retry budget": LineStyle("--", "^"),
     "budgeted_retry": LineStyle("--", "^"),
     "adaptive_throttling": LineStyle("-.", "o"),

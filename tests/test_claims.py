@@ -122,12 +122,20 @@ def test_a_perturbed_check_runs_each_point_on_every_seed_and_repeats_exactly():
 
 def test_the_claim_renders_as_one_deterministic_line_with_its_evidence():
     verdict = jitter_claim().check(seeds=range(30))
-    line = "full jitter does less work than no jitter: 30 of 30 seeds, 20-40 writers, laptop SQLite, 10 ms hops"
+    line = ("full jitter does less work than no jitter: 30 of 30 seeds at 20 writers; "
+            "claimed for 20-40 writers, laptop SQLite, 10 ms hops")
     assert str(verdict) == line
-    assert verdict._repr_markdown_() == "✓ **full jitter does less work than no jitter**: 30 of 30 seeds, " \
-                                        "20-40 writers, laptop SQLite, 10 ms hops"
+    assert verdict._repr_markdown_() == "✓ **full jitter does less work than no jitter**: 30 of 30 seeds " \
+                                        "at 20 writers; claimed for 20-40 writers, laptop SQLite, 10 ms hops"
     assert "<strong>full jitter does less work than no jitter</strong>" in verdict._repr_html_()
     assert str(jitter_claim().check(seeds=range(30))) == line
+
+
+def test_a_check_at_several_points_says_how_many_and_a_fixed_domain_names_no_point():
+    several = jitter_claim().check(seeds=range(4), perturb=2)
+    assert f"{several.successes} of 12 seeds at 3 points; claimed for 20-40 writers" in str(several)
+    fixed = jitter_claim(domain={"writers": Range(30, 30, integer=True, unit="writers")}).check(seeds=range(4))
+    assert str(fixed).startswith("full jitter does less work than no jitter: 4 of 4 seeds; claimed for 30 writers")
 
 
 def test_a_failed_claim_says_so_in_its_line():

@@ -6,7 +6,8 @@ parameters, on which store profile, in what share of seeds. :meth:`Claim.check`
 runs it and returns a :class:`Verdict`, which a notebook shows as one line::
 
     verdict = claim.check(seeds=range(20))
-    verdict            # full jitter does less work than no jitter: 20 of 20 seeds, 20-200 writers, laptop SQLite
+    verdict            # full jitter does less work than no jitter: 20 of 20 seeds at 100 writers;
+                       # claimed for 20-200 writers, laptop SQLite
 
 ``python -m aether.claims check [--chapter NN] [--seeds A-B] [--perturb K] [--corners K|all] [--jobs N]``
 re-checks the catalog (:mod:`aether.claims.catalog`) on :data:`HELD_OUT_SEEDS`,

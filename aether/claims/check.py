@@ -135,9 +135,21 @@ class Verdict:
         return wilson_interval(self.successes, self.n, self.claim.confidence)
 
     def evidence(self) -> str:
-        """"30 of 30 seeds" (or "118 of 120 seeds at 4 points")."""
+        """Where it was checked: "30 of 30 seeds at 50 writers" (or "118 of 120 seeds at 4 points").
+
+        With one point, the point's value on each axis the domain lets vary, so that
+        a check at one point does not read as a check of the whole domain.
+        """
         text = f"{self.successes} of {self.n} seeds"
-        return text if len(self.points) == 1 else f"{text} at {len(self.points)} points"
+        if len(self.points) > 1:
+            return f"{text} at {len(self.points)} points"
+        point = self.points[0].point
+        varying = [axis.value_text(name, point[name]) for name, axis in self.claim.domain.items()
+                   if axis.low != axis.high and name in point]
+        return f"{text} at {', '.join(varying)}" if varying else text
+
+    def _where(self) -> str:
+        return f"claimed for {self.claim.domain_text()}, {self.claim.profile.label}"
 
     @property
     def message(self) -> str:
@@ -155,19 +167,19 @@ class Verdict:
     def __str__(self) -> str:
         c = self.claim
         mark = "" if self.passed else f" [{self.status.upper()}]"
-        return f"{c.statement}: {self.evidence()}, {c.domain_text()}, {c.profile.label}{mark}"
+        return f"{c.statement}: {self.evidence()}; {self._where()}{mark}"
 
     def _repr_markdown_(self) -> str:
         sign = "✓" if self.passed else "✗"
-        return f"{sign} **{self.claim.statement}**: {self.evidence()}, {self.claim.domain_text()}, " \
-               f"{self.claim.profile.label}" + ("" if self.passed else f" (**{self.status}**)")
+        return f"{sign} **{self.claim.statement}**: {self.evidence()}; {self._where()}" + \
+            ("" if self.passed else f" (**{self.status}**)")
 
     def _repr_html_(self) -> str:
         sign = "&#10003;" if self.passed else "&#10007;"
         c = self.claim
         tail = "" if self.passed else f" (<strong>{self.status}</strong>)"
-        return (f"<p>{sign} <strong>{html.escape(c.statement)}</strong>: {html.escape(self.evidence())}, "
-                f"{html.escape(c.domain_text())}, {html.escape(c.profile.label)}{tail}</p>")
+        return (f"<p>{sign} <strong>{html.escape(c.statement)}</strong>: {html.escape(self.evidence())}; "
+                f"{html.escape(self._where())}{tail}</p>")
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(str(self))

@@ -159,6 +159,10 @@ class Range:
         span = f"{self.low:g}" if self.low == self.high else f"{self.low:g}-{self.high:g}"
         return f"{span} {unit}"
 
+    def value_text(self, name: str, value: float) -> str:
+        """How one value of the range reads: "50 writers" (a checked point, beside the range it is in)."""
+        return f"{value:g} {self.unit or name.replace('_', ' ')}"
+
 
 Op = Literal["<", "<=", ">", ">="]
 _OPS: dict[str, Callable[[float, float], bool]] = {

@@ -210,18 +210,19 @@ CLAIMS = [
     Claim(
         chapter=8, id="deadline-drop-recovers-within-six-seconds",
         statement="a 0.3 s deadline per save, passed down so the store drops calls whose caller has gone, has "
-                  "goodput back for good within 6 s of the slowdown's end at 86-92 saves/s, in at least three "
-                  "runs in four",
+                  "goodput back for good within 6 s of the slowdown's end at 86-92 saves/s, in at least two "
+                  "runs in three",
         subject=_arm("deadline 0.3 s, expired dropped", DEADLINE),
         metric=recovered_within(after=4.0, within=6.0), relation=at_least(1.0),
         domain={"rate": Range(86, 92, unit="saves/s"), "duration": Range(15, 15, unit="s of arrivals")},
         at={"rate": RATE},
         profile=BUSY_SERVER,
-        share=0.75,
+        share=2 / 3,
         note="Was 'deadline-drop-ends-storm', which measured committed saves against retrying at once. It ends "
              "most storms, not all, and it does not beat sending each save once: at 90/s (seeds 0-15, 20-s "
              "runs) it was back within 5.25 s in 15 of 16 (seed 11 never) and committed 92-96% where no retry "
-             "committed 92-96%; at 100/s it left 3 of 16 unrecovered and committed 81-95% against 85-96%.",
+             "committed 92-96%; at 100/s it left 3 of 16 unrecovered and committed 81-95% against 85-96%. Claimed "
+             "in three runs in four, it was fragile on the held-out seeds at 89.6/s (27 of 30), so two in three.",
     ),
     Claim(
         chapter=8, id="throttling-recovers-within-three-seconds",

@@ -8,8 +8,20 @@ import math
 import pytest
 
 from aether.claims.catalog._common import BUSY_SERVER
-from aether.claims.catalog.ch08 import CUT_AT, STORM_RATE, Decided, add_line, committed_after, storm_then_cut
-from aether.experiment import run_load
+from aether.claims.catalog.ch08 import (
+    CUT_AT,
+    KEPT_UP,
+    QUEUE_LIMIT,
+    STORM_RATE,
+    Decided,
+    add_line,
+    bounded_slowdown,
+    committed_after,
+    queue_wait,
+    storm_then_cut,
+)
+from aether.experiment import Slowdown, run_load
+from aether.experiment.scenarios import TIMEOUT
 from aether.patterns import AdaptiveThrottlingPolicy, retry_on_failure
 
 
@@ -50,3 +62,23 @@ def test_committed_after_counts_only_saves_that_arrived_from_then() -> None:
                       seed=0)
     assert committed_after(1.0)(result) == 1.0
     assert math.isnan(committed_after(5.0)(result)), "no save arrived from 5 s"
+
+
+def test_the_queue_wait_is_the_limit_times_a_calls_mean_service_over_the_workers() -> None:
+    # the busy server: reads 6.4 ms and writes 32 ms on 4 workers, so a call is 19.2 ms on average
+    assert queue_wait(32) == pytest.approx(32 * 0.0192 / 4)
+    assert queue_wait(32) < TIMEOUT < queue_wait(128)
+
+
+def test_the_bounded_store_takes_its_queue_limit_from_the_point() -> None:
+    assert bounded_slowdown({"queue_limit": 16}, BUSY_SERVER).queue_limit == 16
+    assert bounded_slowdown({}, BUSY_SERVER).queue_limit == QUEUE_LIMIT
+
+
+def test_kept_up_is_one_for_a_light_load_and_zero_when_the_store_falls_behind() -> None:
+    light = run_load(Decided(retry_on_failure), rate=20, duration=6.0, actors=50, network=BUSY_SERVER.network(),
+                     capacity=BUSY_SERVER.capacity(), seed=0)
+    assert KEPT_UP(light) == 1.0
+    stalled = run_load(Decided(retry_on_failure), rate=20, duration=6.0, actors=50, network=BUSY_SERVER.network(),
+                       capacity=BUSY_SERVER.capacity(faults=[Slowdown(2.0, 4.0, 50.0)]), seed=0)
+    assert KEPT_UP(stalled) == 0.0

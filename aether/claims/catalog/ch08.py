@@ -23,7 +23,6 @@ from aether.claims import (
     at_least,
     at_most,
     committed_share,
-    greater_than,
     less_than,
     load_arm,
     recovered_within,
@@ -34,7 +33,8 @@ from aether.experiment.profiles import StoreProfile
 from aether.experiment.scenarios import BUSY_SERVER, Decided, add_line, busy_slowdown, busy_timeouts
 from aether.patterns import AdaptiveThrottlingPolicy, retry_on_failure
 
-__all__ = ["CLAIMS", "Decided", "add_line", "committed_after", "storm_then_cut"]
+__all__ = ["CLAIMS", "KEPT_UP", "RATE", "Decided", "add_line", "bounded_slowdown", "committed_after", "queue_wait",
+           "storm_then_cut"]
 
 
 AT_ONCE = Decided(functools.partial(retry_on_failure, max_attempts=3), add_line, label="retry at once")
@@ -45,6 +45,8 @@ THROTTLE = Decided(AdaptiveThrottlingPolicy(window=2.0, buckets=10, base_delay=0
                    label="adaptive throttling")
 #: The bounded queue of the server-side defence: at most this many calls wait.
 QUEUE_LIMIT = 32
+#: The chapter's featured load: healthy for a minute without a trigger in most runs, a storm after it.
+RATE = 90.0
 
 RUN = {"actors": 5000}
 #: The load-step scenario: the storm is started at this rate, and the load is cut at :data:`CUT_AT`.
@@ -53,8 +55,32 @@ CUT_AT = 6.0
 
 
 def bounded_slowdown(params: Mapping[str, Any], profile: StoreProfile) -> Any:
-    """The chapter's trigger on a store whose queue holds at most :data:`QUEUE_LIMIT` waiting calls."""
-    return profile.capacity(faults=[Slowdown(3.0, 4.0, 4.0)], queue_limit=QUEUE_LIMIT)
+    """The chapter's trigger on a store whose queue holds at most ``params["queue_limit"]`` waiting calls.
+
+    Without ``queue_limit`` in *params* the limit is :data:`QUEUE_LIMIT`.
+    """
+    limit = int(params.get("queue_limit", QUEUE_LIMIT))
+    return profile.capacity(faults=[Slowdown(3.0, 4.0, 4.0)], queue_limit=limit)
+
+
+def queue_wait(limit: int, profile: StoreProfile = BUSY_SERVER) -> float:
+    """The longest wait of a call that gets into a queue of *limit* calls: limit x mean call service / workers.
+
+    A call's mean service is the mean of a read's and a write's (a save makes one of each).
+    Below the callers' timeout, every call the store accepts is served while its caller
+    still waits; above it, the queue can fill with work for callers who have gone.
+    """
+    capacity = profile.capacity()
+    per_call = (capacity.service_of("read").mean + capacity.service_of("write").mean) / 2
+    return limit * per_call / capacity.workers
+
+
+def _kept_up(result: Any) -> float:
+    return recovered_within(after=0.0, within=0.0)(result)
+
+
+#: 1 if goodput kept up with the offered saves over every 2-s window of the run, else 0.
+KEPT_UP = Metric("goodput at 80% of the offered saves or more over every 2-s window", _kept_up)
 
 
 def storm_then_cut(params: Mapping[str, Any], seed: int, profile: StoreProfile, *, pattern: Any = AT_ONCE,
@@ -88,22 +114,36 @@ def _arm(label: str, pattern: Any, capacity: Callable[..., Any] = busy_slowdown)
 
 CLAIMS = [
     Claim(
-        chapter=8, id="storm-outlasts-ten-seconds",
-        statement="from 94 saves/s (90% busy), a one-second 4x slowdown makes retrying at once a storm that "
-                  "has not ended 6 s after the slowdown, in at least three runs in four",
-        subject=_arm("retry at once", AT_ONCE),
-        metric=recovered_within(after=4.0, within=6.0), relation=at_most(0.0),
-        domain={"rate": Range(94, 100, unit="saves/s"), "duration": Range(15, 15, unit="s of arrivals")},
-        at={"rate": 96},
+        chapter=8, id="healthy-without-trigger",
+        statement="without a trigger, retrying at once at 86-90 saves/s (83-87% busy) keeps goodput at 80% of "
+                  "the offered saves or more over every 2-s window of a 30-s run, in at least three runs in four",
+        subject=load_arm("retry at once, no trigger", AT_ONCE, network=busy_timeouts, **RUN),
+        metric=KEPT_UP, relation=at_least(1.0),
+        domain={"rate": Range(86, 90, unit="saves/s"), "duration": Range(30, 30, unit="s of arrivals")},
+        at={"rate": RATE},
         profile=BUSY_SERVER,
         share=0.75,
-        note="Was 'the storm never recovers' over 75-85 saves/s, from 10-s runs that re-sent the same data "
-             "(the blind re-append). 'Never' was the run length. Saving the command (read, decide, append "
-             "under one key) weakens the storm: after a timed-out write the re-read finds the key when the "
-             "write landed, instead of re-sending a 32 ms write. With the command, over 60-s runs "
-             "(seeds 0-9), storms at 80-84/s ended by themselves within 7 s; at 88/s they lasted 0.5-49 s; at "
-             "92/s 8 of 10 lasted more than 10 s; at 96/s all 10, 26 s or more. The claim checks 6 s (15-s runs) "
-             "to stay cheap; the notebook's figure shows the durations over 40-s runs.",
+        note="The chapter's storm was shown at 96 saves/s, where retrying at once went into a storm without any "
+             "trigger in 2 of 4 60-s runs. Over 60-s runs (seeds 0-23) without a trigger goodput never fell "
+             "behind at 88/s in 24 of 24 runs, at 90/s in 22 of 24 (seed 22 went into a storm by itself at "
+             "about 50 s), at 92/s in 18 of 24 (seed 7 a storm to the end) and at 94/s in 16 of 24. Near "
+             "capacity a burst of arrivals is a trigger too, so the claim stops at 90/s and says 30 s.",
+    ),
+    Claim(
+        chapter=8, id="storm-outlasts-trigger-by-five-seconds",
+        statement="at 90-96 saves/s (87-92% busy), a one-second 4x slowdown makes retrying at once a storm that "
+                  "is still running 5 s after the slowdown ended, in at least half the runs",
+        subject=_arm("retry at once", AT_ONCE),
+        metric=recovered_within(after=4.0, within=5.0), relation=at_most(0.0),
+        domain={"rate": Range(90, 96, unit="saves/s"), "duration": Range(15, 15, unit="s of arrivals")},
+        at={"rate": RATE},
+        profile=BUSY_SERVER,
+        share=0.5,
+        note="Was 'storm-outlasts-ten-seconds', which checked 6 s, from 94 saves/s; and before that 'the storm "
+             "never recovers' over 75-85 saves/s, from 10-s runs of the blind re-append: 'never' was the run "
+             "length. Over 60-s runs (seeds 0-23) the storm lasted more than 5 s after the slowdown in 19 of 24 "
+             "runs at 90/s (median 14 s, one to the end), 16 of 24 at 88/s (median 11 s), 22 of 24 at 92/s "
+             "(median 34 s, 9 to the end). The notebook's figure shows how long they last by load.",
     ),
     Claim(
         chapter=8, id="storm-ends-below",
@@ -149,41 +189,58 @@ CLAIMS = [
         note="Cut at 8 s to 84/s (81% busy) the storm lasted 2-21 s more (seeds 0-9); to 76/s at most 2 s.",
     ),
     Claim(
-        chapter=8, id="bounded-queue-ends-storm",
-        statement=f"a store queue bounded at {QUEUE_LIMIT} waiting calls commits more of the same naive "
-                  f"clients' saves through the trigger than the unbounded queue",
-        subject=_arm(f"queue limit {QUEUE_LIMIT}", AT_ONCE, bounded_slowdown),
-        baseline=_arm("unbounded queue", AT_ONCE),
-        metric=committed_share(), relation=greater_than(),
-        domain={"rate": Range(92, 100, unit="saves/s"), "duration": Range(15, 15, unit="s of arrivals")},
-        at={"rate": 96},
+        chapter=8, id="short-queue-recovers-within-two-seconds",
+        statement="a store queue bounded at 16-48 waiting calls (at most 77-230 ms of work, under the callers' "
+                  "0.25 s timeout) has goodput back for good within 2 s of the slowdown's end, for the same "
+                  "naive clients retrying at once, at 86-92 saves/s, in at least four runs in five",
+        subject=_arm("retry at once, bounded queue", AT_ONCE, bounded_slowdown),
+        metric=recovered_within(after=4.0, within=2.0), relation=at_least(1.0),
+        domain={"rate": Range(86, 92, unit="saves/s"),
+                "queue_limit": Range(16, 48, integer=True, unit="waiting calls"),
+                "duration": Range(11, 11, unit="s of arrivals")},
+        at={"rate": RATE, "queue_limit": QUEUE_LIMIT},
         profile=BUSY_SERVER,
+        note="Was 'bounded-queue-ends-storm' at a limit of 32, which measured committed saves over 15 s against "
+             "the unbounded queue, not an end to the storm. The rule is queue_wait(limit) < timeout: a call "
+             "the store accepts is served before its caller gives up. At 90/s (seeds 0-15, 20-s runs) limits "
+             "16-64 recovered within 2.25 s in every seed; 128 (614 ms of work) in 15 of 16, one never; at "
+             "100/s, 96% busy, even limit 16 left 1 of 16 unrecovered and 128 left 8 of 16, so the load stops "
+             "at 92/s. Over 60-s runs at 90/s and limit 32 (seeds 30000-30029) it was back for good within 2 s "
+             "in 27 of 30: near capacity a later dip counts against for-good recovery, so the claim "
+             "says 11 s of arrivals.",
     ),
     Claim(
-        chapter=8, id="deadline-drop-ends-storm",
-        statement="a 0.3 s deadline per save, passed down so the store drops calls whose caller has gone, "
-                  "commits more than retrying at once without one",
+        chapter=8, id="deadline-drop-recovers-within-six-seconds",
+        statement="a 0.3 s deadline per save, passed down so the store drops calls whose caller has gone, has "
+                  "goodput back for good within 6 s of the slowdown's end at 86-92 saves/s, in at least two "
+                  "runs in three",
         subject=_arm("deadline 0.3 s, expired dropped", DEADLINE),
-        baseline=_arm("retry at once", AT_ONCE),
-        metric=committed_share(), relation=greater_than(),
-        domain={"rate": Range(92, 100, unit="saves/s"), "duration": Range(15, 15, unit="s of arrivals")},
-        at={"rate": 96},
+        metric=recovered_within(after=4.0, within=6.0), relation=at_least(1.0),
+        domain={"rate": Range(86, 92, unit="saves/s"), "duration": Range(15, 15, unit="s of arrivals")},
+        at={"rate": RATE},
         profile=BUSY_SERVER,
-        note="The drop is part of it but not all: the same deadline with the store serving expired calls "
-             "committed a few points less in most seeds (96/s, seeds 0-5: 85-95% against 92-97%), yet more in "
-             "some (seed 4: 92.7% against 91.7%), so no ablation is claimed. The deadline alone already stops "
-             "retries once 0.3 s have gone.",
+        share=2 / 3,
+        note="Was 'deadline-drop-ends-storm', which measured committed saves against retrying at once. It ends "
+             "most storms, not all, and it does not beat sending each save once: at 90/s (seeds 0-15, 20-s "
+             "runs) it was back within 5.25 s in 15 of 16 (seed 11 never) and committed 92-96% where no retry "
+             "committed 92-96%; at 100/s it left 3 of 16 unrecovered and committed 81-95% against 85-96%. Claimed "
+             "in three runs in four, it was fragile on the held-out seeds at 89.6/s (27 of 30), so two in three. "
+             "Over 60-s runs at 90/s (seeds 30000-30029) only 21 of 30 stayed back to the end: the claim is "
+             "about the 15 s it states.",
     ),
     Claim(
-        chapter=8, id="throttling-beats-blind-retries",
-        statement="adaptive throttling (2-s window) commits more than the same retries sent at once, where "
-                  "the trigger starts a storm",
+        chapter=8, id="throttling-recovers-within-three-seconds",
+        statement="adaptive throttling (2-s window) has goodput back for good within 3 s of the slowdown's end "
+                  "at 86-92 saves/s, in at least four runs in five",
         subject=_arm("adaptive throttling", THROTTLE),
-        baseline=_arm("retry at once", AT_ONCE),
-        metric=committed_share(), relation=greater_than(),
-        domain={"rate": Range(94, 100, unit="saves/s"), "duration": Range(15, 15, unit="s of arrivals")},
-        at={"rate": 96},
+        metric=recovered_within(after=4.0, within=3.0), relation=at_least(1.0),
+        domain={"rate": Range(86, 92, unit="saves/s"), "duration": Range(12, 12, unit="s of arrivals")},
+        at={"rate": RATE},
         profile=BUSY_SERVER,
+        note="Was 'throttling-beats-blind-retries', committed saves against retrying at once over 15 s. At "
+             "90/s (seeds 0-15, 20-s runs) it was back within 2.25 s in every seed; at 100/s 2 of 16 never. "
+             "Where it helps, it helps by ending the storm; what it costs is in throttling-costs-saves. Over "
+             "60-s runs at 90/s (seeds 30000-30029) 27 of 30 stayed back to the end.",
     ),
     Claim(
         chapter=8, id="throttling-costs-saves",
@@ -200,6 +257,9 @@ CLAIMS = [
              "rejects saves locally while its window still remembers the trigger's failures. At 80/s it held "
              "in 7 of 8 seeds (20000-20007; in 20002 throttling committed 96.5% against 96.1%): where the "
              "trigger costs only a few saves, retrying them can pay, so the claim starts at 86/s (10 of 10 "
-             "at 88/s).",
+             "at 88/s). Seeds 0-29 at 90 and 96/s: 29 of 30 each; in seed 12 the no-retry store had a storm "
+             "of its own (90.3% against 89.9% at 90/s). With the chapter's recovery claims this is when "
+             "throttling helps and when it costs: it ends the storm that retrying at once makes, and it "
+             "commits fewer saves than sending each save once.",
     ),
 ]

@@ -179,6 +179,39 @@ def test_retry_waits_capped_exponential_delays_and_pays_for_each_retry() -> None
     assert budget.tokens == 500 - (5 + 10 + 5 + 10) + 1  # four retries paid, one success refunded
 
 
+def test_full_jitter_draws_each_wait_between_zero_and_the_capped_delay_from_rng() -> None:
+    import random
+
+    sim = SimulatedClock(record_sleeps=True)
+    store = ScriptedStore(["down", "down"])
+    budgeted_retry(store, ACTOR, "Placed", budget=RetryBudget(), clock=sim, base_delay=1.0, max_delay=20.0,
+                   max_attempts=3, jitter="full", rng=random.Random(7))
+    draw = random.Random(7)
+    assert sim.sleeps == [draw.uniform(0.0, 1.0), draw.uniform(0.0, 2.0)]
+
+
+def test_a_policy_with_jitter_passes_it_to_the_loop_and_one_without_does_not() -> None:
+    jittered = RetryBudgetPolicy.aws_standard(jitter="full", max_attempts=3, base_delay=1.0, max_delay=20.0)
+    assert jittered.retry_settings()["jitter"] == "full"
+    assert "jitter" not in RetryBudgetPolicy().retry_settings()
+
+
+@pytest.mark.parametrize("jitter", ["some", "Full"])
+def test_an_unknown_jitter_is_refused_when_the_policy_is_made(jitter: str) -> None:
+    with pytest.raises(ValueError, match="jitter"):
+        RetryBudgetPolicy(jitter=jitter)  # type: ignore[arg-type]
+
+
+def test_the_sdk_loop_with_its_quota_shares_one_budget_and_draws_its_waits_per_run() -> None:
+    network = NetworkModel(outages=(Outage(0.5, 1.0),))
+    policy = RetryBudgetPolicy.aws_standard(jitter="full", max_attempts=3, base_delay=1.0, max_delay=20.0)
+    first = run_contention(policy, writers=20, start_spread=1.0, network=network, seed=3)
+    again = run_contention(policy, writers=20, start_spread=1.0, network=network, seed=3)
+    assert first.saves.equals(again.saves)
+    assert len(policy.budgets) == 2 and policy.budgets[0] is not policy.budgets[1]
+    assert policy.budgets[0].retries_allowed == policy.budgets[1].retries_allowed > 0
+
+
 def test_retry_after_an_outage_saves_the_same_event_again() -> None:
     store = ScriptedStore(["lost-reply"])
     event = budgeted_retry(store, ACTOR, "Placed", budget=RetryBudget(), clock=SimulatedClock())

@@ -25,7 +25,7 @@ import random
 import threading
 from dataclasses import dataclass, field
 
-from aether.checks import check_methods, check_number, show
+from aether.checks import check_choice, check_methods, check_number, check_rng, show
 from aether.clock import Clock
 from aether.errors import (
     RetriesExhaustedError,
@@ -41,7 +41,7 @@ from aether.patterns._common import (
     check_backoff,
     check_count,
 )
-from aether.patterns.backoff import GO_BACKOFF
+from aether.patterns.backoff import GO_BACKOFF, JITTERS, Backoff, Jitter
 from aether.patterns.command import Command, LogicalSave
 from aether.patterns.shared import SharedStatePolicy
 from aether.store.base import EventStore
@@ -209,12 +209,15 @@ def budgeted_retry(store: EventStore, actor_id: str, event_type: str,
                    clock: Clock = REAL_CLOCK, max_attempts: int = 11,
                    base_delay: float = GO_BACKOFF.base_delay,
                    max_delay: float = GO_BACKOFF.max_delay, key: str | None = None,
-                   deadline: float | None = None) -> Event:
+                   deadline: float | None = None, jitter: Jitter = "none",
+                   rng: random.Random | None = None) -> Event:
     """Save the next event, retrying conflicts and outages with backoff while *budget* pays for it.
 
     A conflict or :class:`~aether.errors.StoreUnavailableError` is retried
     after ``min(max_delay, base_delay * 2**n)`` seconds (defaults:
-    :data:`~aether.patterns.backoff.GO_BACKOFF`) if ``budget.allow(error)``
+    :data:`~aether.patterns.backoff.GO_BACKOFF`; with *jitter* ``"full"`` a
+    wait drawn from *rng* between 0 and that, as in
+    :class:`~aether.patterns.backoff.Backoff`) if ``budget.allow(error)``
     says so, at most *max_attempts* (11) times in all, under one idempotency
     key (a save that did land is never stored twice); after a conflict the
     actor is read again. With the budget spent it raises
@@ -228,6 +231,10 @@ def budgeted_retry(store: EventStore, actor_id: str, event_type: str,
     check_methods("budget", budget, BUDGET_METHODS, "a RetryBudget")
     check_count("max_attempts", max_attempts)
     base_delay, max_delay = check_backoff(base_delay, max_delay)
+    check_choice("jitter", jitter, JITTERS)
+    if rng is not None:
+        check_rng("rng", rng)
+    delays = Backoff(base_delay, max_delay, jitter).delays(rng) if jitter != "none" else None
     last: VersionConflictError | StoreUnavailableError | None = None
     paid: float | None = None  # what the last retry cost, for the AWS refund rule
     for attempt in range(1, max_attempts + 1):
@@ -246,7 +253,9 @@ def budgeted_retry(store: EventStore, actor_id: str, event_type: str,
             if not budget.allow(last):
                 raise RetriesExhaustedError(actor_id, attempt, "retry budget exhausted") from last
             paid = budget.cost_of(last) if hasattr(budget, "cost_of") else None
-            save.wait(capped_exponential(base_delay, max_delay, attempt - 1), last)
+            wait = (capped_exponential(base_delay, max_delay, attempt - 1) if delays is None
+                    else next(delays))
+            save.wait(wait, last)
     raise RetriesExhaustedError(actor_id, max_attempts, "retry limit reached") from last
 
 
@@ -280,6 +289,14 @@ class RetryBudgetPolicy(SharedStatePolicy):
     timeout_cost: float | None = None
     throttle_cost: float | None = None
     refund_retry_cost: bool = False
+    jitter: Jitter = "none"
+
+    def retry_settings(self) -> dict[str, object]:
+        """The loop's keywords; ``jitter`` only where the waits are jittered."""
+        settings = super().retry_settings()
+        if self.jitter != "none":
+            settings["jitter"] = self.jitter
+        return settings
 
     @classmethod
     def aws_standard(cls, *, retries_2026: bool = False, **settings: object) -> RetryBudgetPolicy:
@@ -291,6 +308,11 @@ class RetryBudgetPolicy(SharedStatePolicy):
             raise TypeError(f"retries_2026 must be True or False; got {show(retries_2026)} "
                             f"({type(retries_2026).__name__})")
         return cls(**{**aws_standard_settings(retries_2026), **settings})  # type: ignore[arg-type]
+
+    def check_settings(self) -> None:
+        """Check the bucket's settings and the jitter when the policy is made."""
+        check_choice("jitter", self.jitter, JITTERS)
+        super().check_settings()
 
     def new_budget(self) -> RetryBudget:
         """A full bucket with these settings."""

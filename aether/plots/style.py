@@ -164,6 +164,12 @@ PATTERN_COLORS: dict[str, str] = {
     # the two answers of chapter 00's loser: the Go examples' blind re-append, and the command retry
     "blind re-append": "#BB5566",
     "re-decide": "#6699CC",
+    # chapter 07: the AWS SDK's retry loop with its quota is the retry budget, without it the retry of
+    # failures with jitter; the loop of 11 quick attempts, with and without the quota, has colours of its own
+    "SDK loop + quota": "#AA4499",
+    "SDK loop alone": "#CC6677",
+    "11 quick attempts + quota": "#44AA99",
+    "11 quick attempts alone": "#AA3377",
 }
 
 
@@ -252,6 +258,10 @@ PATTERN_LINES: dict[str, LineStyle] = {
     "2026 (cap first, 50 ms base)": LineStyle(":", "P"),
     "blind re-append": LineStyle("--", "v"),
     "re-decide": LineStyle("-", "D"),
+    "SDK loop + quota": LineStyle("--", "^"),
+    "SDK loop alone": LineStyle(":", "v"),
+    "11 quick attempts + quota": LineStyle("-", "X"),
+    "11 quick attempts alone": LineStyle(":", "o"),
 }
 
 #: The look of each save outcome when a figure is split by outcome (``by="outcome"``):

@@ -131,9 +131,10 @@ PATTERN_COLORS: dict[str, str] = {
     "circuit breaker": "#56B4E9",
     # chapter 06's ordinary clients: 11 jittered attempts is retry_on_failure as chapters 06-07 run it;
     # the breaker's loop without a breaker is 11 attempts without jitter; 3 capped attempts a colour of its own
+    # (matplotlib's grey)
     "jittered, 11 attempts": "#CC6677",
     "no breaker": "#E69F00",
-    "jittered, 3 attempts": "#44AA99",
+    "jittered, 3 attempts": "#7F7F7F",
     "retry budget": "#AA4499",
     "budgeted_retry": "#AA4499",
     "adaptive_throttling": "#117733",
@@ -166,9 +167,10 @@ PATTERN_COLORS: dict[str, str] = {
     "re-decide": "#6699CC",
     # chapter 07: the AWS SDK's retry loop with its quota is the retry budget, without it the retry of
     # failures with jitter; the loop of 11 quick attempts, with and without the quota, has colours of its own
+    # (with the quota: matplotlib's brown)
     "SDK loop + quota": "#AA4499",
     "SDK loop alone": "#CC6677",
-    "11 quick attempts + quota": "#44AA99",
+    "11 quick attempts + quota": "#8C564B",
     "11 quick attempts alone": "#AA3377",
 }
 

@@ -234,7 +234,7 @@ PATTERN_LINES: dict[str, LineStyle] = {
     "circuit breaker": LineStyle("-", "s"),
     "jittered, 11 attempts": LineStyle(":", "v"),
     "no breaker": LineStyle("--", "o"),
-    "jittered, 3 attempts": LineStyle("-.", "P"),
+    "jittered, 3 attempts": LineStyle("--", "d"),
     "retry budget": LineStyle("--", "^"),
     "budgeted_retry": LineStyle("--", "^"),
     "adaptive_throttling": LineStyle("-.", "o"),
@@ -262,7 +262,7 @@ PATTERN_LINES: dict[str, LineStyle] = {
     "re-decide": LineStyle("-", "D"),
     "SDK loop + quota": LineStyle("--", "^"),
     "SDK loop alone": LineStyle(":", "v"),
-    "11 quick attempts + quota": LineStyle("-", "X"),
+    "11 quick attempts + quota": LineStyle("-.", "<"),
     "11 quick attempts alone": LineStyle(":", "o"),
 }
 

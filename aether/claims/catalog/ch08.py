@@ -190,8 +190,8 @@ CLAIMS = [
     ),
     Claim(
         chapter=8, id="short-queue-recovers-within-two-seconds",
-        statement="a store queue bounded at 16-48 waiting calls (at most 77-230 ms of work, under the callers' "
-                  "0.25 s timeout) has goodput back for good within 2 s of the slowdown's end, for the same "
+        statement="a store queue bounded at 16-48 waiting calls (about 77-230 ms of work on average, under the "
+                  "callers' 0.25 s timeout) has goodput back for good within 2 s of the slowdown's end, for the same "
                   "naive clients retrying at once, at 86-92 saves/s, in at least four runs in five",
         subject=_arm("retry at once, bounded queue", AT_ONCE, bounded_slowdown),
         metric=recovered_within(after=4.0, within=2.0), relation=at_least(1.0),

@@ -7,8 +7,8 @@ original wording and the evidence against it in its ``note``.
 
 Run sizes are chosen for CI: ``python -m aether.claims check --perturb 1 --corners 1 --jobs 2``
 (30 held-out seeds at each claim's point, at one perturbed point and at one corner of its
-domain) costs about 690 s of CPU, six minutes on two idle cores (60 claims; the storms of
-chapters 06-08 take three quarters of it). One random point alone is not enough: it passed
+domain) costs about 420 s of CPU, three and a half minutes on two idle cores (65 claims; the
+storms of chapters 06-08 take two thirds of it). One random point alone is not enough: it passed
 two headlines that a second point (and a scan) found false at an end of their domains,
 which is what the corner is for; before a release, check every corner (``--corners all``).
 Closed-loop claims cost well under a

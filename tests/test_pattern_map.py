@@ -14,7 +14,7 @@ from aether.errors import RetriesExhaustedError, StoreUnavailableError
 from aether.events import Event
 from aether.experiment import patternmap as pm
 from aether.experiment import run_load
-from aether.patterns import RetryBudget, no_retry
+from aether.patterns import RetryBudget, budgeted_retry, no_retry
 from aether.plots import plot_pattern_map
 from aether.plots.style import color_for
 from aether.store import InMemoryEventStore
@@ -228,19 +228,19 @@ class _Clock:
         self.t += seconds
 
 
-def test_the_jittered_budgeted_retry_gives_up_at_once_with_the_budget_spent() -> None:
+def test_the_patient_budgets_jittered_retry_gives_up_at_once_with_the_budget_spent() -> None:
     store, budget = _Down(), RetryBudget(max_tokens=1, retry_cost=1, unavailable_cost=1)
     with pytest.raises(RetriesExhaustedError, match="budget"):
-        pm.jittered_budgeted_retry(store, "a", "E", lambda events: {"x": 1}, budget=budget, clock=_Clock(),
-                                   rng=random.Random(0))
+        budgeted_retry(store, "a", "E", lambda events: {"x": 1}, budget=budget, clock=_Clock(), jitter="full",
+                       rng=random.Random(0), **pm.PATIENT)
     assert store.writes == 2  # the first try and the one retry the bucket paid for
 
 
-def test_the_jittered_budgeted_retry_waits_a_jittered_share_of_each_ceiling() -> None:
+def test_the_patient_budgets_jittered_retry_waits_a_jittered_share_of_each_ceiling() -> None:
     store, clock = _Down(), _Clock()
     with pytest.raises(RetriesExhaustedError, match="limit"):
-        pm.jittered_budgeted_retry(store, "a", "E", lambda events: {"x": 1}, budget=RetryBudget(), clock=clock,
-                                   rng=random.Random(1), **pm.PATIENT)
+        budgeted_retry(store, "a", "E", lambda events: {"x": 1}, budget=RetryBudget(), clock=clock, jitter="full",
+                       rng=random.Random(1), **pm.PATIENT)
     ceilings = sum(min(pm.PATIENT["max_delay"], pm.PATIENT["base_delay"] * 2 ** n) for n in range(5))
     assert store.writes == pm.PATIENT["max_attempts"]
     assert 0 < clock.t < ceilings

@@ -65,22 +65,17 @@ from aether.checks import (
     check_instance,
     check_int,
     check_items,
-    check_methods,
     check_number,
     check_text,
     show,
 )
 from aether.contracts import Bindable, RunContext
-from aether.errors import RetriesExhaustedError, StoreUnavailableError, VersionConflictError
 from aether.events import Event
 from aether.experiment.capacity import Slowdown
 from aether.experiment.harness import BACKENDS, check_jobs, one_progress_bar, sweep_load
 from aether.experiment.network import Outage
 from aether.experiment.result import RunResult
 from aether.experiment.runners import accepts_rng
-from aether.patterns._common import capped_exponential, check_backoff, check_count
-from aether.patterns.budget import RetryBudget, RetryBudgetPolicy
-from aether.patterns.command import LogicalSave
 
 __all__ = [
     "CAPACITY",
@@ -96,13 +91,11 @@ __all__ = [
     "PATIENT_BUDGET",
     "RECOVERY_WITHIN",
     "Commanded",
-    "JitteredBudgetPolicy",
     "append_entry",
     "build",
     "cell_settings",
     "contenders",
     "guide",
-    "jittered_budgeted_retry",
     "load_map",
     "main",
     "merge",
@@ -223,50 +216,6 @@ class Commanded:
 PATIENT: Mapping[str, float] = {"base_delay": 0.2, "max_delay": 1.0, "max_attempts": 6}
 
 
-def jittered_budgeted_retry(store: Any, actor_id: str, event_type: str, data: Any = None, *, budget: RetryBudget,
-                            clock: Any, rng: random.Random, max_attempts: int = 6, base_delay: float = 0.2,
-                            max_delay: float = 1.0, key: str | None = None, deadline: float | None = None) -> Event:
-    """:func:`~aether.patterns.budgeted_retry` with full jitter: each wait is ``uniform(0, min(cap, base * 2**n))``.
-
-    A conflict or a store failure is retried while *budget* pays for it, under one
-    idempotency key; a successful save puts ``budget.success_refund`` back. Use it
-    (through :class:`JitteredBudgetPolicy`) where retries must outlast a fault yet
-    must not turn an overload into a storm.
-    """
-    save = LogicalSave(store, actor_id, event_type, data, clock, key=key, deadline=deadline)
-    check_methods("budget", budget, ("allow", "record_success", "cost_of"), "a RetryBudget")
-    check_count("max_attempts", max_attempts)
-    base_delay, max_delay = check_backoff(base_delay, max_delay)
-    last: VersionConflictError | StoreUnavailableError | None = None
-    paid: float | None = None
-    for attempt in range(1, max_attempts + 1):
-        save.begin(last)
-        try:
-            event = save.send(save.next_event())
-        except (VersionConflictError, StoreUnavailableError) as error:
-            last = error  # a conflict reads again; an unknown outcome keeps the key
-        else:
-            budget.record_success(paid)
-            return event
-        if attempt < max_attempts:
-            if not budget.allow(last):
-                raise RetriesExhaustedError(actor_id, attempt, "retry budget exhausted") from last
-            paid = budget.cost_of(last)
-            save.wait(rng.uniform(0.0, capped_exponential(base_delay, max_delay, attempt - 1)), last)
-    raise RetriesExhaustedError(actor_id, max_attempts, "retry limit reached") from last
-
-
-@dataclass(frozen=True)
-class JitteredBudgetPolicy(RetryBudgetPolicy):
-    """:func:`jittered_budgeted_retry` with one :class:`~aether.patterns.RetryBudget` shared by a run's writers.
-
-    The settings are :class:`~aether.patterns.RetryBudgetPolicy`'s; only the wait differs (full jitter).
-    """
-
-    pattern = staticmethod(jittered_budgeted_retry)
-    name: str = "jittered_budgeted_retry"
-
-
 #: The patient budget: 200 retries in the bucket, a retry costs 1 token whatever failed, and every
 #: successful save puts 0.1 back (one retry per ten successes once the bucket is spent).
 PATIENT_BUDGET: Mapping[str, float] = {"max_tokens": 200, "retry_cost": 1, "unavailable_cost": 1,
@@ -313,7 +262,8 @@ def contenders() -> dict[str, Commanded]:
         "adaptive throttling": AdaptiveThrottlingPolicy(window=2.0, buckets=10),
         "retry queue": QueuedWrites(),
         "patient jitter": functools.partial(retry_on_failure, **PATIENT),
-        "patient jitter + budget": JitteredBudgetPolicy(**PATIENT_BUDGET, **PATIENT),  # type: ignore[arg-type]
+        "patient jitter + budget": RetryBudgetPolicy(jitter="full", **PATIENT_BUDGET,  # type: ignore[arg-type]
+                                                     **PATIENT),
     }
     return {label: Commanded(pattern, label) for label, pattern in patterns.items()}
 

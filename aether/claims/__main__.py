@@ -15,8 +15,8 @@ the claim's own point (``--corner-seed`` picks which).
 
 CI runs ``python -m aether.claims check --perturb 1 --corners 1 --jobs 2``: the whole catalog
 on the held-out seeds at each claim's point, one perturbed point and one corner, about
-690 s of CPU (six minutes on two idle cores); one chapter takes from a second
-(``--chapter 2``) to four and a half minutes of CPU (``--chapter 8``). Before a release:
+420 s of CPU (three and a half minutes on two idle cores); one chapter takes from a second
+(``--chapter 2``) to about two minutes of CPU (``--chapter 8``). Before a release:
 ``--perturb 2 --corners all``.
 """
 
@@ -28,7 +28,7 @@ import time
 from collections.abc import Sequence
 
 from aether.claims.check import check_claims
-from aether.claims.model import HELD_OUT_SEEDS, Corners
+from aether.claims.model import HELD_OUT_SEEDS, Corners, check_corners
 
 
 def parse_seeds(text: str) -> range:
@@ -50,15 +50,10 @@ def parse_seeds(text: str) -> range:
 
 def parse_corners(text: str) -> Corners:
     """``"all"`` or ``"K"`` (an int >= 0) as the number of corners to check per claim."""
-    if text == "all":
-        return "all"
     try:
-        count = int(text)
-    except ValueError:
+        return check_corners("--corners", text if text == "all" else int(text))
+    except (TypeError, ValueError):
         raise argparse.ArgumentTypeError(f"--corners must be 'all' or an int >= 0; got {text!r}") from None
-    if count < 0:
-        raise argparse.ArgumentTypeError(f"--corners must be 'all' or an int >= 0; got {text!r}")
-    return count
 
 
 def _table(rows: list[list[str]]) -> str:

@@ -64,11 +64,12 @@ def bounded_slowdown(params: Mapping[str, Any], profile: StoreProfile) -> Any:
 
 
 def queue_wait(limit: int, profile: StoreProfile = BUSY_SERVER) -> float:
-    """The longest wait of a call that gets into a queue of *limit* calls: limit x mean call service / workers.
+    """The mean wait of a call at the back of a full queue of *limit* calls: limit x mean call service / workers.
 
-    A call's mean service is the mean of a read's and a write's (a save makes one of each).
-    Below the callers' timeout, every call the store accepts is served while its caller
-    still waits; above it, the queue can fill with work for callers who have gone.
+    A call's mean service is the mean of a read's and a write's (a save makes one of each);
+    a queue of writes alone waits longer. Below the callers' timeout, nearly every call the
+    store accepts is served while its caller still waits; above it, the queue can fill with
+    work for callers who have gone.
     """
     capacity = profile.capacity()
     per_call = (capacity.service_of("read").mean + capacity.service_of("write").mean) / 2

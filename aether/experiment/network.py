@@ -13,6 +13,7 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from math import cos as _cos, log as _log, sin as _sin, sqrt as _sqrt
 from typing import Any
 
 from aether.checks import check_instance, check_int, check_methods, check_number, check_rng, check_seconds, show
@@ -24,6 +25,9 @@ from aether.experiment.capacity import ServiceStation
 from aether.experiment.delays import AbsNormal, Constant, Delay, Exponential, TimeWindow, Uniform
 from aether.experiment.outcomes import outcome_of
 from aether.experiment.recorder import WriteLedger
+
+#: random.gauss's constant, for the hops drawn inline.
+_TWOPI = math.tau
 
 __all__ = [
     "AbsNormal",
@@ -184,7 +188,8 @@ class NetworkStore:
         # the same generator as AbsNormal.sample, without three Python calls per hop.
         hop = self._hop
         self._gauss_hop: tuple[Any, float, float] | None = (
-            (rng.gauss, hop.mu, hop.sigma) if type(hop) is AbsNormal and not self._faulty else None)
+            (rng, hop.mu, hop.sigma)
+            if type(hop) is AbsNormal and not self._faulty and type(rng).gauss is random.Random.gauss else None)
         # The most common call of all: that hop, nothing that may fail on the way, no queue and no timeout.
         self._plain = self._gauss_hop is not None and not self._may_fail and station is None and self._timeout is None
 
@@ -231,7 +236,8 @@ class NetworkStore:
         if fast is None:
             self._sleep_hop()
         else:
-            gauss, mu, sigma = fast
+            rng, mu, sigma = fast
+            gauss = rng.gauss
             delay = abs(gauss(mu, sigma))
             if delay:
                 self.clock.sleep(delay)
@@ -367,16 +373,32 @@ class NetworkStore:
     def save_event_as(self, event: Event, ledger: WriteLedger, call: tuple[int, int]) -> None:
         """:meth:`save_event`, telling *ledger* that call *call* stored *event* if and when it does."""
         if self._plain and call_deadline.get() is None:  # what _direct does on its fast path, in one frame
-            gauss, mu, sigma = self._gauss_hop  # type: ignore[misc]
+            # Each hop is random.gauss(mu, sigma) written out (the same draws, in the same order, from the
+            # same generator, including the second value of its pair that gauss keeps for its next call).
+            rng, mu, sigma = self._gauss_hop  # type: ignore[misc]
             sleep = self.clock.sleep
-            delay = abs(gauss(mu, sigma))
+            z = rng.gauss_next
+            rng.gauss_next = None
+            if z is None:
+                x2pi = rng.random() * _TWOPI
+                g2rad = _sqrt(-2.0 * _log(1.0 - rng.random()))
+                z = _cos(x2pi) * g2rad
+                rng.gauss_next = _sin(x2pi) * g2rad
+            delay = abs(mu + z * sigma)
             if delay:
                 sleep(delay)
             try:
                 self.store.save_event(event)  # type: ignore[attr-defined]
                 ledger.took_effect(event.id, call)
             finally:
-                delay = abs(gauss(mu, sigma))
+                z = rng.gauss_next
+                rng.gauss_next = None
+                if z is None:
+                    x2pi = rng.random() * _TWOPI
+                    g2rad = _sqrt(-2.0 * _log(1.0 - rng.random()))
+                    z = _cos(x2pi) * g2rad
+                    rng.gauss_next = _sin(x2pi) * g2rad
+                delay = abs(mu + z * sigma)
                 if delay:
                     sleep(delay)
             return
@@ -384,15 +406,29 @@ class NetworkStore:
 
     def get_latest_version(self, actor_id: str) -> int:
         if self._plain and call_deadline.get() is None:  # as in save_event_as
-            gauss, mu, sigma = self._gauss_hop  # type: ignore[misc]
+            rng, mu, sigma = self._gauss_hop  # type: ignore[misc]
             sleep = self.clock.sleep
-            delay = abs(gauss(mu, sigma))
+            z = rng.gauss_next
+            rng.gauss_next = None
+            if z is None:
+                x2pi = rng.random() * _TWOPI
+                g2rad = _sqrt(-2.0 * _log(1.0 - rng.random()))
+                z = _cos(x2pi) * g2rad
+                rng.gauss_next = _sin(x2pi) * g2rad
+            delay = abs(mu + z * sigma)
             if delay:
                 sleep(delay)
             try:
                 version: int = self.store.get_latest_version(actor_id)  # type: ignore[attr-defined]
             finally:
-                delay = abs(gauss(mu, sigma))
+                z = rng.gauss_next
+                rng.gauss_next = None
+                if z is None:
+                    x2pi = rng.random() * _TWOPI
+                    g2rad = _sqrt(-2.0 * _log(1.0 - rng.random()))
+                    z = _cos(x2pi) * g2rad
+                    rng.gauss_next = _sin(x2pi) * g2rad
+                delay = abs(mu + z * sigma)
                 if delay:
                     sleep(delay)
         else:

@@ -141,14 +141,18 @@ class Backoff:
         ``base_delay``, so give every writer (or every save) its own iterator.
         """
         rng = random.Random() if rng is None else check_rng("rng", rng)
-        previous = self.base_delay
-        for retry in itertools.count():
-            if self.jitter == "decorrelated":
-                previous = decorrelated_jitter(previous, self.base_delay, self.max_delay, rng)
+        base, cap = self.base_delay, self.max_delay
+        # The arguments were checked once (here and by __post_init__), and every delay below is a float
+        # in range: the draws run without their per-call checks (the same numbers, in the same order).
+        if self.jitter == "decorrelated":
+            draw_decorrelated = decorrelated_jitter.__wrapped__  # type: ignore[attr-defined]
+            previous = base
+            while True:
+                previous = draw_decorrelated(previous, base, cap, rng)
                 yield previous
-            else:
-                v = capped_exponential(self.base_delay, self.max_delay, retry)
-                yield _EXPONENTIAL_JITTERS[self.jitter](v, rng)
+        draw = _EXPONENTIAL_JITTERS[self.jitter].__wrapped__  # type: ignore[attr-defined]
+        for retry in itertools.count():
+            yield draw(capped_exponential(base, cap, retry), rng)
 
 
 #: The original Go examples' backoff: 10 ms, doubling, at most 1 s, no jitter (waits of 10, 20,

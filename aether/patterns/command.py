@@ -203,13 +203,18 @@ class LogicalSave:
                 return self._resend
             if after is not None:
                 version = after.current_version
+            elif self.deadline_at is None:  # no scope to enter (the common case, without a context manager)
+                version = self.store.get_latest_version(self.actor_id)
             else:
-                with self._scope():
+                with deadline_scope(self.deadline_at):
                     version = self.store.get_latest_version(self.actor_id)
             return Event(actor_id=self.actor_id, event_type=self.event_type, version=version + 1,
                          data=self._data, id=self.key)
-        with self._scope():
+        if self.deadline_at is None:
             events = self.store.get_events(self.actor_id)
+        else:
+            with deadline_scope(self.deadline_at):
+                events = self.store.get_events(self.actor_id)
         for event in events:
             if event.id == self.key:
                 self._stored = event
@@ -244,8 +249,11 @@ class LogicalSave:
             raise self._expired() from self._last  # the read took the time left: do not write
         self._resend = None
         try:
-            with self._scope():
+            if self.deadline_at is None:
                 self.store.save_event(event)
+            else:
+                with deadline_scope(self.deadline_at):
+                    self.store.save_event(event)
         except DuplicateEventIdError as duplicate:
             if duplicate.event_id != self.key or duplicate.stored_actor_id != self.actor_id:
                 raise

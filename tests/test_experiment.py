@@ -770,6 +770,49 @@ def test_the_call_log_gives_back_each_call_as_the_record_it_logged() -> None:
     assert len(log) == 2
 
 
+def test_the_call_log_keeps_a_version_no_int64_holds_exactly_and_gives_it_back() -> None:
+    import pickle
+
+    from aether.experiment.recorder import CallLog, CallRecord
+
+    huge = CallRecord(1, 0, 1, "save_event", 1, 0.0, 0.02, "error", 2**70, None)
+    odd = CallRecord(1, 0, 2, "get_latest_version", 2, 0.02, 0.04, "ok", None, 3.0)
+    plain = CallRecord(2, 0, 1, "save_event", 1, 0.0, 0.03, "conflict", 4, 2**63 - 1)
+    log = CallLog()
+    for record in (huge, odd, plain):
+        log.append(record)
+    assert list(log) == [huge, odd, plain]
+    assert log[-3] == huge and log[1].current_version == 3.0 and type(log[1].current_version) is float
+    assert list(log.column("attempted_version")) == [2**70, None, 4]
+    assert log.versions("attempted_version") is None  # int64 cannot hold 2**70
+    assert log.versions("current_version") is None  # nor is 3.0 an int: it is kept as it came
+    both = CallLog()
+    both.extend(log)
+    both.extend(log)
+    assert list(both) == [huge, odd, plain] * 2
+    assert list(pickle.loads(pickle.dumps(both))) == list(both)
+
+
+def test_a_recorder_logs_a_version_beyond_int64_in_full_and_nothing_out_of_step() -> None:
+    from aether.experiment.recorder import CallLog, RecordingStore
+
+    log = CallLog()
+    view = RecordingStore(InMemoryEventStore(), SimulatedClock(), 0, log)
+    with pytest.raises(VersionConflictError):
+        view.save_event(Event(actor_id="a", event_type="E", version=2**64))
+    view.get_latest_version("a")
+    assert [r.attempted_version for r in log] == [2**64, None]
+    assert [r.current_version for r in log] == [0, 0]
+    assert len({len(getattr(log, name)) for name in ("writer", "op", "attempted_version", "current_version")}) == 1
+
+
+def test_the_call_log_refuses_to_name_a_column_that_is_not_a_version() -> None:
+    from aether.experiment.recorder import CallLog
+
+    with pytest.raises(ValueError, match="name must be one of"):
+        CallLog().versions("start")
+
+
 def test_the_calls_table_holds_every_logged_call_with_its_versions_missing_where_a_call_had_none() -> None:
     result = run_contention(no_retry, writers=3, seed=2)
     calls = result.calls

@@ -13,7 +13,10 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from math import cos as _cos, log as _log, sin as _sin, sqrt as _sqrt
+from math import cos as _cos
+from math import log as _log
+from math import sin as _sin
+from math import sqrt as _sqrt
 from typing import Any
 
 from aether.checks import check_instance, check_int, check_methods, check_number, check_rng, check_seconds, show

@@ -56,6 +56,13 @@ class SaveRow(NamedTuple):
 #: The columns kept as arrays of machine numbers, and their NumPy dtype.
 _NUMBERS = {"writer": np.int64, "save": np.int64, "call": np.int64, "attempt": np.int64, "start": np.float64,
             "end": np.float64}
+#: The version columns, kept as 64-bit ints too.
+_VERSIONS = ("attempted_version", "current_version")
+#: What a version column holds for a call without a version (the smallest 64-bit int: no version is negative).
+NO_VERSION = -(2**63)
+#: What it holds where the version is in ``CallLog.odd_versions`` instead (beyond 64 bits, or not an int).
+_ODD_VERSION = NO_VERSION + 1
+_LOWEST, _HIGHEST = _ODD_VERSION, 2**63 - 1  # an int in (_LOWEST, _HIGHEST] goes into the array as it is
 
 
 class CallLog:
@@ -67,18 +74,20 @@ class CallLog:
     each column: the numbers (``writer``, ``save``, ``call``, ``attempt``,
     ``start``, ``end``) go into :class:`array.array` of 64-bit ints and
     doubles (8 bytes each, no number object kept, read by NumPy without a
-    copy per item), the other fields into lists of objects the run already
-    holds (interned words, the events' versions; ``None`` where a call has
-    no version). The calls table is built from the columns (:meth:`column`)
-    without a per-row step.
+    copy per item), the versions into 64-bit ints too, with
+    :data:`NO_VERSION` where a call has none (a version that no 64-bit int
+    holds, or that is not an int, is kept exactly in ``odd_versions`` by
+    column and row), and the words (``op``, ``result``) into lists of the
+    interned words. The calls table is built from the columns
+    (:meth:`column`) without a per-row step.
 
     Appending is not atomic across the columns: callers on real threads
     share a log through :class:`RecordingStore`, which then appends under
     the log's *lock* (``CallLog(threaded=True)``).
     """
 
-    __slots__ = ("appenders", "attempt", "attempted_version", "call", "current_version", "end", "lock", "op",
-                 "result", "save", "start", "writer")
+    __slots__ = ("appenders", "attempt", "attempted_version", "call", "current_version", "end", "lock",
+                 "odd_versions", "op", "result", "save", "start", "writer")
 
     def __init__(self, *, threaded: bool = False) -> None:
         self.writer = array("q")
@@ -89,8 +98,9 @@ class CallLog:
         self.start = array("d")
         self.end = array("d")
         self.result: list[str] = []
-        self.attempted_version: list[int | None] = []
-        self.current_version: list[int | None] = []
+        self.attempted_version = array("q")
+        self.current_version = array("q")
+        self.odd_versions: dict[tuple[str, int], Any] = {}
         self.lock: threading.Lock | None = threading.Lock() if threaded else None
         self._bind()
 
@@ -101,6 +111,7 @@ class CallLog:
     def append(self, record: CallRecord | tuple[Any, ...]) -> None:
         """Add one call, given as a :class:`CallRecord` (or a tuple in its field order)."""
         writer, save, call, op, attempt, start, end, result, attempted, current = record
+        self.add_versions(attempted, current)
         self.writer.append(writer)
         self.save.append(save)
         self.call.append(call)
@@ -109,13 +120,33 @@ class CallLog:
         self.start.append(start)
         self.end.append(end)
         self.result.append(result)
-        self.attempted_version.append(attempted)
-        self.current_version.append(current)
+
+    def add_versions(self, attempted: Any, current: Any) -> None:
+        """Add one call's two versions (each an int or ``None``): the first step of adding a call.
+
+        A recorder appends them straight to the arrays and calls this only when
+        that fails, for a version no 64-bit int holds (or not an int at all):
+        what only a misbehaving caller or store would give.
+        """
+        row = len(self.current_version)
+        for name, value in (("attempted_version", attempted), ("current_version", current)):
+            column = getattr(self, name)
+            if len(column) > row:  # appended already, before the other version failed
+                continue
+            if value is None:
+                column.append(NO_VERSION)
+            elif type(value) is int and _LOWEST < value <= _HIGHEST:
+                column.append(value)
+            else:
+                column.append(_ODD_VERSION)
+                self.odd_versions[(name, row)] = value
 
     def extend(self, other: CallLog) -> None:
         """Add every call of *other* after the calls kept so far (a writer process's log)."""
+        base = len(self.call)
         for name in CallRecord._fields:
             getattr(self, name).extend(getattr(other, name))
+        self.odd_versions.update(((name, base + row), value) for (name, row), value in other.odd_versions.items())
 
     def column(self, name: str) -> np.ndarray:
         """One field of every call as a NumPy array (int64, float64, or object for words and versions)."""
@@ -123,25 +154,59 @@ class CallLog:
         if name in _NUMBERS:
             dtype = _NUMBERS[name]
             return np.frombuffer(values, dtype=dtype).copy() if len(values) else np.zeros(0, dtype=dtype)
+        if name in _VERSIONS:
+            numbers = np.frombuffer(values, dtype=np.int64) if len(values) else np.zeros(0, dtype=np.int64)
+            column = numbers.astype(object)
+            column[numbers == NO_VERSION] = None
+            for (odd_name, row), value in self.odd_versions.items():
+                if odd_name == name:
+                    column[row] = value
+            return column
         return np.array(values, dtype=object)
+
+    def versions(self, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """A version column as ``(int64 values, mask of calls without one)``; ``None`` if it keeps odd versions."""
+        if name not in _VERSIONS:
+            raise ValueError(f"name must be one of {_VERSIONS}; got {name!r}")
+        if any(odd_name == name for odd_name, _ in self.odd_versions):
+            return None
+        values = getattr(self, name)
+        numbers = np.frombuffer(values, dtype=np.int64).copy() if len(values) else np.zeros(0, dtype=np.int64)
+        missing = numbers == NO_VERSION
+        numbers[missing] = 0
+        return numbers, missing
 
     def __len__(self) -> int:
         return len(self.call)
 
     def __iter__(self) -> Iterator[CallRecord]:
         """Each call as a :class:`CallRecord`, in the order they were logged."""
-        columns = [getattr(self, name) for name in CallRecord._fields]
-        return (CallRecord._make(values) for values in zip(*columns, strict=True))
+        return (self[index] for index in range(len(self)))
 
     def __getitem__(self, index: int) -> CallRecord:
-        return CallRecord._make(getattr(self, name)[index] for name in CallRecord._fields)
+        size = len(self)
+        if not -size <= index < size:
+            raise IndexError(f"call index out of range: {index} of {size} calls")
+        index %= size
+        return CallRecord._make(self._value(name, index) for name in CallRecord._fields)
+
+    def _value(self, name: str, index: int) -> Any:
+        value = getattr(self, name)[index]
+        if name in _VERSIONS:
+            if value == NO_VERSION:
+                return None
+            if value == _ODD_VERSION:
+                return self.odd_versions.get((name, index), value)
+        return value
 
     def __getstate__(self) -> dict[str, Any]:  # travels back from a writer process
-        return {name: getattr(self, name) for name in CallRecord._fields} | {"threaded": self.lock is not None}
+        return ({name: getattr(self, name) for name in CallRecord._fields}
+                | {"odd_versions": self.odd_versions, "threaded": self.lock is not None})
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         for name in CallRecord._fields:
             setattr(self, name, state[name])
+        self.odd_versions = state["odd_versions"]
         self.lock = threading.Lock() if state["threaded"] else None
         self._bind()
 
@@ -258,8 +323,13 @@ class RecordingStore:
 
     def _log(self, op: str, attempt: int, start: float, result: str, attempted: int | None,
              current: int | None) -> None:
-        self._calls += 1
         writer, save, call, op_, attempt_, start_, end, result_, attempted_, current_ = self._columns
+        try:  # the versions first: one that no int64 holds takes the slow way, before any other column moves
+            attempted_(NO_VERSION if attempted is None else attempted)
+            current_(NO_VERSION if current is None else current)
+        except (OverflowError, TypeError):
+            self.records.add_versions(attempted, current)
+        self._calls += 1
         writer(self.writer)
         save(self.save)
         call(self._calls)
@@ -268,8 +338,6 @@ class RecordingStore:
         start_(start)
         end(self.clock.now() - self.origin)
         result_(result)
-        attempted_(attempted)
-        current_(current)
 
     def _log_locked(self, op: str, attempt: int, start: float, result: str, attempted: int | None,
                     current: int | None) -> None:

@@ -280,10 +280,16 @@ def _versions(values: np.ndarray) -> pd.api.extensions.ExtensionArray:
 
 def calls_frame(records: CallLog, pattern: str, writers: int, seed: int) -> pd.DataFrame:
     """The calls table: one row per store call, ordered by start time (then writer, call)."""
-    columns = {name: records.column(name) for name in CALL_COLUMNS}
+    versions = {name: records.versions(name) for name in ("attempted_version", "current_version")}
+    columns = {name: records.column(name) for name in CALL_COLUMNS if versions.get(name) is None}
     order = np.lexsort((columns["call"], columns["writer"], columns["start"]))  # (writer, call) is unique
     data: dict[str, Any] = {}
     for name in CALL_COLUMNS:
+        kept = versions.get(name)
+        if kept is not None:  # the usual case: int64 values and a mask, as the log keeps them
+            numbers, missing = kept
+            data[name] = pd.arrays.IntegerArray(numbers[order], missing[order])
+            continue
         values = columns[name][order]
         if name in ("attempted_version", "current_version"):
             values = _versions(values)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import operator
+import sys
 from collections.abc import Collection
 from typing import TypeVar
 
@@ -138,12 +139,17 @@ def check_number(
     return number
 
 
+_BIG = sys.float_info.max  # the largest finite float
+
+
 def check_seconds(name: str, value: object, *, positive: bool = False, maximum: float = MAX_SECONDS) -> float:
     """*value* as a float of seconds: finite, ``>= 0`` (``> 0`` with *positive*), at most *maximum*.
 
     The one check behind every duration in the package: sleeps, timeouts,
     backoff delays, service and network delays and fault windows.
     """
+    if value.__class__ is float and (0.0 < value if positive else 0.0 <= value) and value <= maximum and value <= _BIG:
+        return value  # the common case, as check_number would return it (a NaN or an infinity fails the test)
     if isinstance(value, bool):
         raise TypeError(f"{name} must be a number of seconds; got {_show(value)} (bool)")
     if positive:
@@ -173,6 +179,12 @@ def check_choice(name: str, value: object, choices: Collection[T]) -> T:
     When every choice is a ``str``, a value that is not one is the wrong
     type: a :class:`TypeError` (``jitter=2`` is not a misspelt name).
     """
+    if value.__class__ is str:
+        try:
+            if value in choices:
+                return value  # type: ignore[return-value]
+        except TypeError:  # an unhashable choice asked of a set: the full check words it
+            pass
     listed = ", ".join(repr(c) for c in choices)
     if not isinstance(value, str) and choices and all(isinstance(c, str) for c in choices):
         raise TypeError(f"{name} must be one of {listed}; got {_show(value)} ({_type_name(value)})")

@@ -36,7 +36,8 @@ from aether.events import Event
 if TYPE_CHECKING:
     from aether.store.base import EventStore
 
-__all__ = ["Bindable", "Deferred", "Pattern", "RunContext", "call_deadline", "deadline_scope", "pattern_name"]
+__all__ = ["Bindable", "Deferred", "Pattern", "RunContext", "call_deadline", "deadline_scope", "is_bindable",
+           "pattern_name"]
 
 
 
@@ -115,6 +116,16 @@ class Bindable(Protocol):
     def bind(self, ctx: RunContext) -> Callable[..., Any]: ...
 
 
+def is_bindable(pattern: object) -> bool:
+    """Whether *pattern* is a :class:`Bindable`: it has a callable ``bind``.
+
+    What ``isinstance(pattern, Bindable)`` answers (a ``bind`` that is not
+    callable is refused here), without the cost of a runtime protocol check,
+    which a sweep would pay several times per run.
+    """
+    return callable(getattr(pattern, "bind", None))
+
+
 def pattern_name(pattern: object) -> str:
     """A readable name for a pattern: its ``name`` attribute, or the function's name.
 
@@ -124,7 +135,7 @@ def pattern_name(pattern: object) -> str:
     never by memory address, so labels are the same on every machine.
     A value that is neither callable nor a :class:`Bindable` is a :class:`TypeError`.
     """
-    if not callable(pattern) and not isinstance(pattern, Bindable):
+    if not callable(pattern) and not is_bindable(pattern):
         raise TypeError(f"pattern must be a pattern (a callable or a Bindable); got {show(pattern)} "
                         f"({type(pattern).__name__})")
     name = getattr(pattern, "name", None)

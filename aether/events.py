@@ -17,7 +17,7 @@ from typing import Any
 
 from aether.checks import show
 
-__all__ = ["MAX_DATA_DEPTH", "MAX_DATA_INT_DIGITS", "Event", "FrozenData"]
+__all__ = ["MAX_DATA_DEPTH", "MAX_DATA_INT_DIGITS", "Event", "FrozenData", "new_event_id"]
 
 #: The deepest nesting of mappings and lists that event data may have; the data
 #: mapping itself is level 1. Real event data is a few levels deep; deeper data
@@ -269,8 +269,12 @@ def _freeze_root(data: Any, name: str = "Event.data") -> FrozenData:
     return frozen
 
 
-def _new_id() -> str:
-    # The hex form of a random (version 4) UUID, built without the uuid module's overhead.
+def new_event_id() -> str:
+    """A fresh event id, what :class:`Event` gives when none is given: a random (version 4) UUID in hex.
+
+    The same form as ``uuid.uuid4().hex`` (32 lowercase hex digits), built without the uuid
+    module's overhead; a logical save takes one as its idempotency key.
+    """
     raw = bytearray(os.urandom(16))
     raw[6] = (raw[6] & 0x0F) | 0x40
     raw[8] = (raw[8] & 0x3F) | 0x80
@@ -357,7 +361,7 @@ class Event:
         setattr_(self, "version", version)
         setattr_(self, "data", _freeze_root(data))
         if id is None:
-            id = _new_id()
+            id = new_event_id()
         elif not isinstance(id, str):
             raise TypeError(f"id must be a non-empty str; got {show(id)} ({type(id).__name__})")
         elif not id:

@@ -410,6 +410,18 @@ def test_default_ids_are_unique() -> None:
     assert len(ids) == 1000
 
 
+def test_a_new_event_id_reads_as_a_random_version_4_uuid_in_hex() -> None:
+    import uuid
+
+    from aether.events import new_event_id
+
+    for _ in range(200):
+        made = new_event_id()
+        parsed = uuid.UUID(hex=made)
+        assert made == parsed.hex  # 32 lowercase hex digits
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+
+
 def test_given_id_is_kept() -> None:
     assert make_event(id="evt-42").id == "evt-42"
 

@@ -69,7 +69,7 @@ from aether.checks import (
     check_text,
     show,
 )
-from aether.contracts import Bindable, RunContext
+from aether.contracts import RunContext, is_bindable
 from aether.events import Event
 from aether.experiment.capacity import Slowdown
 from aether.experiment.harness import BACKENDS, check_jobs, one_progress_bar, sweep_load
@@ -200,13 +200,13 @@ class Commanded:
 
     def __post_init__(self) -> None:
         check_text("name", self.name)
-        if not (callable(self.pattern) or isinstance(self.pattern, Bindable)) or isinstance(self.pattern, type):
+        if not (callable(self.pattern) or is_bindable(self.pattern)) or isinstance(self.pattern, type):
             raise TypeError(f"pattern must be a pattern function or a policy instance; got {show(self.pattern)}")
 
     def bind(self, ctx: RunContext) -> _Saving:
         """The callers' callable for one run (a policy is bound to the run first)."""
         inner = self.pattern
-        if isinstance(inner, Bindable) and not inspect.isfunction(inner):
+        if is_bindable(inner) and not inspect.isfunction(inner):
             inner = inner.bind(ctx)
         return _Saving(inner)
 

@@ -37,7 +37,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aether.checks import check_int, check_seconds, show
-from aether.contracts import Bindable, RunContext, deadline_scope, pattern_name
+from aether.contracts import Bindable, RunContext, deadline_scope, is_bindable, pattern_name
 from aether.experiment.arrivals import Rate, check_rate
 from aether.experiment.harness import run_load
 from aether.experiment.result import RunResult
@@ -134,7 +134,7 @@ def run_load_real(
         changes["statement_timeout"] = statement_timeout
     real_store = store.replace(**changes)
     label = name or pattern_name(pattern)
-    if isinstance(pattern, Bindable) and not inspect.isfunction(pattern):
+    if is_bindable(pattern) and not inspect.isfunction(pattern):
         wrapped: Any = _BindableWithTimeout(pattern, timeout, label)
     elif callable(pattern):
         wrapped = _WithTimeout(pattern, timeout, label)

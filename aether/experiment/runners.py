@@ -15,15 +15,17 @@ the recorder (:class:`~aether.experiment.recorder.RecordingStore`).
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
 from aether.checks import show
 from aether.clock import RealClock, SimulatedClock
-from aether.contracts import Bindable, RunContext, pattern_name
+from aether.contracts import RunContext, is_bindable, pattern_name
 from aether.experiment.capacity import Capacity, ServiceStation
 from aether.experiment.gcpause import fewer_collections as _fewer_collections
 from aether.experiment.libraries import guard_blocking_sleeps
@@ -35,17 +37,29 @@ from aether.experiment.writer import Collected, WriterPlan, run_writer, settle_t
 __all__ = ["prepare", "run_simulated", "run_threads"]
 
 
+#: What accepts_rng found for each pattern callable still alive (a sweep runs the same pattern many times).
+_TAKES_RNG: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
 def accepts_rng(fn: Callable[..., Any]) -> bool:
     """Whether a pattern callable takes an ``rng`` keyword (by name, or through ``**kwargs``)."""
     try:
+        return _TAKES_RNG[fn]
+    except (KeyError, TypeError):  # not asked yet, or not something a weak dictionary can hold
+        pass
+    try:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
-        return False
-    return any(p.name == "rng" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+        found = False
+    else:
+        found = any(p.name == "rng" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+    with contextlib.suppress(TypeError):
+        _TAKES_RNG[fn] = found
+    return found
 
 
 def _bind(pattern: Any, ctx: RunContext) -> Callable[..., Any]:
-    if isinstance(pattern, Bindable) and not inspect.isfunction(pattern):
+    if is_bindable(pattern) and not inspect.isfunction(pattern):
         bound = pattern.bind(ctx)
         if not callable(bound):
             raise TypeError(f"{pattern_name(pattern)}.bind() must return a callable; got {show(bound)}")

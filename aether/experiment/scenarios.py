@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aether.checks import check_callable, check_text
-from aether.contracts import Bindable, RunContext, pattern_name
+from aether.contracts import RunContext, is_bindable, pattern_name
 from aether.events import Event
 from aether.experiment.capacity import Capacity, Slowdown
 from aether.experiment.delays import AbsNormal
@@ -152,7 +152,7 @@ class Decided:
     label: str | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.pattern, type) or not (callable(self.pattern) or isinstance(self.pattern, Bindable)):
+        if isinstance(self.pattern, type) or not (callable(self.pattern) or is_bindable(self.pattern)):
             raise TypeError(f"Decided.pattern must be a pattern function or a policy instance; got {self.pattern!r}")
         pattern_name(self.pattern)  # a TypeError naming the value if it is no pattern
         if self.decide is not None:
@@ -168,7 +168,7 @@ class Decided:
     def bind(self, ctx: RunContext) -> _DecidingCall:
         """The writers' callable for one run: the pattern (bound first if it shares state) with the decision."""
         inner = self.pattern
-        if isinstance(inner, Bindable) and not inspect.isfunction(inner) and hasattr(inner, "bind"):
+        if is_bindable(inner) and not inspect.isfunction(inner) and hasattr(inner, "bind"):
             inner = inner.bind(ctx)
         return _DecidingCall(inner, self.decide, accepts_rng(inner))
 

@@ -60,7 +60,6 @@ networked store can cut its timeout to the time left. Expiry raises
 from __future__ import annotations
 
 import contextlib
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeAlias, cast
 
@@ -75,7 +74,7 @@ from aether.errors import (
     StoreUnavailableError,
     VersionConflictError,
 )
-from aether.events import Event, FrozenData
+from aether.events import Event, FrozenData, new_event_id
 from aether.patterns._common import check_store_and_clock
 from aether.store.base import EventStore
 
@@ -147,7 +146,7 @@ class LogicalSave:
         else:
             self._decide = None
             self._data = FrozenData(data)  # type: ignore[arg-type]
-        self.key = uuid.uuid4().hex if key is None else check_text("key", key)
+        self.key = new_event_id() if key is None else check_text("key", key)
         if deadline is not None:
             deadline = check_seconds("deadline", deadline, positive=True)
         self.deadline = deadline

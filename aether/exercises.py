@@ -4,10 +4,14 @@ An attendee stores an answer (``answer_1 = ...``) and runs a check cell. The
 check compares it with a reference that is either
 
 * **computed at run time** by the package (a function that runs the experiment
-  the question is about), so no expected value appears in the notebook; or
-* **a stored hash** of the expected value (:func:`answer_hash`), for answers the
-  package cannot recompute cheaply; the hash of a rounded number or a
-  normalised text, so a reader cannot read the answer back from it.
+  the question is about, as each chapter's ``exercise_reference`` in
+  :mod:`aether.claims.catalog` does), so no expected value appears in the
+  notebook. Use this for every answer a reader could guess: a count, a rate,
+  a number with few digits, a choice among a few; or
+* **a stored hash** of the expected value (:func:`answer_hash`), only for an
+  answer drawn from a space too large to try (a long text, a long list). The
+  hash of a short answer gives it away: anyone can hash 0, 1, 2, ... or
+  0.01, 0.02, ... and compare (``sha256:d4735e3a...`` is the hash of ``2``).
 
 and prints one :class:`Feedback` line: ``right``, ``wrong`` with a hint, or
 ``not answered``. Neither the feedback nor an error message contains the
@@ -15,7 +19,9 @@ expected value::
 
     check(answer_1, reference=lambda: mean_calls_per_save(...), tolerance=0.05,
           hint="count reads and writes, and divide by the saves")
-    check(answer_2, expected_hash="sha256:7d1a...", digits=0, hint="the smallest limit with no give-up")
+    check(answer_2, reference=lambda: exercise_reference(2, runs), digits=0,
+          hints={answer_hash(0, digits=0): "max_attempts counts the first attempt: it is at least 1"},
+          hint="the smallest limit with no give-up")
 
 Why not otter-grader or nbgrader: both are built for graded coursework, not
 for instant feedback in a workshop. nbgrader strips hidden tests from the
@@ -113,7 +119,13 @@ def normalise(value: Any, digits: int | None = None) -> str:
 
 
 def answer_hash(value: Any, digits: int | None = None) -> str:
-    """``"sha256:<hex>"`` of :func:`normalise` (*value*, *digits*): what an instructor stores for :func:`check`."""
+    """``"sha256:<hex>"`` of :func:`normalise` (*value*, *digits*): the key of :func:`check`'s ``hints``.
+
+    Use it to key the hint for a known wrong answer (``hints={answer_hash(0): ...}``).
+    As a stored ``expected_hash`` it suits only an answer from a space too large
+    to try (a long text): the hash of a count or a rounded number is found by
+    hashing candidates until one matches.
+    """
     return "sha256:" + hashlib.sha256(normalise(value, digits).encode("utf-8")).hexdigest()
 
 
@@ -149,12 +161,16 @@ def check(answer: Any, *, reference: Callable[[], Any] | None = None, expected_h
     * ``reference``: a function of no arguments that computes the expected
       value from the package (it runs here, so the notebook never shows it);
       numbers match within a relative *tolerance*, lists and dicts item by item;
-    * ``expected_hash``: :func:`answer_hash` of the expected value with the same *digits*.
+    * ``expected_hash``: :func:`answer_hash` of the expected value with the same *digits*;
+      only for an answer from a space too large to try, such as a long text. For
+      a number or a short answer the hash can be found by trying values, so it
+      reveals the answer: compute a ``reference`` instead.
 
     ``hint`` is shown when the answer is wrong. ``diagnose(answer, expected)``,
     if given, may return a more specific hint for a known mistake (it sees the
     expected value; what it returns must not reveal it). ``hints`` maps the
-    :func:`answer_hash` of known wrong answers to a hint for each. ``None``
+    :func:`answer_hash` of known wrong answers (with the same *digits*) to a hint
+    for each. ``None``
     (not answered yet) gets its own message. ``show=False`` returns the feedback
     without printing it.
     """

@@ -22,20 +22,26 @@
 2. **Exercise checks never reveal the answer.** In the attendee copy
    (:func:`labtools.notebooks.student_copy`: solution cells removed), a *check
    cell* is the code cell that followed a solution, or any code cell that
-   asserts on or compares an ``answer_*`` name. :func:`leaky_checks` reports:
+   asserts on or compares an ``answer_*`` name or passes one to ``check``.
+   :func:`leaky_checks` reports:
 
    * ``answer-equals-literal``: the answer (or a value read from it: ``answer_1["full"]``,
      ``set(answer_3)``, ``min(answer_1)``) compared for equality with a literal
      (``answer_1 == 4``, ``answer_2 == ("hopeless", 1)``, ``abs(answer_2 - 0.625) < 1e-9``,
      ``np.isclose(answer_1, 0.02)``; ``math.inf`` counts as a literal);
    * ``answer-bounded-by-literal``: the same, ordered (``45 <= answer_2 <= 60``);
+   * ``answer-by-hash``: a call ``check(..., expected_hash=...)``: the hash of a
+     short answer (a count, a rounded number) is found by hashing candidates
+     (0, 1, 2, ...) until one matches, so it reveals the answer as a literal does;
    * ``prints-explanation``: after the cell's first check, a ``print`` whose
      own text says more than the verdict ("Exercise 2: correct") in at least
      :data:`PROSE_WORDS` words: the explanation the question asks the attendee for.
 
    ``len(answer)`` is shape, not value, and is not counted; a comparison with a
    reference computed at run time (``answer_1 < 1.5 * round_trip``) is not a
-   literal. :func:`aether.exercises.check` is the way to write a check that passes.
+   literal. :func:`aether.exercises.check` with ``reference=`` (a function of the
+   chapter's claims module, ``exercise_reference``, that computes the answer at
+   run time) is the way to write a check that passes.
 
 The chapters are rebuilt separately to follow both conventions, so
 :data:`NOT_YET_REBUILT` lists, per notebook and cell, the violations the
@@ -67,7 +73,7 @@ NOT_YET_REBUILT: frozenset[str] = frozenset({
 })
 
 SPEED_RULES = ("capacity-from-numbers", "network-from-numbers", "network-default-hop", "speed-from-numbers")
-CHECK_RULES = ("answer-equals-literal", "answer-bounded-by-literal", "prints-explanation")
+CHECK_RULES = ("answer-equals-literal", "answer-bounded-by-literal", "answer-by-hash", "prints-explanation")
 
 #: Constructors of :mod:`aether.experiment.delays` (and the profiles' ``Scaled``): called with numbers, a made-up speed.
 DELAYS = frozenset({"Constant", "Exponential", "AbsNormal", "Uniform", "Scaled"})
@@ -290,6 +296,20 @@ def _literal_comparisons(tree: ast.Module) -> Iterator[tuple[str, str]]:
                 yield "answer-equals-literal", ast.unparse(node)
 
 
+def _checks_answer(node: ast.AST) -> bool:
+    """Whether *node* is a call ``check(...)`` (or ``exercises.check(...)``) given an ``answer_*`` value."""
+    return (isinstance(node, ast.Call) and _name(node.func) == "check"
+            and any(_from_answer(arg) for arg in [*node.args, *(k.value for k in node.keywords)]))
+
+
+def _hashed_answers(tree: ast.Module) -> Iterator[tuple[str, str]]:
+    """``("answer-by-hash", code)`` for each ``check(..., expected_hash=...)`` in *tree*."""
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and _name(node.func) == "check"
+                and any(k.arg == "expected_hash" for k in node.keywords)):
+            yield "answer-by-hash", ast.unparse(node)
+
+
 def _is_check_statement(statement: ast.stmt) -> bool:
     if isinstance(statement, ast.Assert):
         return True
@@ -329,7 +349,8 @@ def check_cells(nb: Any) -> list[tuple[int, ast.Module]]:
             continue
         tree = _parse(cell.source)
         after_solution = index - 1 in solutions
-        compares_answer = any(isinstance(n, (ast.Assert, ast.Compare)) and _mentions_answer(n) for n in ast.walk(tree))
+        compares_answer = any((isinstance(n, (ast.Assert, ast.Compare)) and _mentions_answer(n)) or _checks_answer(n)
+                              for n in ast.walk(tree))
         if after_solution or compares_answer:
             found.append((index, tree))
     return found
@@ -340,6 +361,7 @@ def leaky_checks(nb: Any) -> list[tuple[int, str, str]]:
     found = []
     for index, tree in check_cells(nb):
         found += [(index, rule, code) for rule, code in _literal_comparisons(tree)]
+        found += [(index, rule, code) for rule, code in _hashed_answers(tree)]
         found += [(index, rule, code) for rule, code in _explanations(tree)]
     return found
 
@@ -371,7 +393,7 @@ class TestEachChapter:
         findings = leaky_checks(_read(path))
         new = sorted(_entries(path, findings) - _listed(path, CHECK_RULES))
         detail = [f"cell {i}: {rule}: {code}" for i, rule, code in findings if f"{path.stem} cell {i}: {rule}" in new]
-        assert not new, "check with aether.exercises.check (a reference or a hash):\n" + "\n".join(detail)
+        assert not new, "check with aether.exercises.check(..., reference=...):\n" + "\n".join(detail)
 
     def test_still_has_each_listed_leaky_check_until_it_is_rebuilt(self, path: Path) -> None:
         gone = sorted(_listed(path, CHECK_RULES) - _entries(path, leaky_checks(_read(path))))
@@ -448,9 +470,9 @@ def test_a_comparison_with_an_expected_value_outside_the_cell_after_the_solution
     assert [(i, rule) for i, rule, _ in leaky_checks(nb)] == [(3, "answer-equals-literal")]
 
 
-def test_an_attendee_check_against_a_run_time_reference_or_a_hash_is_not_a_violation() -> None:
+def test_an_attendee_check_against_a_run_time_reference_is_not_a_violation() -> None:
     nb = _exercise("check(answer_1, reference=lambda: mean_calls_per_save(runs), hint='count reads and writes')\n"
-                   "check(answer_2, expected_hash='sha256:7d1a', digits=0, hint='the smallest limit')\n"
+                   "check(answer_2, reference=lambda: exercise_reference(2), digits=0, hint='the smallest limit')\n"
                    "assert len(answer_3) == 3 and answer_3 == aws_shares\n"
                    "assert round_trip * 0.9 < answer_4 < 1.5 * round_trip\n"
                    "assert abs(answer_5['full'] - table.loc['full', 'work']) < 1e-9\n"
@@ -463,3 +485,16 @@ def test_a_literal_in_the_solution_itself_is_not_in_the_attendee_copy() -> None:
     nb = _exercise("print(check(answer_1, reference=lambda: count_writes(), hint='count the writes'))")
     assert [i for i, _ in check_cells(nb)] == [2]
     assert leaky_checks(nb) == []
+
+
+def test_an_attendee_check_against_a_stored_hash_is_found() -> None:
+    nb = _exercise("check(answer_1, expected_hash='sha256:d4735e3a', name='Exercise 1', hint='count units')\n"
+                   "assert exercises.check(answer_2, digits=1, expected_hash=EXPECTED_2)")
+    assert [(i, rule) for i, rule, _ in leaky_checks(nb)] == [(2, "answer-by-hash"), (2, "answer-by-hash")]
+
+
+def test_a_hashed_check_before_its_solution_is_found_too() -> None:
+    nb = _notebook(md("# A chapter"),
+                   code("answer_1 = None  # your answer\ncheck(answer_1, expected_hash=EXPECTED_1, name='exercise 1')"),
+                   code("answer_1 = 46", metadata={"tags": ["solution"]}), md("Next."))
+    assert [(i, rule) for i, rule, _ in leaky_checks(nb)] == [(1, "answer-by-hash")]

@@ -13,6 +13,7 @@ import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from aether.checks import check_int
 from aether.claims import (
     Arm,
     Claim,
@@ -26,12 +27,14 @@ from aether.claims import (
     makespan,
 )
 from aether.claims.catalog._common import CLASSIC
-from aether.clock import Clock
+from aether.clock import Clock, SimulatedClock
+from aether.errors import CommandRefusedError
 from aether.events import Event
 from aether.experiment.profiles import StoreProfile
 from aether.patterns import immediate_retry, no_retry
+from aether.store import InMemoryEventStore
 
-__all__ = ["CLAIMS", "OVERSOLD", "RESERVE_ATTEMPTS", "reserve_one", "reserving"]
+__all__ = ["CLAIMS", "OVERSOLD", "RESERVE_ATTEMPTS", "exercise_reference", "reserve_one", "reserving"]
 
 #: Attempts a reservation may make: more than the writers of any point of the domains, so a
 #: blind save never gives up (each lost attempt means another writer committed).
@@ -122,3 +125,76 @@ CLAIMS = [
              "(seed 10000: 0.27 s against 0.21 s).",
     ),
 ]
+
+
+# --- the exercises' references -----------------------------------------------------------------------------
+
+
+def _reserve_two(stock: int, events: Sequence[Event]) -> Mapping[str, Any] | None:
+    """Exercise 1's decision: reserve two units if two of *stock* are left, else refuse."""
+    sold = sum(event.data["units"] for event in events)
+    return {"units": 2} if sold + 2 <= stock else None
+
+
+def _units_sold_two_at_a_time(stock: int) -> int:
+    """Exercise 1: units sold when 6 writers reserve two units each, retried at once (seed 1, the lab's store)."""
+    from aether.experiment import run_contention
+
+    def reserving_two(store: Any, actor_id: str, event_type: str, data: Any, *, clock: Clock) -> Event:
+        return immediate_retry(store, actor_id, event_type, functools.partial(_reserve_two, stock), clock=clock)
+
+    result = run_contention(reserving_two, writers=6, seed=1, network=CLASSIC.network(), capacity=CLASSIC.capacity())
+    return sum(event.data["units"] for event in result.store.get_events("actor-0"))
+
+
+class _RivalFirst(InMemoryEventStore):
+    """A store on which, before each of the watched writer's writes, a rival's reservation lands first.
+
+    The rival decides with :func:`reserve_one` too, so it stops once the stock is gone. Every
+    write the watched writer makes then loses while a unit is left to take: the worst case.
+    """
+
+    def __init__(self, stock: int) -> None:
+        super().__init__()
+        self.stock, self.writes = stock, 0
+
+    def save_event(self, event: Event) -> None:
+        self.writes += 1
+        stored = self.get_events(event.actor_id)
+        rival = reserve_one(self.stock, stored)
+        if rival is not None:
+            super().save_event(Event(actor_id=event.actor_id, event_type=event.event_type,
+                                     version=len(stored) + 1, data=rival))
+        super().save_event(event)
+
+
+def _most_writes(stock: int) -> int:
+    """Exercise 2: the most store writes one reservation with :func:`reserve_one` retried at once can make.
+
+    A write loses only when another reservation was stored since the read, and
+    each uses a unit, so the worst case is a rival that beats every write while
+    stock is left; this runs that case and counts the loser's writes.
+    """
+    store = _RivalFirst(stock)
+    try:
+        immediate_retry(store, "sku-42", "Reserved", functools.partial(reserve_one, stock), clock=SimulatedClock(),
+                        max_attempts=RESERVE_ATTEMPTS)
+    except CommandRefusedError:
+        pass
+    return store.writes
+
+
+def exercise_reference(number: int, stock: int = 3) -> int:
+    """The reference answer of exercise *number* (1 or 2) for a stock of *stock* units, computed for its check.
+
+    Exercise 1 runs the two-unit reservation the question describes; exercise 2
+    runs the worst case of one reservation retried at once. Use it in the
+    chapter's check cells (``reference=lambda: exercise_reference(1, STOCK)``),
+    so the notebook never shows the answer.
+    """
+    stock = check_int("stock", stock, 1)
+    if number == 1:
+        return _units_sold_two_at_a_time(stock)
+    if number == 2:
+        return _most_writes(stock)
+    raise ValueError(f"number must be 1 or 2; got {number!r}")

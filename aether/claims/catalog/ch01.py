@@ -35,7 +35,7 @@ from aether.clock import Clock
 from aether.events import Event
 from aether.patterns import GO_BACKOFF, immediate_retry, jitter_retry, simple_retry
 
-__all__ = ["CAPPED_MAX_DELAY", "CLAIMS", "DEADLINE", "MANY_ATTEMPTS", "next_line", "saving"]
+__all__ = ["CAPPED_MAX_DELAY", "CLAIMS", "DEADLINE", "MANY_ATTEMPTS", "exercise_reference", "next_line", "saving"]
 
 #: Attempts that, up to the claims' writer counts, let a save retry until it lands.
 MANY_ATTEMPTS = 100
@@ -166,3 +166,50 @@ CLAIMS = [
              "sets, hence the domain.",
     ),
 ]
+
+
+# --- the exercises' references -----------------------------------------------------------------------------
+
+#: Exercise 1's latency budget (p95 of every save, ms) and exercise 2's give-up share and base delays (s).
+_LATENCY_BUDGET_MS = 500
+_GIVE_UP_AT_MOST = 0.55
+_BASES = (0.005, 0.010, 0.020, 0.040, 0.080)
+
+
+def _largest_limit_within_budget(limits: Any) -> int:
+    """Exercise 1: simple retry's largest ``max_attempts`` whose p95, the mean over seeds, is within the budget."""
+    simple = limits[limits["pattern"] == "simple_retry"]
+    p95_ms = 1000 * simple.groupby("max_attempts")["p95"].mean()
+    within = p95_ms[p95_ms <= _LATENCY_BUDGET_MS]
+    if within.empty:
+        raise ValueError(f"no max_attempts of simple_retry keeps its p95 within {_LATENCY_BUDGET_MS} ms in limits")
+    return int(within.index.max())
+
+
+@functools.lru_cache(maxsize=1)
+def _smallest_base_giving_up_at_most() -> float:
+    """Exercise 2: simple retry's smallest base delay (4 attempts, 30 writers x 5 saves, seeds 0-4) under which
+    at most 55% of the saves give up, the mean over the seeds."""
+    from aether.experiment import sweep
+
+    bases = sweep({f"{base}": functools.partial(saving, retry=simple_retry, max_attempts=4, base_delay=base)
+                   for base in _BASES}, writers=[30], seeds=range(5), saves_per_writer=5, progress=False,
+                  network=CLASSIC.network(), capacity=CLASSIC.capacity())
+    share = (bases["gave_up"] / bases["saves"]).groupby(bases["pattern"].astype(float)).mean()
+    return float(share[share <= _GIVE_UP_AT_MOST].index.min())
+
+
+def exercise_reference(number: int, limits: Any = None) -> float:
+    """The reference answer of exercise *number* (1 or 2), computed for its check so the notebook never shows it.
+
+    Exercise 1 reads section 4's sweep *limits* (rows of ``pattern`` and
+    ``max_attempts`` with their ``p95``); exercise 2 runs its own sweep of
+    simple retry's base delay. Use it as ``reference=lambda: exercise_reference(1, limits)``.
+    """
+    if number == 1:
+        if limits is None:
+            raise ValueError("exercise 1 needs limits (section 4's sweep); got limits=None")
+        return _largest_limit_within_budget(limits)
+    if number == 2:
+        return _smallest_base_giving_up_at_most()
+    raise ValueError(f"number must be 1 or 2; got {number!r}")

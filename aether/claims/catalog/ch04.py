@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -12,7 +13,7 @@ from aether.claims.catalog._common import CLASSIC, decided
 from aether.claims.metrics import Metric, beyond_light_share
 from aether.claims.model import Arm
 from aether.experiment.profiles import StoreProfile
-from aether.patterns import adaptive_retry, jitter_retry, simple_retry
+from aether.patterns import adaptive_delay, adaptive_retry, jitter_retry, simple_retry
 
 #: Adaptive retry as the chapter runs it: its defaults (10 attempts), saving through a decision.
 ADAPTIVE = decided(adaptive_retry)
@@ -125,3 +126,36 @@ CLAIMS = [
              "53.0% against 12.4%, 62.4% against 21.5%).",
     ),
 ]
+
+
+# --- the exercises' references -----------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def _jittered_gave_up() -> float:
+    """Exercise 1: the mean saves given up per run by :data:`ADAPTIVE_JITTER`, 50 writers, seeds 0-4, on the
+    lab's store."""
+    from aether.experiment import sweep
+
+    runs = sweep({"adaptive, jitter": ADAPTIVE_JITTER}, writers=[50], seeds=range(5), progress=False,
+                 network=CLASSIC.network(), capacity=CLASSIC.capacity())
+    return float(runs["gave_up"].mean())
+
+
+def _light_waiting_budget() -> float:
+    """Exercise 2: seconds adaptive retry waits in all when every conflict has distance 1, over its default attempts."""
+    attempts = inspect.signature(adaptive_retry).parameters["max_attempts"].default
+    return sum(adaptive_delay(1, retry) for retry in range(attempts - 1))  # one wait fewer than attempts
+
+
+def exercise_reference(number: int) -> float:
+    """The reference answer of exercise *number* (1 or 2), computed here so the notebook never shows it.
+
+    Exercise 1 runs adaptive retry with jitter as the question says; exercise 2
+    adds up the policy's waits. Use it as ``reference=lambda: exercise_reference(1)``.
+    """
+    if number == 1:
+        return _jittered_gave_up()
+    if number == 2:
+        return _light_waiting_budget()
+    raise ValueError(f"number must be 1 or 2; got {number!r}")

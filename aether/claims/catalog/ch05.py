@@ -18,6 +18,7 @@ from aether.claims import (
 from aether.claims.catalog._common import CLASSIC, classic_outage, decided
 from aether.claims.metrics import time_to_commit
 from aether.patterns import QueuedWrites, jitter_retry
+from aether.patterns._common import capped_exponential
 
 #: The queue as the chapter runs it: one worker, 10 attempts, waits from 10 ms doubling to 1 s, decisions.
 QUEUE = decided(QueuedWrites())
@@ -90,3 +91,34 @@ CLAIMS = [
              "outside the domain).",
     ),
 ]
+
+
+# --- the exercises' references -----------------------------------------------------------------------------
+
+
+def _queue_patience(queue: QueuedWrites) -> float:
+    """Exercise 1: seconds *queue*'s worker waits in all between a write's first and last attempt (no jitter)."""
+    return sum(capped_exponential(queue.base_delay, queue.max_delay, retry) for retry in range(queue.max_attempts - 1))
+
+
+def _three_workers_wasted() -> int:
+    """Exercise 2: the store writes that stored nothing when three workers serve section 2's herd (50 writers,
+    seed 0)."""
+    from aether.experiment import run_contention
+
+    result = run_contention(decided(QueuedWrites(workers=3)), writers=50, seed=0, network=CLASSIC.network(),
+                            capacity=CLASSIC.capacity())
+    return int(result.summary().wasted_calls)
+
+
+def exercise_reference(number: int) -> float:
+    """The reference answer of exercise *number* (1 or 2), computed here so the notebook never shows it.
+
+    Exercise 1 adds up the waits of ``QueuedWrites()``'s own settings; exercise 2
+    runs the herd with three workers. Use it as ``reference=lambda: exercise_reference(1)``.
+    """
+    if number == 1:
+        return _queue_patience(QueuedWrites())
+    if number == 2:
+        return _three_workers_wasted()
+    raise ValueError(f"number must be 1 or 2; got {number!r}")

@@ -15,6 +15,9 @@ that never opens, is the ablation the storm claim's note reports.
 from __future__ import annotations
 
 import functools
+import math
+import statistics
+from typing import Any
 
 from aether.claims import (
     Claim,
@@ -26,6 +29,7 @@ from aether.claims import (
     load_arm,
     recovered_within,
     sustained_recovery,
+    sustained_recovery_time,
 )
 from aether.claims.catalog._common import BUSY_SERVER, Decided, busy_outage
 from aether.patterns import CircuitBreakerPolicy, retry_on_failure
@@ -125,3 +129,55 @@ CLAIMS = [
 
 #: Kept for readers of the older chapter: the breaker against not retrying at all.
 NO_RETRY = Decided(functools.partial(retry_on_failure, max_attempts=1))
+
+
+# --- the exercises' references -----------------------------------------------------------------------------
+
+#: The chapter's runs: 80 saves a second for 15 s, seeds 0-4, recovery measured from 4 s (the outage's end).
+_RATE, _DURATION, _SEEDS, _AFTER = 80, 15.0, range(5), 4.0
+#: Exercise 2's rates, lowest first.
+_STORM_RATES = (64, 68, 72, 76, 80)
+
+
+def _run(pattern: Any, seed: int, rate: float = _RATE) -> Any:
+    """One run as section 1 runs it: *rate* saves a second on the busy server, a one-second outage from 3 s."""
+    from aether.experiment import run_load
+
+    return run_load(pattern, rate=rate, duration=_DURATION, actors=RUN["actors"], seed=seed,
+                    network=busy_outage({}, BUSY_SERVER), capacity=BUSY_SERVER.capacity())
+
+
+@functools.lru_cache(maxsize=1)
+def _slow_probe_recovery() -> float:
+    """Exercise 1: the median over the seeds of the time after 4 s until goodput is back for good, with the
+    breaker's reset timeout at 2 s."""
+    slow = Decided(CircuitBreakerPolicy(reset_timeout=2.0))
+    return float(statistics.median(sustained_recovery_time(_run(slow, seed), after=_AFTER) for seed in _SEEDS))
+
+
+@functools.lru_cache(maxsize=1)
+def _storm_start() -> int:
+    """Exercise 2: the lowest of 64, 68, 72, 76 and 80 saves/s at which :data:`JITTERED` is not back for good
+    in some seed."""
+    def stormed(rate: int) -> bool:
+        return any(math.isinf(sustained_recovery_time(_run(JITTERED, seed, rate=rate), after=_AFTER))
+                   for seed in _SEEDS)
+
+    first = next((rate for rate in _STORM_RATES if stormed(rate)), None)
+    if first is None:
+        raise RuntimeError(f"the jittered client got back for good at every rate of {_STORM_RATES}")
+    return first
+
+
+def exercise_reference(number: int) -> float:
+    """The reference answer of exercise *number* (1 or 2), computed here so the notebook never shows it.
+
+    Both run the busy server as section 1 does (seeds 0-4, 15 s of arrivals).
+    Use it as ``reference=lambda: exercise_reference(1)``; the first call runs
+    the experiment, later ones reuse its answer.
+    """
+    if number == 1:
+        return _slow_probe_recovery()
+    if number == 2:
+        return _storm_start()
+    raise ValueError(f"number must be 1 or 2; got {number!r}")

@@ -157,7 +157,7 @@ DEFENCES = ("no retries", "retry budget", "circuit breaker")
 
 
 __all__ = ["AFTER", "CLAIMS", "DEFENCES", "HERDS", "HERD_SKEW", "REAL_HOPS", "STEADY_CLAIMED",
-           "STORM_SERVER", "delivered_after",
+           "STORM_SERVER", "delivered_after", "exercise_reference",
            "real_delivered", "real_work"]
 
 CLAIMS = [
@@ -265,3 +265,54 @@ CLAIMS = [
              "(x0.7: 14 of 20) this pins the service times to within about 10-15% of those measured.",
     ),
 ]
+
+
+# --- the exercises' references -----------------------------------------------------------------------------
+
+#: Exercise 1's start spreads (s), smallest first, and how far above the real work the simulation may stay.
+_SPREADS = (0, 0.002, 0.004, 0.008, 0.016, 0.032)
+_SKEW_MARGIN = 1.25
+
+
+def _simulated_herd_work(spread: float) -> float:
+    """The median over seeds 0-9 of the simulated large herd's store writes per save without jitter, its
+    writers starting at random over *spread* seconds, behind :data:`REAL_HOPS`."""
+    from aether.experiment import run_contention
+
+    per_save = []
+    for seed in range(10):
+        s = run_contention(herd_patterns()["no jitter"], writers=LARGE_HERD, seed=seed, name="no jitter",
+                           start_spread=spread, network=REAL_HOPS.network(), capacity=REAL_HOPS.capacity()).summary()
+        per_save.append(s.write_calls / s.committed)
+    return float(statistics.median(per_save))
+
+
+@functools.lru_cache(maxsize=1)
+def _skew_that_breaks_the_herd() -> float:
+    """Exercise 1: the smallest start spread of 0-32 ms whose simulated large herd without jitter does at most
+    1.25 times the real SQLite record's median work per save."""
+    real = real_work(HERDS[LARGE_HERD])["no jitter"]
+    first = next((spread for spread in _SPREADS if _simulated_herd_work(spread) <= _SKEW_MARGIN * real), None)
+    if first is None:
+        raise RuntimeError(f"no start spread of {_SPREADS} brings the simulated herd within {_SKEW_MARGIN}x the real")
+    return first
+
+
+def _served_for_gone(runs: Any) -> float:
+    """Exercise 2: in the recorded storm, retrying at once, the mean over seeds of the share of calls served
+    after the slowdown for callers that had given up."""
+    at_once = runs[runs["pattern"] == "retry at once"]
+    return float((at_once["served_for_gone_after"] / at_once["calls_after"]).mean())
+
+
+def exercise_reference(number: int) -> float:
+    """The reference answer of exercise *number* (1 or 2), computed here so the notebook never shows it.
+
+    Exercise 1 simulates the large herd at each start spread; exercise 2 reads
+    the recorded real storm's runs. Use it as ``reference=lambda: ch09.exercise_reference(1)``.
+    """
+    if number == 1:
+        return _skew_that_breaks_the_herd()
+    if number == 2:
+        return _served_for_gone(_STORM.runs)
+    raise ValueError(f"number must be 1 or 2; got {number!r}")

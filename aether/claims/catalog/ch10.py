@@ -143,3 +143,26 @@ CLAIMS = [
         profile=BUSY_SERVER,
     ),
 ]
+
+
+# --- the exercises' references -----------------------------------------------------------------------------
+
+
+def _no_retry_as_good(board: Any) -> int:
+    """Exercise 1: the cells of *board* whose winners on committed share include ``no retry`` (winner or tied)."""
+    return int(board["ties"].map(lambda tied: "no retry" in tied).sum())
+
+
+def exercise_reference(number: int, board: Any = None) -> int:
+    """The reference answer of exercise *number* for its check, computed so the notebook never shows it.
+
+    Exercise 1 counts the cells of the chapter's *board*
+    (:func:`~aether.experiment.patternmap.winners` of the map) where ``no retry``
+    wins or ties: ``reference=lambda: exercise_reference(1, board)``. Exercise 2
+    is checked in the notebook against the committed map's own cell.
+    """
+    if number == 1:
+        if board is None:
+            raise ValueError("exercise 1 needs board (the map's winners per cell); got board=None")
+        return _no_retry_as_good(board)
+    raise ValueError(f"number must be 1 (exercise 2 is checked against the committed map); got {number!r}")

@@ -48,6 +48,7 @@ __all__ = [
     "STOCK",
     "applied_twice",
     "attempt",
+    "exercise_reference",
     "reserve",
     "stamina_command_retry",
     "stamina_wait",
@@ -259,3 +260,55 @@ CLAIMS = [
              "same key, so it could not fail; the chapter shows it as a check of that mechanism.",
     ),
 ]
+
+
+# --- the exercises' references -----------------------------------------------------------------------------
+
+
+def _tenacity_stamina(store: Any, actor_id: str, event_type: str, data: Mapping[str, Any], *, clock: Clock,
+                      rng: random.Random) -> Event:
+    """Exercise 1's pattern: the command retried by tenacity with stamina's default wait, 10 attempts."""
+    import tenacity
+
+    retrying = tenacity.Retrying(sleep=clock.sleep, wait=lambda state: stamina_wait(state.attempt_number, rng),
+                                 retry=tenacity.retry_if_exception_type(RETRIED),
+                                 stop=tenacity.stop_after_attempt(10))
+    return retrying(attempt, store, actor_id, event_type, functools.partial(reserve, data),
+                    f"save-{data['writer']}-{data['save']}")
+
+
+def _tenacity_deadline(store: Any, actor_id: str, event_type: str, data: Mapping[str, Any], *, clock: Clock,
+                       rng: random.Random) -> Event:
+    """Exercise 2's pattern: :func:`tenacity_command_retry` stopping 0.3 s past the save's start on *clock*,
+    or after 50 attempts."""
+    import tenacity
+
+    start = clock.now()
+
+    def past_deadline(state: Any) -> bool:
+        return clock.now() - start >= 0.3
+
+    retrying = tenacity.Retrying(sleep=clock.sleep, wait=_full_jitter_wait(rng),
+                                 retry=tenacity.retry_if_exception_type(RETRIED),
+                                 stop=tenacity.stop_any(tenacity.stop_after_attempt(50), past_deadline))
+    return retrying(attempt, store, actor_id, event_type, functools.partial(reserve, data),
+                    f"save-{data['writer']}-{data['save']}")
+
+
+def exercise_reference(number: int) -> int:
+    """The reference answer of exercise *number* (1 or 2), computed here so the notebook never shows it.
+
+    Exercise 1: the store writes of tenacity with stamina's wait, 20 writers,
+    seed 3; exercise 2: the saves that gave up under a 0.3 s deadline on the
+    harness's clock, 50 writers, seed 5; both on the lab's store. Use it as
+    ``reference=lambda: exercise_reference(1)``. Needs tenacity (the ``notebooks`` extra).
+    """
+    from aether.experiment import run_contention
+
+    store = {"network": CLASSIC.network(), "capacity": CLASSIC.capacity()}
+    if number == 1:
+        return int(run_contention(_tenacity_stamina, writers=20, seed=3, **store).summary().write_calls)
+    if number == 2:
+        result = run_contention(_tenacity_deadline, writers=50, seed=5, **store)
+        return int((result.saves["outcome"] == "gave_up").sum())
+    raise ValueError(f"number must be 1 or 2; got {number!r}")

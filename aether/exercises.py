@@ -150,6 +150,14 @@ def _close(answer: Any, reference: Any, tolerance: float) -> bool:
     return bool(answer == reference)
 
 
+def _same_rounded(answer: Any, expected: Any, digits: int) -> bool:
+    """Whether *answer* and *expected* read the same rounded to *digits* (an answer typed from a printed table)."""
+    try:
+        return normalise(answer, digits) == normalise(expected, digits)
+    except TypeError:
+        return False
+
+
 def check(answer: Any, *, reference: Callable[[], Any] | None = None, expected_hash: str | None = None,
           tolerance: float = 1e-9, digits: int | None = None, hint: str = "",
           hints: Mapping[str, str] | None = None, name: str = "answer",
@@ -160,7 +168,9 @@ def check(answer: Any, *, reference: Callable[[], Any] | None = None, expected_h
 
     * ``reference``: a function of no arguments that computes the expected
       value from the package (it runs here, so the notebook never shows it);
-      numbers match within a relative *tolerance*, lists and dicts item by item;
+      numbers match within a relative *tolerance*, or, with *digits*, when both
+      round to the same value (an answer typed from a printed figure), lists and
+      dicts item by item;
     * ``expected_hash``: :func:`answer_hash` of the expected value with the same *digits*;
       only for an answer from a space too large to try, such as a long text. For
       a number or a short answer the hash can be found by trying values, so it
@@ -194,6 +204,8 @@ def check(answer: Any, *, reference: Callable[[], Any] | None = None, expected_h
         if reference is not None:
             expected = reference()
             right = _close(answer, expected, tolerance)
+            if not right and digits is not None:
+                right = _same_rounded(answer, expected, digits)
             specific = None if right or diagnose is None else diagnose(answer, expected)
         else:
             right = given == expected_hash

@@ -70,3 +70,10 @@ def test_normalise_is_canonical():
 def test_feedback_renders_one_line():
     assert str(Feedback("Exercise 2", "wrong", "look at the tail")) == "Exercise 2: not yet. Hint: look at the tail"
     assert Feedback("Exercise 2", "right")._repr_markdown_() == "✓ Exercise 2: right."
+
+
+def test_with_digits_an_answer_typed_from_a_rounded_figure_matches_the_reference():
+    assert check(0.73, reference=lambda: 0.7302, digits=2, show=False)
+    assert check(0.7302, reference=lambda: 0.7302, digits=2, show=False)
+    assert not check(0.74, reference=lambda: 0.7302, digits=2, show=False)
+    assert not check(0.73, reference=lambda: 0.7302, show=False)  # without digits the tolerance decides

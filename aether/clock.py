@@ -234,6 +234,8 @@ class RealClock:
 class _TaskGreenlet(greenlet):
     """The greenlet of one :class:`SimTask` (tagged so the clock can recognise its tasks)."""
 
+    __slots__ = ("clock", "task")  # no attribute dictionary per task
+
     clock: SimulatedClock
     task: SimTask
 
@@ -262,13 +264,17 @@ class SimTask:
     blocked on, for deadlock reports.
     """
 
+    __slots__ = ("name", "result", "exception", "waiting_on", "_clock", "_done", "_finished", "_glet", "_fn", "_args")
+
     def __init__(self, clock: SimulatedClock, fn: Callable[..., Any], args: tuple[Any, ...], name: str) -> None:
         self.name = name
         self.result: Any = None
         self.exception: BaseException | None = None
         self.waiting_on: str | None = None
         self._clock = clock
-        self._finished = SimSignal(clock, f"task {name!r} finished")
+        self._done = False
+        # The signal a join waits on, made by the first join that has to wait: most tasks are never joined.
+        self._finished: SimSignal | None = None
         self._glet = _TaskGreenlet(run=self._main, parent=clock._hub)
         self._glet.clock = clock
         self._glet.task = self
@@ -290,11 +296,13 @@ class SimTask:
         finally:
             del fn, args
             self._clock._live.discard(self)
-            self._finished.set()
+            self._done = True
+            if self._finished is not None:
+                self._finished.set()
 
     def done(self) -> bool:
         """Whether the task has finished (returned or raised)."""
-        return self._finished.is_set()
+        return self._done
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait in virtual time until the task has finished (or *timeout* passes); return :meth:`done`.
@@ -306,6 +314,10 @@ class SimTask:
             raise RuntimeError(f"task {self.name!r} cannot join itself")
         if timeout is not None:
             timeout = check_seconds("join timeout", timeout)
+        if self._done:
+            return True
+        if self._finished is None:
+            self._finished = SimSignal(self._clock, f"task {self.name!r} finished")
         return self._finished.wait(timeout)
 
     def __repr__(self) -> str:

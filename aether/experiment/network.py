@@ -151,6 +151,9 @@ class NetworkStore:
     measured from; *writer* labels the station's records.
     """
 
+    __slots__ = ("_failure_rate", "_faulty", "_gauss_hop", "_hop", "_may_fail", "_outages", "_plain", "_timeout",
+                 "clock", "model", "origin", "rng", "station", "store", "writer")
+
     def __init__(self, store: object, model: NetworkModel | None, clock: Clock, rng: random.Random,
                  origin: float = 0.0, *, station: ServiceStation | None = None, writer: int = 0) -> None:
         check_methods("store", store, _STORE_METHODS, "an EventStore")

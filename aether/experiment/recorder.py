@@ -259,6 +259,9 @@ class RecordingStore:
     ``"unavailable"`` or ``"error"``.
     """
 
+    __slots__ = ("_calls", "_columns", "_reports", "attempts", "clock", "last_event", "ledger", "origin",
+                 "raised", "records", "save", "store", "unacknowledged", "writer")
+
     def __init__(self, store: Any, clock: Clock, writer: int, records: CallLog, origin: float = 0.0,
                  unacknowledged: list[str] | None = None, ledger: WriteLedger | None = None) -> None:
         check_methods("store", store, ("save_event", "get_latest_version", "get_events"), "an EventStore")
@@ -298,8 +301,8 @@ class RecordingStore:
         self.last_event: Event | None = None
         self.raised: Exception | None = None  # the last error a call raised (see forget_raised)
         self._columns = records.appenders  # _log runs once per store call
-        if records.lock is not None:
-            self._log = self._log_locked  # type: ignore[method-assign]
+        if records.lock is not None:  # threads share the log: every call is logged under its lock
+            self.__class__ = _LockedRecordingStore
 
     def begin_save(self, save: int) -> None:
         """Start counting calls for logical save number *save*."""
@@ -338,12 +341,6 @@ class RecordingStore:
         start_(start)
         end(self.clock.now() - self.origin)
         result_(result)
-
-    def _log_locked(self, op: str, attempt: int, start: float, result: str, attempted: int | None,
-                    current: int | None) -> None:
-        assert self.records.lock is not None
-        with self.records.lock:  # other threads append to the same columns
-            RecordingStore._log(self, op, attempt, start, result, attempted, current)
 
     def save_event(self, event: Event) -> None:
         self.attempts += 1
@@ -391,3 +388,15 @@ class RecordingStore:
             raise
         self._log("get_events", self.attempts + 1, start, "ok", None, events[-1].version if events else None)
         return events
+
+
+class _LockedRecordingStore(RecordingStore):
+    """A :class:`RecordingStore` whose log real threads share: each call is logged under the log's lock."""
+
+    __slots__ = ()
+
+    def _log(self, op: str, attempt: int, start: float, result: str, attempted: int | None,
+             current: int | None) -> None:
+        assert self.records.lock is not None
+        with self.records.lock:  # other threads append to the same columns
+            RecordingStore._log(self, op, attempt, start, result, attempted, current)

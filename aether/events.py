@@ -301,6 +301,10 @@ def validate_version(version: object, name: str = "version") -> int:
     return version
 
 
+#: Event.at_version's default for *data*: keep the event's own.
+_KEEP: Any = object()
+
+
 class Event:
     """An immutable event: ``actor_id`` reached ``version`` through ``event_type``.
 
@@ -416,6 +420,29 @@ class Event:
     def same_as(self, other: Event) -> bool:
         """True if *other* is a re-send of this event: same id, actor and version."""
         return self.id == other.id and self.actor_id == other.actor_id and self.version == other.version
+
+    def at_version(self, version: int, data: Mapping[str, Any] | None | object = _KEEP) -> Event:
+        """This event at *version* (with new *data*, if given): same id, actor and type, a fresh timestamp.
+
+        What a logical save builds for each attempt after its first: the same
+        event (its idempotency key is the id) aimed at the version the store
+        is at now. Only *version* and *data* are checked again; the fields
+        kept were checked when this event was built::
+
+            retry = event.at_version(conflict.current_version + 1)
+        """
+        if type(version) is not int or version < 1:
+            version = validate_version(version)
+        frozen = self.data if data is _KEEP else _freeze_root(data)
+        event = object.__new__(Event)
+        setattr_ = object.__setattr__
+        setattr_(event, "actor_id", self.actor_id)
+        setattr_(event, "event_type", self.event_type)
+        setattr_(event, "version", version)
+        setattr_(event, "data", frozen)
+        setattr_(event, "id", self.id)
+        setattr_(event, "timestamp", datetime.now(UTC))
+        return event
 
     def replace(self, **changes: Any) -> Event:
         """Return a copy with some fields changed (a new id unless ``id`` is given).

@@ -554,3 +554,27 @@ def test_same_as_is_true_for_a_resend_of_the_same_event() -> None:
 @pytest.mark.parametrize("change", [{"id": "evt-2"}, {"actor_id": "order-8"}, {"version": 2}])
 def test_same_as_is_false_when_id_actor_or_version_differ(change: dict[str, Any]) -> None:
     assert not fixed_event().same_as(fixed_event(**change))
+
+
+def test_at_version_keeps_the_id_actor_type_and_data_and_takes_the_new_version() -> None:
+    first = make_event(version=1, data={"units": 1})
+    later = first.at_version(7)
+    assert (later.id, later.actor_id, later.event_type, later.data) == (first.id, first.actor_id, first.event_type,
+                                                                        first.data)
+    assert later.version == 7 and later.timestamp >= first.timestamp
+    assert later.timestamp.tzinfo is not None
+
+
+def test_at_version_with_data_checks_and_freezes_the_new_data() -> None:
+    first = make_event(version=1, data={"units": 1})
+    later = first.at_version(2, {"units": 2, "sku": "A1"})
+    assert later.data == {"units": 2, "sku": "A1"} and isinstance(later.data, FrozenData)
+    assert first.at_version(3, None).data == {}
+    with pytest.raises(ValueError, match="must be JSON-serialisable"):
+        first.at_version(2, {"x": math.nan})
+
+
+@pytest.mark.parametrize(("bad", "exc_type"), [(0, ValueError), (-1, ValueError), ("3", TypeError), (True, TypeError)])
+def test_at_version_refuses_a_version_the_constructor_refuses(bad: object, exc_type: type[Exception]) -> None:
+    with pytest.raises(exc_type, match="version must be a positive int"):
+        make_event(version=1).at_version(bad)  # type: ignore[arg-type]

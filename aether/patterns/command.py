@@ -130,7 +130,7 @@ class LogicalSave:
     """
 
     __slots__ = ("store", "actor_id", "event_type", "clock", "key", "deadline", "deadline_at",
-                 "attempts", "_decide", "_data", "_resend", "_stored", "_last")
+                 "attempts", "_decide", "_data", "_resend", "_stored", "_last", "_sent")
 
     def __init__(self, store: EventStore, actor_id: str, event_type: str, data: Command,
                  clock: Clock, *, key: str | None = None, deadline: float | None = None) -> None:
@@ -155,6 +155,7 @@ class LogicalSave:
         self._resend: Event | None = None  # the blind event to send again after an unknown outcome
         self._stored: Event | None = None  # our own event, found already stored
         self._last: BaseException | None = None  # the error that ended the previous attempt
+        self._sent: Event | None = None  # the first event built: later attempts are it at another version
 
     # -- stop: the deadline --------------------------------------------------------------------
 
@@ -207,8 +208,7 @@ class LogicalSave:
             else:
                 with deadline_scope(self.deadline_at):
                     version = self.store.get_latest_version(self.actor_id)
-            return Event(actor_id=self.actor_id, event_type=self.event_type, version=version + 1,
-                         data=self._data, id=self.key)
+            return self._event(version + 1, self._data)
         if self.deadline_at is None:
             events = self.store.get_events(self.actor_id)
         else:
@@ -225,8 +225,15 @@ class LogicalSave:
         if not isinstance(data, Mapping):
             raise TypeError(f"decide must return a mapping or None; got {show(data)} "
                             f"({type(data).__name__})")
-        return Event(actor_id=self.actor_id, event_type=self.event_type, version=version + 1,
-                     data=data, id=self.key)
+        return self._event(version + 1, data)
+
+    def _event(self, version: int, data: Any) -> Event:
+        """The event of this save at *version* with *data* (checked once: later ones are the first re-aimed)."""
+        if self._sent is None:
+            self._sent = Event(actor_id=self.actor_id, event_type=self.event_type, version=version, data=data,
+                               id=self.key)
+            return self._sent
+        return self._sent.at_version(version, data)
 
     # -- send and classify ---------------------------------------------------------------------
 

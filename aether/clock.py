@@ -24,6 +24,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from heapq import heappushpop as _heappushpop
 from typing import Any, Protocol, runtime_checkable
 
 from greenlet import GreenletExit, getcurrent, greenlet
@@ -240,6 +241,10 @@ class _TaskGreenlet(greenlet):
     task: SimTask
 
 
+#: The value a task's first wake-up carries: it starts from the hub (see _switch_away), never from a sleep.
+_START = object()
+
+
 class _Wait:
     """One pending ``SimSignal.wait``; ``done`` once it was woken or timed out (never both).
 
@@ -448,10 +453,12 @@ class SimulatedClock:
         self.horizon = None if horizon is None else check_seconds("horizon", horizon, positive=True)
         self._limit = _INF if self.horizon is None else self._now + self.horizon  # no wake-up runs later
         self._heap: list[tuple[float, int, greenlet, Any]] = []
-        self._seq = itertools.count()
+        self._next_seq = itertools.count().__next__  # the tie-breaker of wake-ups at the same time
         self._hub: greenlet | None = None  # the greenlet running the scheduler, while a run is on
         self._until = _INF  # while a run is on: no wake-up later than this runs
         self._stop: _Wait | None = None  # while a run is on: the wait outside the run that ends it when done
+        # sleep's fast path: a wake-up up to this time may run at once (-inf while a stop must be watched)
+        self._fast_until = _INF
         self._live: set[SimTask] = set()
         self._failure: tuple[SimTask, BaseException] | None = None
         self.sleeps: list[float] | None = [] if record_sleeps else None
@@ -476,12 +483,13 @@ class SimulatedClock:
         if current.__class__ is not _TaskGreenlet or current.clock is not self:  # type: ignore[attr-defined]
             self._run(until=self._now + seconds)
             return
-        wake_up = (self._now + seconds, next(self._seq), current, None)
+        wake_up = (self._now + seconds, self._next_seq(), current, None)
         # The common case in one step (same outcome as the general path below):
         # push this wake-up, pop the earliest, and if that is a started task's
-        # plain wake-up that may run now, switch straight to it.
-        when, _, glet, value = earliest = heapq.heappushpop(self._heap, wake_up)
-        if value is None and glet and when <= self._until and self._stop is None:
+        # plain wake-up (a task to start is scheduled with _START) that may run
+        # now, switch straight to it.
+        when, _, glet, value = earliest = _heappushpop(self._heap, wake_up)
+        if value is None and when <= self._fast_until:
             self._now = when
             if glet is not current:
                 glet.switch(None)
@@ -500,7 +508,7 @@ class SimulatedClock:
         """
         task = SimTask(self, fn, args, _task_name(fn, name))
         self._live.add(task)
-        self._schedule(self._now, task._glet, None)
+        self._schedule(self._now, task._glet, _START)
         return task
 
     def signal(self, name: str = "signal") -> SimSignal:
@@ -534,7 +542,7 @@ class SimulatedClock:
 
     def _schedule(self, when: float, glet: greenlet, value: Any) -> None:
         """Wake *glet* at virtual time *when*, switching into it with *value*."""
-        heapq.heappush(self._heap, (when, next(self._seq), glet, value))
+        heapq.heappush(self._heap, (when, self._next_seq(), glet, value))
 
     def _pop_next(self) -> tuple[greenlet, Any] | None:
         """Take the next wake-up that may run now and move the clock to its time.
@@ -568,7 +576,7 @@ class SimulatedClock:
         value *current* is woken with.
         """
         following = self._pop_next()
-        if following is None or not following[0]:
+        if following is None or following[1] is _START:
             return self._hub.switch(following)  # type: ignore[union-attr]
         glet, value = following
         if glet is current:  # it is itself the next to wake (e.g. sleep(0) with nobody else due)
@@ -582,6 +590,7 @@ class SimulatedClock:
         hub = self._hub = getcurrent()
         self._until = min(_INF if until is None else until, self._limit)
         self._stop = stop
+        self._fast_until = self._until if stop is None else -_INF
         for task in self._live:
             task._glet.parent = hub
         try:
@@ -598,6 +607,7 @@ class SimulatedClock:
             self._hub = None
             self._until = _INF
             self._stop = None
+            self._fast_until = _INF
         if stop is not None and stop.done:
             return
         if self._live and self._heap and self._heap[0][0] > self._limit and (until is None or until > self._limit):

@@ -208,6 +208,8 @@ class LogicalSave:
             else:
                 with deadline_scope(self.deadline_at):
                     version = self.store.get_latest_version(self.actor_id)
+            if self._sent is not None:  # the same data: only the version changes
+                return self._sent.at_version(version + 1)
             return self._event(version + 1, self._data)
         if self.deadline_at is None:
             events = self.store.get_events(self.actor_id)

@@ -170,7 +170,7 @@ class _RealTask:
 
     def _main(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
         try:
-            self.result = fn(*args)
+            self.result = _call_flat(fn, args)
         except BaseException as exc:  # noqa: BLE001 - kept for the caller in .exception
             self.exception = exc
 
@@ -260,6 +260,34 @@ class _Wait:
         self.done = False
 
 
+def _call_flat(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    """``fn(*args)``, written out for up to eight arguments.
+
+    In CPython 3.11 a call with ``*args`` runs the callee in a new C frame of
+    the interpreter, where a plain call of a Python function does not; every
+    suspended task keeps its C frames in its greenlet's saved stack, so the
+    star call costs about 0.75 KB per task (1.5 MB at 1,000 writers).
+    """
+    n = len(args)
+    if n > 8:
+        return fn(*args)
+    if n >= 5:
+        if n == 8:
+            return fn(args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7])
+        if n == 7:
+            return fn(args[0], args[1], args[2], args[3], args[4], args[5], args[6])
+        if n == 6:
+            return fn(args[0], args[1], args[2], args[3], args[4], args[5])
+        return fn(args[0], args[1], args[2], args[3], args[4])
+    if n == 4:
+        return fn(args[0], args[1], args[2], args[3])
+    if n == 3:
+        return fn(args[0], args[1], args[2])
+    if n == 2:
+        return fn(args[0], args[1])
+    return fn(args[0]) if n == 1 else fn()
+
+
 class SimTask:
     """A simulated task: a greenlet scheduled by a :class:`SimulatedClock`.
 
@@ -292,7 +320,7 @@ class SimTask:
         # (its view of the store, its random generators) as it ends, not when the whole run does.
         self._fn = self._args = None  # type: ignore[assignment]
         try:
-            self.result = fn(*args)
+            self.result = _call_flat(fn, args)
         except GreenletExit:
             raise
         except BaseException as exc:  # noqa: BLE001 - re-raised by the clock's run()

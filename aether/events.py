@@ -347,10 +347,9 @@ class Event:
         id: str | None = None,  # noqa: A002 - mirrors the Go field name
         timestamp: datetime | None = None,
     ) -> None:
-        setattr_ = object.__setattr__
         if type(actor_id) is not str or not actor_id or not actor_id.isascii():
             actor_id = validate_actor_id(actor_id)
-        setattr_(self, "actor_id", actor_id)
+        _SET_ACTOR_ID(self, actor_id)
         if type(event_type) is not str or not event_type or not event_type.isascii():
             if not isinstance(event_type, str):
                 raise TypeError(
@@ -359,11 +358,11 @@ class Event:
             if not event_type:
                 raise ValueError("event_type must be a non-empty str; got ''")
             check_utf8("event_type", event_type)
-        setattr_(self, "event_type", event_type)
+        _SET_EVENT_TYPE(self, event_type)
         if type(version) is not int or version < 1:
             version = validate_version(version)
-        setattr_(self, "version", version)
-        setattr_(self, "data", _freeze_root(data))
+        _SET_VERSION(self, version)
+        _SET_DATA(self, _freeze_root(data))
         if id is None:
             id = new_event_id()
         elif not isinstance(id, str):
@@ -372,7 +371,7 @@ class Event:
             raise ValueError("id must be a non-empty str; got ''")
         elif not id.isascii():
             check_utf8("id", id)
-        setattr_(self, "id", id)
+        _SET_ID(self, id)
         if timestamp is None:
             timestamp = datetime.now(UTC)
         elif not isinstance(timestamp, datetime):
@@ -381,7 +380,7 @@ class Event:
             raise ValueError(f"timestamp must be timezone-aware; got naive {show(timestamp)}")
         else:
             timestamp = timestamp.astimezone(UTC)
-        setattr_(self, "timestamp", timestamp)
+        _SET_TIMESTAMP(self, timestamp)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"Event is immutable; cannot set {name!r}")
@@ -435,13 +434,12 @@ class Event:
             version = validate_version(version)
         frozen = self.data if data is _KEEP else _freeze_root(data)
         event = object.__new__(Event)
-        setattr_ = object.__setattr__
-        setattr_(event, "actor_id", self.actor_id)
-        setattr_(event, "event_type", self.event_type)
-        setattr_(event, "version", version)
-        setattr_(event, "data", frozen)
-        setattr_(event, "id", self.id)
-        setattr_(event, "timestamp", datetime.now(UTC))
+        _SET_ACTOR_ID(event, self.actor_id)
+        _SET_EVENT_TYPE(event, self.event_type)
+        _SET_VERSION(event, version)
+        _SET_DATA(event, frozen)
+        _SET_ID(event, self.id)
+        _SET_TIMESTAMP(event, datetime.now(UTC))
         return event
 
     def replace(self, **changes: Any) -> Event:
@@ -460,6 +458,16 @@ class Event:
         }
         fields.update(changes)
         return Event(**fields)
+
+
+# Each field's slot setter, which writes past Event.__setattr__ (that refuses every change once built): quicker
+# than object.__setattr__, which looks the field up again on every call.
+_SET_ACTOR_ID = Event.actor_id.__set__  # type: ignore[attr-defined]
+_SET_EVENT_TYPE = Event.event_type.__set__  # type: ignore[attr-defined]
+_SET_VERSION = Event.version.__set__  # type: ignore[attr-defined]
+_SET_DATA = Event.data.__set__  # type: ignore[attr-defined]
+_SET_ID = Event.id.__set__  # type: ignore[attr-defined]
+_SET_TIMESTAMP = Event.timestamp.__set__  # type: ignore[attr-defined]
 
 
 def _rebuild_event(actor_id: str, event_type: str, version: int, data: dict[str, Any],

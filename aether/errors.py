@@ -100,6 +100,9 @@ class VersionConflictError(ConflictError):
     """
 
     fields = ('actor_id', 'attempted_version', 'current_version')
+    # In slots, not an attribute dictionary: a contention run raises one per lost write, and a
+    # writer keeps its last one while it waits.
+    __slots__ = fields
 
     def __init__(self, actor_id: str, attempted_version: int, current_version: int) -> None:
         # Set args directly instead of through Exception.__init__: a conflict is the commonest

@@ -423,3 +423,48 @@ def test_pattern_name_refuses_what_is_not_a_pattern() -> None:
 
     with pytest.raises(TypeError, match=r"^pattern must be a pattern \(a callable or a Bindable\); got 'x' \(str\)"):
         pattern_name("x")
+
+
+# --- what a lost write's error carries ----------------------------------------------------------------------
+
+
+def _frames(error: BaseException) -> list[str]:
+    import traceback
+
+    return [frame.name for frame in traceback.extract_tb(error.__traceback__)]
+
+
+def test_a_conflict_reaches_the_caller_of_send_without_the_frames_of_send_and_the_store() -> None:
+    from aether.patterns.command import LogicalSave
+    from aether.store import InMemoryEventStore
+
+    store = InMemoryEventStore()
+    store.save_event(Event(actor_id="a", event_type="E", version=1))
+    save = LogicalSave(store, "a", "E", None, SimulatedClock())
+
+    def pattern() -> Event:
+        return save.send(Event(actor_id="a", event_type="E", version=1))
+
+    with pytest.raises(VersionConflictError) as caught:
+        pattern()
+    assert _frames(caught.value)[-1] == "pattern"
+    assert not {"send", "save_event"} & set(_frames(caught.value))
+
+
+def test_any_other_store_error_keeps_its_frames_down_to_the_store() -> None:
+    from aether.patterns.command import LogicalSave
+
+    class Broken:
+        def save_event(self, event: Event) -> None:
+            raise RuntimeError("disk on fire")
+
+        def get_latest_version(self, actor_id: str) -> int:
+            return 0
+
+        def get_events(self, actor_id: str, from_version: int = 1) -> list[Event]:
+            return []
+
+    save = LogicalSave(Broken(), "a", "E", None, SimulatedClock())
+    with pytest.raises(RuntimeError) as caught:
+        save.send(Event(actor_id="a", event_type="E", version=1))
+    assert _frames(caught.value)[-2:] == ["send", "save_event"]

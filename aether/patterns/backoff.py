@@ -141,8 +141,8 @@ class Backoff:
         """
         rng = random.Random() if rng is None else check_rng("rng", rng)
         base, cap = self.base_delay, self.max_delay
-        # The arguments were checked once (here and by __post_init__), and every delay below is a float
-        # in range: the draws run without their per-call checks (the same numbers, in the same order).
+        # The arguments were checked once (here and by __post_init__) and every delay below is
+        # a float in range: the draws skip their per-call checks (same numbers, same order).
         if self.jitter == "decorrelated":
             draw_decorrelated = decorrelated_jitter.__wrapped__  # type: ignore[attr-defined]
             previous = base

@@ -155,7 +155,8 @@ class LogicalSave:
         self._resend: Event | None = None  # the blind event to send again after an unknown outcome
         self._stored: Event | None = None  # our own event, found already stored
         self._last: BaseException | None = None  # the error that ended the previous attempt
-        self._sent: Event | None = None  # the first event built: later attempts are it at another version
+        # The first event built: each later attempt sends it at another version.
+        self._sent: Event | None = None
 
     # -- stop: the deadline --------------------------------------------------------------------
 
@@ -203,19 +204,12 @@ class LogicalSave:
                 return self._resend
             if after is not None:
                 version = after.current_version
-            elif self.deadline_at is None:  # no scope to enter (the common case, without a context manager)
-                version = self.store.get_latest_version(self.actor_id)
             else:
-                with deadline_scope(self.deadline_at):
+                with self._scope():
                     version = self.store.get_latest_version(self.actor_id)
-            if self._sent is not None:  # the same data: only the version changes
-                return self._sent.at_version(version + 1)
-            return self._event(version + 1, self._data)
-        if self.deadline_at is None:
+            return self._event(version + 1, self._data)  # id=self.key, the save's one key
+        with self._scope():
             events = self.store.get_events(self.actor_id)
-        else:
-            with deadline_scope(self.deadline_at):
-                events = self.store.get_events(self.actor_id)
         for event in events:
             if event.id == self.key:
                 self._stored = event
@@ -227,13 +221,13 @@ class LogicalSave:
         if not isinstance(data, Mapping):
             raise TypeError(f"decide must return a mapping or None; got {show(data)} "
                             f"({type(data).__name__})")
-        return self._event(version + 1, data)
+        return self._event(version + 1, data)  # id=self.key again: same key, every attempt
 
     def _event(self, version: int, data: Any) -> Event:
-        """The event of this save at *version* with *data* (checked once: later ones are the first re-aimed)."""
+        """This save's event at *version* with *data*: built once, then the first one re-aimed."""
         if self._sent is None:
-            self._sent = Event(actor_id=self.actor_id, event_type=self.event_type, version=version, data=data,
-                               id=self.key)
+            self._sent = Event(actor_id=self.actor_id, event_type=self.event_type,
+                               version=version, data=data, id=self.key)
             return self._sent
         return self._sent.at_version(version, data)
 
@@ -265,10 +259,10 @@ class LogicalSave:
                 with deadline_scope(self.deadline_at):
                     self.store.save_event(event)
         except VersionConflictError as conflict:
-            # A conflict is the outcome a pattern retries, not a fault to debug: it reaches the pattern with a
-            # traceback from the pattern's call of send on, without the frames of send and below (the store's,
-            # and in an experiment the network's and the recorder's), which a writer would otherwise hold while
-            # it waits to retry (about 2 KB: 2 MB at 1,000 writers).
+            # A conflict is the outcome a pattern retries, not a fault to debug. It reaches the
+            # pattern with a traceback from the pattern's call of send on, without the frames of
+            # send and below (the store's, and in an experiment the network's and the recorder's),
+            # which a writer would otherwise hold while it waits (about 2 KB each).
             conflict.__traceback__ = None
             raise
         except DuplicateEventIdError as duplicate:

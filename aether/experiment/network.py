@@ -32,6 +32,24 @@ from aether.experiment.recorder import WriteLedger
 #: random.gauss's constant, for the hops drawn inline.
 _TWOPI = math.tau
 
+
+def _abs_gauss(rng: random.Random, mu: float, sigma: float) -> float:
+    """``abs(rng.gauss(mu, sigma))`` written out: the same draws from the same generator, in the same order.
+
+    The second value of each pair is kept in ``rng.gauss_next`` for the next
+    draw, as ``random.Random.gauss`` keeps it (the network's most common calls
+    draw their two hops with these same lines in their own frame).
+    """
+    z = rng.gauss_next
+    rng.gauss_next = None
+    if z is None:
+        x2pi = rng.random() * _TWOPI
+        g2rad = _sqrt(-2.0 * _log(1.0 - rng.random()))
+        z = _cos(x2pi) * g2rad
+        rng.gauss_next = _sin(x2pi) * g2rad
+    return abs(mu + z * sigma)
+
+
 __all__ = [
     "AbsNormal",
     "Constant",
@@ -200,6 +218,10 @@ class NetworkStore:
         self._plain = self._gauss_hop is not None and not self._may_fail and station is None and self._timeout is None
 
     def _hop_delay(self) -> float:
+        fast = self._gauss_hop
+        if fast is not None:  # the usual hop, no spikes: one call instead of sample's and gauss's
+            rng, mu, sigma = fast
+            return _abs_gauss(rng, mu, sigma)
         if self._hop is None:
             return 0.0
         delay = self._hop.sample(self.rng)
@@ -321,7 +343,7 @@ class NetworkStore:
         """
         clock = self.clock
         arrive = clock.now()
-        outage = self._outage()
+        outage = self._outage() if self._may_fail else None
         if outage is not None:
             return "raise", outage, arrive, None
         station = self.station

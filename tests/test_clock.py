@@ -825,3 +825,37 @@ def test_a_bad_horizon_is_refused_naming_it(horizon: object, error: type[Excepti
 def test_record_sleeps_must_be_a_bool(flag: object) -> None:
     with pytest.raises(TypeError, match="record_sleeps"):
         SimulatedClock(record_sleeps=flag)  # type: ignore[arg-type]
+
+
+def test_tasks_that_run_one_after_another_share_one_greenlet() -> None:
+    from greenlet import getcurrent
+
+    clock = SimulatedClock()
+    ran_on: list[object] = []
+
+    def step(i: int) -> None:
+        ran_on.append(getcurrent())
+        if i < 5:
+            clock.spawn(step, i + 1)  # starts once this one has ended
+
+    clock.spawn(step, 0)
+    clock.run()
+    assert len(ran_on) == 6
+    assert all(glet is ran_on[0] for glet in ran_on)
+
+
+def test_a_task_joins_a_finished_task_from_the_greenlet_that_ran_it() -> None:
+    clock = SimulatedClock()
+
+    def later() -> Any:
+        clock.sleep(1.0)
+        second = clock.spawn(first.join, name="second")
+        clock.sleep(1.0)  # still running when second starts: second takes the free greenlet, first's
+        return second
+
+    starter = clock.spawn(later, name="starter")
+    first = clock.spawn(lambda: None, name="first")
+    clock.run()
+    second = starter.result
+    assert first.done() and second.done()
+    assert second.exception is None and second.result is True

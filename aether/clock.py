@@ -250,6 +250,8 @@ class _TaskGreenlet(greenlet):
 #: The value a task's first wake-up carries: it starts from the hub (see _switch_away), never from a sleep.
 #: Its heap entry holds the SimTask itself, which gets a greenlet only when it starts.
 _START = object()
+#: What a task greenlet switches back to the hub with when its task has ended (it is in ``clock._freed``).
+_FREED = object()
 
 
 class _Wait:
@@ -296,13 +298,21 @@ def _call_flat(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
 
 
 def _run_tasks(task: SimTask) -> None:
-    """A task greenlet's life: run its task, hand itself back to the hub, run the next task it is given."""
-    glet: _TaskGreenlet = getcurrent()  # type: ignore[assignment]
+    """A task greenlet's life: run its task, hand itself back to the hub, run the next task it is given.
+
+    It tells the hub it is free through ``clock._freed``, not through the
+    switch: a parked greenlet whose frame refers to the greenlet itself (an
+    argument of the switch it waits in) would never be freed.
+    """
     while True:
         task._main()
-        hub = task._clock._hub
-        glet.task = task = None  # type: ignore[assignment]  # an idle greenlet keeps no finished task
-        task = hub.switch(glet)  # type: ignore[union-attr]
+        clock = task._clock
+        task = None  # an idle greenlet keeps no finished task
+        glet: _TaskGreenlet = getcurrent()  # type: ignore[assignment]
+        glet.task = None  # type: ignore[assignment]
+        clock._freed = glet
+        del glet
+        task = clock._hub.switch(_FREED)  # type: ignore[union-attr]
 
 
 class SimTask:
@@ -500,6 +510,7 @@ class SimulatedClock:
         self._next_seq = itertools.count().__next__  # the tie-breaker of wake-ups at the same time
         self._hub: greenlet | None = None  # the greenlet running the scheduler, while a run is on
         self._idle: list[_TaskGreenlet] = []  # greenlets whose task has finished, for the next ones to start
+        self._freed: _TaskGreenlet | None = None  # the greenlet whose task just ended, on its way to _idle
         self._until = _INF  # while a run is on: no wake-up later than this runs
         self._stop: _Wait | None = None  # while a run is on: the wait outside the run that ends it when done
         # sleep's fast path: a wake-up up to this time may run at once (-inf while a stop must be watched)
@@ -657,9 +668,9 @@ class SimulatedClock:
                 # Back here when a task finishes (its greenlet, free for the next), when nothing
                 # may run now (None), or with the next wake-up when it is a task to start.
                 following = glet.switch(value)
-                if following.__class__ is _TaskGreenlet:
-                    self._idle.append(following)
-                    following = None
+                if following is _FREED:
+                    self._idle.append(self._freed)  # type: ignore[arg-type]
+                    self._freed = following = None
                 self._raise_failure()
                 if following is None:
                     following = self._pop_next()

@@ -859,3 +859,26 @@ def test_a_task_joins_a_finished_task_from_the_greenlet_that_ran_it() -> None:
     second = starter.result
     assert first.done() and second.done()
     assert second.exception is None and second.result is True
+
+
+def test_a_finished_run_leaves_no_greenlet_of_its_tasks_alive() -> None:
+    import gc
+    import weakref
+
+    from greenlet import getcurrent
+
+    clock = SimulatedClock()
+    glets: list[weakref.ref[Any]] = []
+
+    def task(i: int) -> None:
+        glets.append(weakref.ref(getcurrent()))
+        clock.sleep(0.001 * (i % 3))  # some end while others still run, and their greenlets wait for work
+
+    for i in range(10):
+        clock.spawn(task, i)
+    clock.run(until=0.0015)
+    clock.spawn(task, 10)
+    clock.run()
+    gc.collect()
+    assert len(glets) == 11
+    assert all(ref() is None for ref in glets)

@@ -34,6 +34,7 @@ from aether.errors import AetherError
 
 __all__ = [
     "DEFAULT_HORIZON",
+    "MAX_IDLE_GREENLETS",
     "Clock",
     "RealClock",
     "Signal",
@@ -252,6 +253,10 @@ class _TaskGreenlet(greenlet):
 _START = object()
 #: What a task greenlet switches back to the hub with when its task has ended (it is in ``clock._freed``).
 _FREED = object()
+#: The most greenlets a clock keeps waiting for a task to start. Enough for an open loop's callers, which
+#: end and arrive all the time; a closed loop's writers, which all end together, mostly end with theirs,
+#: so that few are left to let go when the run ends.
+MAX_IDLE_GREENLETS = 32
 
 
 class _Wait:
@@ -308,6 +313,8 @@ def _run_tasks(task: SimTask) -> None:
         task._main()
         clock = task._clock
         task = None  # an idle greenlet keeps no finished task
+        if len(clock._idle) >= MAX_IDLE_GREENLETS:
+            return  # enough wait for work already: this one ends, back to the hub
         glet: _TaskGreenlet = getcurrent()  # type: ignore[assignment]
         glet.task = None  # type: ignore[assignment]
         clock._freed = glet

@@ -882,3 +882,32 @@ def test_a_finished_run_leaves_no_greenlet_of_its_tasks_alive() -> None:
     gc.collect()
     assert len(glets) == 11
     assert all(ref() is None for ref in glets)
+
+
+def test_a_clock_keeps_at_most_max_idle_greenlets_waiting_for_work() -> None:
+    import gc
+    import weakref
+
+    from greenlet import getcurrent
+
+    from aether.clock import MAX_IDLE_GREENLETS
+
+    clock = SimulatedClock()
+    glets: list[weakref.ref[Any]] = []
+
+    def writer() -> None:
+        glets.append(weakref.ref(getcurrent()))
+        clock.sleep(1.0)  # all 100 end together at t=1
+
+    alive: list[int] = []
+
+    def counter() -> None:
+        clock.sleep(2.0)
+        gc.collect()
+        alive.append(sum(ref() is not None for ref in glets))
+
+    for _ in range(100):
+        clock.spawn(writer)
+    clock.spawn(counter)
+    clock.run()
+    assert alive == [MAX_IDLE_GREENLETS]

@@ -171,7 +171,7 @@ class _RealTask:
 
     def _main(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
         try:
-            self.result = _call_flat(fn, args)
+            self.result = fn(*args)
         except BaseException as exc:  # noqa: BLE001 - kept for the caller in .exception
             self.exception = exc
 

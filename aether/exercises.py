@@ -150,14 +150,6 @@ def _close(answer: Any, reference: Any, tolerance: float) -> bool:
     return bool(answer == reference)
 
 
-def _same_rounded(answer: Any, expected: Any, digits: int) -> bool:
-    """Whether *answer* and *expected* read the same rounded to *digits* (an answer typed from a printed table)."""
-    try:
-        return normalise(answer, digits) == normalise(expected, digits)
-    except TypeError:
-        return False
-
-
 def check(answer: Any, *, reference: Callable[[], Any] | None = None, expected_hash: str | None = None,
           tolerance: float = 1e-9, digits: int | None = None, hint: str = "",
           hints: Mapping[str, str] | None = None, name: str = "answer",
@@ -204,8 +196,8 @@ def check(answer: Any, *, reference: Callable[[], Any] | None = None, expected_h
         if reference is not None:
             expected = reference()
             right = _close(answer, expected, tolerance)
-            if not right and digits is not None:
-                right = _same_rounded(answer, expected, digits)
+            if not right and digits is not None and given is not None:  # the same figure, rounded to digits
+                right = given == answer_hash(expected, digits)
             specific = None if right or diagnose is None else diagnose(answer, expected)
         else:
             right = given == expected_hash

@@ -37,8 +37,8 @@ def _abs_gauss(rng: random.Random, mu: float, sigma: float) -> float:
     """``abs(rng.gauss(mu, sigma))`` written out: the same draws from the same generator, in the same order.
 
     The second value of each pair is kept in ``rng.gauss_next`` for the next
-    draw, as ``random.Random.gauss`` keeps it (the network's most common calls
-    draw their two hops with these same lines in their own frame).
+    draw, as ``random.Random.gauss`` keeps it: one Python call per hop instead
+    of ``AbsNormal.sample``'s and ``gauss``'s.
     """
     z = rng.gauss_next
     rng.gauss_next = None
@@ -265,8 +265,7 @@ class NetworkStore:
             self._sleep_hop()
         else:
             rng, mu, sigma = fast
-            gauss = rng.gauss
-            delay = abs(gauss(mu, sigma))
+            delay = _abs_gauss(rng, mu, sigma)
             if delay:
                 self.clock.sleep(delay)
         if self._may_fail:
@@ -283,7 +282,7 @@ class NetworkStore:
             if fast is None:
                 self._sleep_hop()
             else:
-                delay = abs(gauss(mu, sigma))
+                delay = _abs_gauss(rng, mu, sigma)
                 if delay:
                     self.clock.sleep(delay)
 
@@ -401,32 +400,16 @@ class NetworkStore:
     def save_event_as(self, event: Event, ledger: WriteLedger, call: tuple[int, int]) -> None:
         """:meth:`save_event`, telling *ledger* that call *call* stored *event* if and when it does."""
         if self._plain and call_deadline.get() is None:  # what _direct does on its fast path, in one frame
-            # Each hop is random.gauss(mu, sigma) written out (the same draws, in the same order, from the
-            # same generator, including the second value of its pair that gauss keeps for its next call).
             rng, mu, sigma = self._gauss_hop  # type: ignore[misc]
             sleep = self.clock.sleep
-            z = rng.gauss_next
-            rng.gauss_next = None
-            if z is None:
-                x2pi = rng.random() * _TWOPI
-                g2rad = _sqrt(-2.0 * _log(1.0 - rng.random()))
-                z = _cos(x2pi) * g2rad
-                rng.gauss_next = _sin(x2pi) * g2rad
-            delay = abs(mu + z * sigma)
+            delay = _abs_gauss(rng, mu, sigma)
             if delay:
                 sleep(delay)
             try:
                 self.store.save_event(event)  # type: ignore[attr-defined]
                 ledger.took_effect(event.id, call)
             finally:
-                z = rng.gauss_next
-                rng.gauss_next = None
-                if z is None:
-                    x2pi = rng.random() * _TWOPI
-                    g2rad = _sqrt(-2.0 * _log(1.0 - rng.random()))
-                    z = _cos(x2pi) * g2rad
-                    rng.gauss_next = _sin(x2pi) * g2rad
-                delay = abs(mu + z * sigma)
+                delay = _abs_gauss(rng, mu, sigma)
                 if delay:
                     sleep(delay)
             return
@@ -436,27 +419,13 @@ class NetworkStore:
         if self._plain and call_deadline.get() is None:  # as in save_event_as
             rng, mu, sigma = self._gauss_hop  # type: ignore[misc]
             sleep = self.clock.sleep
-            z = rng.gauss_next
-            rng.gauss_next = None
-            if z is None:
-                x2pi = rng.random() * _TWOPI
-                g2rad = _sqrt(-2.0 * _log(1.0 - rng.random()))
-                z = _cos(x2pi) * g2rad
-                rng.gauss_next = _sin(x2pi) * g2rad
-            delay = abs(mu + z * sigma)
+            delay = _abs_gauss(rng, mu, sigma)
             if delay:
                 sleep(delay)
             try:
                 version: int = self.store.get_latest_version(actor_id)  # type: ignore[attr-defined]
             finally:
-                z = rng.gauss_next
-                rng.gauss_next = None
-                if z is None:
-                    x2pi = rng.random() * _TWOPI
-                    g2rad = _sqrt(-2.0 * _log(1.0 - rng.random()))
-                    z = _cos(x2pi) * g2rad
-                    rng.gauss_next = _sin(x2pi) * g2rad
-                delay = abs(mu + z * sigma)
+                delay = _abs_gauss(rng, mu, sigma)
                 if delay:
                     sleep(delay)
         else:

@@ -65,6 +65,11 @@ _ODD_VERSION = NO_VERSION + 1
 _LOWEST, _HIGHEST = _ODD_VERSION, 2**63 - 1  # an int in (_LOWEST, _HIGHEST] goes into the array as it is
 
 
+def _copied(values: array[Any], dtype: Any) -> np.ndarray:
+    """A NumPy copy of an array column (NumPy cannot read an empty array's buffer)."""
+    return np.frombuffer(values, dtype=dtype).copy() if len(values) else np.zeros(0, dtype=dtype)
+
+
 class CallLog:
     """Every store call of a run, kept column by column: one array (or list) per field.
 
@@ -152,10 +157,9 @@ class CallLog:
         """One field of every call as a NumPy array (int64, float64, or object for words and versions)."""
         values = getattr(self, name)
         if name in _NUMBERS:
-            dtype = _NUMBERS[name]
-            return np.frombuffer(values, dtype=dtype).copy() if len(values) else np.zeros(0, dtype=dtype)
+            return _copied(values, _NUMBERS[name])
         if name in _VERSIONS:
-            numbers = np.frombuffer(values, dtype=np.int64) if len(values) else np.zeros(0, dtype=np.int64)
+            numbers = _copied(values, np.int64)
             column = numbers.astype(object)
             column[numbers == NO_VERSION] = None
             for (odd_name, row), value in self.odd_versions.items():
@@ -170,8 +174,7 @@ class CallLog:
             raise ValueError(f"name must be one of {_VERSIONS}; got {name!r}")
         if any(odd_name == name for odd_name, _ in self.odd_versions):
             return None
-        values = getattr(self, name)
-        numbers = np.frombuffer(values, dtype=np.int64).copy() if len(values) else np.zeros(0, dtype=np.int64)
+        numbers = _copied(getattr(self, name), np.int64)
         missing = numbers == NO_VERSION
         numbers[missing] = 0
         return numbers, missing

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal, get_args
 
 from aether.checks import MAX_SECONDS, check_choice, check_rng, check_seconds
-from aether.patterns._common import check_backoff
+from aether.patterns._common import capped_exponential, check_backoff
 
 __all__ = [
     "AWS_BACKOFF",
@@ -150,10 +151,8 @@ class Backoff:
                 previous = draw_decorrelated(previous, base, cap, rng)
                 yield previous
         draw = _EXPONENTIAL_JITTERS[self.jitter].__wrapped__  # type: ignore[attr-defined]
-        for retry in range(1024):  # capped_exponential(base, cap, retry), written out
-            yield draw(min(cap, base * (2.0**retry)), rng)
-        while True:
-            yield draw(cap, rng)
+        for retry in itertools.count():
+            yield draw(capped_exponential(base, cap, retry), rng)
 
 
 #: The original Go examples' backoff: 10 ms, doubling, at most 1 s, no jitter (waits of 10, 20,
